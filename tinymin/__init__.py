@@ -1,0 +1,56 @@
+"""tinymin: a small, readable deep-learning framework that runs MinConvNets.
+
+>>> import tinymin as tm
+>>> x = tm.tensor([2.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+array([4.], dtype=float32)
+"""
+
+import numpy as np
+
+from tinymin._version import __version__
+from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
+from tinymin.gradcheck import gradcheck
+from tinymin.random import manual_seed
+from tinymin.tensor import (
+    Tensor,
+    abs,
+    arange,
+    cat,
+    clamp,
+    clip,
+    exp,
+    flatten,
+    from_numpy,
+    log,
+    matmul,
+    max,
+    mean,
+    ones,
+    ones_like,
+    permute,
+    rand,
+    randn,
+    reshape,
+    sqrt,
+    stack,
+    sum,
+    tensor,
+    transpose,
+    where,
+    zeros,
+    zeros_like,
+)
+
+float32 = np.float32
+float64 = np.float64
+
+__all__ = [
+    "Function", "Tensor", "__version__", "abs", "arange", "cat", "clamp", "clip",
+    "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "gradcheck",
+    "is_grad_enabled", "log", "manual_seed", "matmul", "max", "mean", "no_grad", "ones",
+    "ones_like", "permute", "rand", "randn", "reshape", "sqrt", "stack", "sum", "tensor",
+    "transpose", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,277 @@
+"""Reverse-mode automatic differentiation: the engine under every Tensor.
+
+The idea in four lines
+----------------------
+* Every operation is a :class:`Function` with a ``forward`` (numpy in, numpy out) and,
+  right beside it, a ``backward`` that maps the gradient of the output to the gradients
+  of the inputs (the chain rule, one local derivative at a time).
+* ``Function.apply`` runs ``forward`` and, when some input needs a gradient, records a
+  :class:`Context`: the node of the graph that remembers the function, its inputs and
+  whatever ``forward`` saved for later.
+* :func:`backward` visits the nodes in reverse topological order, iteratively (a deep
+  graph cannot hit Python's recursion limit), and calls each ``backward`` once, after
+  all the gradient that flows into its output has been summed.
+* Broadcasting in ``forward`` is undone in ``backward`` by one helper, :func:`sum_to`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:  # imported for type hints only; tensor.py imports this module
+    from tinymin.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside :func:`no_grad`."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager in which no operation records a graph (evaluation, updates).
+
+    Examples
+    --------
+    >>> import tinymin as tm
+    >>> w = tm.tensor([1.0, 2.0], requires_grad=True)
+    >>> with tm.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Context manager that turns graph recording back on inside :func:`no_grad`."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the backward of broadcasting.
+
+    If ``a`` of shape ``shape`` was broadcast to ``grad.shape`` in the forward pass,
+    each element of ``a`` was used once for every position it was copied to, so its
+    gradient is the sum over those positions:
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial a_i} = \\sum_{j \\,:\\, j \\mapsto i}
+        \\frac{\\partial L}{\\partial y_j}
+
+    Parameters
+    ----------
+    grad : numpy.ndarray
+        Gradient with respect to the broadcast result.
+    shape : tuple of int
+        Shape of the operand before broadcasting.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of exactly ``shape``.
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(f"sum_to: cannot sum shape {grad.shape} to larger shape {shape}")
+    # Leading axes that broadcasting prepended, then axes that were stretched from 1.
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    out = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
+    return out.reshape(shape)
+
+
+class Context:
+    """One node of the graph: what a Function's ``backward`` needs to know.
+
+    Attributes
+    ----------
+    function : type
+        The :class:`Function` subclass that produced the output.
+    inputs : tuple
+        The positional arguments of ``apply``: Tensors and plain values.
+    needs_input_grad : tuple of bool
+        For each input, whether its gradient is wanted (lets ``backward`` skip work).
+    saved_tensors : tuple of numpy.ndarray
+        What ``forward`` stored with :meth:`save_for_backward`.
+    """
+
+    def __init__(self, function: type, inputs: tuple) -> None:
+        self.function = function
+        self.inputs = inputs
+        self.needs_input_grad = tuple(_requires_grad(a) for a in inputs)
+        self.saved_tensors: tuple = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays that ``backward`` will need (inputs, outputs, masks)."""
+        self.saved_tensors = arrays
+
+    @property
+    def name(self) -> str:
+        return f"{self.function.__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _requires_grad(value: Any) -> bool:
+    return bool(getattr(value, "requires_grad", False))
+
+
+def _unwrap(value: Any) -> Any:
+    """A Tensor becomes its numpy array; anything else passes through."""
+    from tinymin.tensor import Tensor
+
+    return value.data if isinstance(value, Tensor) else value
+
+
+class Function:
+    """Base class of every differentiable operation.
+
+    Subclasses define two static methods that sit side by side:
+
+    ``forward(ctx, *args, **kwargs) -> numpy.ndarray``
+        Computes the result from numpy arrays (Tensors are unwrapped before the call)
+        and saves what backward needs with ``ctx.save_for_backward``.
+    ``backward(ctx, grad_output) -> tuple``
+        Returns one gradient (or ``None``) per positional argument of ``forward``.
+
+    Call an operation with ``MyFunction.apply(*args, **kwargs)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run ``forward`` and, if any input needs a gradient, record the graph node."""
+        from tinymin.tensor import Tensor
+
+        ctx = Context(cls, args)
+        arrays = [_unwrap(a) for a in args]
+        output = cls.forward(ctx, *arrays, **kwargs)
+        record = _grad_enabled and any(ctx.needs_input_grad)
+        result = Tensor(output, requires_grad=record)
+        if record:
+            result.grad_fn = ctx
+        return result
+
+
+def backward(root: Tensor, gradient: Any = None) -> None:
+    """Backpropagate from ``root``: fill ``.grad`` of every leaf that requires it.
+
+    Gradients accumulate into ``.grad`` (call ``zero_grad`` between steps), as in
+    PyTorch.
+
+    Parameters
+    ----------
+    root : Tensor
+        The output to differentiate, usually a scalar loss.
+    gradient : array_like, optional
+        :math:`\\partial L / \\partial \\mathrm{root}`; needed when ``root`` is not a
+        scalar, defaults to 1 for a scalar.
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn; "
+            "create the leaves with requires_grad=True"
+        )
+    seed = _initial_gradient(root, gradient)
+    pending = {id(root): seed}
+    for node in reversed(_topological_order(root)):
+        grad = pending.pop(id(node), None)
+        if grad is None:
+            continue
+        if node.grad_fn is None or node._retain_grad:
+            _accumulate(node, grad)
+        if node.grad_fn is not None:
+            _propagate(node.grad_fn, grad, pending)
+
+
+def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs; "
+                f"this tensor has shape {root.shape}, pass gradient= of that shape"
+            )
+        return np.ones_like(root.data)
+    grad = np.asarray(_unwrap(gradient), dtype=root.data.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward: gradient shape {grad.shape} != tensor shape {root.shape}")
+    return grad
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root``, every tensor after the inputs it was made from.
+
+    An explicit stack replaces recursion, so a graph thousands of ops deep is fine.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, children_done = stack.pop()
+        if children_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor.grad_fn is not None:
+            for parent in tensor.grad_fn.inputs:
+                if _requires_grad(parent) and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _propagate(ctx: Context, grad: np.ndarray, pending: dict[int, np.ndarray]) -> None:
+    """Call one node's backward and add its input gradients to the pending sums."""
+    input_grads = ctx.function.backward(ctx, grad)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    for parent, needed, parent_grad in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
+        if not needed or parent_grad is None:
+            continue
+        if parent_grad.shape != parent.shape:
+            raise RuntimeError(
+                f"{ctx.name} returned a gradient of shape {parent_grad.shape} for an "
+                f"input of shape {parent.shape}"
+            )
+        key = id(parent)
+        pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+
+
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    grad = grad.astype(tensor.data.dtype, copy=False)
+    if tensor.grad is None:
+        tensor.grad = grad.copy()  # never alias an array the graph still uses
+    else:
+        tensor.grad = tensor.grad + grad

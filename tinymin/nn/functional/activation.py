@@ -1,0 +1,125 @@
+"""Activation functions and (log-)softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymin.autograd import Context, Function
+from tinymin.tensor import Tensor
+
+
+class ReLU(Function):
+    """:math:`y = \\max(x, 0)`; gradient 1 where :math:`x > 0`, else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        return x * positive
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (positive,) = ctx.saved_tensors
+        return (grad * positive,)
+
+
+class LeakyReLU(Function):
+    """:math:`y = x` for :math:`x > 0`, else :math:`\\alpha x`; gradient 1 or :math:`\\alpha`."""
+
+    @staticmethod
+    def forward(ctx: Context, x, negative_slope):
+        slope = np.where(x > 0, np.ones((), x.dtype), np.asarray(negative_slope, x.dtype))
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (slope,) = ctx.saved_tensors
+        return (grad * slope, None)
+
+
+class Sigmoid(Function):
+    """:math:`\\sigma(x) = 1/(1+e^{-x})`, :math:`\\sigma' = \\sigma(1-\\sigma)`."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        # Two branches so exp never overflows.
+        e = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return (grad * out * (1 - out),)
+
+
+class Tanh(Function):
+    """:math:`y = \\tanh x`, :math:`y' = 1 - y^2`."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return (grad * (1 - out * out),)
+
+
+class LogSoftmax(Function):
+    """:math:`y_i = x_i - \\log\\sum_j e^{x_j}`, computed after subtracting :math:`\\max_j x_j`.
+
+    Backward: :math:`\\partial L/\\partial x = g - \\operatorname{softmax}(x) \\sum_j g_j`.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, dim):
+        shifted = x - np.max(x, axis=dim, keepdims=True)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+        ctx.save_for_backward(out, dim)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        out, dim = ctx.saved_tensors
+        return (grad - np.exp(out) * np.sum(grad, axis=dim, keepdims=True), None)
+
+
+def relu(x: Tensor) -> Tensor:
+    """Rectified linear unit, :math:`\\max(x, 0)`."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """Leaky ReLU: :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\\cdot x`."""
+    return LeakyReLU.apply(x, negative_slope)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid :math:`1/(1+e^{-x})`, overflow-free."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """Numerically stable :math:`\\log \\operatorname{softmax}(x)` along ``dim``."""
+    _check_dim("log_softmax", x, dim)
+    return LogSoftmax.apply(x, dim)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """:math:`\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}` along ``dim``."""
+    return log_softmax(x, dim).exp()
+
+
+def _check_dim(op: str, x: Tensor, dim: int) -> None:
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"{op}: dim {dim} out of range for input of shape {x.shape}")

@@ -1,0 +1,248 @@
+"""``Module``: the base class of every layer and network, shaped like PyTorch's."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+from tinymin.nn.parameter import Parameter
+from tinymin.tensor import Tensor
+
+#: Returned by :meth:`Module.load_state_dict`, as in PyTorch.
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class for layers and networks.
+
+    Subclasses create parameters and sub-modules in ``__init__`` (plain attribute
+    assignment registers them, in definition order) and compute in ``forward``.
+    Calling the module calls ``forward``.
+    """
+
+    def __init__(self) -> None:
+        # object.__setattr__ because our own __setattr__ needs these dicts to exist.
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Register Parameters and Modules by the attribute name they are given."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            object.__setattr__(self, name, value)  # a buffer being updated stays a buffer
+            return
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Add state that is saved in ``state_dict`` but not learned (running means)."""
+        object.__setattr__(self, name, array)
+        self._buffers[name] = None  # the attribute holds the value; this marks the name
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is None:
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module) -> None:
+        setattr(self, name, module)
+
+    # --------------------------------------------------------------- traversal
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs in definition order, each parameter once."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield _join(module_name, name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for module_name, module in self.named_modules(prefix):
+            for name in module._buffers:
+                yield _join(module_name, name), getattr(module, name)
+
+    def buffers(self) -> Iterator[np.ndarray]:
+        for _, buf in self.named_buffers():
+            yield buf
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, in definition order."""
+        stack = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(_join(name, n), m) for n, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every sub-module, then on this one (as PyTorch does)."""
+        for module in list(self.modules())[::-1]:
+            fn(module)
+        return self
+
+    # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch statistics used) recursively."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of all parameters."""
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad[...] = 0
+
+    def astype(self, dtype: Any) -> Module:
+        """Convert parameters and floating buffers in place to ``dtype``."""
+        for param in self.parameters():
+            param.data = param.data.astype(dtype)
+            param.grad = None
+        for module in self.modules():
+            for name in module._buffers:
+                value = getattr(module, name)
+                if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+                    object.__setattr__(module, name, value.astype(dtype))
+        return self
+
+    def double(self) -> Module:
+        return self.astype(np.float64)
+
+    def float(self) -> Module:
+        return self.astype(np.float32)
+
+    # ---------------------------------------------------------- serialisation
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed like PyTorch (``"0.weight"``)."""
+        state: OrderedDict[str, np.ndarray] = OrderedDict()
+        for module_name, module in self.named_modules():
+            for name, param in module._parameters.items():
+                state[_join(module_name, name)] = param.data.copy()
+            for name in module._buffers:
+                state[_join(module_name, name)] = np.array(getattr(module, name), copy=True)
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` (numpy arrays or Tensors) into this module.
+
+        Raises
+        ------
+        RuntimeError
+            With ``strict=True`` when keys are missing or unexpected, and always when a
+            shape differs; the message names every offending key.
+        """
+        own = self._state_slots()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        for key, (module, name, is_param) in own.items():
+            if key not in state_dict:
+                continue
+            value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
+            current = module._parameters[name].data if is_param else getattr(module, name)
+            if value.shape != np.shape(current):
+                problems.append(f"{key}: checkpoint shape {value.shape} != model shape {np.shape(current)}")
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        if problems:
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for key, (module, name, is_param) in own.items():
+            if key in state_dict:
+                module._load_value(name, is_param, np.asarray(getattr(state_dict[key], "data", state_dict[key])))
+        return IncompatibleKeys(missing, unexpected)
+
+    def _state_slots(self) -> OrderedDict[str, tuple[Module, str, bool]]:
+        slots: OrderedDict[str, tuple[Module, str, bool]] = OrderedDict()
+        for module_name, module in self.named_modules():
+            for name in module._parameters:
+                slots[_join(module_name, name)] = (module, name, True)
+            for name in module._buffers:
+                slots[_join(module_name, name)] = (module, name, False)
+        return slots
+
+    def _load_value(self, name: str, is_param: bool, value: np.ndarray) -> None:
+        if is_param:
+            target = self._parameters[name].data
+            np.copyto(target, value, casting="same_kind")  # in place: optimizers keep it
+        else:
+            current = getattr(self, name)
+            object.__setattr__(self, name, np.array(value, dtype=np.asarray(current).dtype))
+
+    # ----------------------------------------------------------------- calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ----------------------------------------------------------------- display
+    def extra_repr(self) -> str:
+        """One line of settings shown in the repr, e.g. ``in_features=4``."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def count_parameters(module: Module) -> int:
+    """Number of learnable scalars in ``module``."""
+    return sum(p.size for p in module.parameters())
+
+
+__all__ = ["IncompatibleKeys", "Module", "count_parameters"]

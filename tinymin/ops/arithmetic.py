@@ -1,0 +1,150 @@
+"""Arithmetic with broadcasting: ``+ - * / **``, negation and (batched) matmul."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymin.autograd import Context, Function, sum_to
+
+
+def _shape(value) -> tuple[int, ...]:
+    return np.shape(value)
+
+
+class Add(Function):
+    """:math:`y = a + b`; :math:`\\partial y/\\partial a = \\partial y/\\partial b = 1`."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(_shape(a), _shape(b))
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        shape_a, shape_b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(grad, shape_a) if need_a else None,
+                sum_to(grad, shape_b) if need_b else None)
+
+
+class Sub(Function):
+    """:math:`y = a - b`; gradients :math:`+1` and :math:`-1`."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(_shape(a), _shape(b))
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        shape_a, shape_b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(grad, shape_a) if need_a else None,
+                sum_to(-grad, shape_b) if need_b else None)
+
+
+class Mul(Function):
+    """:math:`y = a b`; :math:`\\partial y/\\partial a = b`, :math:`\\partial y/\\partial b = a`."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(grad * b, _shape(a)) if need_a else None,
+                sum_to(grad * a, _shape(b)) if need_b else None)
+
+
+class Div(Function):
+    """:math:`y = a / b`; :math:`\\partial y/\\partial a = 1/b`, :math:`\\partial y/\\partial b = -a/b^2`."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return np.divide(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to(grad / b, _shape(a)) if need_a else None,
+                sum_to(-grad * a / (b * b), _shape(b)) if need_b else None)
+
+
+class Neg(Function):
+    """:math:`y = -a`."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return (-grad,)
+
+
+class Pow(Function):
+    """:math:`y = a^b`; :math:`\\partial y/\\partial a = b a^{b-1}`,
+    :math:`\\partial y/\\partial b = a^b \\ln a` (defined for :math:`a > 0`)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = sum_to(grad * b * np.power(a, b - 1), _shape(a)) if need_a else None
+        grad_b = None
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            grad_b = sum_to(grad * out * log_a, _shape(b))
+        return grad_a, grad_b
+
+
+class MatMul(Function):
+    """Matrix product with numpy's rules (batched over leading axes, 1-D promoted).
+
+    .. math::
+
+        Y = A B, \\qquad
+        \\frac{\\partial L}{\\partial A} = \\frac{\\partial L}{\\partial Y} B^\\top, \\qquad
+        \\frac{\\partial L}{\\partial B} = A^\\top \\frac{\\partial L}{\\partial Y}
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need >= 1 dims, got {a.shape} and {b.shape}")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"matmul: inner dimensions differ, shapes {a.shape} and {b.shape}")
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        # Promote 1-D operands to matrices so one formula covers every case.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = sum_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if need_b:
+            grad_b = sum_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        return grad_a, grad_b

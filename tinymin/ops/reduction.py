@@ -1,0 +1,68 @@
+"""Reductions: ``sum`` and ``max`` over some axes (``mean`` is built from ``sum``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymin.autograd import Context, Function
+
+
+def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    """Turn ``None``, an int or a sequence of ints into a sorted tuple of axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"dim {a} is out of range for a tensor with {ndim} dims")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"dim {axis} repeats an axis")
+    return tuple(sorted(out))
+
+
+def _expand_reduced(grad: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray:
+    """Reinsert the reduced axes (as size 1) so ``grad`` broadcasts against the input."""
+    if not keepdims:
+        grad = np.expand_dims(grad, axes)
+    return np.broadcast_to(grad, shape)
+
+
+class Sum(Function):
+    """:math:`y = \\sum_{i \\in \\text{axes}} a_i`; every summed element gets gradient 1."""
+
+    @staticmethod
+    def forward(ctx: Context, a, axis=None, keepdims=False):
+        axes = normalize_axes(axis, np.ndim(a))
+        ctx.save_for_backward(np.shape(a), axes, keepdims)
+        return np.sum(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        shape, axes, keepdims = ctx.saved_tensors
+        return (_expand_reduced(grad, shape, axes, keepdims).copy(),)
+
+
+class Max(Function):
+    """:math:`y = \\max_{i \\in \\text{axes}} a_i`.
+
+    The gradient flows to the maximal elements; when several tie, it is shared equally
+    among them (so the gradient of ``max`` stays the average of its one-sided
+    derivatives, and finite differences agree).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, axis=None, keepdims=False):
+        axes = normalize_axes(axis, np.ndim(a))
+        out = np.max(a, axis=axes, keepdims=True)
+        ctx.save_for_backward(a, out, axes)
+        return out if keepdims else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, out, axes = ctx.saved_tensors
+        is_max = a == out
+        share = is_max / is_max.sum(axis=axes, keepdims=True)
+        grad = np.reshape(grad, out.shape)
+        return (grad * share,)
