@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
 from tinymin.nn.parameter import Parameter
-from tinymin.tensor import Tensor
 
 #: Returned by :meth:`Module.load_state_dict`, as in PyTorch.
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])

@@ -136,11 +136,8 @@ class MatMul(Function):
         # Promote 1-D operands to matrices so one formula covers every case.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = grad
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        g2 = grad[..., None] if b.ndim == 1 else grad
+        g2 = g2[..., None, :] if a.ndim == 1 else g2
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinymin.random import default_rng
 from tinymin.tensor import Tensor
 
