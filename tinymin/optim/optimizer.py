@@ -1,0 +1,486 @@
+"""The :class:`Optimizer` base class: parameter groups, per-parameter state, checkpoints.
+
+An optimizer holds two things, with the same names and shapes as in PyTorch:
+
+``param_groups``
+    A list of dicts. Each has ``"params"`` (a list of parameters) and the
+    hyper-parameters used for them (``"lr"``, ``"momentum"``, ...). A plain list of
+    parameters makes one group; a list of dicts makes one group per dict, so that,
+    say, the last layer can have its own learning rate. Options a dict leaves out are
+    filled from the optimizer's ``defaults``. A scheduler changes ``group["lr"]``.
+``state``
+    A dict from parameter to that parameter's own running values (momentum buffer,
+    Adam's moments and step counter), filled in by the first ``step()``.
+
+``step()`` reads each ``p.grad`` and changes ``p.data`` **in place**, so that every
+view of the array (and every module holding it) sees the new values. A parameter
+whose ``grad`` is ``None`` received no gradient and is left alone.
+
+Checkpoints are ``.npz`` files read with ``allow_pickle=False``, which hold only
+arrays: :func:`flatten_state_dict` turns an optimizer's (or a scheduler's)
+``state_dict()`` into a flat ``{name: array}`` dict, and
+:func:`unflatten_state_dict` turns it back, with the same Python types.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+__all__ = ["Optimizer", "flatten_state_dict", "unflatten_state_dict"]
+
+
+class ParameterLike(Protocol):
+    """What an optimizer needs of a parameter (``tinymin.nn.Parameter`` is one)."""
+
+    data: np.ndarray  # updated in place by step()
+    grad: np.ndarray | None  # None, or an array of data's shape
+
+
+class Optimizer:
+    """Base class of all optimizers: holds ``param_groups`` and ``state``.
+
+    Subclasses pass their hyper-parameters as ``defaults``, check them in
+    :meth:`_check_hyperparameters` and implement :meth:`step`.
+
+    Parameters
+    ----------
+    params : iterable of parameters, or iterable of dicts
+        The parameters to optimize, in a defined order (a list or a generator such as
+        ``model.parameters()``; not a set). Or dicts, one per group, each with a
+        ``"params"`` entry and any options that differ from ``defaults``.
+    defaults : dict
+        Default hyper-parameters for every group.
+
+    Attributes
+    ----------
+    defaults : dict
+        The default hyper-parameters.
+    param_groups : list of dict
+        The groups, each with ``"params"`` and its hyper-parameters.
+    state : dict
+        Per-parameter state, keyed by the parameter object itself.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self._check_hyperparameters(self.defaults)
+        self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+
+        _check_is_ordered(params, "params")
+        if isinstance(params, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}: params is a single dict; pass a list of parameter "
+                "groups instead, e.g. [{'params': model.parameters(), 'lr': 0.1}]"
+            )
+        if _looks_like_parameter(params):
+            raise TypeError(
+                f"{type(self).__name__}: params is a single parameter; wrap it in a list, "
+                f"e.g. {type(self).__name__}([w], ...)"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, e.g. a layer unfrozen while fine-tuning.
+
+        Parameters
+        ----------
+        param_group : dict
+            ``"params"`` (a parameter or an ordered iterable of them) and any
+            hyper-parameters that differ from ``defaults``.
+
+        Raises
+        ------
+        TypeError
+            If the group is not a dict, its params are a set, or one is not a parameter.
+        ValueError
+            If a parameter appears twice, or a hyper-parameter is invalid.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("a parameter group needs a 'params' entry")
+        params = param_group["params"]
+        _check_is_ordered(params, "param_group['params']")
+        params = [params] if _looks_like_parameter(params) else list(params)
+        for position, p in enumerate(params):
+            _check_is_parameter(p, position)
+
+        group = {"params": params, **self.defaults}
+        group.update((k, v) for k, v in param_group.items() if k != "params")
+        self._check_hyperparameters(group)
+
+        seen: dict[int, int] = {}  # id(parameter) -> position; ids, since == is elementwise
+        for position, p in enumerate(params):
+            if id(p) in seen:
+                raise ValueError(
+                    f"a parameter group lists the same parameter twice "
+                    f"(at positions {seen[id(p)]} and {position})"
+                )
+            seen[id(p)] = position
+        for index, other in enumerate(self.param_groups):
+            for p in other["params"]:
+                if id(p) in seen:
+                    raise ValueError(
+                        f"the parameter at position {seen[id(p)]} of the new group is already "
+                        f"in parameter group {index}; a parameter may be in one group only"
+                    )
+        self.param_groups.append(group)
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for an invalid option in ``group``; subclasses override."""
+
+    # ------------------------------------------------------------------ updates
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients before the next ``backward()``.
+
+        Gradients accumulate (``backward`` adds into ``.grad``), so call this once per
+        training step.
+
+        Parameters
+        ----------
+        set_to_none : bool, default True
+            True sets ``p.grad = None`` (frees memory; the next step skips a parameter
+            that gets no new gradient). False fills the existing arrays with zeros.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.fill(0)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, in place; subclasses implement it.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss (needed by a few optimizers
+            such as L-BFGS; accepted everywhere, as in PyTorch).
+
+        Returns
+        -------
+        loss : object or None
+            What the closure returned, or None without a closure.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state, with parameters replaced by their indices.
+
+        Parameters are numbered 0, 1, 2, ... in the order of ``param_groups``, as in
+        PyTorch; a model rebuilt in the same order maps back onto the same indices.
+        Unlike PyTorch, the arrays are copies: later steps do not change a state_dict
+        already taken.
+
+        Returns
+        -------
+        dict
+            ``{"state": {index: {name: array or number}},
+            "param_groups": [{option: value, ..., "params": [indices]}]}``.
+        """
+        index_of: dict[int, int] = {}  # id(parameter) -> index
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index_of[id(p)] = len(index_of)
+                packed["params"].append(index_of[id(p)])
+            groups.append(packed)
+        state = {index_of[id(p)]: copy.deepcopy(s) for p, s in self.state.items() if s}
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`, into this optimizer's parameters.
+
+        Everything is checked before anything changes, so a failed load leaves the
+        optimizer as it was. State arrays are copied and cast to their parameter's
+        dtype; options saved in a group replace the group's current ones.
+
+        Parameters
+        ----------
+        state_dict : dict
+            As returned by :meth:`state_dict` (or :func:`unflatten_state_dict`).
+
+        Raises
+        ------
+        ValueError
+            If the number of groups, the number of parameters in a group, or the shape
+            of a state array differs from this optimizer's, naming the mismatch.
+        """
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            found = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
+            raise ValueError(
+                f"an optimizer state_dict has exactly the keys 'state' and 'param_groups', "
+                f"got {found}"
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, "
+                f"but this optimizer has {len(self.param_groups)}"
+            )
+        where: dict[int, tuple[Any, str]] = {}  # saved index -> (parameter, description)
+        new_groups = []
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"parameter group {g}: loaded state dict has {len(saved['params'])} "
+                    f"parameters, but this optimizer's group has {len(group['params'])}"
+                )
+            for position, (index, p) in enumerate(zip(saved["params"], group["params"])):
+                if index in where:
+                    raise ValueError(f"loaded state dict lists parameter index {index} twice")
+                where[index] = (p, f"parameter {index} (group {g}, position {position})")
+            options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group = {**group, **options}
+            self._check_hyperparameters(new_group)
+            new_groups.append(new_group)
+
+        new_state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for index, saved_state in state_dict["state"].items():
+            if index not in where:
+                raise ValueError(
+                    f"loaded state dict has state for parameter index {index!r}, "
+                    "which no parameter group lists"
+                )
+            p, description = where[index]
+            new_state[p] = {
+                name: _restore_state_value(value, p, f"{description}: state {name!r}")
+                for name, value in saved_state.items()
+            }
+
+        # Every check passed: now change the optimizer. The group dicts are updated in
+        # place, so anything holding one (a scheduler) keeps seeing the live values.
+        for group, new_group in zip(self.param_groups, new_groups):
+            group.update(new_group)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for index, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {index}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        return "\n".join(lines + [")"])
+
+
+# ---------------------------------------------------------------------- helpers
+def checked_grad(p: ParameterLike) -> np.ndarray:
+    """``p.grad``, after checking it has the parameter's shape.
+
+    Without this check numpy would broadcast a wrong-shaped gradient silently.
+    """
+    grad = p.grad
+    if grad.shape != p.data.shape:
+        raise ValueError(
+            f"a gradient of shape {grad.shape} does not match its parameter of shape {p.data.shape}"
+        )
+    return grad
+
+
+def _looks_like_parameter(obj: Any) -> bool:
+    return isinstance(getattr(obj, "data", None), np.ndarray) and hasattr(obj, "grad")
+
+
+def _check_is_parameter(p: Any, position: int) -> None:
+    if not _looks_like_parameter(p):
+        hint = ""
+        if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str):
+            hint = " (this looks like named_parameters(); pass parameters() instead)"
+        raise TypeError(
+            f"an optimizer can only optimize parameters (objects with a numpy .data and a "
+            f".grad), but the item at position {position} is a {type(p).__name__}{hint}"
+        )
+    if type(p).__hash__ is None:
+        raise TypeError(
+            f"the {type(p).__name__} at position {position} is unhashable, but optimizer "
+            "state is a dict keyed by parameter; give the class __hash__ = object.__hash__"
+        )
+    if not getattr(p, "is_leaf", True):
+        raise ValueError(
+            f"the item at position {position} is not a leaf tensor (it was computed from "
+            "other tensors); optimize the parameters it was computed from"
+        )
+
+
+def _check_is_ordered(params: Any, name: str) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(
+            f"{name} must be an ordered collection (a list, tuple or generator), not a "
+            f"{type(params).__name__}: a set's iteration order changes from run to run, "
+            "and the order of the parameters numbers them in state_dict() and checkpoints"
+        )
+
+
+def _restore_state_value(value: Any, p: ParameterLike, description: str) -> Any:
+    """A copy of a saved state value, checked against its parameter ``p``."""
+    if not isinstance(value, np.ndarray):
+        return copy.deepcopy(value)
+    if value.shape != p.data.shape:
+        raise ValueError(
+            f"{description} has shape {value.shape}, but the parameter has shape {p.data.shape}"
+        )
+    if np.issubdtype(value.dtype, np.floating):
+        return value.astype(p.data.dtype, copy=True)  # state lives in the parameter's dtype
+    return value.copy()
+
+
+# ---------------------------------------------------------------------- flat .npz form
+# An array is stored under its path, e.g. "state/0/exp_avg". Every other value is
+# stored as an array too, under its path plus ":" and its Python type, e.g.
+# "param_groups/0/lr:float" or "param_groups/0/betas:tuple", so unflattening gives back
+# exactly the same types and np.load(..., allow_pickle=False) can read it all.
+_SEP = "/"
+_DECODERS: dict[str, Callable[[np.ndarray], Any]] = {
+    "none": lambda a: None,
+    "bool": lambda a: bool(a),
+    "int": lambda a: int(a),
+    "float": lambda a: float(a),
+    "str": lambda a: str(a),
+    "list": lambda a: a.tolist(),
+    "tuple": lambda a: tuple(a.tolist()),
+}
+
+
+def flatten_state_dict(state_dict: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
+    """Flatten a ``state_dict()`` into ``{name: numpy array}`` for ``np.savez``.
+
+    Works for an optimizer's state_dict (its ``"state"`` and ``"param_groups"`` are
+    walked into) and for any flat dict of values, such as a scheduler's.
+
+    Parameters
+    ----------
+    state_dict : dict
+        Values: numpy arrays, ``None``, bools, ints, floats, strings, and lists or
+        tuples of numbers.
+    prefix : str, default ""
+        Put in front of every name, e.g. ``"optimizer/"``, to share one file with a
+        model's weights.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Names like ``"state/0/exp_avg"`` (arrays, shared, not copied) and
+        ``"param_groups/0/lr:float"`` (other values, tagged with their type).
+
+    Examples
+    --------
+    >>> sd = {"state": {0: {"step": 3}}, "param_groups": [{"lr": 0.1, "params": [0]}]}
+    >>> sorted(flatten_state_dict(sd))
+    ['param_groups/0/lr:float', 'param_groups/0/params:list', 'state/0/step:int']
+    """
+    flat: dict[str, np.ndarray] = {}
+    for key, value in state_dict.items():
+        if key == "state":
+            for index, param_state in value.items():
+                for name, leaf in param_state.items():
+                    _put(flat, prefix, ["state", str(int(index)), name], leaf)
+        elif key == "param_groups":
+            for index, group in enumerate(value):
+                for name, leaf in group.items():
+                    _put(flat, prefix, ["param_groups", str(index), name], leaf)
+        else:
+            _put(flat, prefix, [key], value)
+    return flat
+
+
+def unflatten_state_dict(flat: Mapping[str, np.ndarray], prefix: str = "") -> dict[str, Any]:
+    """Undo :func:`flatten_state_dict`, restoring the Python types.
+
+    ``unflatten_state_dict(flatten_state_dict(sd))`` equals ``sd``.
+
+    Parameters
+    ----------
+    flat : mapping of str to numpy.ndarray
+        E.g. the ``NpzFile`` from ``np.load(path, allow_pickle=False)``.
+    prefix : str, default ""
+        Only names starting with it are read, with it removed.
+
+    Returns
+    -------
+    dict
+        The state_dict, ready for ``load_state_dict``.
+    """
+    result: dict[str, Any] = {}
+    state: dict[int, dict[str, Any]] = {}
+    groups: dict[int, dict[str, Any]] = {}
+    for flat_key, array in flat.items():
+        if not flat_key.startswith(prefix):
+            continue
+        path, value = _decode(flat_key[len(prefix) :], np.asarray(array))
+        parts = path.split(_SEP)
+        if len(parts) == 3 and parts[0] in ("state", "param_groups") and parts[1].isdigit():
+            table = state if parts[0] == "state" else groups
+            table.setdefault(int(parts[1]), {})[parts[2]] = value
+        elif len(parts) == 1:
+            result[path] = value
+        else:
+            raise ValueError(f"unflatten_state_dict: unexpected name {flat_key!r}")
+    if groups or state:
+        if sorted(groups) != list(range(len(groups))):
+            raise ValueError(
+                f"unflatten_state_dict: parameter groups {sorted(groups)} are not numbered "
+                "0, 1, 2, ..."
+            )
+        result["state"] = dict(sorted(state.items()))
+        result["param_groups"] = [groups[i] for i in range(len(groups))]
+    return result
+
+
+def _put(flat: dict[str, np.ndarray], prefix: str, parts: list[str], value: Any) -> None:
+    for part in parts:
+        if not isinstance(part, str) or not part or _SEP in part or ":" in part:
+            raise ValueError(
+                f"flatten_state_dict: names must be non-empty strings without '/' or ':', "
+                f"got {part!r}"
+            )
+    key = prefix + _SEP.join(parts)
+    if isinstance(value, np.ndarray):
+        flat[key] = value
+        return
+    if value is None:
+        tag, array = "none", np.zeros(0)
+    elif isinstance(value, (bool, np.bool_)):
+        tag, array = "bool", np.array(bool(value))
+    elif isinstance(value, (int, np.integer)):
+        tag, array = "int", np.array(int(value), dtype=np.int64)
+    elif isinstance(value, (float, np.floating)):
+        tag, array = "float", np.array(float(value), dtype=np.float64)
+    elif isinstance(value, str):
+        tag, array = "str", np.array(value)  # a unicode array: no pickle needed
+    elif isinstance(value, (list, tuple)):
+        tag, array = type(value).__name__, np.array(value)
+        if array.ndim != 1 or array.dtype.kind not in "biuf":
+            raise TypeError(f"flatten_state_dict: {key!r} is not a flat sequence of numbers")
+    else:
+        raise TypeError(
+            f"flatten_state_dict: cannot store {key!r}, a {type(value).__name__}; values "
+            "must be arrays, None, bools, numbers, strings or lists/tuples of numbers"
+        )
+    flat[f"{key}:{tag}"] = array
+
+
+def _decode(key: str, array: np.ndarray) -> tuple[str, Any]:
+    path, colon, tag = key.rpartition(":")
+    if not colon:
+        return key, array
+    if tag not in _DECODERS:
+        raise ValueError(f"unflatten_state_dict: unknown type tag {tag!r} in {key!r}")
+    return path, _DECODERS[tag](array)

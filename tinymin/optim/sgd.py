@@ -1,0 +1,158 @@
+"""Stochastic gradient descent, with PyTorch's momentum, dampening and Nesterov rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable
+
+import numpy as np
+
+from tinymin.optim.optimizer import Optimizer, checked_grad
+
+__all__ = ["SGD", "sgd_update"]
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with momentum; PyTorch's update rule.
+
+    Parameters
+    ----------
+    params : iterable of parameters, or iterable of dicts
+        The parameters to optimize, or parameter groups (see :class:`Optimizer`).
+    lr : float
+        Learning rate :math:`\gamma`.
+    momentum : float, default 0
+        Momentum factor :math:`\mu`; 0 turns momentum off.
+    dampening : float, default 0
+        Dampening :math:`\tau` of the gradient added to the momentum buffer.
+    weight_decay : float, default 0
+        L2 penalty :math:`\lambda`, added to the gradient.
+    nesterov : bool, default False
+        Use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool, default False
+        Climb the objective instead of descending it.
+
+    Notes
+    -----
+    At step :math:`t`, for each parameter :math:`\theta` with gradient :math:`\nabla_t`
+    (negated when ``maximize``):
+
+    .. math::
+
+        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
+        b_t &= \begin{cases} g_t & t = 1 \\
+                             \mu\, b_{t-1} + (1 - \tau)\, g_t & t > 1 \end{cases} \\
+        d_t &= \begin{cases} g_t + \mu\, b_t & \text{nesterov} \\
+                             b_t & \text{otherwise} \end{cases} \\
+        \theta_t &= \theta_{t-1} - \gamma\, d_t
+
+    Without momentum (:math:`\mu = 0`), :math:`d_t = g_t`. The first buffer is the
+    gradient itself, undamped; the buffer is kept as ``state[p]["momentum_buffer"]``.
+    This is PyTorch's form, in which the learning rate multiplies the buffer rather
+    than entering it (Sutskever et al. put :math:`\gamma` inside the buffer); the two
+    agree while :math:`\gamma` is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinymin.nn import Parameter
+    >>> w = Parameter(np.array([1.0, 2.0]))
+    >>> w.grad = np.array([0.5, -1.0])  # as backward() would leave it
+    >>> SGD([w], lr=0.1).step()  # w.data -= 0.1 * w.grad
+    >>> w.data
+    array([0.95, 2.1 ])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        if not group["lr"] >= 0.0:
+            raise ValueError(f"SGD: learning rate lr must be >= 0, got {group['lr']}")
+        if not group["momentum"] >= 0.0:
+            raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']}")
+        if not group["weight_decay"] >= 0.0:
+            raise ValueError(f"SGD: weight_decay must be >= 0, got {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "SGD: nesterov=True needs momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, in place (see the class Notes).
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss.
+
+        Returns
+        -------
+        loss : object or None
+            What the closure returned, or None without a closure.
+        """
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue  # no gradient reached it: leave the parameter alone
+                sgd_update(
+                    p.data,
+                    checked_grad(p),
+                    self.state[p],
+                    lr=group["lr"],
+                    momentum=group["momentum"],
+                    dampening=group["dampening"],
+                    weight_decay=group["weight_decay"],
+                    nesterov=group["nesterov"],
+                    maximize=group["maximize"],
+                )
+        return loss
+
+
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: dict[str, Any],
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    """One SGD step for one parameter: update ``param`` and ``state`` in place.
+
+    The equations are in :class:`SGD`. ``grad`` is only read, never changed.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param  # a new array: p.grad stays as backward left it
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:  # first step: b_1 = g_1
+            buf = state["momentum_buffer"] = g.astype(param.dtype, copy=True)
+        else:  # b_t = mu * b_{t-1} + (1 - dampening) * g_t
+            buf *= momentum
+            buf += (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    param -= lr * g
