@@ -133,3 +133,9 @@ def test_double_converts_parameters_for_gradcheck():
 def test_flatten_layer():
     assert nn.Flatten()(tm.ones(2, 3, 4)).shape == (2, 12)
     assert "start_dim=1" in repr(nn.Flatten())
+
+
+def test_replacing_a_child_keeps_its_place():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    model.add_module("0", nn.Linear(2, 2))
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]

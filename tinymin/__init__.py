@@ -43,6 +43,7 @@ from tinymin.tensor import (
     zeros,
     zeros_like,
 )
+from tinymin.trace import trace
 
 float32 = np.float32
 float64 = np.float64
@@ -52,5 +53,5 @@ __all__ = [
     "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "gradcheck",
     "is_grad_enabled", "log", "manual_seed", "matmul", "max", "mean", "no_grad", "ones",
     "ones_like", "permute", "rand", "randn", "reshape", "sqrt", "stack", "sum", "tensor",
-    "transpose", "where", "zeros", "zeros_like",
+    "trace", "transpose", "where", "zeros", "zeros_like",
 ]

@@ -1,6 +1,8 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from tinymin.nn import functional, init
+from tinymin.nn.batchnorm import BatchNorm2d
+from tinymin.nn.conv import Conv2d
 from tinymin.nn.layers import (
     Dropout,
     Flatten,
@@ -12,10 +14,19 @@ from tinymin.nn.layers import (
     Sigmoid,
     Tanh,
 )
+from tinymin.nn.min_conv import (
+    MinConv2d,
+    convert_to_min,
+    min_layers,
+    recalibrate_running_statistics,
+)
 from tinymin.nn.module import Module, count_parameters
 from tinymin.nn.parameter import Parameter
+from tinymin.nn.pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
+    "AvgPool2d", "BatchNorm2d", "Conv2d", "MaxPool2d", "MinConv2d", "convert_to_min", "min_layers",
+    "recalibrate_running_statistics",
     "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "count_parameters", "functional", "init",
 ]

@@ -11,11 +11,16 @@ from tinymin.nn.functional.activation import (
     softmax,
     tanh,
 )
+from tinymin.nn.functional.conv import conv2d
 from tinymin.nn.functional.dropout import dropout
 from tinymin.nn.functional.linear import linear
 from tinymin.nn.functional.loss import cross_entropy, mse_loss, nll_loss
+from tinymin.nn.functional.min_conv import min_conv2d
+from tinymin.nn.functional.normalization import batch_norm
+from tinymin.nn.functional.pooling import avg_pool2d, max_pool2d
 
 __all__ = [
+    "avg_pool2d", "batch_norm", "conv2d", "max_pool2d", "min_conv2d",
     "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "mse_loss",
     "nll_loss", "relu", "sigmoid", "softmax", "tanh",
 ]

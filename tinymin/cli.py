@@ -1,0 +1,219 @@
+"""The ``python -m tinymin`` command line: train, eval, plot, table1.
+
+Each sub-command is one function taking the parsed arguments; the work itself lives
+in the library (:mod:`tinymin.train`, :mod:`tinymin.checkpoint`, :mod:`tinymin.viz`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+import tinymin
+from tinymin import optim
+from tinymin.checkpoint import CheckpointError, load_checkpoint, write_text_atomic
+from tinymin.data import DataLoader, Subset
+from tinymin.data.catalog import CATALOG, load_splits
+from tinymin.models import MODELS, build_model
+from tinymin.train import evaluate, fit
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tinymin",
+                                     description="Train and study MinConvNets with tinymin.")
+    parser.add_argument("--version", action="version", version=f"tinymin {tinymin.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(sub)
+    _add_eval_parser(sub)
+    plot = sub.add_parser("plot", help="draw accuracy/loss curves of runs into a PNG")
+    plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
+    plot.add_argument("--out", default="curves.png", help="PNG file to write")
+    plot.add_argument("--title", default=None)
+    table = sub.add_parser("table1", help="reproduce the paper's Table 1 (correlations)")
+    table.add_argument("--samples", type=int, default=1_000_000)
+    table.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _add_train_parser(sub) -> None:
+    train = sub.add_parser("train", help="train a model, with a progress bar and checkpoints")
+    train.add_argument("--model", choices=sorted(MODELS), default="lenet")
+    train.add_argument("--data", choices=sorted(CATALOG), default="mnist-embedded")
+    train.add_argument("--data-root", default=None, help="folder holding the dataset files")
+    train.add_argument("--download", action="store_true", help="fetch missing dataset files")
+    train.add_argument("--conv", choices=["exact", "min"], default="exact")
+    train.add_argument("--clip-value", type=float, default=None,
+                       help="MinConv2d clip bound T in units of the mean |x| (default: layer's)")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--scheduler", choices=["none", "step", "cosine"], default="none")
+    train.add_argument("--no-augment", action="store_true", help="no random crops/flips (CIFAR)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default=None, help="run folder (metrics.csv, checkpoint.npz)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--init-from", default=None,
+                       help="checkpoint whose weights start this run (transfer learning)")
+    train.add_argument("--train-limit", type=int, default=None, help="use only N training images")
+    train.add_argument("--test-limit", type=int, default=None, help="use only N test images")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_eval_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate a checkpoint on its dataset's test split")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data-root", default=None)
+    ev.add_argument("--batch-size", type=int, default=256)
+    ev.add_argument("--test-limit", type=int, default=None)
+
+
+def limit(dataset, n: int | None, seed: int):
+    """A seeded random subset of ``n`` samples (all of them when ``n`` is None)."""
+    if n is None or n >= len(dataset):
+        return dataset
+    if n <= 0:
+        raise ValueError(f"limit must be positive, got {n}")
+    return Subset(dataset, np.random.default_rng(seed).permutation(len(dataset))[:n])
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def make_scheduler(name: str, optimizer, epochs: int):
+    if name == "step":
+        return optim.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return optim.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+    return None
+
+
+def model_config(args: argparse.Namespace, info) -> dict[str, Any]:
+    config: dict[str, Any] = {"name": args.model, "num_classes": info.num_classes,
+                              "in_channels": info.in_channels, "input_size": info.input_size,
+                              "conv": args.conv}
+    if args.conv == "min" and args.clip_value is not None:
+        config["clip_value"] = args.clip_value
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    tinymin.manual_seed(args.seed)
+    train_set, test_set, info = load_splits(args.data, args.data_root, not args.no_augment,
+                                            args.download)
+    train_set = limit(train_set, args.train_limit, args.seed)
+    test_set = limit(test_set, args.test_limit, args.seed + 1)
+    config = model_config(args, info)
+    name = config.pop("name")
+    model = build_model(name, **config)
+    config["name"] = name
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
+                               args.weight_decay)
+    scheduler = make_scheduler(args.scheduler, optimizer, args.epochs)
+    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
+    test_loader = DataLoader(test_set, 256)
+    start_epoch = 0
+    if args.init_from:
+        _init_from(model, args.init_from, train_loader)
+    if args.resume:
+        start_epoch = _resume(args, model, optimizer, scheduler)
+    run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
+    if args.out:
+        write_text_atomic(Path(args.out) / "config.json", json.dumps(run_config, indent=2) + "\n")
+    print(f"training {name} ({args.conv} conv) on {args.data}: {len(train_set)} train / "
+          f"{len(test_set)} test images, {args.epochs} epochs")
+    history = fit(model, optimizer, train_loader, args.epochs - start_epoch if args.resume
+                  else args.epochs, test_loader, scheduler, run_dir=args.out, config=run_config,
+                  start_epoch=start_epoch, progress=not args.no_progress)
+    final = history[-1] if history else None
+    if final is not None:
+        print(f"final test accuracy: {final['test_accuracy']:.2%} "
+              f"(epoch {final['epoch']}, {name}, {args.conv} conv, {args.data})")
+    return 0
+
+
+def _init_from(model, path: str, train_loader) -> None:
+    """Copy weights from a checkpoint (exact -> min transfer keeps shapes)."""
+    checkpoint = load_checkpoint(path)
+    result = model.load_state_dict(checkpoint.model_state, strict=False)
+    if result.unexpected_keys:
+        raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
+    print(f"initialised from {path} (epoch {checkpoint.epoch}); "
+          f"not in checkpoint, kept fresh: {result.missing_keys or 'none'}")
+    if any(hasattr(m, "running_abs_mean") for m in model.modules()):
+        # mu_x_hat still holds its initial value after the copy (MATH.md section 6).
+        from tinymin.nn.min_conv import recalibrate_running_statistics
+
+        recalibrate_running_statistics(model, train_loader, max_batches=20)
+
+
+def _resume(args: argparse.Namespace, model, optimizer, scheduler) -> int:
+    if not args.out:
+        raise SystemExit("--resume needs --out pointing at the run to continue")
+    checkpoint = load_checkpoint(Path(args.out) / "checkpoint.npz")
+    model.load_state_dict(checkpoint.model_state)
+    if checkpoint.optimizer_state is not None:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    if scheduler is not None and checkpoint.scheduler_state is not None:
+        scheduler.load_state_dict(checkpoint.scheduler_state)
+    print(f"resuming {args.out} after epoch {checkpoint.epoch}")
+    return checkpoint.epoch
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = dict(checkpoint.config.get("model", {}))
+    if "name" not in config:
+        raise CheckpointError(f"{args.checkpoint}: config names no model")
+    model = build_model(config.pop("name"), **config)
+    model.load_state_dict(checkpoint.model_state)
+    data = checkpoint.config.get("data", "mnist-embedded")
+    _, test_set, _ = load_splits(data, args.data_root, augment=False)
+    test_set = limit(test_set, args.test_limit, 1)
+    result = evaluate(model, DataLoader(test_set, args.batch_size), progress=True)
+    print(f"{args.checkpoint}: test loss {result['loss']:.4f}, "
+          f"test accuracy {result['accuracy']:.2%} on {len(test_set)} {data} images")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from tinymin.viz import plot_runs
+
+    path = plot_runs(args.runs, args.out, title=args.title)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_table1(args: argparse.Namespace) -> int:
+    from tinymin.analysis import format_table1, table1
+
+    print(format_table1(table1(n_samples=args.samples, seed=args.seed)))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cmd_table1}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

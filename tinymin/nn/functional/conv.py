@@ -1,0 +1,212 @@
+"""Exact 2-D convolution by im2col + one GEMM (MATH.md, Eq. 1-2).
+
+Every output position ``p`` is one row of the column matrix ``cols`` (P x K, with
+K = C_in * kh * kw), so the whole layer is one matrix product:
+
+.. math::
+
+    Y = \\mathrm{cols}\\, W^\\top + b, \\qquad W \\in \\mathbb{R}^{C_{out} \\times K}
+
+and its backward is two more products plus col2im (the adjoint of im2col):
+
+.. math::
+
+    \\frac{\\partial L}{\\partial W} = G^\\top \\mathrm{cols}, \\qquad
+    \\frac{\\partial L}{\\partial x} = \\mathrm{col2im}(G W), \\qquad
+    \\frac{\\partial L}{\\partial b} = \\textstyle\\sum_p G_p
+
+where ``G`` is the output gradient laid out as P x C_out. ``min_conv2d`` reuses the
+geometry, chunking and backward defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinymin import _ext
+from tinymin.autograd import Context, Function
+from tinymin.tensor import Tensor
+
+#: Bound (bytes) on one column matrix; larger batches are processed in image chunks.
+_IM2COL_LIMIT_BYTES = 256 * 2**20
+
+
+def set_im2col_limit(n_bytes: int) -> int:
+    """Set the largest column matrix built at once (default 256 MiB); returns the old value.
+
+    Above the bound, convolutions walk the batch in chunks of images and recompute
+    the columns in backward instead of keeping them, so peak memory stays bounded.
+    """
+    global _IM2COL_LIMIT_BYTES
+    if n_bytes <= 0:
+        raise ValueError(f"set_im2col_limit: bound must be positive, got {n_bytes}")
+    previous, _IM2COL_LIMIT_BYTES = _IM2COL_LIMIT_BYTES, int(n_bytes)
+    return previous
+
+
+def get_im2col_limit() -> int:
+    """The current bound set by :func:`set_im2col_limit`."""
+    return _IM2COL_LIMIT_BYTES
+
+
+def pair(value, name: str) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; a pair stays a pair. Validates non-negative ints."""
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    value = tuple(int(v) for v in value)
+    if len(value) != 2 or min(value) < 0:
+        raise ValueError(f"{name} must be a non-negative int or pair of ints, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Shapes of one convolution, validated once."""
+
+    batch: int
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    out_h: int
+    out_w: int
+
+    @property
+    def rows_per_image(self) -> int:
+        return self.out_h * self.out_w
+
+    @property
+    def patch_size(self) -> int:
+        """K = C_in * kh * kw: the length of one receptive field."""
+        return self.in_channels * self.kernel[0] * self.kernel[1]
+
+
+def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
+    """Check an NCHW input against an (out, in, kh, kw) weight and compute output size."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: weight must be (out, in, kh, kw), got shape {tuple(w_shape)}")
+    if x_shape[1] != w_shape[1]:
+        raise ValueError(
+            f"{op}: input shape {tuple(x_shape)} has {x_shape[1]} channels but weight shape "
+            f"{tuple(w_shape)} expects {w_shape[1]}"
+        )
+    stride, padding = pair(stride, f"{op}: stride"), pair(padding, f"{op}: padding")
+    if min(stride) == 0:
+        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    kh, kw = w_shape[2], w_shape[3]
+    out_h = (x_shape[2] + 2 * padding[0] - kh) // stride[0] + 1
+    out_w = (x_shape[3] + 2 * padding[1] - kw) // stride[1] + 1
+    if out_h <= 0 or out_w <= 0:
+        raise ValueError(
+            f"{op}: kernel {(kh, kw)} is larger than the padded input "
+            f"{(x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])} (input shape "
+            f"{tuple(x_shape)}, weight shape {tuple(w_shape)})"
+        )
+    return ConvGeometry(x_shape[0], x_shape[1], w_shape[0], (kh, kw), stride, padding, out_h, out_w)
+
+
+def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:
+    """Slices of the batch whose column matrices each stay under the im2col bound."""
+    bytes_per_image = geom.rows_per_image * geom.patch_size * itemsize
+    per_chunk = max(1, _IM2COL_LIMIT_BYTES // max(bytes_per_image, 1))
+    for start in range(0, geom.batch, per_chunk):
+        yield slice(start, min(start + per_chunk, geom.batch))
+
+
+def fits_in_one_chunk(geom: ConvGeometry, itemsize: int) -> bool:
+    return geom.batch * geom.rows_per_image * geom.patch_size * itemsize <= _IM2COL_LIMIT_BYTES
+
+
+def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """Column matrix of ``x`` (rows = output positions, columns = patch elements)."""
+    return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding)
+
+
+def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry) -> np.ndarray:
+    """(P, C_out) rows, one per output position, -> an NCHW array."""
+    out = rows.reshape(n_images, geom.out_h, geom.out_w, -1)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def nchw_to_rows(grad: np.ndarray) -> np.ndarray:
+    """NCHW output gradient -> (P, C_out), matching the rows of ``cols``."""
+    return np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])
+
+
+def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
+                  cols: np.ndarray | None, need_x: bool, need_w: bool):
+    """Exact gradients of :math:`Y = \\mathrm{cols}(x)\\,W^\\top` for inputs and weights.
+
+    ``cols`` is the saved column matrix of ``x`` (or None: then it is rebuilt chunk
+    by chunk). Returns ``(dx, dw, db_rows_sum)``; entries not needed are None.
+    """
+    w2 = weight.reshape(geom.out_channels, -1)
+    dx = np.empty_like(x) if need_x else None
+    dw = np.zeros_like(w2) if need_w else None
+    chunks = [slice(0, geom.batch)] if cols is not None else image_chunks(geom, x.itemsize)
+    for chunk in chunks:
+        g_rows = nchw_to_rows(grad[chunk])
+        if need_w:
+            chunk_cols = cols if cols is not None else im2col(x[chunk], geom)
+            dw += g_rows.T @ chunk_cols
+        if need_x:
+            dcols = g_rows @ w2
+            dx[chunk] = _ext.col2im(dcols, x[chunk].shape, geom.kernel, geom.stride, geom.padding)
+    return dx, (dw.reshape(weight.shape) if need_w else None)
+
+
+class Conv2d(Function):
+    """Exact convolution (cross-correlation, as in PyTorch) by im2col + GEMM."""
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, stride, padding):
+        geom = conv_geometry("conv2d", x.shape, weight.shape, stride, padding)
+        w2 = weight.reshape(geom.out_channels, -1)
+        keep_cols = fits_in_one_chunk(geom, x.itemsize)
+        out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w),
+                       dtype=np.result_type(x, weight))
+        cols = None
+        for chunk in image_chunks(geom, x.itemsize):
+            cols = im2col(x[chunk], geom)
+            out[chunk] = rows_to_nchw(cols @ w2.T, chunk.stop - chunk.start, geom)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x, weight, geom, cols if keep_cols else None)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        x, weight, geom, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx, dw = conv_backward(grad, x, weight, geom, cols, need_x, need_w)
+        db = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return dx, dw, db, None, None
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
+    """2-D convolution of an NCHW batch, PyTorch semantics (zero padding).
+
+    .. math::
+
+        y_{n,c,i,j} = b_c + \\sum_{c'} \\sum_{u<k_h} \\sum_{v<k_w}
+        w_{c,c',u,v}\\; x_{n,c',\\,s_h i + u - p_h,\\, s_w j + v - p_w}
+
+    Parameters
+    ----------
+    x : Tensor
+        Input of shape ``(N, C_in, H, W)``.
+    weight : Tensor
+        Filters of shape ``(C_out, C_in, kh, kw)``.
+    bias : Tensor, optional
+        Shape ``(C_out,)``.
+    stride, padding : int or pair of int
+    """
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
+    return Conv2d.apply(x, weight, bias, stride, padding)

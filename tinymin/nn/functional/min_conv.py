@@ -1,0 +1,271 @@
+"""The min-selector convolution: Algorithm 1 of the MinConvNets paper (MATH.md, sections 4-5).
+
+The forward pass **approximates** a convolution without multiplying inputs by weights;
+the backward pass is the **exact** gradient of the ordinary convolution at the
+clipped operands. Each numbered step below is one small function, so a learner can set
+a breakpoint on any of them (or wrap a forward pass in ``tinymin.trace()`` and print
+them all):
+
+Forward
+    1. ``mu_x``: mean ``|x|`` of the batch (training; the moving average is updated)
+       or the moving average ``mu_x_hat`` (evaluation).
+    2. ``mu_w``: mean ``|w|`` of the layer's weights (or of each output channel).
+    3. Clip both operands in normalised units: ``x_c = mu_x * clip(x / mu_x, -T, T)``.
+    4. Rescale the weights so both operands have the same mean magnitude (Eq. 12):
+       ``w_hat = w_c * mu_x / mu_w``.
+    5. The approximation, and the only place it lives (Eq. 13):
+       ``y = mu_w * sum_k m(x_c, w_hat) + b`` with ``m(a, b) = sgn(a) sgn(b) min(|a|, |b|)``.
+
+Backward
+    6. ``dL/dx_c`` and ``dL/dw_c`` of the *exact* ``conv2d(x_c, w_c)`` (two GEMMs + col2im).
+    7. Through the clip (Eq. 15): zero where ``|x / mu_x| > T`` (or ``|w / mu_w| > T``).
+       ``mu_x`` and ``mu_w`` are constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymin import _ext
+from tinymin.autograd import Context, Function
+from tinymin.nn.functional.conv import (
+    ConvGeometry,
+    conv_backward,
+    conv_geometry,
+    im2col,
+    image_chunks,
+    rows_to_nchw,
+)
+from tinymin.tensor import Tensor
+from tinymin.trace import record
+
+#: The selector operators that can stand in for multiplication (one GEMM each).
+OPERATORS = ("min", "max", "adder")
+SCALES = ("layer", "channel")
+
+
+# ---------------------------------------------------------------- the forward steps
+def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None,
+                      num_batches_tracked: np.ndarray | None, training: bool,
+                      momentum: float | None) -> float:
+    """Step 1: :math:`\\mu_x = \\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
+
+    In training the moving average is updated in place with PyTorch's convention,
+
+    .. math::
+
+        \\hat\\mu_x \\leftarrow (1 - m)\\, \\hat\\mu_x + m\\, \\mu_x
+
+    (the paper's :math:`\\alpha` is :math:`1 - m`). ``momentum=None`` makes it a
+    cumulative average over the batches counted in ``num_batches_tracked``, which is how
+    :func:`tinymin.nn.min_conv.recalibrate_running_statistics` re-estimates it.
+    """
+    if not training:
+        if running_abs_mean is None:
+            raise ValueError("min_conv2d: evaluation mode needs running_abs_mean (mu_x_hat)")
+        return float(running_abs_mean[0])
+    mu_x = float(np.abs(x).mean())
+    if running_abs_mean is not None:
+        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
+    return mu_x
+
+
+def update_running_mean(running_abs_mean: np.ndarray, num_batches_tracked: np.ndarray | None,
+                        batch_value: float, momentum: float | None) -> None:
+    """Move the buffer ``running_abs_mean`` (shape ``(1,)``) towards ``batch_value``."""
+    if num_batches_tracked is not None:
+        num_batches_tracked += 1
+    if momentum is None:
+        if num_batches_tracked is None:
+            raise ValueError("min_conv2d: momentum=None needs num_batches_tracked")
+        weight = 1.0 / float(num_batches_tracked[0])
+    else:
+        weight = momentum
+    running_abs_mean[0] = (1 - weight) * running_abs_mean[0] + weight * batch_value
+
+
+def step2_weight_scale(weight: np.ndarray, scale: str) -> np.ndarray:
+    """Step 2: :math:`\\mu_w = \\operatorname{mean}|w|`, per layer (shape ``()``) or per
+    output channel (shape ``(C_out, 1, 1, 1)``, for ``scale="channel"``)."""
+    if scale == "layer":
+        return np.asarray(np.abs(weight).mean(), dtype=weight.dtype)
+    return np.abs(weight).mean(axis=(1, 2, 3), keepdims=True)
+
+
+def step3_clip(a: np.ndarray, mu, clip_value: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Step 3 (Eq. 14): :math:`a_c = \\mu\\, \\operatorname{clip}(a/\\mu, -T, T)`.
+
+    Returns the clipped array and the mask :math:`|a/\\mu| \\le T` that step 7 needs
+    (``None`` when ``clip_value`` is None: nothing is clipped).
+    """
+    if clip_value is None:
+        return a, None
+    bound = np.asarray(clip_value * mu, dtype=a.dtype)
+    inside = np.abs(a) <= bound
+    return np.clip(a, -bound, bound), inside
+
+
+def step4_rescale(w_c: np.ndarray, mu_x: float, mu_w) -> np.ndarray:
+    """Step 4 (Eq. 12): :math:`\\hat w = w_c\\, \\mu_x / \\mu_w`, so
+    :math:`E|\\hat w| = E|x|` (the similarity constraint)."""
+    return (w_c * (mu_x / np.maximum(mu_w, np.finfo(w_c.dtype).tiny))).astype(w_c.dtype)
+
+
+def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
+                           operator: str = "min") -> np.ndarray:
+    """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)`, by im2col and
+    the selector GEMM (:func:`tinymin._ext.min_gemm` for ``operator="min"``).
+
+    Returns the NCHW output without bias.
+    """
+    selector_gemm = selector_kernel(operator)
+    w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
+    out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x_c.dtype)
+    for chunk in image_chunks(geom, x_c.itemsize):
+        cols = im2col(x_c[chunk], geom)
+        out[chunk] = rows_to_nchw(selector_gemm(cols, w_rows), chunk.stop - chunk.start, geom)
+    out *= np.asarray(mu_w, dtype=out.dtype).reshape(1, -1, 1, 1)
+    return out
+
+
+def selector_kernel(operator: str):
+    """The GEMM-shaped kernel of an operator (looked up at call time: backends can change)."""
+    if operator == "min":
+        return _ext.min_gemm
+    if operator == "max":
+        return _ext.max_gemm
+    if operator == "adder":
+        return _ext.adder_gemm
+    raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
+
+
+# --------------------------------------------------------------- the backward steps
+def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, geom: ConvGeometry,
+                          need_x: bool, need_w: bool):
+    """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d."""
+    return conv_backward(grad, x_c, w_c, geom, None, need_x, need_w)
+
+
+def step7_through_clip(grad: np.ndarray | None, inside: np.ndarray | None) -> np.ndarray | None:
+    """Step 7 (Eq. 15): straight-through inside the clip bound, zero outside."""
+    if grad is None or inside is None:
+        return grad
+    return grad * inside
+
+
+class MinConv2dFunction(Function):
+    """Algorithm 1 as one autograd Function: approximate forward, exact backward."""
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, running_abs_mean, num_batches_tracked, stride,
+                padding, clip_value, training, momentum, scale, operator, layer_name):
+        geom = conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)
+        mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum)
+        mu_w = step2_weight_scale(weight, scale)
+        x_c, x_inside = step3_clip(x, mu_x, clip_value)
+        w_c, w_inside = step3_clip(weight, mu_w, clip_value)
+        w_hat = step4_rescale(w_c, mu_x, mu_w)
+        y = step5_approximate_conv(x_c, w_hat, mu_w, geom, operator)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)
+        record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
+        record(layer_name, "2. mu_w (weight scale)", mu_w=mu_w)
+        record(layer_name, "3. clip", x_c=x_c, w_c=w_c,
+               **({"x_inside": x_inside, "w_inside": w_inside} if clip_value is not None else {}))
+        record(layer_name, "4. w_hat = w_c * mu_x / mu_w", w_hat=w_hat)
+        record(layer_name, f"5. y = mu_w * sum_k m(x_c, w_hat) + b  [{operator}]", y=y)
+        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        x_c, w_c, x_inside, w_inside, geom, layer_name = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w)
+        record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
+               **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
+        dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
+        record(layer_name, "7. through the clip masks",
+               **({"dx": dx} if need_x else {}), **({"dw": dw} if need_w else {}))
+        db = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return (dx, dw, db) + (None,) * 10
+
+
+def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+               running_abs_mean: np.ndarray | None = None,
+               num_batches_tracked: np.ndarray | None = None, stride=1, padding=0,
+               clip_value: float | None = 2.0, training: bool = True,
+               momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
+               layer_name: str = "min_conv2d") -> Tensor:
+    """Min-selector convolution (Algorithm 1): approximate forward, exact backward.
+
+    .. math::
+
+        y_{p,c} = \\mu_w \\sum_{k} m\\big(x_{c,\\,p,k},\\; \\hat w_{c,k}\\big) + b_c,
+        \\qquad m(a, b) = \\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|),
+        \\qquad \\hat w = w_c \\frac{\\mu_x}{\\mu_w}
+
+    Parameters
+    ----------
+    x : Tensor
+        Input ``(N, C_in, H, W)``.
+    weight : Tensor
+        ``(C_out, C_in, kh, kw)``.
+    bias : Tensor, optional
+        ``(C_out,)``.
+    running_abs_mean : numpy.ndarray, optional
+        Buffer of shape ``(1,)`` holding :math:`\\hat\\mu_x`; updated in place when
+        ``training``, read when not.
+    num_batches_tracked : numpy.ndarray, optional
+        Integer buffer of shape ``(1,)`` counting training batches (for ``momentum=None``).
+    stride, padding : int or pair
+    clip_value : float or None
+        ``T``, the clip bound in units of the mean magnitude; None disables clipping.
+        The paper's value was lost (MATH.md section 5): this is a choice.
+    training : bool
+        Use and record the batch statistic (True) or use ``running_abs_mean`` (False).
+    momentum : float or None
+        Moving-average momentum, PyTorch's convention; None for a cumulative average.
+    scale : {"layer", "channel"}
+        One ``mu_w`` per layer (the paper) or per output channel (an ablation).
+    operator : {"min", "max", "adder"}
+        The stand-in for multiplication: the signed min-selector (the paper), the
+        signed max-selector, or AdderNet-style ``-|a - b|``.
+    layer_name : str
+        Label used in ``tinymin.trace()`` records.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"min_conv2d: scale must be one of {SCALES}, got {scale!r}")
+    if operator not in OPERATORS:
+        raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
+    if clip_value is not None and not clip_value > 0:
+        raise ValueError(f"min_conv2d: clip_value must be positive or None, got {clip_value}")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(f"min_conv2d: momentum must be in [0, 1] or None, got {momentum}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
+    return MinConv2dFunction.apply(x, weight, bias, running_abs_mean, num_batches_tracked, stride,
+                                   padding, clip_value, training, momentum, scale, operator,
+                                   layer_name)
+
+
+def multiplexer(a: float, b: float) -> float:
+    """Table 2 of the paper: the signed min-selector as a 4-to-1 multiplexer.
+
+    No multiplication: one magnitude comparison and one sign test pick one of
+    ``a, -a, b, -b``.
+
+    ====================  ===========  =========
+    comparison            sign test    m(a, b)
+    ====================  ===========  =========
+    ``|a| <= |b|``        ``b >= 0``   ``a``
+    ``|a| <= |b|``        ``b < 0``    ``-a``
+    ``|a| >  |b|``        ``a >= 0``   ``b``
+    ``|a| >  |b|``        ``a < 0``    ``-b``
+    ====================  ===========  =========
+
+    It equals :math:`\\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|)`.
+    """
+    if abs(a) <= abs(b):
+        return a if b >= 0 else -a
+    return b if a >= 0 else -b

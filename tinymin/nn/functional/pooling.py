@@ -1,0 +1,99 @@
+"""Max and average pooling, built on the same im2col as convolution.
+
+Each channel is pooled on its own, so the input is viewed as ``(N*C, 1, H, W)`` and
+every pooling window becomes one row of a column matrix: max pooling is then a
+row-wise max (backward: the gradient goes to the arg-max of each row), average
+pooling a row-wise mean (backward: each element gets ``1/(kh*kw)`` of it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymin import _ext
+from tinymin.autograd import Context, Function
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, pair, rows_to_nchw
+from tinymin.tensor import Tensor
+
+
+def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[ConvGeometry, tuple]:
+    kernel = pair(kernel_size, f"{op}: kernel_size")
+    stride = kernel if stride is None else pair(stride, f"{op}: stride")
+    padding = pair(padding, f"{op}: padding")
+    if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
+    n, c, h, w = x_shape
+    geom = conv_geometry(op, (n * c, 1, h, w), (1, 1, *kernel), stride, padding)
+    return geom, (n, c)
+
+
+def _windows(x: np.ndarray, geom: ConvGeometry, fill: float) -> np.ndarray:
+    """Rows = pooling windows of every (image, channel); padding uses ``fill``."""
+    n, c, h, w = x.shape
+    flat = x.reshape(n * c, 1, h, w)
+    ph, pw = geom.padding
+    if fill != 0 and (ph or pw):
+        flat = np.pad(flat, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+        return _ext.im2col(np.ascontiguousarray(flat), geom.kernel, geom.stride, (0, 0))
+    return _ext.im2col(np.ascontiguousarray(flat), geom.kernel, geom.stride, geom.padding)
+
+
+def _to_output(rows: np.ndarray, geom: ConvGeometry, nc: tuple) -> np.ndarray:
+    n, c = nc
+    return rows_to_nchw(rows, n * c, geom).reshape(n, c, geom.out_h, geom.out_w)
+
+
+def _scatter(dcols: np.ndarray, x_shape, geom: ConvGeometry) -> np.ndarray:
+    n, c, h, w = x_shape
+    dx = _ext.col2im(np.ascontiguousarray(dcols), (n * c, 1, h, w), geom.kernel, geom.stride,
+                     geom.padding)
+    return dx.reshape(x_shape)
+
+
+class MaxPool2d(Function):
+    """:math:`y = \\max_{(u,v) \\in \\text{window}} x_{u,v}`; gradient to the arg-max."""
+
+    @staticmethod
+    def forward(ctx: Context, x, kernel_size, stride, padding):
+        geom, nc = _pool_geometry("max_pool2d", x.shape, kernel_size, stride, padding)
+        cols = _windows(x, geom, fill=-np.inf)
+        argmax = cols.argmax(axis=1)
+        ctx.save_for_backward(x.shape, geom, argmax, cols.shape)
+        return _to_output(cols[np.arange(len(cols)), argmax], geom, nc)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        x_shape, geom, argmax, cols_shape = ctx.saved_tensors
+        dcols = np.zeros(cols_shape, dtype=grad.dtype)
+        dcols[np.arange(cols_shape[0]), argmax] = grad.reshape(-1)
+        return _scatter(dcols, x_shape, geom), None, None, None
+
+
+class AvgPool2d(Function):
+    """:math:`y = \\frac{1}{k_h k_w} \\sum_{(u,v) \\in \\text{window}} x_{u,v}` (zero padding counted)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, kernel_size, stride, padding):
+        geom, nc = _pool_geometry("avg_pool2d", x.shape, kernel_size, stride, padding)
+        cols = _windows(x, geom, fill=0.0)
+        ctx.save_for_backward(x.shape, geom, cols.shape)
+        return _to_output(cols.mean(axis=1), geom, nc)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        x_shape, geom, cols_shape = ctx.saved_tensors
+        share = grad.reshape(-1, 1) / cols_shape[1]
+        dcols = np.broadcast_to(share, cols_shape).astype(grad.dtype)
+        return _scatter(dcols, x_shape, geom), None, None, None
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """2-D max pooling (``stride`` defaults to ``kernel_size``; padding is -inf)."""
+    return MaxPool2d.apply(x, kernel_size, stride, padding)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """2-D average pooling (``stride`` defaults to ``kernel_size``; zero padding counted)."""
+    return AvgPool2d.apply(x, kernel_size, stride, padding)

@@ -1,0 +1,159 @@
+"""The training loop, written out: small functions a notebook can call one by one.
+
+>>> # model, loaders and optimizer built as in PyTorch, then:
+>>> # history = fit(model, optimizer, train_loader, epochs=3, test_loader=test_loader)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from tinymin import nn
+from tinymin.autograd import no_grad
+from tinymin.checkpoint import save_checkpoint, write_text_atomic
+from tinymin.nn import functional as F
+from tinymin.tensor import Tensor
+
+LossFn = Callable[[Tensor, Any], Tensor]
+
+#: Columns of ``metrics.csv``, one row per epoch.
+METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                 "lr", "seconds"]
+
+
+def _progress(iterable: Iterable, total: int, desc: str, enabled: bool):
+    """A tqdm bar when ``enabled`` (and tqdm is installed), else the bare iterable."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency; stay usable without it
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def train_step(model: nn.Module, optimizer, x: Tensor, y: Tensor,
+               loss_fn: LossFn = F.cross_entropy) -> tuple[float, int]:
+    """One optimisation step: forward, loss, backward, update.
+
+    Returns the batch loss and the number of correct predictions.
+    """
+    optimizer.zero_grad()
+    logits = model(x)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    optimizer.step()
+    correct = int((logits.data.argmax(axis=1) == y.data).sum())
+    return loss.item(), correct
+
+
+def train_epoch(model: nn.Module, optimizer, loader, loss_fn: LossFn = F.cross_entropy,
+                progress: bool = True, desc: str = "train") -> dict[str, float]:
+    """One pass over ``loader`` in training mode; returns mean loss and accuracy."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = _progress(loader, len(loader), desc, progress)
+    for x, y in bar:
+        loss, batch_correct = train_step(model, optimizer, x, y, loss_fn)
+        total_loss += loss * len(y)
+        correct += batch_correct
+        seen += len(y)
+        if progress and hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}")
+    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1)}
+
+
+def evaluate(model: nn.Module, loader, loss_fn: LossFn = F.cross_entropy,
+             progress: bool = False) -> dict[str, float]:
+    """Mean loss and accuracy over ``loader`` in eval mode, without building a graph."""
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    with no_grad():
+        for x, y in _progress(loader, len(loader), "eval", progress):
+            logits = model(x)
+            total_loss += loss_fn(logits, y).item() * len(y)
+            correct += int((logits.data.argmax(axis=1) == y.data).sum())
+            seen += len(y)
+    return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1)}
+
+
+def predict(model: nn.Module, x: np.ndarray | Tensor, batch_size: int = 256) -> np.ndarray:
+    """Logits for a whole array of inputs, in eval mode and batches."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    model.eval()
+    with no_grad():
+        outs = [model(Tensor(data[i:i + batch_size])).data for i in range(0, len(data), batch_size)]
+    return np.concatenate(outs)
+
+
+def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None,
+        scheduler=None, loss_fn: LossFn = F.cross_entropy, run_dir: str | Path | None = None,
+        config: dict[str, Any] | None = None, start_epoch: int = 0, progress: bool = True,
+        log: Callable[[str], None] | None = print) -> list[dict[str, float]]:
+    """Train for ``epochs`` epochs, evaluating after each; returns one dict per epoch.
+
+    With ``run_dir``, every epoch appends a row to ``run_dir/metrics.csv`` and writes
+    ``run_dir/checkpoint.npz`` (atomically), so an interrupted run can ``--resume``.
+    """
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    history = []
+    for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+        start = time.perf_counter()
+        train = train_epoch(model, optimizer, train_loader, loss_fn, progress, f"epoch {epoch}")
+        test = evaluate(model, test_loader, loss_fn) if test_loader is not None else {}
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
+               "test_loss": test.get("loss", float("nan")),
+               "test_accuracy": test.get("accuracy", float("nan")),
+               "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        if scheduler is not None:
+            scheduler.step()
+        history.append(row)
+        if run_dir is not None:
+            append_metrics(Path(run_dir) / "metrics.csv", row)
+            save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
+                            optimizer, scheduler)
+        if log is not None:
+            log(format_epoch(row))
+    return history
+
+
+def format_epoch(row: dict[str, float]) -> str:
+    """One human line per epoch."""
+    text = (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
+            f"train acc {row['train_accuracy']:.2%}")
+    if not np.isnan(row["test_accuracy"]):
+        text += f", test loss {row['test_loss']:.4f}, test acc {row['test_accuracy']:.2%}"
+    return text + f" ({row['seconds']:.1f} s)"
+
+
+def append_metrics(path: Path, row: dict[str, float]) -> None:
+    """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk)."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS)
+    if not existing:
+        writer.writeheader()
+    writer.writerow({k: row[k] for k in METRIC_FIELDS})
+    write_text_atomic(path, existing + buffer.getvalue())
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """Rows of a ``metrics.csv`` (a file, or a run folder holding one) as floats."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics.csv here")
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = [k for k in ("epoch", "train_loss", "test_accuracy") if rows and k not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: not a tinymin metrics file (missing columns {missing})")
+    return [{k: float(v) for k, v in r.items()} for r in rows]
