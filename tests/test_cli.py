@@ -1,0 +1,67 @@
+"""The command line, end to end on tiny subsets of the embedded data."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinymin
+from tinymin.checkpoint import load_checkpoint
+from tinymin.cli import main
+from tinymin.train import read_metrics
+
+QUICK = ["--train-limit", "256", "--test-limit", "128", "--batch-size", "64", "--no-progress"]
+
+
+def test_version_via_python_m():
+    out = subprocess.run([sys.executable, "-m", "tinymin", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == f"tinymin {tinymin.__version__}"
+
+
+def test_train_resume_eval_plot(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "lenet", "--epochs", "1", "--out", str(run), *QUICK]) == 0
+    assert "final test accuracy" in capsys.readouterr().out
+    assert main(["train", "--model", "lenet", "--epochs", "2", "--out", str(run), "--resume",
+                 *QUICK]) == 0
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    assert load_checkpoint(run / "checkpoint.npz").epoch == 2
+    assert main(["eval", "--checkpoint", str(run / "checkpoint.npz"), "--test-limit", "128"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(run), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_makes_runs_reproducible(tmp_path):
+    for name in ("a", "b"):
+        main(["train", "--model", "mlp", "--epochs", "1", "--seed", "3", "--out",
+              str(tmp_path / name), *QUICK])
+    a, b = read_metrics(tmp_path / "a"), read_metrics(tmp_path / "b")
+    assert a[0]["train_loss"] == b[0]["train_loss"]
+    wa = load_checkpoint(tmp_path / "a" / "checkpoint.npz").model_state
+    wb = load_checkpoint(tmp_path / "b" / "checkpoint.npz").model_state
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key])
+
+
+def test_transfer_learning_from_exact_to_min(tmp_path, capsys):
+    exact = tmp_path / "exact"
+    main(["train", "--model", "lenet", "--epochs", "1", "--out", str(exact), *QUICK])
+    assert main(["train", "--model", "lenet", "--conv", "min", "--epochs", "1", "--init-from",
+                 str(exact / "checkpoint.npz"), "--out", str(tmp_path / "min"), *QUICK]) == 0
+    out = capsys.readouterr().out
+    assert "initialised from" in out and "running_abs_mean" in out
+    state = load_checkpoint(tmp_path / "min" / "checkpoint.npz").model_state
+    assert "0.running_abs_mean" in state
+
+
+def test_errors_are_reported_not_raised(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    assert main(["eval", "--checkpoint", str(bad)]) == 2
+    assert "bad.npz" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "resnet"])

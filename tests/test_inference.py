@@ -1,0 +1,62 @@
+"""Folding the scales of a min model: same logits, no multiplication in the conv stack."""
+
+import numpy as np
+import pytest
+
+import tinymin as tm
+from tinymin import nn
+from tinymin.inference import fold_min_model, format_operation_table, operation_counts
+from tinymin.models import lenet, mini_cifar
+
+
+def calibrated(model, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    batches = [rng.random((8, *shape)).astype(np.float32) for _ in range(2)]
+    nn.recalibrate_running_statistics(model, batches)
+    return model, rng.random((4, *shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("clip_value", [None, 3.0])
+def test_folded_lenet_gives_the_eval_logits(clip_value):
+    tm.manual_seed(0)
+    model, x = calibrated(lenet(conv="min", clip_value=clip_value), (1, 28, 28))
+    expected = model(tm.tensor(x)).data
+    folded = fold_min_model(model)
+    np.testing.assert_allclose(folded(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_folded_mini_cifar_and_other_operators():
+    tm.manual_seed(1)
+    model, x = calibrated(mini_cifar(conv="min"), (3, 28, 28))
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+                               atol=1e-4)
+    model, x = calibrated(lenet(conv="min", operator="adder"), (1, 28, 28))
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_channel_scale_into_a_linear_folds_but_not_into_another_min_layer():
+    tm.manual_seed(2)
+    single = nn.Sequential(nn.MinConv2d(1, 3, 3, padding=1, scale="channel"), nn.LeakyReLU(),
+                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    single, x = calibrated(single, (1, 8, 8))
+    np.testing.assert_allclose(fold_min_model(single)(x), single(tm.tensor(x)).data, rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="scale='channel'"):
+        fold_min_model(lenet(conv="min", scale="channel").eval())
+
+
+def test_operation_counts_for_lenet():
+    exact = {r["layer"]: r for r in operation_counts(lenet(), (1, 28, 28))}
+    mins = {r["layer"]: r for r in operation_counts(lenet(conv="min"), (1, 28, 28))}
+    conv1_pairs = 28 * 28 * 25 * 32
+    conv2_pairs = 14 * 14 * 800 * 64
+    assert exact["0: Conv2d"]["multiplications"] == conv1_pairs
+    assert mins["0: MinConv2d"]["multiplications"] == 0
+    assert mins["0: MinConv2d"]["comparisons"] == conv1_pairs
+    assert mins["3: MinConv2d"]["additions"] == conv2_pairs == exact["3: Conv2d"]["additions"]
+    unfolded = {r["layer"]: r for r in operation_counts(lenet(conv="min"), (1, 28, 28), folded=False)}
+    assert unfolded["3: MinConv2d"]["multiplications"] == 14 * 14 * 64
+    assert exact["7: Linear"]["multiplications"] == 3136 * 1024
+    text = format_operation_table(operation_counts(lenet(conv="min"), (1, 28, 28)))
+    assert "total" in text and "MinConv2d" in text

@@ -1,0 +1,243 @@
+"""Multiplication-free inference: fold the scales of a trained MinConvNet away (MATH.md Eq. 12-13).
+
+In evaluation a min-conv layer computes
+
+.. math::
+
+    y = \\mu_w \\sum_k m(x_k, \\hat w_k) + b, \\qquad \\hat w = w_c\\, \\hat\\mu_x / \\mu_w
+
+The only product left is the factor :math:`\\mu_w > 0`. Every following layer up to the
+next exact one commutes with a positive factor (leaky ReLU, ReLU, max-pool, flatten),
+and so does the min-selector itself, :math:`m(s a, b) = s\\, m(a, b/s)`. So
+:func:`fold_min_model` carries a running scale ``s`` forward (the network stores
+``x / s`` instead of ``x``), divides it into the next min layer's precomputed weights and
+biases, and multiplies it into the first exact Linear layer's weights, once, offline.
+The convolution stack then runs with comparisons, sign flips and additions only.
+
+:func:`operation_counts` counts multiplications, comparisons and additions per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinymin import _ext
+from tinymin.nn.conv import Conv2d
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, rows_to_nchw
+from tinymin.nn.functional.min_conv import selector_kernel
+from tinymin.nn.layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sequential
+from tinymin.nn.min_conv import MinConv2d
+from tinymin.nn.module import Module
+from tinymin.nn.pooling import AvgPool2d, MaxPool2d
+
+
+@dataclass
+class FoldedMinConv:
+    """A min-conv layer with every scale precomputed: ``y_s = sum_k m(x_s, w) + b``."""
+
+    weight: np.ndarray          # (C_out, K): w_hat / s_in
+    bias: np.ndarray            # (C_out,): b / s_out
+    input_bound: float | None   # clip bound T * mu_x_hat / s_in (None: no clip)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    operator: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.input_bound is not None:
+            x = np.clip(x, -self.input_bound, self.input_bound)  # comparisons only
+        w_shape = (self.weight.shape[0], x.shape[1], *self.kernel)
+        geom: ConvGeometry = conv_geometry("folded min conv", x.shape, w_shape, self.stride,
+                                           self.padding)
+        cols = _ext.im2col(np.ascontiguousarray(x), self.kernel, self.stride, self.padding)
+        rows = selector_kernel(self.operator)(cols, self.weight)
+        return rows_to_nchw(rows + self.bias, x.shape[0], geom)
+
+
+@dataclass
+class FoldedLinear:
+    """An exact Linear layer that absorbed the incoming scale: ``W' = W diag(s)``."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+
+@dataclass
+class ScaleFreeStep:
+    """A layer that commutes with a positive scale, applied to the stored values as is."""
+
+    layer: Module
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from tinymin.tensor import Tensor
+
+        return self.layer(Tensor(x)).data
+
+
+@dataclass
+class FoldedModel:
+    """The exported network: a list of numpy steps, evaluated in order."""
+
+    steps: list[Any] = field(default_factory=list)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.asarray(getattr(x, "data", x))
+        for step in self.steps:
+            out = step(out)
+        return out
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(s.layer if isinstance(s, ScaleFreeStep) else s).__name__
+                          for s in self.steps)
+        return f"FoldedModel([{names}])"
+
+
+_SCALE_FREE = (LeakyReLU, ReLU, MaxPool2d, Flatten, Dropout, Identity)
+
+
+def fold_min_model(model: Sequential) -> FoldedModel:
+    """Export an eval-mode min model (a ``Sequential``) to a multiplication-free conv stack.
+
+    Raises
+    ------
+    ValueError
+        For layers the scale cannot pass through exactly (average pooling divides;
+        per-channel ``mu_w`` cannot be folded into the *next* min layer because
+        :math:`m(s_c a, b)` needs one scale for the whole receptive field), or when the
+        model ends while a scale is still pending.
+    """
+    if not isinstance(model, Sequential):
+        raise ValueError(f"fold_min_model: expected a Sequential, got {type(model).__name__}")
+    steps: list[Any] = []
+    scale: Any = 1.0  # the network below stores activation / scale
+    for index, layer in enumerate(model):
+        if isinstance(layer, MinConv2d):
+            folded, scale = _fold_min_conv(layer, scale, index)
+            steps.append(folded)
+        elif isinstance(layer, _SCALE_FREE):
+            steps.append(ScaleFreeStep(layer))
+            if isinstance(layer, Flatten) and np.ndim(scale) == 1:
+                scale = _flattened_scale(scale, model, index)
+        elif isinstance(layer, Linear):
+            steps.append(_fold_linear(layer, scale))
+            scale = 1.0
+        elif isinstance(layer, (Conv2d, AvgPool2d)) and np.all(np.asarray(scale) == 1.0):
+            steps.append(ScaleFreeStep(layer))
+        else:
+            raise ValueError(f"fold_min_model: layer {index} ({type(layer).__name__}) cannot "
+                             f"absorb the pending scale")
+    if not np.all(np.asarray(scale) == 1.0):
+        raise ValueError("fold_min_model: the model ends with an unfolded scale")
+    return FoldedModel(steps)
+
+
+def _fold_min_conv(layer: MinConv2d, scale: Any, index: int) -> tuple[FoldedMinConv, Any]:
+    if np.ndim(scale) != 0:
+        raise ValueError(f"fold_min_model: layer {index} needs one scalar input scale, but the "
+                         "previous min layer used scale='channel'")
+    mu_x = float(layer.running_abs_mean[0])
+    w = layer.weight.data.astype(np.float64)
+    mu_w = np.abs(w).mean(axis=None if layer.scale == "layer" else (1, 2, 3), keepdims=True)
+    T = layer.clip_value
+    w_c = w if T is None else np.clip(w, -T * mu_w, T * mu_w)
+    w_hat = w_c * mu_x / mu_w                                   # Eq. 12, precomputed
+    out_scale = (mu_w.reshape(-1) if layer.scale == "channel" else float(mu_w.item())) * scale
+    bias = layer.bias.data if layer.bias is not None else np.zeros(layer.out_channels)
+    dtype = layer.weight.dtype
+    folded = FoldedMinConv(
+        weight=np.ascontiguousarray((w_hat / scale).reshape(layer.out_channels, -1), dtype=dtype),
+        bias=(bias / out_scale).astype(dtype),
+        input_bound=None if T is None else T * mu_x / scale,
+        kernel=layer.kernel_size, stride=layer.stride, padding=layer.padding,
+        operator=layer.operator)
+    return folded, out_scale
+
+
+def _flattened_scale(scale: np.ndarray, model: Sequential, index: int) -> np.ndarray:
+    """A per-channel scale becomes per-feature after Flatten (channel-major order)."""
+    following = model[index + 1] if index + 1 < len(model) else None
+    if not isinstance(following, Linear):
+        raise ValueError("fold_min_model: a per-channel scale must be flattened into a Linear")
+    per_channel = following.in_features // len(scale)
+    return np.repeat(scale, per_channel)
+
+
+def _fold_linear(layer: Linear, scale: Any) -> FoldedLinear:
+    weight = (layer.weight.data * np.asarray(scale, dtype=np.float64)).astype(layer.weight.dtype)
+    return FoldedLinear(weight, None if layer.bias is None else layer.bias.data.copy())
+
+
+# ------------------------------------------------------------------- operation counts
+def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
+                     folded: bool = True) -> list[dict[str, Any]]:
+    """Multiplications, comparisons and additions per image, layer by layer.
+
+    Exact conv: one multiply and one add per (output, k) pair, plus the bias. Min conv
+    (Table 2): one magnitude comparison, one sign selection and one add per pair, plus
+    the bias; ``folded=False`` adds the ``mu_w`` multiply per output. Max-pool:
+    ``k*k - 1`` comparisons per output; (leaky) ReLU: one comparison per element, and
+    leaky ReLU multiplies negative inputs by its slope (counted as multiplications, an
+    upper bound: every element).
+    """
+    rows: list[dict[str, Any]] = []
+    shape = tuple(input_shape)
+    for index, layer in enumerate(model):
+        row, shape = _count_layer(layer, shape, folded)
+        if row is not None:
+            rows.append({"layer": f"{index}: {type(layer).__name__}", **row})
+    return rows
+
+
+def _count_layer(layer: Module, shape: tuple, folded: bool) -> tuple[dict | None, tuple]:
+    zero = {"multiplications": 0, "comparisons": 0, "sign_flips": 0, "additions": 0}
+    if isinstance(layer, Conv2d):
+        geom = conv_geometry("count", (1, *shape), (layer.out_channels, shape[0], *layer.kernel_size),
+                             layer.stride, layer.padding)
+        pairs = geom.rows_per_image * geom.patch_size * layer.out_channels
+        outputs = geom.rows_per_image * layer.out_channels
+        row = dict(zero, additions=pairs)  # K-1 accumulations + 1 bias add per output
+        if isinstance(layer, MinConv2d):
+            row.update(comparisons=pairs, sign_flips=pairs,
+                       multiplications=0 if folded else outputs)
+        else:
+            row.update(multiplications=pairs)
+        return row, (layer.out_channels, geom.out_h, geom.out_w)
+    if isinstance(layer, (MaxPool2d, AvgPool2d)):
+        from tinymin.nn.functional.pooling import _pool_geometry
+
+        geom, _ = _pool_geometry("count", (1, *shape), layer.kernel_size, layer.stride,
+                                 layer.padding)
+        outputs = shape[0] * geom.out_h * geom.out_w
+        window = geom.kernel[0] * geom.kernel[1]
+        if isinstance(layer, MaxPool2d):
+            return dict(zero, comparisons=outputs * (window - 1)), (shape[0], geom.out_h, geom.out_w)
+        return (dict(zero, additions=outputs * (window - 1), multiplications=outputs),
+                (shape[0], geom.out_h, geom.out_w))
+    if isinstance(layer, (LeakyReLU, ReLU)):
+        n = int(np.prod(shape))
+        return dict(zero, comparisons=n, multiplications=n if isinstance(layer, LeakyReLU) else 0), shape
+    if isinstance(layer, Flatten):
+        return None, (int(np.prod(shape)),)
+    if isinstance(layer, Linear):
+        pairs = layer.in_features * layer.out_features
+        return dict(zero, multiplications=pairs, additions=pairs), (layer.out_features,)
+    return None, shape
+
+
+def format_operation_table(rows: list[dict[str, Any]]) -> str:
+    """A readable table of :func:`operation_counts`, with totals."""
+    keys = ["multiplications", "comparisons", "sign_flips", "additions"]
+    header = f"{'layer':<22}" + "".join(f"{k:>17}" for k in keys)
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(f"{row['layer']:<22}" + "".join(f"{row[k]:>17,}" for k in keys))
+    totals = {k: sum(r[k] for r in rows) for k in keys}
+    lines += ["-" * len(header), f"{'total':<22}" + "".join(f"{totals[k]:>17,}" for k in keys)]
+    return "\n".join(lines)
