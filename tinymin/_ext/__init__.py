@@ -1,0 +1,359 @@
+"""tinymin's kernel layer: im2col, col2im and the selector GEMMs, twice.
+
+Every function here exists in two backends with the same signature:
+
+* ``"cython"``: the compiled kernels in ``_im2col.pyx`` and ``_selector_gemm.pyx``
+  (OpenMP-parallel, vectorised), built by ``pip install -e .``;
+* ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
+  debuggers, and the fallback when the extension is not built.
+
+The backend comes from the environment variable ``TINYMIN_BACKEND=numpy|cython``
+(default: ``cython`` when built), and can be changed at run time with
+:func:`set_backend` or, for a block of code, ``with use_backend("numpy"): ...``.
+
+The functions below are thin wrappers: they check every argument *before* any kernel
+runs (a kernel trusts its input), turn int arguments into pairs, and dispatch.
+Wrong shapes or values raise ``ValueError``, wrong dtypes ``TypeError``; every
+message starts with the function's name. Non-contiguous arrays are refused, never
+silently copied (a copy of a 40 MB column matrix is a cost you should see): call
+``np.ascontiguousarray`` first.
+
+Layout, for ``x`` of shape (N, C, H, W), kernel (KH, KW), stride (SH, SW), zero
+padding (PH, PW), ``OH, OW = conv_output_shape(H, W, ...)``::
+
+    cols[(n*OH + i)*OW + j, (c*KH + u)*KW + v] = x[n, c, i*SH - PH + u, j*SW - PW + v]
+
+so that ``im2col(x, ...) @ weight.reshape(C_out, -1).T`` is the convolution
+(cross-correlation with zero padding, PyTorch semantics), in rows ordered
+(n, i, j).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from numbers import Integral
+
+import numpy as np
+
+from tinymin._ext import reference
+from tinymin._ext.threads import num_threads, set_num_threads
+
+__all__ = [
+    "HAVE_CYTHON",
+    "KernelFallbackWarning",
+    "adder_gemm",
+    "backend",
+    "col2im",
+    "conv_output_shape",
+    "im2col",
+    "max_gemm",
+    "min_gemm",
+    "num_threads",
+    "set_backend",
+    "set_num_threads",
+    "use_backend",
+]
+
+_BACKENDS = ("cython", "numpy")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class KernelFallbackWarning(UserWarning):
+    """The Cython kernels were asked for (or are the default) but are not built."""
+
+
+# Idle OpenMP threads sleep instead of spinning into the next BLAS call (see
+# threads.py); read by libgomp when the extension below loads it. Yours wins if set.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+try:
+    from tinymin._ext import _im2col, _selector_gemm
+except ImportError as _err:  # not built (source checkout), or built for another Python
+    _im2col = _selector_gemm = None
+    _IMPORT_ERROR: ImportError | None = _err
+else:
+    _IMPORT_ERROR = None
+
+#: True when the compiled Cython kernels could be imported.
+HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None
+
+_warned = False
+
+
+def _warn_fallback() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(
+            "tinymin._ext: the Cython kernels are not built "
+            f"({str(_IMPORT_ERROR).splitlines()[0] if _IMPORT_ERROR else 'unknown'}); "
+            "using the slower numpy backend. "
+            "Build them with `pip install -e .` in the tinymin checkout.",
+            KernelFallbackWarning,
+            stacklevel=3,
+        )
+
+
+def _resolve(name: object, who: str) -> str:
+    if not isinstance(name, str) or name.strip().lower() not in _BACKENDS:
+        raise ValueError(f"{who}: backend must be one of {_BACKENDS}, got {name!r}")
+    name = name.strip().lower()
+    if name == "cython" and not HAVE_CYTHON:
+        _warn_fallback()
+        return "numpy"
+    return name
+
+
+def _initial_backend() -> str:
+    env = os.environ.get("TINYMIN_BACKEND", "").strip()
+    if not env:
+        if not HAVE_CYTHON:
+            _warn_fallback()
+        return "cython" if HAVE_CYTHON else "numpy"
+    try:
+        return _resolve(env, "TINYMIN_BACKEND")
+    except ValueError as err:  # a typo in the environment must not break `import tinymin`
+        default = "cython" if HAVE_CYTHON else "numpy"
+        warnings.warn(f"{err}; using {default!r}", KernelFallbackWarning, stacklevel=3)
+        return default
+
+
+_backend = _initial_backend()
+
+
+def backend() -> str:
+    """The backend now in use: ``"cython"`` or ``"numpy"``."""
+    return _backend
+
+
+def set_backend(name: str) -> None:
+    """Use ``"cython"`` or ``"numpy"`` kernels from now on.
+
+    Asking for ``"cython"`` when the extension is not built warns once and keeps
+    numpy (the program goes on, only slower). Any other name raises ``ValueError``.
+    """
+    global _backend
+    _backend = _resolve(name, "set_backend")
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[str]:
+    """Context manager: use backend ``name`` inside the ``with`` block, then restore.
+
+    >>> from tinymin import _ext
+    >>> with _ext.use_backend("numpy"):
+    ...     _ext.backend()
+    'numpy'
+    """
+    global _backend
+    previous = _backend
+    _backend = _resolve(name, "use_backend")
+    try:
+        yield _backend
+    finally:
+        _backend = previous
+
+
+def _impl(module_name: str):
+    return (_im2col if module_name == "im2col" else _selector_gemm) if _backend == "cython" \
+        else reference
+
+
+# --------------------------------------------------------------------- validation
+def _pair(value, who: str, what: str, minimum: int) -> tuple[int, int]:
+    """int -> (n, n); a pair of ints -> tuple; each checked to be >= minimum."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{who}: {what} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{who}: {what} must be {bound}, got {value!r}")
+    return pair
+
+
+def _array(a, who: str, name: str, ndim: int) -> np.ndarray:
+    """Check that ``a`` is a C-contiguous float32/float64 ndarray with ``ndim`` axes."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{who}: {name} must be a numpy ndarray, got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(f"{who}: {name} must be {ndim}-D, got shape {a.shape}")
+    if a.dtype not in _FLOATS:
+        raise TypeError(f"{who}: {name} must be float32 or float64, got dtype {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(
+            f"{who}: {name} (shape {a.shape}, strides {a.strides}) is not C-contiguous; "
+            f"pass np.ascontiguousarray({name})"
+        )
+    return a
+
+
+def _check_out(out, who: str, shape: tuple, dtype: np.dtype, *inputs: np.ndarray):
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{who}: out must be a numpy ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{who}: out has dtype {out.dtype}, expected {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{who}: out has shape {out.shape}, expected {tuple(shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{who}: out (shape {out.shape}) is not C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{who}: out is read-only")
+    for a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{who}: out overlaps an input array")
+    return out
+
+
+def _geometry(who, h, w, kernel_size, stride, padding):
+    kernel_size = _pair(kernel_size, who, "kernel_size", 1)
+    stride = _pair(stride, who, "stride", 1)
+    padding = _pair(padding, who, "padding", 0)
+    for name, v in (("height", h), ("width", w)):
+        if not isinstance(v, Integral) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{who}: input {name} must be a non-negative int, got {v!r}")
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        raise ValueError(
+            f"{who}: kernel {kernel_size} is larger than the padded input "
+            f"{(h + 2 * ph, w + 2 * pw)} (input {(h, w)}, padding {padding})"
+        )
+    out_hw = ((h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return kernel_size, stride, padding, out_hw
+
+
+# ------------------------------------------------------------------- public API
+def conv_output_shape(h: int, w: int, kernel_size, stride=(1, 1), padding=(0, 0)):
+    """Spatial output size ``(OH, OW)`` of a convolution.
+
+    ``OH = (h + 2*PH - KH) // SH + 1`` (same for the width). Raises ``ValueError``
+    when the kernel does not fit in the padded input, or for a non-positive kernel or
+    stride, or a negative padding.
+    """
+    return _geometry("conv_output_shape", h, w, kernel_size, stride, padding)[3]
+
+
+def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None) -> np.ndarray:
+    """Unfold the receptive fields of ``x`` into the rows of a matrix.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, C-contiguous
+    kernel_size, stride, padding : int or (int, int)
+        Kernel size and stride positive, padding (zeros) non-negative.
+    out : ndarray, shape (N*OH*OW, C*KH*KW), optional
+        Reuse this buffer (same dtype as ``x``, C-contiguous).
+
+    Returns
+    -------
+    cols : ndarray, shape (N*OH*OW, C*KH*KW)
+        ``cols[(n*OH + i)*OW + j, (c*KH + u)*KW + v] = x_padded[n, c, i*SH + u, j*SW + v]``.
+    """
+    who = "im2col"
+    _array(x, who, "x", 4)
+    n, c, h, w = x.shape
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride,
+                                                       padding)
+    shape = (n * oh * ow, c * kernel_size[0] * kernel_size[1])
+    out = _check_out(out, who, shape, x.dtype, x)
+    return _impl("im2col").im2col(x, kernel_size, stride, padding, out)
+
+
+def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Fold ``cols`` back to shape ``x_shape``, adding overlapping entries.
+
+    The adjoint of :func:`im2col` (``<im2col(x), cols> == <x, col2im(cols)>``): the
+    input gradient of a convolution computed through im2col. Entries that came from
+    the padding are dropped.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N*OH*OW, C*KH*KW), float32 or float64, C-contiguous
+    x_shape : (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int)
+
+    Returns
+    -------
+    dx : ndarray, shape ``x_shape``, dtype of ``cols``
+    """
+    who = "col2im"
+    _array(cols, who, "cols", 2)
+    if (
+        not isinstance(x_shape, (tuple, list))
+        or len(x_shape) != 4
+        or not all(isinstance(d, Integral) and not isinstance(d, bool) and d >= 0
+                   for d in x_shape)
+    ):
+        raise ValueError(f"{who}: x_shape must be 4 non-negative ints (N, C, H, W), "
+                         f"got {x_shape!r}")
+    n, c, h, w = (int(d) for d in x_shape)
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride,
+                                                       padding)
+    expected = (n * oh * ow, c * kernel_size[0] * kernel_size[1])
+    if cols.shape != expected:
+        raise ValueError(
+            f"{who}: cols has shape {cols.shape}, but x_shape {(n, c, h, w)} with kernel "
+            f"{kernel_size}, stride {stride}, padding {padding} needs {expected}"
+        )
+    return _impl("im2col").col2im(cols, (n, c, h, w), kernel_size, stride, padding)
+
+
+def _gemm_checks(who: str, cols, w, wname: str, out):
+    _array(cols, who, "cols", 2)
+    _array(w, who, wname, 2)
+    if cols.dtype != w.dtype:
+        raise TypeError(f"{who}: cols is {cols.dtype} but {wname} is {w.dtype}; "
+                        "both must have the same dtype")
+    if cols.shape[1] != w.shape[1]:
+        raise ValueError(f"{who}: K mismatch, cols has shape {cols.shape} (K = "
+                         f"{cols.shape[1]}) but {wname} has shape {w.shape} (K = {w.shape[1]})")
+    return _check_out(out, who, (cols.shape[0], w.shape[0]), cols.dtype, cols, w)
+
+
+def min_gemm(cols, w_hat, out=None) -> np.ndarray:
+    """Min-selector GEMM (MATH.md Eq. 13): the approximate convolution's core.
+
+    ``out[p, c] = sum_k m(cols[p, k], w_hat[c, k])`` with
+    ``m(a, b) = sgn(a) sgn(b) min(|a|, |b|)``.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (P, K), float32 or float64, C-contiguous
+    w_hat : ndarray, shape (C, K), same dtype, C-contiguous
+    out : ndarray, shape (P, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (P, C)
+    """
+    out = _gemm_checks("min_gemm", cols, w_hat, "w_hat", out)
+    return _impl("gemm").min_gemm(cols, w_hat, out)
+
+
+def max_gemm(cols, w, out=None) -> np.ndarray:
+    """Max-selector GEMM: ``out[p, c] = sum_k sgn(a) sgn(b) max(|a|, |b|)``.
+
+    ``a = cols[p, k]``, ``b = w[c, k]``. Shapes and dtypes as in :func:`min_gemm`.
+    """
+    out = _gemm_checks("max_gemm", cols, w, "w", out)
+    return _impl("gemm").max_gemm(cols, w, out)
+
+
+def adder_gemm(cols, w, out=None) -> np.ndarray:
+    """AdderNet GEMM: ``out[p, c] = -sum_k |cols[p, k] - w[c, k]|``.
+
+    Shapes and dtypes as in :func:`min_gemm`.
+    """
+    out = _gemm_checks("adder_gemm", cols, w, "w", out)
+    return _impl("gemm").adder_gemm(cols, w, out)

@@ -35,18 +35,29 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport fabs
 
+from tinymin._ext.threads import blas_paused as _blas_paused
 from tinymin._ext.threads import num_threads as _num_threads
 
-# Tile sizes. NR filters per panel: 16 float32 = two AVX2 vectors (four for float64).
-# MR rows per micro-tile: MR x NR accumulators must fit the 16 ymm registers.
-# MB rows per block handed to a thread.
+# Tile sizes. A micro-tile is MR rows x nr filters, nr = one AVX2 vector: 8 float32
+# or 4 float64 (``_nr`` below). Its MR = 8 accumulator vectors, the three panel
+# vectors of the current k and one broadcast input fit the 16 ymm registers; a wider
+# tile (4 rows x 16 filters) made gcc read the panel from memory once per row and was
+# about 2x slower. MB rows form the block that one thread takes at a time.
 cdef enum:
-    NR = 16
-    MR = 4
+    NRMAX = 8
+    MR = 8
     MB = 64
-
+    KC = 1024
 
 # --------------------------------------------------------------------------- helpers
+cdef inline Py_ssize_t _nr(floating dummy) noexcept nogil:
+    # panel width: one 256-bit vector of the dtype (a compile-time constant per type)
+    if floating is float:
+        return 8
+    else:
+        return 4
+
+
 cdef inline floating _clip(floating x, floating lo, floating hi) noexcept nogil:
     # written as the ternaries that map to one maxps / minps each
     x = x if x > lo else lo
@@ -58,7 +69,23 @@ cdef inline floating _fmax(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating _sign(floating x) noexcept nogil:
-    return (x > 0) - (x < 0)
+    return <floating>((x > 0) - (x < 0))
+
+
+cdef inline void _zero(floating* acc) noexcept nogil:
+    cdef Py_ssize_t c
+    for c in range(NRMAX):
+        acc[c] = 0
+
+
+cdef inline void _init(floating* acc, const floating* out, Py_ssize_t ncols,
+                       bint first) noexcept nogil:
+    # start a tile's accumulators at zero, or at the partial sums of earlier k-chunks
+    cdef Py_ssize_t c
+    _zero(acc)
+    if not first:
+        for c in range(ncols):
+            acc[c] = out[c]
 
 
 cdef inline void _store(const floating* acc, floating* out, Py_ssize_t ncols) noexcept nogil:
@@ -68,55 +95,69 @@ cdef inline void _store(const floating* acc, floating* out, Py_ssize_t ncols) no
 
 
 # ------------------------------------------------------------------ min micro-kernels
-cdef inline void _min_tile_mr(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
-                              const floating* nab, const floating* ab, const floating* sg,
-                              floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
-    """MR rows x NR filters: out[r, c] = sum_k sg[k,c] * clip(x[r,k], nab[k,c], ab[k,c])."""
-    cdef floating a0[NR]
-    cdef floating a1[NR]
-    cdef floating a2[NR]
-    cdef floating a3[NR]
-    cdef floating x0, x1, x2, x3, lo, hi, s
+cdef inline void _min_tile8(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
+                            const floating* nab, const floating* ab, const floating* sg,
+                            floating* out, Py_ssize_t ldo, Py_ssize_t ncols,
+                            bint first) noexcept nogil:
+    """8 rows x nr filters: out[r, c] = sum_k sg[k,c] * clip(x[r,k], nab[k,c], ab[k,c]).
+
+    ``x`` is 8 consecutive rows of ``cols`` (row stride K); nab/ab/sg one panel (K x nr).
+    """
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
+    cdef floating a1[NRMAX]
+    cdef floating a2[NRMAX]
+    cdef floating a3[NRMAX]
+    cdef floating a4[NRMAX]
+    cdef floating a5[NRMAX]
+    cdef floating a6[NRMAX]
+    cdef floating a7[NRMAX]
+    cdef floating lo, hi, s
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
-        a1[c] = 0
-        a2[c] = 0
-        a3[c] = 0
+    _init(a0, out, ncols, first)
+    _init(a1, out + ldo, ncols, first)
+    _init(a2, out + 2 * ldo, ncols, first)
+    _init(a3, out + 3 * ldo, ncols, first)
+    _init(a4, out + 4 * ldo, ncols, first)
+    _init(a5, out + 5 * ldo, ncols, first)
+    _init(a6, out + 6 * ldo, ncols, first)
+    _init(a7, out + 7 * ldo, ncols, first)
     for k in range(K):
-        x0 = x[k]
-        x1 = x[ldx + k]
-        x2 = x[2 * ldx + k]
-        x3 = x[3 * ldx + k]
-        o = k * NR
-        for c in range(NR):
+        o = k * nr
+        for c in range(nr):
             lo = nab[o + c]
             hi = ab[o + c]
             s = sg[o + c]
-            a0[c] += s * _clip(x0, lo, hi)
-            a1[c] += s * _clip(x1, lo, hi)
-            a2[c] += s * _clip(x2, lo, hi)
-            a3[c] += s * _clip(x3, lo, hi)
+            a0[c] += s * _clip(x[k], lo, hi)
+            a1[c] += s * _clip(x[ldx + k], lo, hi)
+            a2[c] += s * _clip(x[2 * ldx + k], lo, hi)
+            a3[c] += s * _clip(x[3 * ldx + k], lo, hi)
+            a4[c] += s * _clip(x[4 * ldx + k], lo, hi)
+            a5[c] += s * _clip(x[5 * ldx + k], lo, hi)
+            a6[c] += s * _clip(x[6 * ldx + k], lo, hi)
+            a7[c] += s * _clip(x[7 * ldx + k], lo, hi)
     _store(a0, out, ncols)
     _store(a1, out + ldo, ncols)
     _store(a2, out + 2 * ldo, ncols)
     _store(a3, out + 3 * ldo, ncols)
+    _store(a4, out + 4 * ldo, ncols)
+    _store(a5, out + 5 * ldo, ncols)
+    _store(a6, out + 6 * ldo, ncols)
+    _store(a7, out + 7 * ldo, ncols)
 
 
-cdef inline void _min_tile_1(const floating* x, Py_ssize_t K,
-                             const floating* nab, const floating* ab, const floating* sg,
-                             floating* out, Py_ssize_t ncols) noexcept nogil:
-    """One row x NR filters (the rows left over after the MR-row tiles)."""
-    cdef floating a0[NR]
-    cdef floating x0
+cdef inline void _min_tile1(const floating* x, Py_ssize_t K,
+                            const floating* nab, const floating* ab, const floating* sg,
+                            floating* out, Py_ssize_t ncols) noexcept nogil:
+    """One row x nr filters (the rows left over after the 8-row tiles)."""
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
+    _zero(a0)
     for k in range(K):
-        x0 = x[k]
-        o = k * NR
-        for c in range(NR):
-            a0[c] += sg[o + c] * _clip(x0, nab[o + c], ab[o + c])
+        o = k * nr
+        for c in range(nr):
+            a0[c] += sg[o + c] * _clip(x[k], nab[o + c], ab[o + c])
     _store(a0, out, ncols)
 
 
@@ -124,170 +165,200 @@ cdef void _min_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize
                      const floating* nab, const floating* ab, const floating* sg,
                      floating* out) noexcept nogil:
     """All filter panels over one block of rows (x and out already offset to the block)."""
-    cdef Py_ssize_t jp, j, r, ncols, panel = K * NR
-    for jp in range((C + NR - 1) // NR):
-        j = jp * NR
-        ncols = C - j if C - j < NR else NR
-        r = 0
-        while r + MR <= nrows:
-            _min_tile_mr(x + r * K, K, K, nab + jp * panel, ab + jp * panel,
-                         sg + jp * panel, out + r * C + j, C, ncols)
-            r += MR
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef Py_ssize_t jp, j, r, rt, ncols, panel = K * nr, kb, k0, kc
+    cdef Py_ssize_t nfull = nrows - nrows % MR
+    for kb in range((K + KC - 1) // KC):
+        k0 = kb * KC
+        kc = K - k0 if K - k0 < KC else KC
+        for jp in range((C + nr - 1) // nr):
+            j = jp * nr
+            ncols = C - j if C - j < nr else nr
+            for rt in range(nfull // MR):
+                r = rt * MR
+                _min_tile8(x + r * K + k0, K, kc, nab + jp * panel + k0 * nr,
+                           ab + jp * panel + k0 * nr, sg + jp * panel + k0 * nr,
+                           out + r * C + j, C, ncols, k0 == 0)
+    for jp in range((C + nr - 1) // nr):
+        j = jp * nr
+        ncols = C - j if C - j < nr else nr
+        r = nfull
         while r < nrows:
-            _min_tile_1(x + r * K, K, nab + jp * panel, ab + jp * panel,
-                        sg + jp * panel, out + r * C + j, ncols)
+            _min_tile1(x + r * K, K, nab + jp * panel, ab + jp * panel, sg + jp * panel,
+                       out + r * C + j, ncols)
             r += 1
 
 
 # ------------------------------------------------------------------ max micro-kernels
-cdef inline void _max_tile_mr(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
-                              const floating* ab, const floating* sg,
-                              floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
-    """MR x NR tile of sum_k sgn(x) sgn(w) max(|x|, |w|)."""
-    cdef floating a0[NR]
-    cdef floating a1[NR]
-    cdef floating a2[NR]
-    cdef floating a3[NR]
-    cdef floating m0, m1, m2, m3, s0, s1, s2, s3, hi, s
+cdef inline void _max_tile8(const floating* x, Py_ssize_t K,
+                            const floating* ab, const floating* sg,
+                            floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
+    """8 rows x nr filters of sum_k sgn(x) sgn(w) max(|x|, |w|), with ab = |w|, sg = sgn(w).
+
+    |x| and sgn(x) are computed once per (row, k), outside the vectorised c loop.
+    """
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
+    cdef floating a1[NRMAX]
+    cdef floating a2[NRMAX]
+    cdef floating a3[NRMAX]
+    cdef floating a4[NRMAX]
+    cdef floating a5[NRMAX]
+    cdef floating a6[NRMAX]
+    cdef floating a7[NRMAX]
+    cdef floating m0, m1, m2, m3, m4, m5, m6, m7
+    cdef floating s0, s1, s2, s3, s4, s5, s6, s7
+    cdef floating hi, s
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
-        a1[c] = 0
-        a2[c] = 0
-        a3[c] = 0
+    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
+    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
     for k in range(K):
-        m0 = fabs(x[k])
-        m1 = fabs(x[ldx + k])
-        m2 = fabs(x[2 * ldx + k])
-        m3 = fabs(x[3 * ldx + k])
-        s0 = _sign(x[k])
-        s1 = _sign(x[ldx + k])
-        s2 = _sign(x[2 * ldx + k])
-        s3 = _sign(x[3 * ldx + k])
-        o = k * NR
-        for c in range(NR):
+        m0 = fabs(x[k]); s0 = _sign(x[k])
+        m1 = fabs(x[K + k]); s1 = _sign(x[K + k])
+        m2 = fabs(x[2 * K + k]); s2 = _sign(x[2 * K + k])
+        m3 = fabs(x[3 * K + k]); s3 = _sign(x[3 * K + k])
+        m4 = fabs(x[4 * K + k]); s4 = _sign(x[4 * K + k])
+        m5 = fabs(x[5 * K + k]); s5 = _sign(x[5 * K + k])
+        m6 = fabs(x[6 * K + k]); s6 = _sign(x[6 * K + k])
+        m7 = fabs(x[7 * K + k]); s7 = _sign(x[7 * K + k])
+        o = k * nr
+        for c in range(nr):
             hi = ab[o + c]
             s = sg[o + c]
             a0[c] += (s0 * s) * _fmax(m0, hi)
             a1[c] += (s1 * s) * _fmax(m1, hi)
             a2[c] += (s2 * s) * _fmax(m2, hi)
             a3[c] += (s3 * s) * _fmax(m3, hi)
+            a4[c] += (s4 * s) * _fmax(m4, hi)
+            a5[c] += (s5 * s) * _fmax(m5, hi)
+            a6[c] += (s6 * s) * _fmax(m6, hi)
+            a7[c] += (s7 * s) * _fmax(m7, hi)
     _store(a0, out, ncols)
     _store(a1, out + ldo, ncols)
     _store(a2, out + 2 * ldo, ncols)
     _store(a3, out + 3 * ldo, ncols)
+    _store(a4, out + 4 * ldo, ncols)
+    _store(a5, out + 5 * ldo, ncols)
+    _store(a6, out + 6 * ldo, ncols)
+    _store(a7, out + 7 * ldo, ncols)
 
 
-cdef inline void _max_tile_1(const floating* x, Py_ssize_t K,
-                             const floating* ab, const floating* sg,
-                             floating* out, Py_ssize_t ncols) noexcept nogil:
-    cdef floating a0[NR]
+cdef inline void _max_tile1(const floating* x, Py_ssize_t K,
+                            const floating* ab, const floating* sg,
+                            floating* out, Py_ssize_t ncols) noexcept nogil:
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
     cdef floating m0, s0
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
+    _zero(a0)
     for k in range(K):
         m0 = fabs(x[k])
         s0 = _sign(x[k])
-        o = k * NR
-        for c in range(NR):
+        o = k * nr
+        for c in range(nr):
             a0[c] += (s0 * sg[o + c]) * _fmax(m0, ab[o + c])
     _store(a0, out, ncols)
 
 
 cdef void _max_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                      const floating* ab, const floating* sg, floating* out) noexcept nogil:
-    cdef Py_ssize_t jp, j, r, ncols, panel = K * NR
-    for jp in range((C + NR - 1) // NR):
-        j = jp * NR
-        ncols = C - j if C - j < NR else NR
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef Py_ssize_t jp, j, r, ncols, panel = K * nr
+    for jp in range((C + nr - 1) // nr):
+        j = jp * nr
+        ncols = C - j if C - j < nr else nr
         r = 0
         while r + MR <= nrows:
-            _max_tile_mr(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
-                         out + r * C + j, C, ncols)
+            _max_tile8(x + r * K, K, ab + jp * panel, sg + jp * panel,
+                       out + r * C + j, C, ncols)
             r += MR
         while r < nrows:
-            _max_tile_1(x + r * K, K, ab + jp * panel, sg + jp * panel,
-                        out + r * C + j, ncols)
+            _max_tile1(x + r * K, K, ab + jp * panel, sg + jp * panel, out + r * C + j, ncols)
             r += 1
 
 
 # ---------------------------------------------------------------- adder micro-kernels
-cdef inline void _adder_tile_mr(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
-                                const floating* wt,
-                                floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
-    """MR x NR tile of -sum_k |x - w|."""
-    cdef floating a0[NR]
-    cdef floating a1[NR]
-    cdef floating a2[NR]
-    cdef floating a3[NR]
-    cdef floating x0, x1, x2, x3, w
+cdef inline void _adder_tile8(const floating* x, Py_ssize_t K, const floating* wt,
+                              floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
+    """8 rows x nr filters of -sum_k |x - w|."""
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
+    cdef floating a1[NRMAX]
+    cdef floating a2[NRMAX]
+    cdef floating a3[NRMAX]
+    cdef floating a4[NRMAX]
+    cdef floating a5[NRMAX]
+    cdef floating a6[NRMAX]
+    cdef floating a7[NRMAX]
+    cdef floating w
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
-        a1[c] = 0
-        a2[c] = 0
-        a3[c] = 0
+    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
+    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
     for k in range(K):
-        x0 = x[k]
-        x1 = x[ldx + k]
-        x2 = x[2 * ldx + k]
-        x3 = x[3 * ldx + k]
-        o = k * NR
-        for c in range(NR):
+        o = k * nr
+        for c in range(nr):
             w = wt[o + c]
-            a0[c] -= fabs(x0 - w)
-            a1[c] -= fabs(x1 - w)
-            a2[c] -= fabs(x2 - w)
-            a3[c] -= fabs(x3 - w)
+            a0[c] -= fabs(x[k] - w)
+            a1[c] -= fabs(x[K + k] - w)
+            a2[c] -= fabs(x[2 * K + k] - w)
+            a3[c] -= fabs(x[3 * K + k] - w)
+            a4[c] -= fabs(x[4 * K + k] - w)
+            a5[c] -= fabs(x[5 * K + k] - w)
+            a6[c] -= fabs(x[6 * K + k] - w)
+            a7[c] -= fabs(x[7 * K + k] - w)
     _store(a0, out, ncols)
     _store(a1, out + ldo, ncols)
     _store(a2, out + 2 * ldo, ncols)
     _store(a3, out + 3 * ldo, ncols)
+    _store(a4, out + 4 * ldo, ncols)
+    _store(a5, out + 5 * ldo, ncols)
+    _store(a6, out + 6 * ldo, ncols)
+    _store(a7, out + 7 * ldo, ncols)
 
 
-cdef inline void _adder_tile_1(const floating* x, Py_ssize_t K, const floating* wt,
-                               floating* out, Py_ssize_t ncols) noexcept nogil:
-    cdef floating a0[NR]
-    cdef floating x0
+cdef inline void _adder_tile1(const floating* x, Py_ssize_t K, const floating* wt,
+                              floating* out, Py_ssize_t ncols) noexcept nogil:
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
     cdef Py_ssize_t k, c, o
-    for c in range(NR):
-        a0[c] = 0
+    _zero(a0)
     for k in range(K):
-        x0 = x[k]
-        o = k * NR
-        for c in range(NR):
-            a0[c] -= fabs(x0 - wt[o + c])
+        o = k * nr
+        for c in range(nr):
+            a0[c] -= fabs(x[k] - wt[o + c])
     _store(a0, out, ncols)
 
 
 cdef void _adder_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                        const floating* wt, floating* out) noexcept nogil:
-    cdef Py_ssize_t jp, j, r, ncols, panel = K * NR
-    for jp in range((C + NR - 1) // NR):
-        j = jp * NR
-        ncols = C - j if C - j < NR else NR
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef Py_ssize_t jp, j, r, ncols, panel = K * nr
+    for jp in range((C + nr - 1) // nr):
+        j = jp * nr
+        ncols = C - j if C - j < nr else nr
         r = 0
         while r + MR <= nrows:
-            _adder_tile_mr(x + r * K, K, K, wt + jp * panel, out + r * C + j, C, ncols)
+            _adder_tile8(x + r * K, K, wt + jp * panel, out + r * C + j, C, ncols)
             r += MR
         while r < nrows:
-            _adder_tile_1(x + r * K, K, wt + jp * panel, out + r * C + j, ncols)
+            _adder_tile1(x + r * K, K, wt + jp * panel, out + r * C + j, ncols)
             r += 1
 
 
 # ------------------------------------------------------------------- weight packing
 def _panels(w):
-    """Repack ``w`` (C x K) into filter panels: array (ceil(C/NR), K, NR), zero-padded.
+    """Repack ``w`` (C x K) into filter panels: array (ceil(C/nr), K, nr), zero-padded.
 
-    ``panels[j, k, c] = w[j*NR + c, k]``: the NR filters of panel j are contiguous for
-    each k, which is the order the micro-kernel reads them in.
+    ``panels[j, k, c] = w[j*nr + c, k]`` with nr = 8 (float32) or 4 (float64): the nr
+    filters of panel j are contiguous for each k, the order the micro-kernel reads.
+    Padding filters are zero, so they add nothing and are never stored.
     """
     C, K = w.shape
-    npan = (C + NR - 1) // NR
-    padded = np.zeros((npan * NR, K), dtype=w.dtype)
+    nr = 8 if w.dtype == np.float32 else 4
+    npan = (C + nr - 1) // nr
+    padded = np.zeros((npan * nr, K), dtype=w.dtype)
     padded[:C] = w
-    return np.ascontiguousarray(padded.reshape(npan, NR, K).transpose(0, 2, 1))
+    return np.ascontiguousarray(padded.reshape(npan, nr, K).transpose(0, 2, 1))
 
 
 def _out_or_new(out, P, C, dtype):
@@ -310,10 +381,12 @@ def min_gemm(cols, w_hat, out=None):
         return out
     pan = _panels(w_hat)
     ab = np.abs(pan)
-    if cols.dtype == np.float32:
-        _min_run[float](cols, -ab, ab, np.sign(pan), out)
-    else:
-        _min_run[double](cols, -ab, ab, np.sign(pan), out)
+    sg = np.sign(pan)
+    with _blas_paused():
+        if cols.dtype == np.float32:
+            _min_run[float](cols, -ab, ab, sg, out)
+        else:
+            _min_run[double](cols, -ab, ab, sg, out)
     return out
 
 
@@ -331,10 +404,12 @@ def max_gemm(cols, w, out=None):
         out[...] = 0
         return out
     pan = _panels(w)
-    if cols.dtype == np.float32:
-        _max_run[float](cols, np.abs(pan), np.sign(pan), out)
-    else:
-        _max_run[double](cols, np.abs(pan), np.sign(pan), out)
+    ab, sg = np.abs(pan), np.sign(pan)
+    with _blas_paused():
+        if cols.dtype == np.float32:
+            _max_run[float](cols, ab, sg, out)
+        else:
+            _max_run[double](cols, ab, sg, out)
     return out
 
 
@@ -352,10 +427,11 @@ def adder_gemm(cols, w, out=None):
         out[...] = 0
         return out
     pan = _panels(w)
-    if cols.dtype == np.float32:
-        _adder_run[float](cols, pan, out)
-    else:
-        _adder_run[double](cols, pan, out)
+    with _blas_paused():
+        if cols.dtype == np.float32:
+            _adder_run[float](cols, pan, out)
+        else:
+            _adder_run[double](cols, pan, out)
     return out
 
 

@@ -1,0 +1,136 @@
+"""Build the Cython kernels of ``tinymin._ext`` (everything else is pure Python).
+
+Metadata (name, version from ``tinymin/_version.py``, dependencies) lives in
+``pyproject.toml``; this file only declares the compiled extensions.
+
+Build
+-----
+``pip install -e .`` (development, in place) or ``pip install .`` both compile every
+``tinymin/_ext/*.pyx`` (a C compiler is needed; ``python setup.py build_ext --inplace``
+also works). Run from a source checkout that was never built, ``tinymin._ext`` warns
+once and uses its numpy twins instead.
+
+Compiler flags
+--------------
+* ``-O3`` always (``/O2`` with MSVC).
+* OpenMP (``-fopenmp`` at compile and link time) when a tiny test program compiles
+  and links with it. Otherwise the extension is built without it and every
+  ``prange`` loop runs serially: slower, same results.
+* ``-march=native`` by default, so gcc/clang may use AVX2/FMA (or whatever the
+  building machine has) in the vectorised inner loops. The resulting binary may crash
+  with "illegal instruction" on an older CPU, so for a wheel meant for other machines
+  set the environment variable ``TINYMIN_PORTABLE=1``::
+
+      TINYMIN_PORTABLE=1 pip install .
+
+  which drops ``-march=native`` (the baseline of the target, e.g. SSE2 on x86-64).
+  Every flag except ``-O3`` is tried on a test program first and silently dropped if
+  the compiler rejects it.
+
+Set ``TINYMIN_BUILD_VERBOSE=1`` to print which optional flags were accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from glob import glob
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+_OPENMP_TEST = r"""
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return omp_get_max_threads() > 0 && n > 0 ? 0 : 1;
+}
+"""
+
+_PLAIN_TEST = "int main(void) { return 0; }\n"
+
+
+def _portable() -> bool:
+    return os.environ.get("TINYMIN_PORTABLE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _log(msg: str) -> None:
+    if os.environ.get("TINYMIN_BUILD_VERBOSE"):
+        print(f"tinymin setup.py: {msg}", file=sys.stderr)
+
+
+def _try_flags(compiler, source: str, compile_args: list, link_args: list) -> bool:
+    """Compile and link ``source`` with the given flags; True when it works."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "flagtest.c")
+        with open(src, "w") as f:
+            f.write(source)
+        devnull = open(os.devnull, "w")
+        old_out, old_err = os.dup(1), os.dup(2)
+        try:
+            # silence the compiler's own complaints about a rejected flag
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
+            compiler.link_executable(
+                objs, "flagtest", output_dir=tmp, extra_postargs=link_args
+            )
+        except Exception:
+            return False
+        finally:
+            os.dup2(old_out, 1)
+            os.dup2(old_err, 2)
+            os.close(old_out)
+            os.close(old_err)
+            devnull.close()
+    return True
+
+
+class BuildExt(build_ext):
+    """``build_ext`` that picks optimisation/OpenMP flags by test-compiling."""
+
+    def build_extensions(self):
+        compiler = self.compiler
+        if compiler.compiler_type == "msvc":
+            compile_args, link_args = ["/O2"], []
+            if _try_flags(compiler, _OPENMP_TEST, ["/openmp"], []):
+                compile_args.append("/openmp")
+        else:
+            compile_args, link_args = ["-O3"], []
+            if not _portable() and _try_flags(compiler, _PLAIN_TEST, ["-march=native"], []):
+                compile_args.append("-march=native")
+            if _try_flags(compiler, _OPENMP_TEST, ["-fopenmp"], ["-fopenmp"]):
+                compile_args.append("-fopenmp")
+                link_args.append("-fopenmp")
+            else:
+                _log("OpenMP not available: prange loops will run serially")
+        _log(f"compile args {compile_args}, link args {link_args}")
+        for ext in self.extensions:
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + compile_args
+            ext.extra_link_args = list(ext.extra_link_args or []) + link_args
+        super().build_extensions()
+
+
+def _extensions():
+    sources = sorted(glob(os.path.join("tinymin", "_ext", "*.pyx")))
+    exts = [
+        Extension(
+            "tinymin._ext." + os.path.splitext(os.path.basename(src))[0],
+            [src],
+            include_dirs=[np.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        )
+        for src in sources
+    ]
+    return cythonize(exts, compiler_directives={"language_level": 3}, quiet=True)
+
+
+os.chdir(HERE)  # globs and cythonize work on paths relative to the project root
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

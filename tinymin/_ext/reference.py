@@ -1,0 +1,279 @@
+"""Numpy twins of the Cython kernels: the same functions, written to be read.
+
+With ``TINYMIN_BACKEND=numpy`` (or ``tinymin._ext.use_backend("numpy")``) every
+convolution in tinymin runs through this file, so a debugger steps into plain numpy
+code. Each function has exactly the signature of its Cython twin in
+``_im2col.pyx`` / ``_selector_gemm.pyx``. Arguments are checked, and int arguments
+turned into pairs, by the public wrappers in ``tinymin/_ext/__init__.py``; call those
+(``tinymin._ext.im2col`` ...) rather than these directly.
+
+Notation (MATH.md): an input ``x`` of shape (N, C, H, W), a kernel (KH, KW), stride
+(SH, SW), zero padding (PH, PW), output size
+
+    OH = (H + 2 PH - KH) // SH + 1,    OW = (W + 2 PW - KW) // SW + 1,
+
+``P = N*OH*OW`` output positions, ``K = C*KH*KW`` values per receptive field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Row chunks of the GEMMs are sized so that one temporary stays about this big.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def _out_size(h, w, kernel_size, stride, padding):
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def _rows_per_chunk(row_bytes: int) -> int:
+    return max(1, _CHUNK_BYTES // max(1, row_bytes))
+
+
+# --------------------------------------------------------------------------- im2col
+def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
+    r"""Unfold every receptive field of ``x`` into one row of a matrix.
+
+    .. math::
+
+        \mathrm{cols}[(n\,OH + i)\,OW + j,\ (c\,KH + u)\,KW + v]
+            = x_{\mathrm{pad}}[n, c,\ i\,SH + u,\ j\,SW + v]
+
+    where ``x_pad`` is ``x`` with PH (PW) zero rows (columns) added on each side.
+    Then ``cols @ w.reshape(C_out, -1).T`` is the convolution of MATH.md Eq. 2
+    (cross-correlation, as in PyTorch).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64, C-contiguous
+    kernel_size, stride, padding : (int, int)
+    out : ndarray, shape (N*OH*OW, C*KH*KW), optional
+        Buffer to write into (same dtype as ``x``).
+
+    Returns
+    -------
+    cols : ndarray, shape (N*OH*OW, C*KH*KW)
+
+    Notes
+    -----
+    The loop runs over the KH*KW kernel offsets (u, v), not over output positions:
+    for a fixed (u, v), the values that offset sees at every output position form
+    the strided slice ``x_pad[:, :, u : u + SH*OH : SH, v : v + SW*OW : SW]``, one
+    numpy copy each.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    oh, ow = _out_size(h, w, kernel_size, stride, padding)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    if out is None:
+        out = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+    # View the output as (n, i, j, c, u, v): its C-order flattening is the layout above.
+    cols6 = out.reshape(n, oh, ow, c, kh, kw)
+    for u in range(kh):
+        for v in range(kw):
+            patch = x_pad[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw]  # (n, c, i, j)
+            cols6[:, :, :, :, u, v] = patch.transpose(0, 2, 3, 1)
+    return out
+
+
+def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
+    r"""Fold the rows of ``cols`` back onto the input: the adjoint of :func:`im2col`.
+
+    .. math::
+
+        dx[n, c, h, w] = \sum_{(i, j, u, v):\ i\,SH + u - PH = h,\ j\,SW + v - PW = w}
+            \mathrm{cols}[(n\,OH + i)\,OW + j,\ (c\,KH + u)\,KW + v]
+
+    Every entry goes back to the pixel it was copied from; pixels read by several
+    windows receive the sum, entries that came from the padding are dropped. So
+    ``<im2col(x), cols> == <x, col2im(cols)>`` for all ``x`` and ``cols``: this is the
+    input gradient of im2col, used by the convolution's backward pass.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N*OH*OW, C*KH*KW), float32 or float64
+    x_shape : (N, C, H, W)
+    kernel_size, stride, padding : (int, int)
+
+    Returns
+    -------
+    dx : ndarray, shape ``x_shape``, dtype of ``cols``
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    oh, ow = _out_size(h, w, kernel_size, stride, padding)
+    dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols6 = cols.reshape(n, oh, ow, c, kh, kw)
+    for u in range(kh):
+        for v in range(kw):
+            # the same strided slice im2col read from, now added to (a slice-add:
+            # within one (u, v) no two output positions hit the same pixel)
+            dx_pad[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += cols6[
+                :, :, :, :, u, v
+            ].transpose(0, 3, 1, 2)
+    return dx_pad[:, :, ph : ph + h, pw : pw + w].copy() if ph or pw else dx_pad
+
+
+# ------------------------------------------------------------------ selector GEMMs
+def min_gemm(cols, w_hat, out=None):
+    r"""Min-selector GEMM, the approximate convolution of MATH.md Eq. 13.
+
+    .. math::
+
+        \mathrm{out}[p, c] = \sum_k m(\mathrm{cols}[p, k],\ \hat w[c, k]),
+        \qquad m(a, b) = \mathrm{sgn}(a)\,\mathrm{sgn}(b)\,\min(|a|, |b|)
+
+    Parameters
+    ----------
+    cols : ndarray, shape (P, K), float32 or float64
+    w_hat : ndarray, shape (C, K), same dtype
+    out : ndarray, shape (P, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (P, C)
+
+    Notes
+    -----
+    Written with the identity
+
+    .. math::  m(x, w) = \mathrm{sgn}(w)\ \mathrm{clip}(x, -|w|, |w|)
+
+    *Proof.* If ``w = 0`` both sides are 0. Otherwise, if ``|x| <= |w|`` the clip
+    returns ``x`` and the right side is ``sgn(w) x = sgn(w) sgn(x) |x|``, which is
+    the left side since ``min = |x|``. If ``|x| > |w|`` the clip returns
+    ``sgn(x) |w|`` and the right side is ``sgn(w) sgn(x) |w|``, again the left side
+    (``min = |w|``). (``x = 0`` falls in the first case: both sides 0.)
+
+    So for one filter ``c``, with ``a = |w_hat[c]|`` and ``s = sgn(w_hat[c])``,
+    ``out[:, c] = clip(cols, -a, a) @ s``: one clip (no multiplication) and one sum
+    of terms with signs ``s`` (written as a matrix-vector product because numpy has
+    no faster way to add with signs). Rows go in chunks so the temporary
+    ``clip(cols, ...)`` stays about 4 MB whatever P is.
+    """
+    p, k = cols.shape
+    n_filters = w_hat.shape[0]
+    if out is None:
+        out = np.empty((p, n_filters), dtype=cols.dtype)
+    bound = np.abs(w_hat)  # |w|, (C, K)
+    sign = np.sign(w_hat)  # sgn(w), (C, K)
+    step = _rows_per_chunk(k * cols.itemsize)
+    clipped = np.empty((min(step, p), k), dtype=cols.dtype)
+    for r0 in range(0, p, step):
+        x = cols[r0 : r0 + step]
+        buf = clipped[: len(x)]
+        for c in range(n_filters):
+            np.clip(x, -bound[c], bound[c], out=buf)  # clip(x, -|w|, |w|)
+            out[r0 : r0 + len(x), c] = buf @ sign[c]  # sum_k sgn(w_k) * clip_k
+    return out
+
+
+def max_gemm(cols, w, out=None):
+    r"""Max-selector GEMM (the ablation of MATH.md section 2).
+
+    .. math::
+
+        \mathrm{out}[p, c] = \sum_k \mathrm{sgn}(\mathrm{cols}[p, k])\,
+            \mathrm{sgn}(w[c, k])\,\max(|\mathrm{cols}[p, k]|, |w[c, k]|)
+
+    Parameters
+    ----------
+    cols : ndarray, shape (P, K), float32 or float64
+    w : ndarray, shape (C, K), same dtype
+    out : ndarray, shape (P, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (P, C)
+
+    Notes
+    -----
+    No clip identity here: for each filter, ``sgn(x) * max(|x|, |w|)`` is formed for a
+    chunk of rows and summed with the signs of ``w``. A zero in either operand gives
+    0, because of the ``sgn`` factors.
+    """
+    p, k = cols.shape
+    n_filters = w.shape[0]
+    if out is None:
+        out = np.empty((p, n_filters), dtype=cols.dtype)
+    bound = np.abs(w)
+    sign = np.sign(w)
+    step = _rows_per_chunk(3 * k * cols.itemsize)
+    for r0 in range(0, p, step):
+        x = cols[r0 : r0 + step]
+        abs_x, sign_x = np.abs(x), np.sign(x)
+        for c in range(n_filters):
+            term = sign_x * np.maximum(abs_x, bound[c])  # sgn(x) max(|x|, |w|)
+            out[r0 : r0 + len(x), c] = term @ sign[c]  # ... times sgn(w), summed
+    return out
+
+
+def adder_gemm(cols, w, out=None):
+    r"""AdderNet-style GEMM: minus the L1 distance between patch and filter.
+
+    .. math::
+
+        \mathrm{out}[p, c] = -\sum_k |\mathrm{cols}[p, k] - w[c, k]|
+
+    Parameters
+    ----------
+    cols : ndarray, shape (P, K), float32 or float64
+    w : ndarray, shape (C, K), same dtype
+    out : ndarray, shape (P, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (P, C)
+    """
+    p, k = cols.shape
+    n_filters = w.shape[0]
+    if out is None:
+        out = np.empty((p, n_filters), dtype=cols.dtype)
+    step = _rows_per_chunk(k * cols.itemsize)
+    diff = np.empty((min(step, p), k), dtype=cols.dtype)
+    for r0 in range(0, p, step):
+        x = cols[r0 : r0 + step]
+        buf = diff[: len(x)]
+        for c in range(n_filters):
+            np.subtract(x, w[c], out=buf)
+            np.abs(buf, out=buf)
+            out[r0 : r0 + len(x), c] = -buf.sum(axis=1)
+    return out
+
+
+# ------------------------------------------------------------ naive versions (benchmark)
+def naive_min_gemm(cols, w_hat, out=None):
+    r"""Min-selector GEMM by direct broadcasting: the slow, obvious numpy version.
+
+    .. math::
+
+        \mathrm{out}[p, c] = \sum_k \mathrm{sgn}(x_{pk})\,\mathrm{sgn}(\hat w_{ck})\,
+            \min(|x_{pk}|, |\hat w_{ck}|)
+
+    computed as ``(sign(x)[:, None] * sign(w)[None] * minimum(|x|[:, None],
+    |w|[None])).sum(-1)`` on chunks of rows, each chunk a (rows, C, K) temporary of
+    about 4 MB. Kept as the baseline of ``benchmarks/bench_kernels.py`` and as a
+    check of :func:`min_gemm`.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (P, K)
+    w_hat : ndarray, shape (C, K), same dtype
+    out : ndarray, shape (P, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (P, C)
+    """
+    p, k = cols.shape
+    n_filters = w_hat.shape[0]
+    if out is None:
+        out = np.empty((p, n_filters), dtype=cols.dtype)
+    step = _rows_per_chunk(n_filters * k * cols.itemsize)
+    sw, aw = np.sign(w_hat)[None], np.abs(w_hat)[None]  # (1, C, K)
+    for r0 in range(0, p, step):
+        x = cols[r0 : r0 + step, None, :]  # (rows, 1, K)
+        out[r0 : r0 + step] = (np.sign(x) * sw * np.minimum(np.abs(x), aw)).sum(-1)
+    return out
