@@ -31,6 +31,7 @@ so that ``im2col(x, ...) @ weight.reshape(C_out, -1).T`` is the convolution
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import warnings
 from collections.abc import Iterator
@@ -70,12 +71,17 @@ class KernelFallbackWarning(UserWarning):
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
-    from tinymin._ext import _im2col, _selector_gemm
+    _im2col = importlib.import_module("tinymin._ext._im2col")
+    _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
 except ImportError as _err:  # not built (source checkout), or built for another Python
     _im2col = _selector_gemm = None
-    _IMPORT_ERROR: ImportError | None = _err
+    _WHY = (
+        "are not built"
+        if isinstance(_err, ModuleNotFoundError)
+        else f"failed to load ({str(_err).splitlines()[0] if str(_err) else type(_err).__name__})"
+    )
 else:
-    _IMPORT_ERROR = None
+    _WHY = ""
 
 #: True when the compiled Cython kernels could be imported.
 HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None
@@ -88,9 +94,7 @@ def _warn_fallback() -> None:
     if not _warned:
         _warned = True
         warnings.warn(
-            "tinymin._ext: the Cython kernels are not built "
-            f"({str(_IMPORT_ERROR).splitlines()[0] if _IMPORT_ERROR else 'unknown'}); "
-            "using the slower numpy backend. "
+            f"tinymin._ext: the Cython kernels {_WHY}; using the slower numpy backend. "
             "Build them with `pip install -e .` in the tinymin checkout.",
             KernelFallbackWarning,
             stacklevel=3,
