@@ -79,9 +79,7 @@ def _try_flags(compiler, source: str, compile_args: list, link_args: list) -> bo
             os.dup2(devnull.fileno(), 1)
             os.dup2(devnull.fileno(), 2)
             objs = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
-            compiler.link_executable(
-                objs, "flagtest", output_dir=tmp, extra_postargs=link_args
-            )
+            compiler.link_executable(objs, "flagtest", output_dir=tmp, extra_postargs=link_args)
         except Exception:
             return False
         finally:

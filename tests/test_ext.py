@@ -220,9 +220,7 @@ OPS = ["min_gemm", "max_gemm", "adder_gemm"]
 
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(
-    p=st.integers(0, 19), k=st.integers(0, 13), c=st.integers(0, 11), seed=st.integers(0, 99)
-)
+@given(p=st.integers(0, 19), k=st.integers(0, 13), c=st.integers(0, 11), seed=st.integers(0, 99))
 def test_gemm_matches_scalar_loop_and_broadcast_on_both_backends(op, dtype, p, k, c, seed):
     cols, w = operands(np.random.default_rng(seed), p, k, c, dtype)
     expected = gemm_loop(op, cols, w)
@@ -427,7 +425,12 @@ _PROBE = (
 
 @pytest.mark.parametrize(
     "env,hide,expected_backend",
-    [("numpy", False, "numpy"), ("cython", True, "numpy"), ("", True, "numpy"), ("bogus", False, None)],
+    [
+        ("numpy", False, "numpy"),
+        ("cython", True, "numpy"),
+        ("", True, "numpy"),
+        ("bogus", False, None),
+    ],
 )
 def test_environment_variable_and_missing_extension(env, hide, expected_backend):
     # one warning for a typo in TINYMIN_BACKEND, one (and only one) when the
@@ -435,8 +438,7 @@ def test_environment_variable_and_missing_extension(env, hide, expected_backend)
     n_warnings = (env == "bogus") + (hide or not _ext.HAVE_CYTHON)
     run_env = dict(os.environ, TINYMIN_BACKEND=env, PYTHONPATH=_ROOT)
     args = [sys.executable, "-c", _PROBE] + (["hide"] if hide else [])
-    res = subprocess.run(args, env=run_env, capture_output=True, text=True, timeout=60,
-                         cwd=_ROOT)
+    res = subprocess.run(args, env=run_env, capture_output=True, text=True, timeout=60, cwd=_ROOT)
     assert res.returncode == 0, res.stderr
     backend, have, n, *msg = res.stdout.split(maxsplit=3)
     if expected_backend is None:  # a typo in TINYMIN_BACKEND: warn, use the default

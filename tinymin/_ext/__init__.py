@@ -162,8 +162,11 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 def _impl(module_name: str):
-    return (_im2col if module_name == "im2col" else _selector_gemm) if _backend == "cython" \
+    return (
+        (_im2col if module_name == "im2col" else _selector_gemm)
+        if _backend == "cython"
         else reference
+    )
 
 
 # --------------------------------------------------------------------- validation
@@ -267,8 +270,7 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None) -> np.ndarra
     who = "im2col"
     _array(x, who, "x", 4)
     n, c, h, w = x.shape
-    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride,
-                                                       padding)
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
     shape = (n * oh * ow, c * kernel_size[0] * kernel_size[1])
     out = _check_out(out, who, shape, x.dtype, x)
     return _impl("im2col").im2col(x, kernel_size, stride, padding, out)
@@ -296,14 +298,13 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndar
     if (
         not isinstance(x_shape, (tuple, list))
         or len(x_shape) != 4
-        or not all(isinstance(d, Integral) and not isinstance(d, bool) and d >= 0
-                   for d in x_shape)
+        or not all(isinstance(d, Integral) and not isinstance(d, bool) and d >= 0 for d in x_shape)
     ):
-        raise ValueError(f"{who}: x_shape must be 4 non-negative ints (N, C, H, W), "
-                         f"got {x_shape!r}")
+        raise ValueError(
+            f"{who}: x_shape must be 4 non-negative ints (N, C, H, W), got {x_shape!r}"
+        )
     n, c, h, w = (int(d) for d in x_shape)
-    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride,
-                                                       padding)
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
     expected = (n * oh * ow, c * kernel_size[0] * kernel_size[1])
     if cols.shape != expected:
         raise ValueError(
@@ -317,11 +318,14 @@ def _gemm_checks(who: str, cols, w, wname: str, out):
     _array(cols, who, "cols", 2)
     _array(w, who, wname, 2)
     if cols.dtype != w.dtype:
-        raise TypeError(f"{who}: cols is {cols.dtype} but {wname} is {w.dtype}; "
-                        "both must have the same dtype")
+        raise TypeError(
+            f"{who}: cols is {cols.dtype} but {wname} is {w.dtype}; both must have the same dtype"
+        )
     if cols.shape[1] != w.shape[1]:
-        raise ValueError(f"{who}: K mismatch, cols has shape {cols.shape} (K = "
-                         f"{cols.shape[1]}) but {wname} has shape {w.shape} (K = {w.shape[1]})")
+        raise ValueError(
+            f"{who}: K mismatch, cols has shape {cols.shape} (K = "
+            f"{cols.shape[1]}) but {wname} has shape {w.shape} (K = {w.shape[1]})"
+        )
     return _check_out(out, who, (cols.shape[0], w.shape[0]), cols.dtype, cols, w)
 
 
