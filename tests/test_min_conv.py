@@ -227,3 +227,19 @@ def test_min_conv_layer_learns():
     model.eval()
     accuracy = (model(tm.tensor(x)).data.argmax(1) == y).mean()
     assert accuracy > 0.9
+
+
+def test_layer_diagnostics_report_correlation_and_constraint():
+    from tinymin.analysis.diagnostics import layer_diagnostics, scale_snapshot
+    from tinymin.models import lenet
+
+    tm.manual_seed(0)
+    model = lenet(conv="min").eval()
+    x = np.random.default_rng(0).random((8, 1, 28, 28)).astype(np.float32)
+    rows = layer_diagnostics(model, x)
+    assert [r["layer"] for r in rows] == ["0", "3"]
+    for r in rows:
+        assert 0.5 < r["correlation"] <= 1.0 and r["relative_error"] >= 0
+        assert r["mean_abs_w_hat"] == pytest.approx(r["mu_x"], rel=1e-5)  # Eq. 12's constraint
+    assert model[0].num_batches_tracked[0] == 0  # measuring did not move the statistics
+    assert set(scale_snapshot(model)) == {"0.mu_x_hat", "0.mu_w", "3.mu_x_hat", "3.mu_w"}

@@ -136,12 +136,34 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{len(test_set)} test images, {args.epochs} epochs")
     history = fit(model, optimizer, train_loader, args.epochs - start_epoch if args.resume
                   else args.epochs, test_loader, scheduler, run_dir=args.out, config=run_config,
-                  start_epoch=start_epoch, progress=not args.no_progress)
+                  start_epoch=start_epoch, progress=not args.no_progress,
+                  on_epoch_end=_scale_logger(model, args.out, test_set))
     final = history[-1] if history else None
     if final is not None:
         print(f"final test accuracy: {final['test_accuracy']:.2%} "
               f"(epoch {final['epoch']}, {name}, {args.conv} conv, {args.data})")
     return 0
+
+
+def _scale_logger(model, run_dir: str | None, test_set):
+    """For min models with a run folder: log mu_x_hat, mu_w and each layer's correlation
+    with the exact convolution to ``scales.csv`` after every epoch."""
+    from tinymin.analysis.diagnostics import layer_diagnostics, scale_snapshot
+    from tinymin.nn.min_conv import min_layers
+    from tinymin.train import append_metrics
+
+    if run_dir is None or not min_layers(model):
+        return None
+    probe = np.stack([test_set[i][0] for i in range(min(128, len(test_set)))])
+
+    def log_scales(epoch: int, model) -> None:
+        model.eval()
+        row = {"epoch": epoch, **scale_snapshot(model)}
+        for diag in layer_diagnostics(model, probe):
+            row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
+        append_metrics(Path(run_dir) / "scales.csv", row, fields=list(row))
+
+    return log_scales
 
 
 def _init_from(model, path: str, train_loader) -> None:

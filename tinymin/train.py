@@ -95,11 +95,13 @@ def predict(model: nn.Module, x: np.ndarray | Tensor, batch_size: int = 256) -> 
 def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None,
         scheduler=None, loss_fn: LossFn = F.cross_entropy, run_dir: str | Path | None = None,
         config: dict[str, Any] | None = None, start_epoch: int = 0, progress: bool = True,
-        log: Callable[[str], None] | None = print) -> list[dict[str, float]]:
+        log: Callable[[str], None] | None = print,
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> list[dict[str, float]]:
     """Train for ``epochs`` epochs, evaluating after each; returns one dict per epoch.
 
     With ``run_dir``, every epoch appends a row to ``run_dir/metrics.csv`` and writes
     ``run_dir/checkpoint.npz`` (atomically), so an interrupted run can ``--resume``.
+    ``on_epoch_end(epoch, model)`` runs after each epoch (e.g. to log layer statistics).
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
@@ -119,6 +121,8 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
             append_metrics(Path(run_dir) / "metrics.csv", row)
             save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
                             optimizer, scheduler)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
         if log is not None:
             log(format_epoch(row))
     return history
@@ -133,14 +137,15 @@ def format_epoch(row: dict[str, float]) -> str:
     return text + f" ({row['seconds']:.1f} s)"
 
 
-def append_metrics(path: Path, row: dict[str, float]) -> None:
+def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = None) -> None:
     """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk)."""
+    fields = fields or METRIC_FIELDS
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS)
+    writer = csv.DictWriter(buffer, fieldnames=fields)
     if not existing:
         writer.writeheader()
-    writer.writerow({k: row[k] for k in METRIC_FIELDS})
+    writer.writerow({k: row[k] for k in fields})
     write_text_atomic(path, existing + buffer.getvalue())
 
 

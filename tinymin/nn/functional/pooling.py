@@ -52,12 +52,43 @@ def _scatter(dcols: np.ndarray, x_shape, geom: ConvGeometry) -> np.ndarray:
     return dx.reshape(x_shape)
 
 
+def _tiles_exactly(x_shape, geom: ConvGeometry) -> bool:
+    """Non-overlapping windows that cover the input exactly (the common 2x2/2 case)."""
+    kh, kw = geom.kernel
+    return (geom.stride == geom.kernel and geom.padding == (0, 0)
+            and x_shape[2] % kh == 0 and x_shape[3] % kw == 0)
+
+
+def _max_of_tiles(x: np.ndarray, geom: ConvGeometry):
+    """Max over non-overlapping windows by strided slices; returns (out, winner mask).
+
+    The mask marks the first maximal element of each window (the arg-max), so the
+    backward sends each output's gradient to exactly one input, like the general path.
+    """
+    kh, kw = geom.kernel
+    offsets = [(u, v) for u in range(kh) for v in range(kw)]
+    out = x[:, :, ::kh, ::kw].copy()
+    for u, v in offsets[1:]:
+        np.maximum(out, x[:, :, u::kh, v::kw], out=out)
+    winner = np.zeros(x.shape, dtype=bool)
+    taken = np.zeros(out.shape, dtype=bool)
+    for u, v in offsets:
+        hit = (x[:, :, u::kh, v::kw] == out) & ~taken
+        winner[:, :, u::kh, v::kw] = hit
+        taken |= hit
+    return out, winner
+
+
 class MaxPool2d(Function):
     """:math:`y = \\max_{(u,v) \\in \\text{window}} x_{u,v}`; gradient to the arg-max."""
 
     @staticmethod
     def forward(ctx: Context, x, kernel_size, stride, padding):
         geom, nc = _pool_geometry("max_pool2d", x.shape, kernel_size, stride, padding)
+        if _tiles_exactly(x.shape, geom):
+            out, winner = _max_of_tiles(x, geom)
+            ctx.save_for_backward(x.shape, geom, winner, None)
+            return out
         cols = _windows(x, geom, fill=-np.inf)
         argmax = cols.argmax(axis=1)
         ctx.save_for_backward(x.shape, geom, argmax, cols.shape)
@@ -66,6 +97,10 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         x_shape, geom, argmax, cols_shape = ctx.saved_tensors
+        if cols_shape is None:  # fast path: ``argmax`` is the winner mask
+            kh, kw = geom.kernel
+            spread = np.repeat(np.repeat(grad, kh, axis=2), kw, axis=3)
+            return spread * argmax, None, None, None
         dcols = np.zeros(cols_shape, dtype=grad.dtype)
         dcols[np.arange(cols_shape[0]), argmax] = grad.reshape(-1)
         return _scatter(dcols, x_shape, geom), None, None, None

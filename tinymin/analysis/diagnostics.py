@@ -1,0 +1,97 @@
+"""How good is each min-conv layer's approximation, and are the paper's constraints kept?
+
+:func:`layer_diagnostics` runs a batch through a model and, at every
+:class:`~tinymin.nn.MinConv2d`, compares the approximate output with the exact
+convolution of the same clipped operands, ``conv2d(x_c, w_c) + b``:
+
+.. math::
+
+    \\rho = \\operatorname{corr}(y_{\\min}, y_{\\text{exact}}), \\qquad
+    e = \\frac{\\lVert y_{\\min} - y_{\\text{exact}} \\rVert}{\\lVert y_{\\text{exact}} \\rVert}
+
+together with the scales :math:`\\mu_x` (or :math:`\\hat\\mu_x`) and :math:`\\mu_w`, and
+:math:`E|\\hat w|`, which Eq. 12 makes equal to :math:`\\mu_x` (the similarity constraint).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinymin.autograd import no_grad
+from tinymin.nn import functional as F
+from tinymin.nn.min_conv import MinConv2d, min_layers
+from tinymin.nn.module import Module
+from tinymin.tensor import Tensor
+
+
+def compare_with_exact(layer: MinConv2d, x: np.ndarray) -> dict[str, Any]:
+    """Approximate vs exact output of one min layer on input ``x`` (layer's current mode)."""
+    from tinymin.nn.functional.min_conv import step2_weight_scale, step3_clip, step4_rescale
+
+    running = layer.running_abs_mean.copy()  # measuring must not move mu_x_hat
+    counted = layer.num_batches_tracked.copy()
+    with no_grad():
+        approx = layer(Tensor(x)).data.astype(np.float64)
+    mu_x = float(np.abs(x).mean()) if layer.training else float(running[0])
+    layer.running_abs_mean[...] = running
+    layer.num_batches_tracked[...] = counted
+    w = layer.weight.data
+    mu_w = step2_weight_scale(w, layer.scale)
+    x_c, _ = step3_clip(x, mu_x, layer.clip_value)
+    w_c, _ = step3_clip(w, mu_w, layer.clip_value)
+    with no_grad():
+        exact = F.conv2d(Tensor(x_c), Tensor(w_c), layer.bias, layer.stride, layer.padding)
+    exact = exact.data.astype(np.float64)
+    w_hat = step4_rescale(w_c, mu_x, mu_w)
+    return {
+        "correlation": float(np.corrcoef(approx.ravel(), exact.ravel())[0, 1]),
+        "relative_error": float(np.linalg.norm(approx - exact) / max(np.linalg.norm(exact), 1e-30)),
+        "mu_x": mu_x,
+        "mu_w": float(np.mean(mu_w)),
+        "mean_abs_w_hat": float(np.abs(w_hat).mean()),
+        "output": approx,
+    }
+
+
+def layer_diagnostics(model: Module, x: np.ndarray | Tensor) -> list[dict[str, Any]]:
+    """Per min layer, in network order: correlation, relative error, scales.
+
+    ``model`` must be a sequence of layers (``nn.Sequential``) so the min network's own
+    activations can be fed forward; each layer is measured in its current mode.
+    """
+    from tinymin.nn.layers import Sequential
+
+    if not isinstance(model, Sequential):
+        raise ValueError(f"layer_diagnostics: expected a Sequential, got {type(model).__name__}")
+    names = {id(layer): name for name, layer in min_layers(model)}
+    out = np.asarray(getattr(x, "data", x))
+    rows = []
+    with no_grad():
+        for layer in model:
+            if isinstance(layer, MinConv2d):
+                result = compare_with_exact(layer, out)
+                out = result.pop("output").astype(out.dtype)
+                rows.append({"layer": names[id(layer)], **result})
+            else:
+                out = layer(Tensor(out)).data
+    return rows
+
+
+def scale_snapshot(model: Module) -> dict[str, float]:
+    """``{"<layer>.mu_x_hat": ..., "<layer>.mu_w": ...}`` for every min layer (for logging)."""
+    snapshot = {}
+    for name, layer in min_layers(model):
+        snapshot[f"{name}.mu_x_hat"] = float(layer.running_abs_mean[0])
+        snapshot[f"{name}.mu_w"] = float(np.mean(layer.weight_scale()))
+    return snapshot
+
+
+def format_diagnostics(rows: list[dict[str, Any]]) -> str:
+    """A small aligned table of :func:`layer_diagnostics`."""
+    lines = [f"{'layer':<8}{'corr':>8}{'rel.err':>9}{'mu_x':>10}{'mu_w':>10}{'E|w_hat|':>10}"]
+    for r in rows:
+        lines.append(f"{r['layer']:<8}{r['correlation']:>8.3f}{r['relative_error']:>9.3f}"
+                     f"{r['mu_x']:>10.4f}{r['mu_w']:>10.4f}{r['mean_abs_w_hat']:>10.4f}")
+    return "\n".join(lines)
