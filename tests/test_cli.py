@@ -65,3 +65,16 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert "bad.npz" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--model", "resnet"])
+
+
+def test_convert_calibrates_and_saves_an_evaluable_min_checkpoint(tmp_path, capsys):
+    exact = tmp_path / "exact"
+    main(["train", "--model", "lenet", "--epochs", "1", "--out", str(exact), *QUICK])
+    out = tmp_path / "min.npz"
+    assert main(["convert", "--checkpoint", str(exact / "checkpoint.npz"), "--calibrate", "64",
+                 "--test-limit", "128", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "calibrated on 64 images" in text and "rel. sq. error" in text
+    state = load_checkpoint(out).model_state
+    assert "0.output_gain" in state and not np.all(state["0.output_gain"] == 1)
+    assert main(["eval", "--checkpoint", str(out), "--test-limit", "128"]) == 0

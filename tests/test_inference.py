@@ -35,15 +35,21 @@ def test_folded_mini_cifar_and_other_operators():
                                atol=1e-4)
 
 
-def test_channel_scale_into_a_linear_folds_but_not_into_another_min_layer():
+def test_channel_scale_into_a_linear_folds_and_into_a_min_layer_costs_a_rescale():
     tm.manual_seed(2)
     single = nn.Sequential(nn.MinConv2d(1, 3, 3, padding=1, scale="channel"), nn.LeakyReLU(),
                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
     single, x = calibrated(single, (1, 8, 8))
     np.testing.assert_allclose(fold_min_model(single)(x), single(tm.tensor(x)).data, rtol=1e-4,
                                atol=1e-5)
-    with pytest.raises(ValueError, match="scale='channel'"):
-        fold_min_model(lenet(conv="min", scale="channel").eval())
+    model, x = calibrated(lenet(conv="min", scale="channel"), (1, 28, 28))
+    folded = fold_min_model(model)
+    assert "ChannelRescale" in repr(folded)
+    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).data, rtol=1e-4, atol=1e-4)
+    rows = {r["layer"]: r for r in operation_counts(model, (1, 28, 28))}
+    assert rows["0: MinConv2d"]["multiplications"] == 0
+    assert rows["3: MinConv2d"]["multiplications"] == 32 * 14 * 14  # rescale of its input
+    assert rows["7: Linear"]["multiplications"] == 3136 * 1024  # conv2's scale folds in here
 
 
 def test_operation_counts_for_lenet():

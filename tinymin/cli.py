@@ -34,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
     plot.add_argument("--out", default="curves.png", help="PNG file to write")
     plot.add_argument("--title", default=None)
+    convert = sub.add_parser("convert", help="turn an exact checkpoint into a calibrated "
+                             "MinConvNet (no retraining)")
+    convert.add_argument("--checkpoint", required=True, help="exact model checkpoint")
+    convert.add_argument("--calibrate", type=int, default=256,
+                         help="training images used to calibrate (0: copy only)")
+    convert.add_argument("--clip-value", type=float, default=None)
+    convert.add_argument("--shared-gain", action="store_true",
+                         help="one gain per layer (fully multiplication-free after folding)")
+    convert.add_argument("--out", default=None, help="where to write the min checkpoint")
+    convert.add_argument("--data-root", default=None)
+    convert.add_argument("--test-limit", type=int, default=None)
+    convert.add_argument("--seed", type=int, default=0)
     table = sub.add_parser("table1", help="reproduce the paper's Table 1 (correlations)")
     table.add_argument("--samples", type=int, default=1_000_000)
     table.add_argument("--seed", type=int, default=0)
@@ -229,7 +241,51 @@ def cmd_table1(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cmd_table1}
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Exact checkpoint -> min model: copy, recalibrate mu_x_hat, calibrate, evaluate, save."""
+    import time
+
+    from tinymin.checkpoint import save_checkpoint
+    from tinymin.nn import calibrate_min, convert_to_min, recalibrate_running_statistics
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = dict(checkpoint.config.get("model", {}))
+    if config.get("conv") != "exact":
+        raise CheckpointError(f"{args.checkpoint}: convert needs an exact model, got conv="
+                              f"{config.get('conv')!r}")
+    exact = build_model(config.pop("name"), **{k: v for k, v in config.items()})
+    exact.load_state_dict(checkpoint.model_state)
+    data = checkpoint.config.get("data", "mnist-embedded")
+    train_set, test_set, _ = load_splits(data, args.data_root, augment=False)
+    test_loader = DataLoader(limit(test_set, args.test_limit, args.seed + 1), 256)
+    options = {} if args.clip_value is None else {"clip_value": args.clip_value}
+    model = convert_to_min(exact, **options)
+    calibration = limit(train_set, max(args.calibrate, 1), args.seed)
+    images = np.stack([calibration[i][0] for i in range(len(calibration))])
+    recalibrate_running_statistics(model, [images])
+    exact_acc = evaluate(exact, test_loader)["accuracy"]
+    copy_acc = evaluate(model, test_loader)["accuracy"]
+    print(f"exact model:                       {exact_acc:.2%}")
+    print(f"min copy (mu_x_hat = mean |x|):    {copy_acc:.2%}")
+    if args.calibrate > 0:
+        start = time.perf_counter()
+        report = calibrate_min(model, images, per_channel_gain=not args.shared_gain)
+        seconds = time.perf_counter() - start
+        for layer in report:
+            print("  " + str(layer))
+        calibrated_acc = evaluate(model, test_loader)["accuracy"]
+        print(f"min, calibrated on {len(images)} images: {calibrated_acc:.2%} "
+              f"(calibration took {seconds:.1f} s)")
+    if args.out:
+        model_config = {**checkpoint.config.get("model", {}), "conv": "min", **options}
+        run_config = {**checkpoint.config, "model": model_config, "converted_from": args.checkpoint}
+        save_checkpoint(args.out, model, run_config, epoch=0)
+        print(f"wrote {args.out}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cmd_table1,
+            "convert": cmd_convert}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -70,6 +70,18 @@ class FoldedLinear:
 
 
 @dataclass
+class ChannelRescale:
+    """Multiply each channel by its pending scale: the one multiplication per activation
+    left when per-channel scales (``scale="channel"`` or a per-channel calibration gain)
+    meet another min layer, which needs one scale for its whole receptive field."""
+
+    scale: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x * self.scale.reshape(1, -1, 1, 1).astype(x.dtype)
+
+
+@dataclass
 class ScaleFreeStep:
     """A layer that commutes with a positive scale, applied to the stored values as is."""
 
@@ -105,13 +117,16 @@ _SCALE_FREE = (LeakyReLU, ReLU, MaxPool2d, Flatten, Dropout, Identity)
 def fold_min_model(model: Sequential) -> FoldedModel:
     """Export an eval-mode min model (a ``Sequential``) to a multiplication-free conv stack.
 
+    Per-channel scales (``scale="channel"``, or per-channel calibration gains) cannot
+    pass into the *next* min layer, since :math:`m(s a, b) = s\\, m(a, b/s)` needs one
+    ``s`` for the whole receptive field: there a :class:`ChannelRescale` step applies
+    them, one multiplication per activation (counted by :func:`operation_counts`).
+
     Raises
     ------
     ValueError
-        For layers the scale cannot pass through exactly (average pooling divides;
-        per-channel ``mu_w`` cannot be folded into the *next* min layer because
-        :math:`m(s_c a, b)` needs one scale for the whole receptive field), or when the
-        model ends while a scale is still pending.
+        For layers the scale cannot pass through exactly (average pooling, an exact
+        convolution after a min one), or when the model ends with a pending scale.
     """
     if not isinstance(model, Sequential):
         raise ValueError(f"fold_min_model: expected a Sequential, got {type(model).__name__}")
@@ -119,6 +134,11 @@ def fold_min_model(model: Sequential) -> FoldedModel:
     scale: Any = 1.0  # the network below stores activation / scale
     for index, layer in enumerate(model):
         if isinstance(layer, MinConv2d):
+            if np.ndim(scale) == 1 and np.ptp(scale) == 0:
+                scale = float(scale[0])
+            if np.ndim(scale) == 1:
+                steps.append(ChannelRescale(np.asarray(scale)))
+                scale = 1.0
             folded, scale = _fold_min_conv(layer, scale, index)
             steps.append(folded)
         elif isinstance(layer, _SCALE_FREE):
@@ -138,22 +158,24 @@ def fold_min_model(model: Sequential) -> FoldedModel:
     return FoldedModel(steps)
 
 
-def _fold_min_conv(layer: MinConv2d, scale: Any, index: int) -> tuple[FoldedMinConv, Any]:
-    if np.ndim(scale) != 0:
-        raise ValueError(f"fold_min_model: layer {index} needs one scalar input scale, but the "
-                         "previous min layer used scale='channel'")
+def _fold_min_conv(layer: MinConv2d, scale: float, index: int) -> tuple[FoldedMinConv, Any]:
     mu_x = float(layer.running_abs_mean[0])
     w = layer.weight.data.astype(np.float64)
     mu_w = np.abs(w).mean(axis=None if layer.scale == "layer" else (1, 2, 3), keepdims=True)
     T = layer.clip_value
     w_c = w if T is None else np.clip(w, -T * mu_w, T * mu_w)
     w_hat = w_c * mu_x / mu_w                                   # Eq. 12, precomputed
-    out_scale = (mu_w.reshape(-1) if layer.scale == "channel" else float(mu_w.item())) * scale
+    gain = layer.output_gain.astype(np.float64)
+    # y = gain * (mu_w * scale * sum_k m(x_s, w_hat / scale) + b) + offset
+    out_scale = gain * mu_w.reshape(-1) * scale
     bias = layer.bias.data if layer.bias is not None else np.zeros(layer.out_channels)
+    folded_bias = (gain * bias + layer.output_offset) / out_scale
+    if np.ptp(out_scale) == 0:
+        out_scale = float(out_scale[0])
     dtype = layer.weight.dtype
     folded = FoldedMinConv(
         weight=np.ascontiguousarray((w_hat / scale).reshape(layer.out_channels, -1), dtype=dtype),
-        bias=(bias / out_scale).astype(dtype),
+        bias=folded_bias.astype(dtype),
         input_bound=None if T is None else T * mu_x / scale,
         kernel=layer.kernel_size, stride=layer.stride, padding=layer.padding,
         operator=layer.operator)
@@ -181,18 +203,31 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
 
     Exact conv: one multiply and one add per (output, k) pair, plus the bias. Min conv
     (Table 2): one magnitude comparison, one sign selection and one add per pair, plus
-    the bias; ``folded=False`` adds the ``mu_w`` multiply per output. Max-pool:
+    the bias; ``folded=False`` adds the ``mu_w`` multiply per output, and so does a
+    per-channel scale that meets another min layer (see :func:`fold_min_model`). Max-pool:
     ``k*k - 1`` comparisons per output; (leaky) ReLU: one comparison per element, and
     leaky ReLU multiplies negative inputs by its slope (counted as multiplications, an
     upper bound: every element).
     """
     rows: list[dict[str, Any]] = []
     shape = tuple(input_shape)
+    channel_scale_pending = False  # a per-channel scale is riding on the activations
     for index, layer in enumerate(model):
+        rescale = folded and channel_scale_pending and isinstance(layer, MinConv2d)
+        input_size = int(np.prod(shape))
         row, shape = _count_layer(layer, shape, folded)
-        if row is not None:
-            rows.append({"layer": f"{index}: {type(layer).__name__}", **row})
+        if row is None:
+            continue
+        if rescale:
+            row["multiplications"] += input_size  # the ChannelRescale step before it
+        if isinstance(layer, (Conv2d, Linear)):
+            channel_scale_pending = isinstance(layer, MinConv2d) and _per_channel_scale(layer)
+        rows.append({"layer": f"{index}: {type(layer).__name__}", **row})
     return rows
+
+
+def _per_channel_scale(layer: MinConv2d) -> bool:
+    return layer.scale == "channel" or bool(np.ptp(layer.output_gain) > 0)
 
 
 def _count_layer(layer: Module, shape: tuple, folded: bool) -> tuple[dict | None, tuple]:

@@ -53,12 +53,27 @@ class MinConv2d(Conv2d):
         self.scale, self.operator = scale, operator
         self.register_buffer("running_abs_mean", np.ones(1, dtype=np.float32))
         self.register_buffer("num_batches_tracked", np.zeros(1, dtype=np.int64))
+        # Identity until calibrate_min fits them (frozen buffers, not parameters).
+        self.register_buffer("output_gain", np.ones(out_channels, dtype=np.float32))
+        self.register_buffer("output_offset", np.zeros(out_channels, dtype=np.float32))
         self.name = "MinConv2d"
 
     def forward(self, x: Tensor) -> Tensor:
         return min_conv2d(x, self.weight, self.bias, self.running_abs_mean,
                           self.num_batches_tracked, self.stride, self.padding, self.clip_value,
-                          self.training, self.momentum, self.scale, self.operator, self.name)
+                          self.training, self.momentum, self.scale, self.operator, self.name,
+                          *self._affine())
+
+    def _affine(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The calibration gain/offset, or None when they are the identity (skip the work)."""
+        gain = None if np.all(self.output_gain == 1) else self.output_gain
+        offset = None if not np.any(self.output_offset) else self.output_offset
+        return gain, offset
+
+    @property
+    def is_calibrated(self) -> bool:
+        gain, offset = self._affine()
+        return gain is not None or offset is not None
 
     def weight_scale(self) -> np.ndarray:
         """Current :math:`\\mu_w` (scalar, or one per output channel)."""

@@ -140,6 +140,16 @@ def selector_kernel(operator: str):
 
 
 # --------------------------------------------------------------- the backward steps
+def step5b_output_affine(y: np.ndarray, gain: np.ndarray | None, offset: np.ndarray | None) -> np.ndarray:
+    """Optional calibration (``tinymin.nn.calibrate_min``): per output channel
+    :math:`y \\leftarrow g_c\\, y + o_c`, fitted once by least squares."""
+    if gain is not None:
+        y *= gain.reshape(1, -1, 1, 1).astype(y.dtype)
+    if offset is not None:
+        y += offset.reshape(1, -1, 1, 1).astype(y.dtype)
+    return y
+
+
 def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, geom: ConvGeometry,
                           need_x: bool, need_w: bool):
     """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d."""
@@ -158,7 +168,8 @@ class MinConv2dFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x, weight, bias, running_abs_mean, num_batches_tracked, stride,
-                padding, clip_value, training, momentum, scale, operator, layer_name):
+                padding, clip_value, training, momentum, scale, operator, layer_name, output_gain,
+                output_offset):
         geom = conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)
         mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum)
         mu_w = step2_weight_scale(weight, scale)
@@ -174,13 +185,18 @@ class MinConv2dFunction(Function):
                **({"x_inside": x_inside, "w_inside": w_inside} if clip_value is not None else {}))
         record(layer_name, "4. w_hat = w_c * mu_x / mu_w", w_hat=w_hat)
         record(layer_name, f"5. y = mu_w * sum_k m(x_c, w_hat) + b  [{operator}]", y=y)
-        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name)
+        if output_gain is not None or output_offset is not None:
+            y = step5b_output_affine(y, output_gain, output_offset)
+            record(layer_name, "5b. calibrated y = gain * y + offset", y=y)
+        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad):
-        x_c, w_c, x_inside, w_inside, geom, layer_name = ctx.saved_tensors
+        x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if output_gain is not None:  # the frozen calibration gain scales what flows back
+            grad = grad * output_gain.reshape(1, -1, 1, 1).astype(grad.dtype)
         dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w)
         record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
                **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
@@ -188,7 +204,7 @@ class MinConv2dFunction(Function):
         record(layer_name, "7. through the clip masks",
                **({"dx": dx} if need_x else {}), **({"dw": dw} if need_w else {}))
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return (dx, dw, db) + (None,) * 10
+        return (dx, dw, db) + (None,) * 12
 
 
 def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -196,7 +212,8 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                num_batches_tracked: np.ndarray | None = None, stride=1, padding=0,
                clip_value: float | None = 2.0, training: bool = True,
                momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
-               layer_name: str = "min_conv2d") -> Tensor:
+               layer_name: str = "min_conv2d", output_gain: np.ndarray | None = None,
+               output_offset: np.ndarray | None = None) -> Tensor:
     """Min-selector convolution (Algorithm 1): approximate forward, exact backward.
 
     .. math::
@@ -233,6 +250,10 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         signed max-selector, or AdderNet-style ``-|a - b|``.
     layer_name : str
         Label used in ``tinymin.trace()`` records.
+    output_gain, output_offset : numpy.ndarray, optional
+        Per-output-channel affine correction ``y = gain * y + offset`` fitted by
+        :func:`tinymin.nn.calibrate_min`; constants for autograd (the gain scales the
+        gradient that flows back).
     """
     if scale not in SCALES:
         raise ValueError(f"min_conv2d: scale must be one of {SCALES}, got {scale!r}")
@@ -246,7 +267,7 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     return MinConv2dFunction.apply(x, weight, bias, running_abs_mean, num_batches_tracked, stride,
                                    padding, clip_value, training, momentum, scale, operator,
-                                   layer_name)
+                                   layer_name, output_gain, output_offset)
 
 
 def multiplexer(a: float, b: float) -> float:

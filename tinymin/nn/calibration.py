@@ -1,0 +1,169 @@
+"""Post-training conversion: make a min model match its exact twin with no retraining.
+
+The paper recovers the exact network's accuracy by hundreds of epochs of transfer
+learning. Its own first idea was to fit a linear map ``a * s + b`` from the
+approximate output ``s`` to the exact one; :func:`calibrate_min` does that once, at
+conversion, layer by layer, on a few hundred images (MATH.md section 6):
+
+1. the **target** of a min layer is the exact convolution of its input with the
+   layer's own weights and bias: :math:`t = \\operatorname{conv2d}(x, w) + b`;
+2. the **scale** :math:`\\hat\\mu_x` is chosen from multiples of the measured
+   :math:`\\operatorname{mean}|x|` (and the current value) to minimise the relative
+   squared error left after step 3. It matters because :math:`\\hat\\mu_x` sets
+   :math:`\\hat w = w_c \\hat\\mu_x/\\mu_w`: a larger one lets the minimum select the
+   input more often, where the product's shape is better kept;
+3. a per-output-channel **gain and offset** are fitted by least squares,
+
+   .. math::
+
+       (g_c, o_c) = \\arg\\min_{g, o} \\sum_{n,i,j} \\big(t_{n,c,i,j} - g\\, s_{n,c,i,j} - o\\big)^2,
+       \\qquad g_c = \\frac{\\operatorname{cov}(s_c, t_c)}{\\operatorname{var}(s_c)},
+       \\quad o_c = \\bar t_c - g_c \\bar s_c
+
+   and stored in the layer's ``output_gain`` / ``output_offset`` buffers.
+
+Layers are calibrated in network order on the *min* network's own activations, so
+each layer also corrects for the errors of the layers before it. Gain and offset are
+frozen buffers: fine-tuning afterwards trains the weights only (the gain scales the
+gradient), so paper-style fine-tuning can follow a calibrated conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from tinymin.autograd import no_grad
+from tinymin.nn import functional as F
+from tinymin.nn.min_conv import MinConv2d
+from tinymin.nn.module import Module
+from tinymin.tensor import Tensor
+
+#: Multiples of the measured mean |x| tried for mu_x_hat.
+DEFAULT_SCALE_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+
+
+@dataclass
+class LayerCalibration:
+    """What :func:`calibrate_min` did to one layer."""
+
+    layer: str
+    mean_abs_input: float
+    chosen_multiple: float
+    running_abs_mean: float
+    error_before: float
+    error_after: float
+    correlation_before: float
+    correlation_after: float
+
+    def __str__(self) -> str:
+        return (f"{self.layer:<8} mu_x_hat = {self.chosen_multiple:>5.2f} x mean|x| = "
+                f"{self.running_abs_mean:.4f}   rel. sq. error {self.error_before:.4f} -> "
+                f"{self.error_after:.4f}   corr {self.correlation_before:.4f} -> "
+                f"{self.correlation_after:.4f}")
+
+
+def fit_gain_offset(approx: np.ndarray, target: np.ndarray, per_channel: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares ``target ~ gain * approx + offset`` per channel (axis 1) of NCHW arrays.
+
+    With ``per_channel=False`` one gain is shared by all channels (offsets stay per
+    channel), which keeps the scale foldable into a following min layer.
+    """
+    s = np.moveaxis(approx, 1, 0).reshape(approx.shape[1], -1).astype(np.float64)
+    t = np.moveaxis(target, 1, 0).reshape(target.shape[1], -1).astype(np.float64)
+    s_mean, t_mean = s.mean(axis=1, keepdims=True), t.mean(axis=1, keepdims=True)
+    cov = ((s - s_mean) * (t - t_mean)).sum(axis=1)
+    var = ((s - s_mean) ** 2).sum(axis=1)
+    if per_channel:
+        gain = np.where(var > 0, cov / np.where(var > 0, var, 1), 1.0)
+    else:
+        gain = np.full(s.shape[0], cov.sum() / var.sum() if var.sum() > 0 else 1.0)
+    offset = t_mean[:, 0] - gain * s_mean[:, 0]
+    return gain, offset
+
+
+def relative_squared_error(approx: np.ndarray, target: np.ndarray) -> float:
+    """:math:`\\lVert s - t \\rVert^2 / \\lVert t \\rVert^2`."""
+    return float(np.sum((approx - target) ** 2) / max(np.sum(target.astype(np.float64) ** 2), 1e-30))
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def _approximate(layer: MinConv2d, x: np.ndarray, running: float) -> np.ndarray:
+    """The layer's eval-mode output for a given mu_x_hat, before any calibration affine."""
+    return F.min_conv2d(Tensor(x), layer.weight, layer.bias, np.array([running], np.float64),
+                        None, layer.stride, layer.padding, layer.clip_value, False,
+                        layer.momentum, layer.scale, layer.operator).data
+
+
+def calibrate_layer(layer: MinConv2d, x: np.ndarray, name: str = "",
+                    grid: Sequence[float] = DEFAULT_SCALE_GRID,
+                    per_channel_gain: bool = True) -> LayerCalibration:
+    """Calibrate one min layer on its input ``x`` (see the module docstring)."""
+    with no_grad():
+        target = F.conv2d(Tensor(x), layer.weight, layer.bias, layer.stride, layer.padding).data
+        before = layer(Tensor(x)).data  # current state, whatever it is
+        mean_abs = float(np.abs(x).mean())
+        current = float(layer.running_abs_mean[0])
+        candidates = [(m, m * mean_abs) for m in grid] + [(current / max(mean_abs, 1e-30), current)]
+        best = None
+        for multiple, running in candidates:
+            approx = _approximate(layer, x, running)
+            gain, offset = fit_gain_offset(approx, target, per_channel_gain)
+            fitted = approx * gain.reshape(1, -1, 1, 1) + offset.reshape(1, -1, 1, 1)
+            error = relative_squared_error(fitted, target)
+            if best is None or error < best[0]:
+                best = (error, multiple, running, gain, offset, fitted)
+    error, multiple, running, gain, offset, fitted = best
+    layer.running_abs_mean[0] = running
+    layer.output_gain[...] = gain
+    layer.output_offset[...] = offset
+    return LayerCalibration(name, mean_abs, multiple, running, relative_squared_error(before, target),
+                            error, _correlation(before, target), _correlation(fitted, target))
+
+
+def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
+                  per_channel_gain: bool = True) -> list[LayerCalibration]:
+    """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Holds MinConv2d layers, e.g. from :func:`tinymin.nn.convert_to_min` or a min
+        model that loaded exact weights.
+    inputs : array or Tensor
+        A few hundred calibration images, shape ``(N, C, H, W)``.
+    grid : sequence of float
+        Multiples of the measured mean ``|x|`` tried for ``mu_x_hat``.
+    per_channel_gain : bool
+        One gain per output channel (best fit) or one per layer (keeps the folded
+        network free of multiplications: see :func:`tinymin.inference.fold_min_model`).
+
+    Returns
+    -------
+    list of LayerCalibration
+        Chosen scale, error and correlation before/after, per layer. The model is left
+        in eval mode.
+    """
+    from tinymin.nn.layers import Sequential
+
+    if not isinstance(model, Sequential):
+        raise ValueError(f"calibrate_min: expected a Sequential model, got {type(model).__name__}")
+    x = np.asarray(getattr(inputs, "data", inputs))
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"calibrate_min: inputs must be a non-empty (N, C, H, W) batch, got {x.shape}")
+    model.eval()
+    report = []
+    with no_grad():
+        for index, layer in enumerate(model):
+            if isinstance(layer, MinConv2d):
+                report.append(calibrate_layer(layer, x, str(index), grid, per_channel_gain))
+            x = layer(Tensor(x)).data
+    if not report:
+        raise ValueError("calibrate_min: the model holds no MinConv2d layer")
+    return report
