@@ -55,30 +55,32 @@ cdef inline void _im2col_row(const floating* img, Py_ssize_t C, Py_ssize_t H, Py
 
     ``img`` is image n (C x H x W), ``ih0 = i*SH - PH`` the top input row of the
     window and ``dst`` the first of the OW consecutive rows (each C*KH*KW long).
+    The loops run over (c, u) outside and j inside, so the input row and its bounds
+    check are found once per (c, u) and reused by all OW windows.
     """
     cdef Py_ssize_t j, c, u, v, ih, iw, iw0
     cdef Py_ssize_t K = C * KH * KW
     cdef const floating* src
     cdef floating* row
-    for j in range(OW):
-        row = dst + j * K
-        iw0 = j * SW - PW
-        for c in range(C):
-            for u in range(KH):
-                ih = ih0 + u
-                if ih < 0 or ih >= H:
+    for c in range(C):
+        for u in range(KH):
+            ih = ih0 + u
+            row = dst + (c * KH + u) * KW
+            if ih < 0 or ih >= H:                   # a padding row: all zeros
+                for j in range(OW):
                     for v in range(KW):
-                        row[v] = 0
+                        row[j * K + v] = 0
+                continue
+            src = img + (c * H + ih) * W
+            for j in range(OW):
+                iw0 = j * SW - PW
+                if iw0 >= 0 and iw0 + KW <= W:      # interior: a plain copy
+                    for v in range(KW):
+                        row[j * K + v] = src[iw0 + v]
                 else:
-                    src = img + (c * H + ih) * W
-                    if iw0 >= 0 and iw0 + KW <= W:
-                        for v in range(KW):          # interior: a plain copy
-                            row[v] = src[iw0 + v]
-                    else:
-                        for v in range(KW):
-                            iw = iw0 + v
-                            row[v] = src[iw] if 0 <= iw < W else 0
-                row += KW
+                    for v in range(KW):
+                        iw = iw0 + v
+                        row[j * K + v] = src[iw] if 0 <= iw < W else 0
 
 
 cdef void _im2col_run(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H,
@@ -98,28 +100,34 @@ cdef inline void _col2im_image(const floating* cols, Py_ssize_t C, Py_ssize_t H,
                                Py_ssize_t W, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
                                Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH,
                                Py_ssize_t OW, floating* img) noexcept nogil:
-    """Scatter-add the OH*OW rows of one image back into ``img`` (C x H x W, zeroed)."""
+    """Scatter-add the OH*OW rows of one image back into ``img`` (C x H x W).
+
+    The same loop order as ``_im2col_row``: for each output row i and each (c, u),
+    the target input row is found once and the OW windows are added into it.
+    """
     cdef Py_ssize_t i, j, c, u, v, ih, iw, iw0
+    cdef Py_ssize_t K = C * KH * KW
     cdef floating* dst
-    cdef const floating* row = cols
+    cdef const floating* row
     memset(img, 0, C * H * W * sizeof(floating))
     for i in range(OH):
-        for j in range(OW):
-            iw0 = j * SW - PW
-            for c in range(C):
-                for u in range(KH):
-                    ih = i * SH - PH + u
-                    if 0 <= ih < H:
-                        dst = img + (c * H + ih) * W
-                        if iw0 >= 0 and iw0 + KW <= W:
-                            for v in range(KW):
-                                dst[iw0 + v] += row[v]
-                        else:
-                            for v in range(KW):
-                                iw = iw0 + v
-                                if 0 <= iw < W:
-                                    dst[iw] += row[v]
-                    row += KW
+        for c in range(C):
+            for u in range(KH):
+                ih = i * SH - PH + u
+                if ih < 0 or ih >= H:               # came from padding: dropped
+                    continue
+                dst = img + (c * H + ih) * W
+                row = cols + i * OW * K + (c * KH + u) * KW
+                for j in range(OW):
+                    iw0 = j * SW - PW
+                    if iw0 >= 0 and iw0 + KW <= W:
+                        for v in range(KW):
+                            dst[iw0 + v] += row[j * K + v]
+                    else:
+                        for v in range(KW):
+                            iw = iw0 + v
+                            if 0 <= iw < W:
+                                dst[iw] += row[j * K + v]
 
 
 cdef void _col2im_run(const floating* cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Row chunks of the GEMMs are sized so that one temporary stays about this big.
-_CHUNK_BYTES = 4 * 2**20
+# Row chunks of the GEMMs are sized so that one temporary stays about this big
+# (1 MB: about the L2 cache; 4x bigger chunks ran the twin 1.5x slower).
+_CHUNK_BYTES = 2**20
 
 
 def _out_size(h, w, kernel_size, stride, padding):
@@ -28,8 +29,8 @@ def _out_size(h, w, kernel_size, stride, padding):
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
-def _rows_per_chunk(row_bytes: int) -> int:
-    return max(1, _CHUNK_BYTES // max(1, row_bytes))
+def _rows_per_chunk(row_bytes: int, budget: int = _CHUNK_BYTES) -> int:
+    return max(1, budget // max(1, row_bytes))
 
 
 # --------------------------------------------------------------------------- im2col
@@ -151,13 +152,14 @@ def min_gemm(cols, w_hat, out=None):
     ``out[:, c] = clip(cols, -a, a) @ s``: one clip (no multiplication) and one sum
     of terms with signs ``s`` (written as a matrix-vector product because numpy has
     no faster way to add with signs). Rows go in chunks so the temporary
-    ``clip(cols, ...)`` stays about 4 MB whatever P is.
+    ``clip(cols, ...)`` stays about 1 MB whatever P is.
     """
     p, k = cols.shape
     n_filters = w_hat.shape[0]
     if out is None:
         out = np.empty((p, n_filters), dtype=cols.dtype)
     bound = np.abs(w_hat)  # |w|, (C, K)
+    neg_bound = -bound  # -|w|
     sign = np.sign(w_hat)  # sgn(w), (C, K)
     step = _rows_per_chunk(k * cols.itemsize)
     clipped = np.empty((min(step, p), k), dtype=cols.dtype)
@@ -165,7 +167,10 @@ def min_gemm(cols, w_hat, out=None):
         x = cols[r0 : r0 + step]
         buf = clipped[: len(x)]
         for c in range(n_filters):
-            np.clip(x, -bound[c], bound[c], out=buf)  # clip(x, -|w|, |w|)
+            # clip(x, -|w|, |w|), as a max then a min (np.clip with array bounds
+            # is 2-3x slower than these two plain ufuncs)
+            np.maximum(x, neg_bound[c], out=buf)
+            np.minimum(buf, bound[c], out=buf)
             out[r0 : r0 + len(x), c] = buf @ sign[c]  # sum_k sgn(w_k) * clip_k
     return out
 
@@ -271,7 +276,7 @@ def naive_min_gemm(cols, w_hat, out=None):
     n_filters = w_hat.shape[0]
     if out is None:
         out = np.empty((p, n_filters), dtype=cols.dtype)
-    step = _rows_per_chunk(n_filters * k * cols.itemsize)
+    step = _rows_per_chunk(n_filters * k * cols.itemsize, budget=4 * _CHUNK_BYTES)
     sw, aw = np.sign(w_hat)[None], np.abs(w_hat)[None]  # (1, C, K)
     for r0 in range(0, p, step):
         x = cols[r0 : r0 + step, None, :]  # (rows, 1, K)

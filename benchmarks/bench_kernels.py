@@ -1,0 +1,211 @@
+"""Speed of the min-selector convolution against its baselines (forward pass only).
+
+Run from the repository root, after ``pip install -e .``::
+
+    python benchmarks/bench_kernels.py              # both shapes, 1 and 2 threads
+    python benchmarks/bench_kernels.py --quick      # fewer repeats
+    python benchmarks/bench_kernels.py --threads 1 --repeats 15
+
+For two layer shapes (batch 64, float32) it prints one table per thread count.
+Every convolution row includes its own im2col, so they compare whole layers:
+
+* ``min-conv, Cython``: Cython im2col + Cython ``min_gemm`` (the tuned kernel);
+* ``min-conv, numpy twin``: ``reference.im2col`` + ``reference.min_gemm`` (the
+  clip identity, one clip and one matrix-vector product per filter);
+* ``min-conv, naive numpy``: numpy im2col + the naive broadcast
+  ``(sign*sign*minimum).sum(-1)`` timed on a subset of the rows and scaled to all
+  rows (marked "scaled": it is linear in the rows, and too slow to run whole);
+* ``min-conv, PyTorch broadcast`` (only if torch is importable), also scaled;
+* ``exact, Cython im2col + BLAS`` and ``exact, numpy im2col + BLAS``:
+  ``cols @ W.T`` through numpy's BLAS.
+
+Columns: median milliseconds over the repeats, then the ratio to the exact BLAS
+convolution with the same (Cython) im2col, and the speed-up over the naive numpy
+broadcast, both measured in the same run. A second table gives im2col (and col2im)
+alone, Cython against numpy, writing into a reused buffer.
+
+Thread counts go through ``tinymin._ext.set_num_threads``, which sets both the
+OpenMP kernels and BLAS (see ``tinymin/_ext/threads.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+try:
+    import tinymin  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tinymin import _ext
+from tinymin._ext import reference
+
+SHAPES = {
+    # name: (x shape, weight shape, stride, padding)
+    "LeNet conv2 (x 64x32x14x14, w 64x32x5x5, pad 2)": ((64, 32, 14, 14), (64, 32, 5, 5), 1, 2),
+    "mini_cifar 3x3 (x 64x64x16x16, w 128x64x3x3, pad 1)": (
+        (64, 64, 16, 16),
+        (128, 64, 3, 3),
+        1,
+        1,
+    ),
+}
+
+
+def median_ms(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def torch_broadcast_min(torch, cols, w, rows):
+    """The same naive broadcast in PyTorch, on the first ``rows`` rows."""
+    x = torch.from_numpy(cols[:rows])
+    wt = torch.from_numpy(w)
+    chunk = max(1, (4 << 20) // (w.shape[0] * w.shape[1] * 4))
+    out = torch.empty(rows, w.shape[0])
+    for r in range(0, rows, chunk):
+        xc = x[r : r + chunk, None, :]
+        out[r : r + chunk] = (
+            torch.sign(xc) * torch.sign(wt)[None] * torch.minimum(xc.abs(), wt.abs()[None])
+        ).sum(-1)
+    return out
+
+
+def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
+    x_shape, w_shape, stride, padding = spec
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1))
+    k = w_shape[2:]
+    oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], k, stride, padding)
+    p, kk, c = x_shape[0] * oh * ow, w2.shape[1], w2.shape[0]
+    cols_buf = np.empty((p, kk), np.float32)
+    out_buf = np.empty((p, c), np.float32)
+    sub = max(8, int(p * naive_fraction))
+    scale = p / sub
+
+    def cy_im2col():
+        with _ext.use_backend("cython"):
+            return _ext.im2col(x, k, stride, padding, out=cols_buf)
+
+    def np_im2col():
+        with _ext.use_backend("numpy"):
+            return _ext.im2col(x, k, stride, padding, out=cols_buf)
+
+    def cy_min():
+        with _ext.use_backend("cython"):
+            _ext.min_gemm(_ext.im2col(x, k, stride, padding, out=cols_buf), w2, out=out_buf)
+
+    def np_min():
+        with _ext.use_backend("numpy"):
+            _ext.min_gemm(_ext.im2col(x, k, stride, padding, out=cols_buf), w2, out=out_buf)
+
+    def exact_cy():
+        np.matmul(cy_im2col(), w2.T, out=out_buf)
+
+    def exact_np():
+        np.matmul(np_im2col(), w2.T, out=out_buf)
+
+    cols = np_im2col().copy()
+    rows = {}
+    rows["min-conv, Cython"] = median_ms(cy_min, repeats)
+    rows["min-conv, numpy twin"] = median_ms(np_min, max(2, repeats // 3))
+    t_im2col_np = median_ms(np_im2col, repeats)
+    t_naive = median_ms(lambda: reference.naive_min_gemm(cols[:sub], w2), max(2, repeats // 3))
+    rows[f"min-conv, naive numpy (scaled from {sub} rows)"] = t_im2col_np + scale * t_naive
+    if torch is not None:
+        torch.set_num_threads(n_threads)
+        t_torch = median_ms(lambda: torch_broadcast_min(torch, cols, w2, sub), max(2, repeats // 3))
+        rows[f"min-conv, PyTorch broadcast (scaled from {sub} rows)"] = (
+            t_im2col_np + scale * t_torch
+        )
+    rows["exact, Cython im2col + BLAS"] = median_ms(exact_cy, repeats)
+    rows["exact, numpy im2col + BLAS"] = median_ms(exact_np, repeats)
+
+    exact = rows["exact, Cython im2col + BLAS"]
+    naive = rows[next(r for r in rows if r.startswith("min-conv, naive"))]
+    print(f"\n### {name}: P={p}, K={kk}, C={c}, {n_threads} thread(s)\n")
+    print("| implementation | median ms | vs exact | speed-up vs naive |")
+    print("|---|---:|---:|---:|")
+    for label, t in rows.items():
+        print(f"| {label} | {t:.1f} | {t / exact:.2f}x | {naive / t:.1f}x |")
+    if torch is None:
+        print("| min-conv, PyTorch broadcast | skipped (torch not importable) | | |")
+
+    # im2col / col2im alone
+    dcols = rng.standard_normal((p, kk)).astype(np.float32)
+    t = {}
+    for b in ("cython", "numpy"):
+        with _ext.use_backend(b):
+            t[("im2col", b)] = median_ms(
+                lambda: _ext.im2col(x, k, stride, padding, out=cols_buf), repeats
+            )
+            t[("col2im", b)] = median_ms(
+                lambda: _ext.col2im(dcols, x_shape, k, stride, padding), max(2, repeats // 2)
+            )
+    print("\n| kernel | Cython ms | numpy ms | numpy / Cython |")
+    print("|---|---:|---:|---:|")
+    for op in ("im2col", "col2im"):
+        cy, nu = t[(op, "cython")], t[(op, "numpy")]
+        print(
+            f"| {op} ({p * kk * 4 / 2**20:.0f} MB of columns) | {cy:.1f} | {nu:.1f} | "
+            f"{nu / cy:.1f}x |"
+        )
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
+    ap.add_argument("--repeats", type=int, default=9, help="timed runs per entry (9)")
+    ap.add_argument("--quick", action="store_true", help="3 repeats, smaller naive subset")
+    ap.add_argument(
+        "--naive-fraction",
+        type=float,
+        default=1 / 16,
+        help="fraction of rows the naive broadcasts run on, then scaled (1/16)",
+    )
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats, args.naive_fraction = 3, 1 / 64
+    if not _ext.HAVE_CYTHON:
+        print("The Cython extension is not built: run `pip install -e .` first.")
+        return 1
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    print(
+        f"# bench_kernels: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, numpy {np.__version__}, float32, "
+        f"median of {args.repeats} runs"
+    )
+    before = _ext.num_threads()
+    try:
+        for n in thread_counts:
+            _ext.set_num_threads(n)
+            print(f"\n## {n} thread(s)")
+            for name, spec in SHAPES.items():
+                bench_shape(name, spec, n, args.repeats, args.naive_fraction, torch)
+    finally:
+        _ext.set_num_threads(before)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
