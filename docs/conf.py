@@ -97,15 +97,13 @@ TUTORIALS = ROOT / "tutorials"
 HAVE_TUTORIALS = any((TUTORIALS / name).is_file()
                      for name in ("README.txt", "README.rst", "GALLERY_HEADER.rst"))
 if HAVE_TUTORIALS:
-    from sphinx_gallery.sorting import FileNameSortKey
-
     extensions.append("sphinx_gallery.gen_gallery")
     sphinx_gallery_conf = {
         "examples_dirs": ["../tutorials"],
         "gallery_dirs": ["auto_tutorials"],
         "filename_pattern": r"/.*\.py$",  # run every chapter, not only plot_*.py
         "ignore_pattern": r"(__init__|_utils?|conftest)\.py$",
-        "within_subsection_order": FileNameSortKey,
+        "within_subsection_order": "FileNameSortKey",  # 01_..., 02_..., by file name
         "download_all_examples": False,
         "matplotlib_animations": False,
         "image_scrapers": ("matplotlib",),
