@@ -41,7 +41,7 @@ from tinymin.nn.min_conv import MinConv2d
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
-#: Multiples of the measured mean |x| tried for mu_x_hat.
+#: Multiples of the measured mean ``|x|`` tried for ``mu_x_hat``.
 DEFAULT_SCALE_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
