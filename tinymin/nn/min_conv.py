@@ -9,12 +9,9 @@ import numpy as np
 
 from tinymin.autograd import no_grad
 from tinymin.nn.conv import Conv2d
-from tinymin.nn.functional.min_conv import OPERATORS, SCALES, min_conv2d
+from tinymin.nn.functional.min_conv import DEFAULT_CLIP_VALUE, OPERATORS, SCALES, min_conv2d
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
-
-#: Default clip bound T, in units of the mean magnitude (chosen by experiment; see docs).
-DEFAULT_CLIP_VALUE = 3.0
 
 
 class MinConv2d(Conv2d):
@@ -30,7 +27,9 @@ class MinConv2d(Conv2d):
     in_channels, out_channels, kernel_size, stride, padding, bias
         As for :class:`~tinymin.nn.Conv2d`.
     clip_value : float or None
-        Clip bound ``T`` in units of the mean magnitude; None disables the clip.
+        Clip bound ``T`` in units of the mean magnitude; None disables the clip. The
+        default, 4, was chosen by experiment (see ``DEFAULT_CLIP_VALUE`` in
+        :mod:`tinymin.nn.functional.min_conv`).
     momentum : float or None
         Moving-average momentum (PyTorch convention); None for a cumulative average.
     scale : {"layer", "channel"}
