@@ -273,6 +273,22 @@ def test_min_gemm_selects_the_smaller_magnitude_exactly():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_propagates_nan_like_numpy(backend, op, dtype):
+    # a diverging run must show NaN, not a silently clipped number
+    cols, w = operands(np.random.default_rng(8), 19, 12, 10, dtype)
+    cols[3, 4] = np.nan
+    w[6, 2] = np.nan
+    with _ext.use_backend(backend):
+        got = getattr(_ext, op)(cols, w)
+    expected_nan = np.zeros_like(got, dtype=bool)
+    expected_nan[3, :] = True
+    expected_nan[:, 6] = True
+    np.testing.assert_array_equal(np.isnan(got), expected_nan)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", OPS)
 def test_gemm_out_buffer_is_reused(backend, op):
     cols, w = operands(np.random.default_rng(5), 21, 9, 10, np.float32)
     buf = np.full((21, 10), np.nan, dtype=np.float32)
