@@ -186,7 +186,7 @@ def _init_from(model, path: str, train_loader) -> None:
         raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
     print(f"initialised from {path} (epoch {checkpoint.epoch}); "
           f"not in checkpoint, kept fresh: {result.missing_keys or 'none'}")
-    if any(hasattr(m, "running_abs_mean") for m in model.modules()):
+    if any(key.endswith("running_abs_mean") for key in result.missing_keys):
         # mu_x_hat still holds its initial value after the copy (MATH.md section 6).
         from tinymin.nn.min_conv import recalibrate_running_statistics
 
