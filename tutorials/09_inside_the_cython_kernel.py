@@ -1,0 +1,246 @@
+"""
+Chapter 9: Inside the min-selector kernel
+=========================================
+
+Step 5 of Algorithm 1 is a GEMM-shaped reduction: with the im2col matrix
+``cols`` (:math:`P \\times K`, one receptive field per row) and the rescaled
+weights ``w_hat`` (:math:`C \\times K`),
+
+.. math::
+
+    \\mathrm{out}[p, c] = \\sum_{k<K} m(\\mathrm{cols}[p, k],\\ \\hat w[c, k]),
+    \\qquad m(a, b) = \\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|).
+
+It costs :math:`P \\cdot C \\cdot K` selections, exactly as many as the
+multiply-adds of the exact layer's GEMM ``cols @ W.T``. This chapter opens
+``tinymin._ext``: the readable numpy twin, the obvious (slow) broadcast, the Cython
+kernel that training actually uses, and how fast each one is next to the BLAS GEMM
+of the exact convolution.
+"""
+
+# %%
+# The clip identity
+# -----------------
+# The numpy twin :func:`tinymin._ext.reference.min_gemm` does not compute signs and
+# minima; it uses
+#
+# .. math::
+#
+#     m(x, w) = \operatorname{sgn}(w)\ \operatorname{clip}(x, -|w|, |w|).
+#
+# *Proof.* If :math:`w = 0` both sides are 0. If :math:`|x| \le |w|` the clip
+# returns :math:`x`, and :math:`\operatorname{sgn}(w)\,x = \operatorname{sgn}(w)
+# \operatorname{sgn}(x)\,|x|`, the left side since :math:`\min = |x|`. If
+# :math:`|x| > |w|` the clip returns :math:`\operatorname{sgn}(x)\,|w|`, and the right
+# side is :math:`\operatorname{sgn}(w)\operatorname{sgn}(x)\,|w|`, again the left side
+# (:math:`\min = |w|`). :math:`\square`
+#
+# For one filter, :math:`|w|` and :math:`\operatorname{sgn}(w)` are fixed, so a
+# whole column of the output is *one clip* (a max and a min, no product) and *one
+# signed sum*. We check the identity on random numbers, zeros and ties included.
+import inspect
+import os
+import re
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tinymin
+from tinymin import _ext
+from tinymin._ext import reference
+from tinymin.nn.functional.min_conv import multiplexer
+
+QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+rng = np.random.default_rng(0)
+
+x = rng.standard_normal(100_000)
+w = rng.standard_normal(100_000)
+x[:100], w[100:200] = 0.0, 0.0          # zeros in either operand
+w[200:300] = -x[200:300]                # ties |x| = |w|
+signed_min = np.sign(x) * np.sign(w) * np.minimum(np.abs(x), np.abs(w))
+clip_form = np.sign(w) * np.clip(x, -np.abs(w), np.abs(w))
+print("max |sgn(x)sgn(w)min(|x|,|w|) - sgn(w)clip(x,-|w|,|w|)| =", np.abs(signed_min - clip_form).max())
+print("and the multiplexer of Table 2 agrees:",
+      all(multiplexer(a, b) == s for a, b, s in zip(x[:2000], w[:2000], signed_min[:2000])))
+
+# %%
+# The numpy twin, in full
+# -----------------------
+# Rows go in chunks so the temporary clipped block stays near 1 MB; the signed sum
+# is written as a matrix-vector product with :math:`\operatorname{sgn}(w) \in
+# \{-1, 0, 1\}` because numpy has no faster way to add with signs.
+print(inspect.getsource(reference.min_gemm).split('"""')[-1])
+
+# %%
+# The obvious version: broadcast everything
+# -----------------------------------------
+# ``reference.naive_min_gemm`` builds the :math:`(\text{rows}, C, K)` tensor of
+# signed minima and sums over :math:`K`. It is the definition, word for word, and
+# our yardstick. The three versions must agree (up to float32 rounding of sums).
+P, K, C = 300, 800, 64
+cols = rng.standard_normal((P, K)).astype(np.float32)
+w_hat = rng.standard_normal((C, K)).astype(np.float32)
+naive = reference.naive_min_gemm(cols, w_hat)
+twin = reference.min_gemm(cols, w_hat)
+print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
+      " (out magnitude ~", float(np.abs(naive).mean()), ")")
+
+# %%
+# The Cython kernel
+# -----------------
+# The compiled kernel lives next to the Python package. Its innermost piece is a
+# *micro-kernel*: a tile of output (8 rows x 8 filters in float32) whose
+# accumulators stay in CPU registers for the whole :math:`k` loop. Per :math:`k` it
+# reads one row of a weight *panel* (the 8 filters' :math:`-|w|`, :math:`|w|`,
+# :math:`\operatorname{sgn}(w)`, precomputed and stored side by side) and applies the
+# clip identity to 8 inputs. Here is the one-row version of that loop (the 8-row
+# version is the same body repeated 8 times) and the block loop around it:
+pyx = Path(_ext.__file__).parent / "_selector_gemm.pyx"
+
+
+def cdef_function(source: str, name: str) -> str:
+    """The text of one ``cdef`` function: from its header to the next top-level line."""
+    match = re.search(rf"^cdef[^\n]*\b{name}\(.*?(?=^\S)", source, flags=re.S | re.M)
+    return match.group(0).rstrip() if match else f"({name} not found)"
+
+
+if pyx.exists():
+    source = pyx.read_text()
+    print(cdef_function(source, "_clip"))
+    print()
+    print(cdef_function(source, "_min_tile1"))
+else:
+    print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_selector_gemm.pyx")
+
+# %%
+# What makes it fast, in order of what it bought (``PERFORMANCE.md``):
+#
+# * the inner loop runs over a **contiguous** axis (8 filters of one panel), so gcc
+#   turns ``for c in range(nr)`` into single AVX2 instructions on 8 floats;
+# * :math:`-|w|`, :math:`|w|`, :math:`\operatorname{sgn}(w)` are computed **once per
+#   call**, not once per row;
+# * a **register tile** of 8 x 8 outputs reuses each loaded weight 8 times and each
+#   input 8 times (the same trick that makes BLAS fast);
+# * blocks of 64 rows are spread over the cores with OpenMP ``prange``;
+# * the micro-kernel sits in a ``cdef inline ... noexcept nogil`` function: written
+#   directly inside the ``prange`` body, gcc did not vectorise it (4-7x slower).
+#
+# Is it right? The Cython kernel must match the numpy twin.
+if _ext.HAVE_CYTHON:
+    with _ext.use_backend("cython"):
+        fast = _ext.min_gemm(cols, w_hat)
+    print("max |Cython - numpy twin| =", np.abs(fast - twin).max())
+else:
+    fast = None
+    print("the Cython kernels are not built (pip install -e .): only numpy timings below")
+
+# %%
+# A speed table
+# -------------
+# The shape of LeNet's second convolution (input 14x14x32, 64 filters of 5x5,
+# padding 2): :math:`K = 800`, :math:`C = 64`, :math:`P = 196` rows per image. We time
+# a batch of images, take the median of a few repeats, and compare with the exact
+# layer's GEMM ``cols @ W.T`` (numpy's BLAS). The naive broadcast is so slow that we
+# time it on a subset of rows and scale up.
+#
+# First on **one thread** for everyone (``_ext.set_num_threads(1)`` limits both the
+# OpenMP kernels and BLAS): that compares the instruction streams, core against
+# core. Then the Cython kernel and BLAS again with all the threads tinymin uses.
+n_images = 16 if QUICK else 64
+repeats = 5 if QUICK else 9
+P = 196 * n_images
+cols = rng.standard_normal((P, K)).astype(np.float32)
+w_hat = rng.standard_normal((C, K)).astype(np.float32)
+w_t = np.ascontiguousarray(w_hat.T)
+
+
+def median_time(fn, repeats=repeats):
+    fn()  # warm up (first call allocates, loads code)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def cython_min_gemm():
+    with _ext.use_backend("cython"):
+        return _ext.min_gemm(cols, w_hat)
+
+
+threads = _ext.num_threads()
+subset = P // 16
+timings = {}
+_ext.set_num_threads(1)
+if _ext.HAVE_CYTHON:
+    timings["Cython min_gemm, 1 thread"] = median_time(cython_min_gemm)
+timings["numpy twin, 1 thread"] = median_time(lambda: reference.min_gemm(cols, w_hat), repeats=2)
+timings["naive broadcast (scaled), 1 thread"] = median_time(
+    lambda: reference.naive_min_gemm(cols[:subset], w_hat), repeats=1) * (P / subset)
+timings["BLAS GEMM cols @ W.T, 1 thread"] = median_time(lambda: cols @ w_t)
+_ext.set_num_threads(threads)
+if threads > 1:
+    if _ext.HAVE_CYTHON:
+        timings[f"Cython min_gemm, {threads} threads"] = median_time(cython_min_gemm)
+    timings[f"BLAS GEMM cols @ W.T, {threads} threads"] = median_time(lambda: cols @ w_t)
+
+blas = timings["BLAS GEMM cols @ W.T, 1 thread"]
+print(f"P = {P} rows (batch of {n_images}), K = {K}, C = {C}")
+print(f"{'implementation':<38}{'time (ms)':>11}{'vs 1-thread BLAS':>18}{'G pairs/s':>11}")
+for name, seconds in timings.items():
+    print(f"{name:<38}{1e3 * seconds:>11.2f}{seconds / blas:>17.1f}x"
+          f"{P * K * C / seconds / 1e9:>11.2f}")
+
+# %%
+# A bar chart of the same (log scale: the bars span two orders of magnitude).
+fig, ax = plt.subplots(figsize=(9, 4))
+names = list(timings)
+colors = ["tab:gray" if "BLAS" in n else "tab:green" if "Cython" in n else "tab:blue"
+          for n in names]
+ax.barh(names, [1e3 * timings[n] for n in names], color=colors)
+ax.set_xscale("log")
+ax.xaxis.set_minor_formatter(plt.NullFormatter())
+for i, n in enumerate(names):
+    ax.text(1e3 * timings[n], i, f" {1e3 * timings[n]:.1f} ms", va="center")
+ax.set_xlim(right=4e3 * max(timings.values()))
+ax.set_xlabel("milliseconds (median)")
+ax.set_title(f"min-selector GEMM vs exact GEMM, LeNet conv2 shape, {n_images} images")
+ax.invert_yaxis()
+fig.tight_layout()
+
+# %%
+# Why the min kernel cannot beat the GEMM on this CPU
+# ---------------------------------------------------
+# Count vector instructions per 8 (input, weight) pairs, on an AVX2 + FMA core
+# like the one these notes were measured on (AMD Zen 3):
+#
+# * **exact GEMM**: one fused multiply-add, :math:`a \mathrel{+}= x\,w`, on 8 lanes.
+#   Two pipes accept an FMA every cycle: 0.5 cycle per 8 pairs, and BLAS runs
+#   close to that peak.
+# * **min-selector**: three instructions, :math:`t = \max(x, -|w|)`,
+#   :math:`t = \min(t, |w|)`, :math:`a \mathrel{+}= \operatorname{sgn}(w)\,t` (an FMA
+#   by :math:`\pm 1`, or a sign flip and an add). Even spread perfectly over the
+#   core's four floating-point pipes (min and max cannot go to every pipe), that
+#   is about 0.75-1 cycle per 8 pairs.
+#
+# So even a perfect min kernel needs roughly **1.5-2x the time of the BLAS GEMM**
+# on this kind of CPU (the project's performance notes say 1.6-2x): an instruction-level limit, not a lack of tuning (the best
+# hand-written AVX2 register tile reached about 1.8x on this shape). The paper's
+# argument is about *hardware*: a comparator and a 4-to-1 multiplexer (Table 2)
+# are much cheaper in silicon and energy than a multiplier. On a CPU, which
+# already has fast multipliers, a min costs as much as a multiply, and the clip
+# identity needs two of them.
+#
+# Measured timings are noisy, especially with several threads on a shared machine:
+# a BLAS whose threads wait for a busy core can even lose to the kernel. Trust the
+# one-thread ratio, and rerun it a few times.
+#
+# The training cost is smaller than this ratio suggests: only the forward GEMM of a
+# min layer is a min-selector; its backward is two ordinary GEMMs (chapter 7).
+if fast is not None:
+    print(f"measured here, one thread each: Cython min_gemm takes "
+          f"{timings['Cython min_gemm, 1 thread'] / blas:.1f}x the BLAS GEMM time")
+plt.show()
