@@ -298,6 +298,23 @@ def test_gemm_out_buffer_is_reused(backend, op):
     np.testing.assert_allclose(buf, gemm_broadcast(op, cols, w), **tol(np.float32, 9))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_only_inputs_are_accepted(backend):
+    # e.g. arrays from np.load(mmap_mode="r") or frozen model weights
+    x = np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = np.random.default_rng(10).standard_normal((4, 27)).astype(np.float32)
+    x.setflags(write=False)
+    w.setflags(write=False)
+    with _ext.use_backend(backend):
+        cols = _ext.im2col(x, 3, 1, 1)
+        cols.setflags(write=False)
+        assert _ext.col2im(cols, x.shape, 3, 1, 1).shape == x.shape
+        for op in OPS:
+            np.testing.assert_allclose(
+                getattr(_ext, op)(cols, w), gemm_broadcast(op, cols, w), **tol(np.float32, 27)
+            )
+
+
 @needs_cython
 def test_results_do_not_depend_on_thread_count():
     cols, w = operands(np.random.default_rng(6), 517, 75, 20, np.float32)

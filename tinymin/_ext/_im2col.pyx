@@ -141,8 +141,8 @@ cdef void _col2im_run(const floating* cols, Py_ssize_t N, Py_ssize_t C, Py_ssize
 
 
 # ----------------------------------------------------------------------- entry points
-cdef _im2col_typed(floating[:, :, :, ::1] x, floating[:, ::1] cols, Py_ssize_t KH,
-                   Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH,
+cdef _im2col_typed(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
+                   Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH,
                    Py_ssize_t PW, Py_ssize_t OH, Py_ssize_t OW):
     cdef int nt = _num_threads()
     with nogil:
@@ -150,8 +150,8 @@ cdef _im2col_typed(floating[:, :, :, ::1] x, floating[:, ::1] cols, Py_ssize_t K
                     KH, KW, SH, SW, PH, PW, OH, OW, &cols[0, 0], nt)
 
 
-cdef _col2im_typed(floating[:, ::1] cols, floating[:, :, :, ::1] dx, Py_ssize_t KH,
-                   Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH,
+cdef _col2im_typed(const floating[:, ::1] cols, floating[:, :, :, ::1] dx,
+                   Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH,
                    Py_ssize_t PW, Py_ssize_t OH, Py_ssize_t OW):
     cdef int nt = _num_threads()
     with nogil:

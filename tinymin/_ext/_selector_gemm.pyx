@@ -449,8 +449,9 @@ def adder_gemm(cols, w, out=None):
     return out
 
 
-cdef _min_run(floating[:, ::1] x, floating[:, :, ::1] nab, floating[:, :, ::1] ab,
-              floating[:, :, ::1] sg, floating[:, ::1] out):
+cdef _min_run(const floating[:, ::1] x, const floating[:, :, ::1] nab,
+              const floating[:, :, ::1] ab, const floating[:, :, ::1] sg,
+              floating[:, ::1] out):
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
     cdef int nt = _num_threads()
@@ -461,8 +462,8 @@ cdef _min_run(floating[:, ::1] x, floating[:, :, ::1] nab, floating[:, :, ::1] a
                    &out[r0, 0])
 
 
-cdef _max_run(floating[:, ::1] x, floating[:, :, ::1] ab, floating[:, :, ::1] sg,
-              floating[:, ::1] out):
+cdef _max_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
+              const floating[:, :, ::1] sg, floating[:, ::1] out):
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
     cdef int nt = _num_threads()
@@ -472,7 +473,8 @@ cdef _max_run(floating[:, ::1] x, floating[:, :, ::1] ab, floating[:, :, ::1] sg
         _max_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0])
 
 
-cdef _adder_run(floating[:, ::1] x, floating[:, :, ::1] wt, floating[:, ::1] out):
+cdef _adder_run(const floating[:, ::1] x, const floating[:, :, ::1] wt,
+                floating[:, ::1] out):
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
     cdef int nt = _num_threads()
