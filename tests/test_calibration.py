@@ -85,3 +85,16 @@ def test_bad_inputs():
         nn.calibrate_min(nn.Sequential(nn.Flatten()), np.zeros((1, 1, 2, 2)))
     with pytest.raises(ValueError, match="N, C, H, W"):
         nn.calibrate_min(nn.Sequential(nn.MinConv2d(1, 1, 1)), np.zeros((2, 2)))
+
+
+def test_training_after_calibration_keeps_the_calibrated_scale():
+    tm.manual_seed(0)
+    layer = nn.MinConv2d(2, 3, 3).eval()
+    x = np.abs(np.random.default_rng(0).normal(size=(8, 2, 6, 6))).astype(np.float32)
+    report = calibrate_layer(layer, x, grid=(4.0,))
+    assert report.chosen_multiple == 4.0 and layer.input_scale_multiple[0] == 4.0
+    layer.train()
+    with tm.trace() as steps:
+        layer(tm.tensor(x))
+    assert steps[0].values["mu_x"]["value"] == pytest.approx(4.0 * np.abs(x).mean(), rel=1e-5)
+    assert layer.running_abs_mean[0] == pytest.approx(4.0 * np.abs(x).mean(), rel=1e-5)

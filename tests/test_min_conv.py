@@ -178,7 +178,7 @@ def test_convert_to_min_copies_weights_and_leaves_the_original():
     result = nn.MinConv2d(1, 4, 3).load_state_dict({"weight": state["0.weight"],
                                                     "bias": state["0.bias"]}, strict=False)
     assert result.missing_keys == ["running_abs_mean", "num_batches_tracked", "output_gain",
-                                   "output_offset"]
+                                   "output_offset", "input_scale_multiple"]
 
 
 def test_recalibration_sets_mu_x_hat_to_the_average_batch_mean():

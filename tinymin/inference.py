@@ -47,8 +47,10 @@ class FoldedMinConv:
     operator: str
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.input_bound is not None:
-            x = np.clip(x, -self.input_bound, self.input_bound)  # comparisons only
+        # For the min-selector the input clip changes nothing (|w| <= bound, MATH.md
+        # section 5), so it is skipped; the max and adder operators need it.
+        if self.input_bound is not None and self.operator != "min":
+            x = np.clip(x, -self.input_bound, self.input_bound)
         w_shape = (self.weight.shape[0], x.shape[1], *self.kernel)
         geom: ConvGeometry = conv_geometry("folded min conv", x.shape, w_shape, self.stride,
                                            self.padding)
@@ -241,6 +243,8 @@ def _count_layer(layer: Module, shape: tuple, folded: bool) -> tuple[dict | None
         if isinstance(layer, MinConv2d):
             row.update(comparisons=pairs, sign_flips=pairs,
                        multiplications=0 if folded else outputs)
+            if layer.operator != "min" and layer.clip_value is not None:
+                row["comparisons"] += 2 * int(np.prod(shape))  # the input clip
         else:
             row.update(multiplications=pairs)
         return row, (layer.out_channels, geom.out_h, geom.out_w)

@@ -25,7 +25,9 @@ conversion, layer by layer, on a few hundred images (MATH.md section 6):
 Layers are calibrated in network order on the *min* network's own activations, so
 each layer also corrects for the errors of the layers before it. Gain and offset are
 frozen buffers: fine-tuning afterwards trains the weights only (the gain scales the
-gradient), so paper-style fine-tuning can follow a calibrated conversion.
+gradient). The chosen multiple is stored in ``input_scale_multiple``, so in training
+the layer uses :math:`\\mu_x = c \\operatorname{mean}|x|` with the same ``c`` and the
+moving average stays at the calibrated scale: fine-tuning can follow a calibration.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def calibrate_layer(layer: MinConv2d, x: np.ndarray, name: str = "",
                 best = (error, multiple, running, gain, offset, fitted)
     error, multiple, running, gain, offset, fitted = best
     layer.running_abs_mean[0] = running
+    layer.input_scale_multiple[0] = multiple  # training keeps using the calibrated scale
     layer.output_gain[...] = gain
     layer.output_offset[...] = offset
     return LayerCalibration(name, mean_abs, multiple, running, relative_squared_error(before, target),

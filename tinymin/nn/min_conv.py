@@ -55,13 +55,15 @@ class MinConv2d(Conv2d):
         # Identity until calibrate_min fits them (frozen buffers, not parameters).
         self.register_buffer("output_gain", np.ones(out_channels, dtype=np.float32))
         self.register_buffer("output_offset", np.zeros(out_channels, dtype=np.float32))
+        # mu_x = multiple * mean|x| in training; 1 as in the paper, set by calibrate_min.
+        self.register_buffer("input_scale_multiple", np.ones(1, dtype=np.float32))
         self.name = "MinConv2d"
 
     def forward(self, x: Tensor) -> Tensor:
         return min_conv2d(x, self.weight, self.bias, self.running_abs_mean,
                           self.num_batches_tracked, self.stride, self.padding, self.clip_value,
                           self.training, self.momentum, self.scale, self.operator, self.name,
-                          *self._affine())
+                          *self._affine(), float(self.input_scale_multiple[0]))
 
     def _affine(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The calibration gain/offset, or None when they are the identity (skip the work)."""

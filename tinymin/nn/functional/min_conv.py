@@ -54,7 +54,7 @@ SCALES = ("layer", "channel")
 # ---------------------------------------------------------------- the forward steps
 def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None,
                       num_batches_tracked: np.ndarray | None, training: bool,
-                      momentum: float | None) -> float:
+                      momentum: float | None, multiple: float = 1.0) -> float:
     """Step 1: :math:`\\mu_x = \\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
 
     In training the moving average is updated in place with PyTorch's convention,
@@ -66,12 +66,15 @@ def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None,
     (the paper's :math:`\\alpha` is :math:`1 - m`). ``momentum=None`` makes it a
     cumulative average over the batches counted in ``num_batches_tracked``, which is how
     :func:`tinymin.nn.min_conv.recalibrate_running_statistics` re-estimates it.
+    ``multiple`` scales the batch statistic (:math:`\\mu_x = c\\,\\operatorname{mean}|x|`);
+    it is 1 in the paper and is set by :func:`tinymin.nn.calibrate_min`, so training
+    after calibration uses the calibrated scale too.
     """
     if not training:
         if running_abs_mean is None:
             raise ValueError("min_conv2d: evaluation mode needs running_abs_mean (mu_x_hat)")
         return float(running_abs_mean[0])
-    mu_x = float(np.abs(x).mean())
+    mu_x = multiple * float(np.abs(x).mean())
     if running_abs_mean is not None:
         update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
     return mu_x
@@ -176,9 +179,10 @@ class MinConv2dFunction(Function):
     @staticmethod
     def forward(ctx: Context, x, weight, bias, running_abs_mean, num_batches_tracked, stride,
                 padding, clip_value, training, momentum, scale, operator, layer_name, output_gain,
-                output_offset):
+                output_offset, input_scale_multiple):
         geom = conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)
-        mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum)
+        mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum,
+                                 input_scale_multiple)
         mu_w = step2_weight_scale(weight, scale)
         x_c, x_inside = step3_clip(x, mu_x, clip_value)
         w_c, w_inside = step3_clip(weight, mu_w, clip_value)
@@ -211,7 +215,7 @@ class MinConv2dFunction(Function):
         record(layer_name, "7. through the clip masks",
                **({"dx": dx} if need_x else {}), **({"dw": dw} if need_w else {}))
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return (dx, dw, db) + (None,) * 12
+        return (dx, dw, db) + (None,) * 13
 
 
 def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -220,7 +224,8 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                clip_value: float | None = DEFAULT_CLIP_VALUE, training: bool = True,
                momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
                layer_name: str = "min_conv2d", output_gain: np.ndarray | None = None,
-               output_offset: np.ndarray | None = None) -> Tensor:
+               output_offset: np.ndarray | None = None,
+               input_scale_multiple: float = 1.0) -> Tensor:
     """Min-selector convolution (Algorithm 1): approximate forward, exact backward.
 
     .. math::
@@ -261,6 +266,9 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         Per-output-channel affine correction ``y = gain * y + offset`` fitted by
         :func:`tinymin.nn.calibrate_min`; constants for autograd (the gain scales the
         gradient that flows back).
+    input_scale_multiple : float
+        ``c`` in :math:`\\mu_x = c \\operatorname{mean}|x|` during training (1 in the
+        paper; set by calibration).
     """
     if scale not in SCALES:
         raise ValueError(f"min_conv2d: scale must be one of {SCALES}, got {scale!r}")
@@ -274,7 +282,7 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     return MinConv2dFunction.apply(x, weight, bias, running_abs_mean, num_batches_tracked, stride,
                                    padding, clip_value, training, momentum, scale, operator,
-                                   layer_name, output_gain, output_offset)
+                                   layer_name, output_gain, output_offset, input_scale_multiple)
 
 
 def multiplexer(a: float, b: float) -> float:
