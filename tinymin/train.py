@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 

@@ -26,7 +26,8 @@ from tinymin.nn.parameter import Parameter
 from tinymin.nn.pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
-    "AvgPool2d", "BatchNorm2d", "Conv2d", "MaxPool2d", "MinConv2d", "calibrate_min", "convert_to_min", "min_layers",
+    "AvgPool2d", "BatchNorm2d", "Conv2d", "MaxPool2d", "MinConv2d", "calibrate_min",
+    "convert_to_min", "min_layers",
     "recalibrate_running_statistics",
     "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "count_parameters", "functional", "init",

@@ -32,8 +32,9 @@ moving average stays at the calibrated scale: fine-tuning can follow a calibrati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

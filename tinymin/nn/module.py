@@ -197,7 +197,8 @@ class Module:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for key, (module, name, is_param) in own.items():
             if key in state_dict:
-                module._load_value(name, is_param, np.asarray(getattr(state_dict[key], "data", state_dict[key])))
+                value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
+                module._load_value(name, is_param, value)
         return IncompatibleKeys(missing, unexpected)
 
     def _state_slots(self) -> OrderedDict[str, tuple[Module, str, bool]]:

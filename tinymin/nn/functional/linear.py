@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinymin.autograd import Context, Function
 from tinymin.tensor import Tensor
 

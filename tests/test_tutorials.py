@@ -1,0 +1,49 @@
+"""Every tutorial chapter runs to completion in its quick mode.
+
+Each ``tutorials/NN_*.py`` runs as its own process (as a learner runs it), with
+``TINYMIN_QUICK=1`` (small data, few epochs) and the non-interactive matplotlib
+backend, from a temporary working directory so that a chapter can never write into
+the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CHAPTERS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
+TIMEOUT_S = 120
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, f"no tutorials/NN_*.py found under {ROOT}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_chapter_runs_in_quick_mode(chapter: Path, tmp_path: Path):
+    env = dict(os.environ, TINYMIN_QUICK="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(
+            [sys.executable, str(chapter)], cwd=tmp_path, env=env, capture_output=True,
+            text=True, timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as err:
+        output = err.stdout or b""  # bytes, whatever text= says
+        if isinstance(output, bytes):
+            output = output.decode(errors="replace")
+        pytest.fail(f"{chapter.name} ran past {TIMEOUT_S} s in quick mode; last output:\n"
+                    f"{output[-3000:]}")
+    seconds = time.perf_counter() - start
+    print(f"{chapter.name}: {seconds:.1f} s")
+    assert result.returncode == 0, (
+        f"{chapter.name} exited with code {result.returncode} after {seconds:.1f} s\n"
+        f"--- stdout (tail) ---\n{result.stdout[-3000:]}\n"
+        f"--- stderr (tail) ---\n{result.stderr[-5000:]}"
+    )
