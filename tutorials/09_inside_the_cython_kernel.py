@@ -47,7 +47,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-import tinymin
 from tinymin import _ext
 from tinymin._ext import reference
 from tinymin.nn.functional.min_conv import multiplexer

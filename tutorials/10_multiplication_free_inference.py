@@ -48,7 +48,6 @@ from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.inference import fold_min_model, format_operation_table, operation_counts
 from tinymin.models import lenet
-from tinymin.nn import functional as F
 from tinymin.nn.functional.min_conv import multiplexer
 from tinymin.train import evaluate, fit
 

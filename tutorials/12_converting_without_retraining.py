@@ -36,8 +36,8 @@ from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.models import lenet
 from tinymin.nn import calibrate_min, convert_to_min, min_layers, recalibrate_running_statistics
-from tinymin.nn.calibration import _approximate, fit_gain_offset, relative_squared_error
 from tinymin.nn import functional as F
+from tinymin.nn.calibration import _approximate, fit_gain_offset, relative_squared_error
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
