@@ -21,8 +21,10 @@ Every convolution row includes its own im2col, so they compare whole layers:
 
 Columns: median milliseconds over the repeats, then the ratio to the exact BLAS
 convolution with the same (Cython) im2col, and the speed-up over the naive numpy
-broadcast, both measured in the same run. A second table gives im2col (and col2im)
-alone, Cython against numpy, writing into a reused buffer.
+broadcast, both measured in the same run. The implementations are timed in
+interleaved rounds, so that changes in the machine's load hit all rows alike. A
+second table gives im2col (and col2im) alone, Cython against numpy, writing into a
+reused buffer.
 
 Thread counts go through ``tinymin._ext.set_num_threads``, which sets both the
 OpenMP kernels and BLAS (see ``tinymin/_ext/threads.py``).
@@ -59,15 +61,22 @@ SHAPES = {
 }
 
 
-def median_ms(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
+def round_robin_ms(jobs: dict) -> dict:
+    """Median ms of each job, timed in rounds (one run of every job per round).
+
+    Interleaving makes a slow drift of the machine's load (other processes) hit all
+    jobs alike, so the ratios between rows stay meaningful on a shared machine.
+    """
+    for fn, _ in jobs.values():  # warm-up: caches, thread pools, page faults
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    times = {label: [] for label in jobs}
+    for r in range(max(n for _, n in jobs.values())):
+        for label, (fn, n) in jobs.items():
+            if r < n:
+                t0 = time.perf_counter()
+                fn()
+                times[label].append(time.perf_counter() - t0)
+    return {label: 1e3 * statistics.median(t) for label, t in times.items()}
 
 
 def torch_broadcast_min(torch, cols, w, rows):
@@ -121,23 +130,34 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         np.matmul(np_im2col(), w2.T, out=out_buf)
 
     cols = np_im2col().copy()
-    rows = {}
-    rows["min-conv, Cython"] = median_ms(cy_min, repeats)
-    rows["min-conv, numpy twin"] = median_ms(np_min, max(2, repeats // 3))
-    t_im2col_np = median_ms(np_im2col, repeats)
-    t_naive = median_ms(lambda: reference.naive_min_gemm(cols[:sub], w2), max(2, repeats // 3))
-    rows[f"min-conv, naive numpy (scaled from {sub} rows)"] = t_im2col_np + scale * t_naive
+    slow = max(2, repeats // 3)  # repeats for the slow rows
+    naive_label = f"min-conv, naive numpy (scaled from {sub} rows)"
+    torch_label = f"min-conv, PyTorch broadcast (scaled from {sub} rows)"
+    jobs = {  # label: (function, repeats)
+        "min-conv, Cython": (cy_min, repeats),
+        "min-conv, numpy twin": (np_min, slow),
+        "numpy im2col": (np_im2col, repeats),
+        naive_label: (lambda: reference.naive_min_gemm(cols[:sub], w2), slow),
+        "exact, Cython im2col + BLAS": (exact_cy, repeats),
+        "exact, numpy im2col + BLAS": (exact_np, repeats),
+    }
     if torch is not None:
         torch.set_num_threads(n_threads)
-        t_torch = median_ms(lambda: torch_broadcast_min(torch, cols, w2, sub), max(2, repeats // 3))
-        rows[f"min-conv, PyTorch broadcast (scaled from {sub} rows)"] = (
-            t_im2col_np + scale * t_torch
-        )
-    rows["exact, Cython im2col + BLAS"] = median_ms(exact_cy, repeats)
-    rows["exact, numpy im2col + BLAS"] = median_ms(exact_np, repeats)
+        jobs[torch_label] = (lambda: torch_broadcast_min(torch, cols, w2, sub), slow)
+    times = round_robin_ms(jobs)
+
+    rows = {
+        "min-conv, Cython": times["min-conv, Cython"],
+        "min-conv, numpy twin": times["min-conv, numpy twin"],
+        naive_label: times["numpy im2col"] + scale * times[naive_label],
+    }
+    if torch is not None:
+        rows[torch_label] = times["numpy im2col"] + scale * times[torch_label]
+    rows["exact, Cython im2col + BLAS"] = times["exact, Cython im2col + BLAS"]
+    rows["exact, numpy im2col + BLAS"] = times["exact, numpy im2col + BLAS"]
 
     exact = rows["exact, Cython im2col + BLAS"]
-    naive = rows[next(r for r in rows if r.startswith("min-conv, naive"))]
+    naive = rows[naive_label]
     print(f"\n### {name}: P={p}, K={kk}, C={c}, {n_threads} thread(s)\n")
     print("| implementation | median ms | vs exact | speed-up vs naive |")
     print("|---|---:|---:|---:|")
@@ -148,23 +168,25 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
 
     # im2col / col2im alone
     dcols = rng.standard_normal((p, kk)).astype(np.float32)
-    t = {}
-    for b in ("cython", "numpy"):
-        with _ext.use_backend(b):
-            t[("im2col", b)] = median_ms(
-                lambda: _ext.im2col(x, k, stride, padding, out=cols_buf), repeats
-            )
-            t[("col2im", b)] = median_ms(
-                lambda: _ext.col2im(dcols, x_shape, k, stride, padding), max(2, repeats // 2)
-            )
+
+    def kernel(op, b):
+        def run():
+            with _ext.use_backend(b):
+                if op == "im2col":
+                    _ext.im2col(x, k, stride, padding, out=cols_buf)
+                else:
+                    _ext.col2im(dcols, x_shape, k, stride, padding)
+
+        return run
+
+    t = round_robin_ms(
+        {(op, b): (kernel(op, b), repeats) for op in ("im2col", "col2im") for b in ("cython", "numpy")}
+    )
     print("\n| kernel | Cython ms | numpy ms | numpy / Cython |")
     print("|---|---:|---:|---:|")
     for op in ("im2col", "col2im"):
         cy, nu = t[(op, "cython")], t[(op, "numpy")]
-        print(
-            f"| {op} ({p * kk * 4 / 2**20:.0f} MB of columns) | {cy:.1f} | {nu:.1f} | "
-            f"{nu / cy:.1f}x |"
-        )
+        print(f"| {op} ({p * kk * 4 / 2**20:.0f} MB of columns) | {cy:.1f} | {nu:.1f} | {nu / cy:.1f}x |")
     return rows
 
 
