@@ -191,8 +191,11 @@ history = [epoch1] + history
 # Learning curves
 # ---------------
 # Left: the per-batch loss of the hand-written first epoch (grey, drawn between
-# epoch 0 and 1), then the mean train loss and the test loss after each epoch. Right: accuracy. The gap between train and test accuracy that opens
-# up is overfitting on a small training set.
+# epoch 0 and 1), then the mean train loss and the test loss after each epoch.
+# Right: accuracy. The train numbers are averages *during* the epoch, while the
+# weights still change, so early on they lag the test numbers measured at its
+# end. In the full run, training accuracy then climbs past test accuracy: the
+# network starts to memorise its 4,000 training digits (overfitting).
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 ax_loss.plot(np.linspace(0, 1, len(batch_losses)), batch_losses, color="0.7", lw=1,
              label="batch loss (epoch 1, by hand)")

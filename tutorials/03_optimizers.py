@@ -258,7 +258,7 @@ for name, make in {
     optimizer = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
     scheduler = make(optimizer)
     lrs = []
-    for epoch in range(EPOCHS + 1):
+    for _epoch in range(EPOCHS + 1):
         lrs.append(optimizer.param_groups[0]["lr"])   # the rate used during this epoch
         scheduler.step()
     schedules[name] = np.array(lrs)

@@ -240,7 +240,8 @@ else:  # no Fashion-MNIST: flip a digit instead, to see the problem flips cause
 
 fig = plt.figure(figsize=(11, 3.8), layout="constrained")
 rows = [(digit, crop, f"digit {y_all[1]}: RandomCrop(28, padding=4)"),
-        (garment, flip_crop, f"{garment_name}: RandomHorizontalFlip(0.5), RandomCrop(28, padding=2)")]
+        (garment, flip_crop,
+         f"{garment_name}: RandomHorizontalFlip(0.5), RandomCrop(28, padding=2)")]
 for subfig, (image, transform, title) in zip(fig.subfigures(2, 1), rows):
     axes = subfig.subplots(1, 8)
     axes[0].imshow(image[0], cmap="gray_r")

@@ -53,7 +53,8 @@ w = rng.standard_normal((C_OUT, C_IN, K, K))
 b = rng.standard_normal(C_OUT)
 OH, OW = _ext.conv_output_shape(H, W_, K, STRIDE, PAD)
 print(f"input {x.shape}, weight {w.shape}, stride {STRIDE}, padding {PAD} -> output "
-      f"({N}, {C_OUT}, {OH}, {OW});  OH = (H + 2p - k) // s + 1 = {(H + 2 * PAD - K) // STRIDE + 1}")
+      f"({N}, {C_OUT}, {OH}, {OW});  OH = (H + 2p - k) // s + 1 = "
+      f"{(H + 2 * PAD - K) // STRIDE + 1}")
 
 # %%
 # 1. The direct sliding window
@@ -219,11 +220,11 @@ def median_time(fn, repeats):
 
 timings, outputs = {}, {}
 backends = ["cython", "numpy"] if _ext.HAVE_CYTHON else ["numpy"]
+big_cols = _ext.im2col(xb, 5, 1, 2)
+w_rows = wb.reshape(16, -1)
 for name in backends:
     with _ext.use_backend(name):
         outputs[name] = F.conv2d(tm.tensor(xb), tm.tensor(wb), padding=2).data
-        big_cols = _ext.im2col(xb, 5, 1, 2)
-        w_rows = wb.reshape(16, -1)
         timings[name] = {
             "im2col": median_time(lambda: _ext.im2col(xb, 5, 1, 2), repeats),
             "conv2d forward": median_time(
