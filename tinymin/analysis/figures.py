@@ -219,6 +219,18 @@ def plot_figure3b(
     return ax.figure
 
 
+def folded_normal_mean(mu: float, sigma: float) -> float:
+    r"""Mean magnitude :math:`E|x|` of :math:`x \sim N(\mu, \sigma^2)`.
+
+    .. math::
+
+        E|x| = \sigma \sqrt{2/\pi}\, e^{-\mu^2 / 2\sigma^2}
+               + \mu \operatorname{erf}\big(\mu / \sigma\sqrt{2}\big)
+    """
+    return (sigma * math.sqrt(2.0 / math.pi) * math.exp(-(mu**2) / (2 * sigma**2))
+            + mu * math.erf(mu / (sigma * math.sqrt(2.0))))
+
+
 def plot_figure3c(
     ax: Axes | None = None,
     sigmas: ArrayLike | None = None,
@@ -268,7 +280,7 @@ def plot_figure3c(
     sigmas, mu = _check_vector(sigmas, "sigmas", positive=True), _check_mu(mu)
     curve = relative_error_grid([mu], sigmas, n_samples=n_samples, seed=seed)[0]
     best = int(np.argmin(curve))
-    mean_abs = sigmas[best] * math.sqrt(2.0 / math.pi)
+    mean_abs = folded_normal_mean(mu, float(sigmas[best]))
     ax = _axes(ax)
     ax.plot(sigmas, curve, label=rf"$D({mu:g}, \sigma)$")
     ax.plot(
