@@ -17,7 +17,8 @@ functions trust their arguments and are only called after those checks.
 Parallelism: ``im2col`` writes disjoint rows, so its (n, i) output rows are shared
 among OpenMP threads. ``col2im`` adds overlapping windows into the same input
 pixels, so it is parallel over images only (each thread owns whole images; no
-atomics needed).
+atomics needed). Both use ``schedule="dynamic"`` so that a core shared with another
+process does not hold up the rest.
 """
 
 import numpy as np
@@ -88,7 +89,7 @@ cdef void _im2col_run(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t 
                       Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH,
                       Py_ssize_t OW, floating* cols, int nt) noexcept nogil:
     cdef Py_ssize_t t, n, i, K = C * KH * KW
-    for t in prange(N * OH, schedule="static", num_threads=nt):
+    for t in prange(N * OH, schedule="dynamic", num_threads=nt):
         n = t // OH
         i = t % OH
         _im2col_row(x + n * C * H * W, C, H, W, KH, KW, SW, PW, i * SH - PH, OW,
@@ -135,7 +136,7 @@ cdef void _col2im_run(const floating* cols, Py_ssize_t N, Py_ssize_t C, Py_ssize
                       Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH,
                       Py_ssize_t OW, floating* dx, int nt) noexcept nogil:
     cdef Py_ssize_t n, K = C * KH * KW
-    for n in prange(N, schedule="static", num_threads=nt):
+    for n in prange(N, schedule="dynamic", num_threads=nt):
         _col2im_image(cols + n * OH * OW * K, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW,
                       dx + n * C * H * W)
 
