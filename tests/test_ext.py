@@ -45,9 +45,7 @@ def im2col_loop(x, k, s, p):
                         for v in range(kw):
                             hh, ww = i * sh - ph + u, j * sw - pw + v
                             if 0 <= hh < h and 0 <= ww < w:
-                                cols[(b * oh + i) * ow + j, (ch * kh + u) * kw + v] = x[
-                                    b, ch, hh, ww
-                                ]
+                                cols[(b * oh + i) * ow + j, (ch * kh + u) * kw + v] = x[b, ch, hh, ww]
     return cols
 
 

@@ -162,11 +162,7 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 def _impl(module_name: str):
-    return (
-        (_im2col if module_name == "im2col" else _selector_gemm)
-        if _backend == "cython"
-        else reference
-    )
+    return (_im2col if module_name == "im2col" else _selector_gemm) if _backend == "cython" else reference
 
 
 # --------------------------------------------------------------------- validation
@@ -300,9 +296,7 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndar
         or len(x_shape) != 4
         or not all(isinstance(d, Integral) and not isinstance(d, bool) and d >= 0 for d in x_shape)
     ):
-        raise ValueError(
-            f"{who}: x_shape must be 4 non-negative ints (N, C, H, W), got {x_shape!r}"
-        )
+        raise ValueError(f"{who}: x_shape must be 4 non-negative ints (N, C, H, W), got {x_shape!r}")
     n, c, h, w = (int(d) for d in x_shape)
     kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
     expected = (n * oh * ow, c * kernel_size[0] * kernel_size[1])

@@ -111,9 +111,9 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
         for v in range(kw):
             # the same strided slice im2col read from, now added to (a slice-add:
             # within one (u, v) no two output positions hit the same pixel)
-            dx_pad[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += cols6[
-                :, :, :, :, u, v
-            ].transpose(0, 3, 1, 2)
+            dx_pad[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += cols6[:, :, :, :, u, v].transpose(
+                0, 3, 1, 2
+            )
     return dx_pad[:, :, ph : ph + h, pw : pw + w].copy() if ph or pw else dx_pad
 
 

@@ -79,9 +79,7 @@ def _blas() -> list:
         try:
             from threadpoolctl import ThreadpoolController
 
-            _blas_libs = [
-                lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"
-            ]
+            _blas_libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
         except Exception:  # threadpoolctl missing or failing: skip quietly
             _blas_libs = []
     return _blas_libs
