@@ -156,7 +156,7 @@ print("Table 2 on four sign cases:",
 
 # %%
 # The whole thing, traced: forward and backward of a MinConv2d
-# -------------------------------------------------------------
+# ------------------------------------------------------------
 # ``with tm.trace() as steps:`` records every named step (shapes and summary
 # statistics) of every min layer inside the block, including the two backward
 # steps. We take the loss :math:`L = \sum y \odot g` for a fixed random
@@ -194,7 +194,7 @@ print(f"input gradient zeroed by the clip: {1 - x_inside.mean():.1%} of the pixe
 
 # %%
 # Consequence: the input clip does nothing in the forward pass
-# -----------------------------------------------------------
+# ------------------------------------------------------------
 # (``MATH.md`` section 5.) Every :math:`|\hat w| \le T\mu_w \cdot \mu_x/\mu_w = T\mu_x`,
 # and the clip keeps the sign. An input beyond :math:`T\mu_x` is therefore never
 # the selected minimum: :math:`m(x, \hat w) = m(x_c, \hat w)`. The clip of
