@@ -10,6 +10,8 @@ array([4.], dtype=float32)
 
 import numpy as np
 
+# Subpackages, reachable as ``tm.nn``, ``tm.optim``, ... as in PyTorch.
+from tinymin import _ext, data, models, nn, optim  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinymin.gradcheck import gradcheck
@@ -49,7 +51,8 @@ float32 = np.float32
 float64 = np.float64
 
 __all__ = [
-    "Function", "Tensor", "__version__", "abs", "arange", "cat", "clamp", "clip",
+    "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
+    "abs", "arange", "cat", "clamp", "clip",
     "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "gradcheck",
     "is_grad_enabled", "log", "manual_seed", "matmul", "max", "mean", "no_grad", "ones",
     "ones_like", "permute", "rand", "randn", "reshape", "sqrt", "stack", "sum", "tensor",
