@@ -42,20 +42,6 @@ def plot_runs(run_dirs: Sequence[str | Path], path: str | Path | None = None,
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        save_figure(fig, path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        save_figure(fig, path, dpi=120)
     return fig
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Save a figure as PNG through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
