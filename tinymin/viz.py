@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from tinymin.analysis.figures import save_figure
 from tinymin.train import read_metrics
 
 
