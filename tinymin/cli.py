@@ -230,8 +230,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from tinymin.viz import plot_runs
 
-    path = plot_runs(args.runs, args.out, title=args.title)
-    print(f"wrote {path}")
+    plot_runs(args.runs, args.out, title=args.title)
+    print(f"wrote {args.out}")
     return 0
 
 
