@@ -20,6 +20,7 @@ def plot_runs(run_dirs: Sequence[str | Path], path: str | Path | None = None,
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for run in run_dirs:
@@ -35,6 +36,7 @@ def plot_runs(run_dirs: Sequence[str | Path], path: str | Path | None = None,
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
     for ax in (ax_acc, ax_loss):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
