@@ -226,10 +226,11 @@ fig.tight_layout()
 #   is about 0.75-1 cycle per 8 pairs.
 #
 # So even a perfect min kernel needs roughly **1.5-2x the time of the BLAS GEMM**
-# on this kind of CPU (the project's performance notes say 1.6-2x): an instruction-level limit, not a lack of tuning (the best
-# hand-written AVX2 register tile reached about 1.8x on this shape). The paper's
-# argument is about *hardware*: a comparator and a 4-to-1 multiplexer (Table 2)
-# are much cheaper in silicon and energy than a multiplier. On a CPU, which
+# on this kind of CPU (the project's performance notes say 1.6-2x): an
+# instruction-level limit, not a lack of tuning (the best hand-written AVX2
+# register tile reached about 1.8x on this shape). The paper's argument is
+# about *hardware*: a comparator and a 4-to-1 multiplexer (Table 2) are much
+# cheaper in silicon and energy than a multiplier. On a CPU, which
 # already has fast multipliers, a min costs as much as a multiply, and the clip
 # identity needs two of them.
 #

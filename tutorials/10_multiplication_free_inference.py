@@ -83,7 +83,8 @@ else:
     fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, 1, progress=False)
 model.eval()
 for name, layer in nn.min_layers(model):
-    print(f"layer {name}: mu_x_hat = {layer.running_abs_mean[0]:.4f}, mu_w = {float(layer.weight_scale()):.4f}")
+    print(f"layer {name}: mu_x_hat = {layer.running_abs_mean[0]:.4f}, "
+          f"mu_w = {float(layer.weight_scale()):.4f}")
 
 # %%
 # Folding
@@ -126,7 +127,8 @@ print("same predictions:", bool((reference.argmax(1) == folded_logits.argmax(1))
 if not QUICK:
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=250)
     folded_acc = float((folded(x_test).argmax(1) == y_test).mean())
-    print(f"test accuracy: eval model {evaluate(model, test_loader)['accuracy']:.2%}, folded {folded_acc:.2%}")
+    eval_acc = evaluate(model, test_loader)["accuracy"]
+    print(f"test accuracy: eval model {eval_acc:.2%}, folded {folded_acc:.2%}")
 
 # %%
 # Counting operations per image
