@@ -3,13 +3,24 @@
 import time
 
 import numpy as np
+import pytest
 
 import tinymin as tm
 from tinymin import optim
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.models import mlp
-from tinymin.train import append_metrics, evaluate, fit, predict, read_metrics
+from tinymin import nn
+from tinymin.checkpoint import load_checkpoint
+from tinymin.train import (
+    append_metrics,
+    evaluate,
+    fit,
+    predict,
+    read_metrics,
+    resume_training,
+    truncate_metrics,
+)
 
 
 def test_mlp_reaches_90_percent_on_embedded_mnist():
@@ -48,3 +59,69 @@ def test_append_metrics_keeps_previous_rows(tmp_path):
     append_metrics(tmp_path / "m.csv", row)
     append_metrics(tmp_path / "m.csv", {**row, "epoch": 2})
     assert [r["epoch"] for r in read_metrics(tmp_path / "m.csv")] == [1, 2]
+
+
+def _dropout_run(seed_for_init, loader_seed):
+    """A model with dropout and a shuffling loader: both draw random numbers every epoch."""
+    tm.manual_seed(seed_for_init)
+    x = np.random.default_rng(0).normal(size=(96, 1, 4, 4)).astype(np.float32)
+    y = (x.reshape(96, -1).sum(1) > 0).astype(np.int64)
+    loader = DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=loader_seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 2))
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    return model, opt, loader
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    model, opt, loader = _dropout_run(5, 7)
+    fit(model, opt, loader, 3, run_dir=tmp_path / "straight", progress=False, log=None)
+
+    model, opt, loader = _dropout_run(5, 7)
+    fit(model, opt, loader, 1, run_dir=tmp_path / "resumed", progress=False, log=None)
+    # a new process: other seeds everywhere, then the checkpoint puts them back
+    model, opt, loader = _dropout_run(99, 98)
+    checkpoint = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz")
+    start = resume_training(checkpoint, model, opt, None, loader, tmp_path / "resumed")
+    assert start == 1
+    fit(model, opt, loader, 2, run_dir=tmp_path / "resumed", start_epoch=start, progress=False,
+        log=None)
+
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model_state
+    resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz").model_state
+    for key in straight:
+        np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
+    losses = [r["train_loss"] for r in read_metrics(tmp_path / "resumed")]
+    assert losses == [r["train_loss"] for r in read_metrics(tmp_path / "straight")]
+
+
+def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
+    model, opt, loader = _dropout_run(1, 1)
+    fit(model, opt, loader, 2, run_dir=tmp_path, progress=False, log=None)
+    # a crash after logging epoch 3 but before its checkpoint was written
+    append_metrics(tmp_path / "metrics.csv", {**read_metrics(tmp_path)[-1], "epoch": 3})
+    checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
+    resume_training(checkpoint, model, opt, None, loader, tmp_path)
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_truncate_metrics_keeps_header_and_ignores_missing_file(tmp_path):
+    path = tmp_path / "m.csv"
+    truncate_metrics(path, 1)  # no file: nothing to do
+    assert not path.exists()
+    for epoch in (1, 2, 3):
+        append_metrics(path, {"epoch": epoch, "x": epoch * 10}, fields=["epoch", "x"])
+    truncate_metrics(path, 1)
+    assert path.read_text().splitlines() == ["epoch,x", "1,10"]
+
+
+def test_rng_state_round_trip_and_bad_state():
+    tm.manual_seed(3)
+    state = tm.get_rng_state()
+    first = tm.random.default_rng().random(4)
+    tm.set_rng_state(state)
+    np.testing.assert_array_equal(tm.random.default_rng().random(4), first)
+    with pytest.raises(ValueError, match="not a random generator state"):
+        tm.set_rng_state("{not json")
+    loader = DataLoader(TensorDataset(np.zeros(4)), 2)
+    with pytest.raises(ValueError, match="own generator"):
+        loader.set_rng_state(state)

@@ -15,7 +15,7 @@ from tinymin import _ext, data, models, nn, optim  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinymin.gradcheck import gradcheck
-from tinymin.random import manual_seed
+from tinymin.random import get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import (
     Tensor,
     abs,

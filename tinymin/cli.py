@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.init_from:
         _init_from(model, args.init_from, train_loader)
     if args.resume:
-        start_epoch = _resume(args, model, optimizer, scheduler)
+        start_epoch = _resume(args, model, optimizer, scheduler, train_loader)
     run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
     if args.out:
         write_text_atomic(Path(args.out) / "config.json", json.dumps(run_config, indent=2) + "\n")
@@ -194,17 +194,15 @@ def _init_from(model, path: str, train_loader) -> None:
         recalibrate_running_statistics(model, train_loader, max_batches=20)
 
 
-def _resume(args: argparse.Namespace, model, optimizer, scheduler) -> int:
+def _resume(args: argparse.Namespace, model, optimizer, scheduler, train_loader) -> int:
+    from tinymin.train import resume_training
+
     if not args.out:
         raise SystemExit("--resume needs --out pointing at the run to continue")
     checkpoint = load_checkpoint(Path(args.out) / "checkpoint.npz")
-    model.load_state_dict(checkpoint.model_state)
-    if checkpoint.optimizer_state is not None:
-        optimizer.load_state_dict(checkpoint.optimizer_state)
-    if scheduler is not None and checkpoint.scheduler_state is not None:
-        scheduler.load_state_dict(checkpoint.scheduler_state)
-    print(f"resuming {args.out} after epoch {checkpoint.epoch}")
-    return checkpoint.epoch
+    epoch = resume_training(checkpoint, model, optimizer, scheduler, train_loader, args.out)
+    print(f"resuming {args.out} after epoch {epoch}")
+    return epoch
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,9 @@ import numpy as np
 
 from tinymin import nn
 from tinymin.autograd import no_grad
-from tinymin.checkpoint import save_checkpoint, write_text_atomic
+from tinymin.checkpoint import Checkpoint, save_checkpoint, write_text_atomic
 from tinymin.nn import functional as F
+from tinymin.random import get_rng_state, set_rng_state
 from tinymin.tensor import Tensor
 
 LossFn = Callable[[Tensor, Any], Tensor]
@@ -101,7 +102,9 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
     """Train for ``epochs`` epochs, evaluating after each; returns one dict per epoch.
 
     With ``run_dir``, every epoch appends a row to ``run_dir/metrics.csv`` and writes
-    ``run_dir/checkpoint.npz`` (atomically), so an interrupted run can ``--resume``.
+    ``run_dir/checkpoint.npz`` (atomically) with the random generators' states, so an
+    interrupted run can resume (:func:`resume_training`) and continue exactly as an
+    uninterrupted one would.
     ``on_epoch_end(epoch, model)`` runs after each epoch (e.g. to log layer statistics).
     """
     if epochs < 0:
@@ -121,12 +124,67 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         if run_dir is not None:
             append_metrics(Path(run_dir) / "metrics.csv", row)
             save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
-                            optimizer, scheduler)
+                            optimizer, scheduler, extra=rng_states(train_loader))
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
         if log is not None:
             log(format_epoch(row))
     return history
+
+
+def rng_states(train_loader) -> dict[str, np.ndarray]:
+    """The generators a training epoch draws from, as checkpoint ``extra`` entries.
+
+    The global generator (initialisation, dropout, random transforms) and the train
+    loader's own shuffling generator, if it has one. Saved after every epoch so that a
+    resumed run draws the same dropout masks and batch orders as an uninterrupted one.
+    """
+    states = {"rng_global": np.array(get_rng_state())}
+    loader_state = getattr(train_loader, "get_rng_state", lambda: None)()
+    if loader_state is not None:
+        states["rng_train_loader"] = np.array(loader_state)
+    return states
+
+
+def resume_training(checkpoint: Checkpoint, model: nn.Module, optimizer=None, scheduler=None,
+                    train_loader=None, run_dir: str | Path | None = None) -> int:
+    """Put a run back where ``checkpoint`` left it; returns the last finished epoch.
+
+    Restores the weights, the optimizer and scheduler states, the random generators
+    (when the checkpoint has them: older ones do not) and drops rows of
+    ``run_dir/metrics.csv`` and ``scales.csv`` after that epoch: an epoch that was
+    logged but not checkpointed before a crash is trained again, not logged twice.
+    """
+    model.load_state_dict(checkpoint.model_state)
+    if optimizer is not None and checkpoint.optimizer_state is not None:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    if scheduler is not None and checkpoint.scheduler_state is not None:
+        scheduler.load_state_dict(checkpoint.scheduler_state)
+    if "rng_global" in checkpoint.extra:
+        set_rng_state(str(checkpoint.extra["rng_global"]))
+    if train_loader is not None and "rng_train_loader" in checkpoint.extra:
+        train_loader.set_rng_state(str(checkpoint.extra["rng_train_loader"]))
+    if run_dir is not None:
+        for name in ("metrics.csv", "scales.csv"):
+            truncate_metrics(Path(run_dir) / name, checkpoint.epoch)
+    return checkpoint.epoch
+
+
+def truncate_metrics(path: Path, last_epoch: int) -> None:
+    """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite)."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
+    if fields is None or len(kept) == len(rows):
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def format_epoch(row: dict[str, float]) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tinymin.data.dataset import Dataset
-from tinymin.random import default_rng
+from tinymin.random import default_rng, generator_state_from_json, generator_state_to_json
 from tinymin.tensor import Tensor
 
 
@@ -92,6 +92,20 @@ class DataLoader:
     def __iter__(self) -> Iterator[Any]:
         for indices in self.batch_indices():
             yield self.collate_fn([self.dataset[int(i)] for i in indices])
+
+    def get_rng_state(self) -> str | None:
+        """JSON text of this loader's own shuffling generator (None if it uses the global one)."""
+        return None if self._rng is None else generator_state_to_json(self._rng)
+
+    def set_rng_state(self, state: str | None) -> None:
+        """Restore the shuffling generator saved by :func:`get_rng_state` (so a resumed
+        run draws the same epoch orders as an uninterrupted one)."""
+        if state is None or self._rng is None:
+            if (state is None) != (self._rng is None):
+                raise ValueError("DataLoader.set_rng_state: the state and this loader disagree "
+                                 "on whether the loader has its own generator (seed=...)")
+            return
+        generator_state_from_json(self._rng, state)
 
     def __repr__(self) -> str:
         return (f"DataLoader(dataset={type(self.dataset).__name__}(n={len(self.dataset)}), "
