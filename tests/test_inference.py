@@ -66,3 +66,40 @@ def test_operation_counts_for_lenet():
     assert exact["7: Linear"]["multiplications"] == 3136 * 1024
     text = format_operation_table(operation_counts(lenet(conv="min"), (1, 28, 28)))
     assert "total" in text and "MinConv2d" in text
+
+
+def test_non_positive_calibration_gains_fold_exactly_with_an_affine_step():
+    tm.manual_seed(3)
+    model, x = calibrated(lenet(conv="min"), (1, 28, 28))
+    conv1 = model[0]
+    gain = np.linspace(0.5, 1.5, conv1.out_channels).astype(conv1.output_gain.dtype)
+    gain[[1, 4]] = [0.0, -0.7]  # a dead channel and an anti-correlated one
+    conv1.output_gain[...] = gain
+    conv1.output_offset[...] = np.linspace(-0.1, 0.1, conv1.out_channels)
+    folded = fold_min_model(model)
+    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).data, rtol=1e-4, atol=1e-4)
+    assert np.all(np.isfinite(folded.steps[0].bias))
+    rows = {r["layer"]: r for r in operation_counts(model, (1, 28, 28))}
+    assert rows["0: MinConv2d"]["multiplications"] == 32 * 28 * 28  # the affine after it
+    assert rows["3: MinConv2d"]["multiplications"] == 0  # the scale reaching it is 1 again
+
+
+def test_folded_model_accepts_float64_input():
+    tm.manual_seed(4)
+    model, x = calibrated(lenet(conv="min"), (1, 28, 28))
+    folded = fold_min_model(model)
+    np.testing.assert_allclose(folded(x.astype(np.float64)), folded(x), rtol=1e-5, atol=1e-6)
+
+
+def test_average_pooling_folds_and_counts_as_additions():
+    tm.manual_seed(5)
+    model = nn.Sequential(nn.MinConv2d(1, 4, 3, padding=1), nn.LeakyReLU(), nn.AvgPool2d(2),
+                          nn.MinConv2d(4, 6, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                          nn.Flatten(), nn.Linear(6 * 2 * 2, 3))
+    model, x = calibrated(model, (1, 8, 8))
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+                               atol=1e-5)
+    rows = {r["layer"]: r for r in operation_counts(model, (1, 8, 8))}
+    assert rows["2: AvgPool2d"] == {"layer": "2: AvgPool2d", "multiplications": 4 * 4 * 4,
+                                    "comparisons": 0, "sign_flips": 0, "additions": 4 * 4 * 4 * 3}
+    assert rows["1: LeakyReLU"]["comparisons"] == 4 * 8 * 8

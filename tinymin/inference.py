@@ -49,12 +49,13 @@ class FoldedMinConv:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         # For the min-selector the input clip changes nothing (|w| <= bound, MATH.md
         # section 5), so it is skipped; the max and adder operators need it.
+        x = np.ascontiguousarray(x, dtype=self.weight.dtype)  # the kernels need one dtype
         if self.input_bound is not None and self.operator != "min":
             x = np.clip(x, -self.input_bound, self.input_bound)
         w_shape = (self.weight.shape[0], x.shape[1], *self.kernel)
         geom: ConvGeometry = conv_geometry("folded min conv", x.shape, w_shape, self.stride,
                                            self.padding)
-        cols = _ext.im2col(np.ascontiguousarray(x), self.kernel, self.stride, self.padding)
+        cols = _ext.im2col(x, self.kernel, self.stride, self.padding)
         rows = selector_kernel(self.operator)(cols, self.weight)
         return rows_to_nchw(rows + self.bias, x.shape[0], geom)
 
@@ -73,14 +74,20 @@ class FoldedLinear:
 
 @dataclass
 class ChannelRescale:
-    """Multiply each channel by its pending scale: the one multiplication per activation
-    left when per-channel scales (``scale="channel"`` or a per-channel calibration gain)
-    meet another min layer, which needs one scale for its whole receptive field."""
+    """Multiply each channel by its pending scale (and add ``offset``, if any).
+
+    The one multiplication per activation left when per-channel scales
+    (``scale="channel"`` or a per-channel calibration gain) meet another min layer,
+    which needs one scale for its whole receptive field; or when a calibration gain is
+    not positive, so it cannot travel through leaky ReLU and max-pool.
+    """
 
     scale: np.ndarray
+    offset: np.ndarray | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x * self.scale.reshape(1, -1, 1, 1).astype(x.dtype)
+        y = x * self.scale.reshape(1, -1, 1, 1).astype(x.dtype)
+        return y if self.offset is None else y + self.offset.reshape(1, -1, 1, 1).astype(x.dtype)
 
 
 @dataclass
@@ -113,7 +120,8 @@ class FoldedModel:
         return f"FoldedModel([{names}])"
 
 
-_SCALE_FREE = (LeakyReLU, ReLU, MaxPool2d, Flatten, Dropout, Identity)
+# Layers that commute with a positive per-channel factor: f(s x) = s f(x).
+_SCALE_FREE = (LeakyReLU, ReLU, MaxPool2d, AvgPool2d, Flatten, Dropout, Identity)
 
 
 def fold_min_model(model: Sequential) -> FoldedModel:
@@ -122,13 +130,15 @@ def fold_min_model(model: Sequential) -> FoldedModel:
     Per-channel scales (``scale="channel"``, or per-channel calibration gains) cannot
     pass into the *next* min layer, since :math:`m(s a, b) = s\\, m(a, b/s)` needs one
     ``s`` for the whole receptive field: there a :class:`ChannelRescale` step applies
-    them, one multiplication per activation (counted by :func:`operation_counts`).
+    them, one multiplication per activation (counted by :func:`operation_counts`). The
+    same happens right after a layer whose calibration gain is zero or negative for
+    some channel: such a factor does not commute with leaky ReLU or max-pool.
 
     Raises
     ------
     ValueError
-        For layers the scale cannot pass through exactly (average pooling, an exact
-        convolution after a min one), or when the model ends with a pending scale.
+        For layers the scale cannot pass through exactly (an exact convolution after a
+        min one), or when the model ends with a pending scale.
     """
     if not isinstance(model, Sequential):
         raise ValueError(f"fold_min_model: expected a Sequential, got {type(model).__name__}")
@@ -141,8 +151,8 @@ def fold_min_model(model: Sequential) -> FoldedModel:
             if np.ndim(scale) == 1:
                 steps.append(ChannelRescale(np.asarray(scale)))
                 scale = 1.0
-            folded, scale = _fold_min_conv(layer, scale, index)
-            steps.append(folded)
+            folded, scale = _fold_min_conv(layer, scale)
+            steps.extend(folded)
         elif isinstance(layer, _SCALE_FREE):
             steps.append(ScaleFreeStep(layer))
             if isinstance(layer, Flatten) and np.ndim(scale) == 1:
@@ -150,7 +160,7 @@ def fold_min_model(model: Sequential) -> FoldedModel:
         elif isinstance(layer, Linear):
             steps.append(_fold_linear(layer, scale))
             scale = 1.0
-        elif isinstance(layer, (Conv2d, AvgPool2d)) and np.all(np.asarray(scale) == 1.0):
+        elif isinstance(layer, Conv2d) and np.all(np.asarray(scale) == 1.0):
             steps.append(ScaleFreeStep(layer))
         else:
             raise ValueError(f"fold_min_model: layer {index} ({type(layer).__name__}) cannot "
@@ -160,7 +170,8 @@ def fold_min_model(model: Sequential) -> FoldedModel:
     return FoldedModel(steps)
 
 
-def _fold_min_conv(layer: MinConv2d, scale: float, index: int) -> tuple[FoldedMinConv, Any]:
+def _fold_min_conv(layer: MinConv2d, scale: float) -> tuple[list[Any], Any]:
+    """The folded steps of one min layer, and the scale its stored output carries."""
     mu_x = float(layer.running_abs_mean[0])
     w = layer.weight.data.astype(np.float64)
     mu_w = np.abs(w).mean(axis=None if layer.scale == "layer" else (1, 2, 3), keepdims=True)
@@ -168,20 +179,28 @@ def _fold_min_conv(layer: MinConv2d, scale: float, index: int) -> tuple[FoldedMi
     w_c = w if T is None else np.clip(w, -T * mu_w, T * mu_w)
     w_hat = w_c * mu_x / mu_w                                   # Eq. 12, precomputed
     gain = layer.output_gain.astype(np.float64)
-    # y = gain * (mu_w * scale * sum_k m(x_s, w_hat / scale) + b) + offset
-    out_scale = gain * mu_w.reshape(-1) * scale
-    bias = layer.bias.data if layer.bias is not None else np.zeros(layer.out_channels)
-    folded_bias = (gain * bias + layer.output_offset) / out_scale
-    if np.ptp(out_scale) == 0:
-        out_scale = float(out_scale[0])
+    offset = layer.output_offset.astype(np.float64)
+    bias = layer.bias.data.astype(np.float64) if layer.bias is not None else np.zeros(layer.out_channels)
+    # y = gain * (base * sum_k m(x_s, w_hat / scale) + b) + offset,  base = mu_w * scale > 0
+    base = np.broadcast_to(mu_w.reshape(-1) * scale, gain.shape)
+    affine_after = not np.all(gain > 0)
+    if affine_after:
+        # store y / base, then one multiply-add per output restores y exactly
+        out_scale, folded_bias = base, bias / base
+    else:
+        out_scale = gain * base
+        folded_bias = (gain * bias + offset) / out_scale
     dtype = layer.weight.dtype
-    folded = FoldedMinConv(
+    steps: list[Any] = [FoldedMinConv(
         weight=np.ascontiguousarray((w_hat / scale).reshape(layer.out_channels, -1), dtype=dtype),
         bias=folded_bias.astype(dtype),
         input_bound=None if T is None else T * mu_x / scale,
         kernel=layer.kernel_size, stride=layer.stride, padding=layer.padding,
-        operator=layer.operator)
-    return folded, out_scale
+        operator=layer.operator)]
+    if affine_after:
+        steps.append(ChannelRescale(gain * base, offset))
+        return steps, 1.0
+    return steps, float(out_scale[0]) if np.ptp(out_scale) == 0 else out_scale
 
 
 def _flattened_scale(scale: np.ndarray, model: Sequential, index: int) -> np.ndarray:
@@ -222,10 +241,19 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
             continue
         if rescale:
             row["multiplications"] += input_size  # the ChannelRescale step before it
+        affine_after = folded and isinstance(layer, MinConv2d) and _non_positive_gain(layer)
+        if affine_after:  # the ChannelRescale(gain, offset) step right after it
+            row["multiplications"] += int(np.prod(shape))
+            row["additions"] += int(np.prod(shape))
         if isinstance(layer, (Conv2d, Linear)):
-            channel_scale_pending = isinstance(layer, MinConv2d) and _per_channel_scale(layer)
+            channel_scale_pending = (isinstance(layer, MinConv2d) and not affine_after
+                                     and _per_channel_scale(layer))
         rows.append({"layer": f"{index}: {type(layer).__name__}", **row})
     return rows
+
+
+def _non_positive_gain(layer: MinConv2d) -> bool:
+    return bool(np.any(layer.output_gain <= 0))
 
 
 def _per_channel_scale(layer: MinConv2d) -> bool:

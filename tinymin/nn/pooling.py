@@ -1,4 +1,4 @@
-"""Pooling layers."""
+"""Pooling layers: max and average over sliding windows."""
 
 from __future__ import annotations
 
@@ -7,22 +7,28 @@ from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
 
-class MaxPool2d(Module):
-    """Max over each ``kernel_size`` window (``stride`` defaults to ``kernel_size``)."""
+class _Pool2d(Module):
+    """What both pooling layers share: the window geometry (not a layer on its own)."""
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
-
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(MaxPool2d):
-    """Mean over each ``kernel_size`` window."""
+class MaxPool2d(_Pool2d):
+    """Max over each ``kernel_size`` window (``stride`` defaults to ``kernel_size``):
+    :math:`y_{c,i,j} = \\max_{(u,v) \\in \\text{window}(i,j)} x_{c,u,v}`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each ``kernel_size`` window (``stride`` defaults to ``kernel_size``):
+    :math:`y_{c,i,j} = \\frac{1}{k_h k_w} \\sum_{(u,v) \\in \\text{window}(i,j)} x_{c,u,v}`."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
