@@ -94,6 +94,17 @@ def test_mse_loss():
         F.mse_loss(a, np.ones(2))
 
 
+def test_float32_stays_float32_in_mse_loss_and_max_backward():
+    x = tm.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]], requires_grad=True)
+    loss = F.mse_loss(x, np.zeros((2, 3)))  # a float64 target must not upcast the graph
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    x.grad = None
+    x.max(dim=1)[0].sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [[0, 0.5, 0.5], [1, 0, 0]])  # ties share
+
+
 def test_dropout_scaling_reproducibility_and_eval():
     x = tm.ones(1000, 100)
     tm.manual_seed(0)

@@ -62,7 +62,8 @@ class Max(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         a, out, axes = ctx.saved_tensors
-        is_max = a == out
+        # in the input's float dtype: a bool / int division would give float64
+        is_max = (a == out).astype(np.result_type(a.dtype, np.float32))
         share = is_max / is_max.sum(axis=axes, keepdims=True)
         grad = np.reshape(grad, out.shape)
         return (grad * share,)

@@ -39,6 +39,10 @@ def mse_loss(input: Tensor, target) -> Tensor:  # noqa: A002 (torch name)
     target_shape = np.shape(getattr(target, "data", target))
     if input.shape != target_shape:
         raise ValueError(f"mse_loss: input shape {input.shape} != target shape {target_shape}")
+    if not isinstance(target, Tensor):
+        # a plain array is a constant: use the input's dtype (float64 targets would
+        # otherwise turn a float32 model's loss and gradients into float64)
+        target = np.asarray(target, dtype=input.dtype)
     diff = input - target
     return (diff * diff).mean()
 
