@@ -56,6 +56,23 @@ def test_transfer_learning_from_exact_to_min(tmp_path, capsys):
     assert "initialised from" in out and "running_abs_mean" in out
     state = load_checkpoint(tmp_path / "min" / "checkpoint.npz").model_state
     assert "0.running_abs_mean" in state
+    np.testing.assert_array_equal(state["0.output_gain"], 1.0)  # the paper's plain copy
+
+    assert main(["train", "--model", "lenet", "--conv", "min", "--epochs", "1", "--init-from",
+                 str(exact / "checkpoint.npz"), "--calibrate", "64", "--out",
+                 str(tmp_path / "calibrated"), *QUICK]) == 0
+    assert "calibrated" in capsys.readouterr().out
+    state = load_checkpoint(tmp_path / "calibrated" / "checkpoint.npz").model_state
+    assert not np.all(state["0.output_gain"] == 1.0)  # fitted before fine-tuning
+    assert state["0.input_scale_multiple"][0] > 0
+
+
+def test_calibrate_needs_a_min_model_started_from_a_checkpoint(capsys):
+    with pytest.raises(SystemExit, match="--calibrate needs"):
+        main(["train", "--conv", "min", "--calibrate", "16", *QUICK])
+    with pytest.raises(SystemExit):
+        main(["train", "--calibrate", "-1"])
+    assert "must be >= 0" in capsys.readouterr().err
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

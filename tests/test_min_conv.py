@@ -244,3 +244,15 @@ def test_layer_diagnostics_report_correlation_and_constraint():
         assert r["mean_abs_w_hat"] == pytest.approx(r["mu_x"], rel=1e-5)  # Eq. 12's constraint
     assert model[0].num_batches_tracked[0] == 0  # measuring did not move the statistics
     assert set(scale_snapshot(model)) == {"0.mu_x_hat", "0.mu_w", "3.mu_x_hat", "3.mu_w"}
+
+
+def test_diagnostics_use_the_calibrated_input_scale_in_training_mode():
+    from tinymin.analysis.diagnostics import compare_with_exact
+
+    tm.manual_seed(0)
+    layer = nn.MinConv2d(2, 3, 3, padding=1)
+    layer.input_scale_multiple[0] = 3.0
+    x = np.random.default_rng(1).normal(size=(4, 2, 6, 6)).astype(np.float32)
+    result = compare_with_exact(layer, x)
+    assert result["mu_x"] == pytest.approx(3.0 * np.abs(x).mean(), rel=1e-6)
+    assert result["mean_abs_w_hat"] == pytest.approx(result["mu_x"], rel=1e-5)

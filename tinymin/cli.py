@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert = sub.add_parser("convert", help="turn an exact checkpoint into a calibrated "
                              "MinConvNet (no retraining)")
     convert.add_argument("--checkpoint", required=True, help="exact model checkpoint")
-    convert.add_argument("--calibrate", type=int, default=256,
-                         help="training images used to calibrate (0: copy only)")
+    convert.add_argument("--calibrate", type=_non_negative_int, default=256,
+                         help="training images used to calibrate (0: only re-estimate "
+                         "mu_x_hat on 256 images, the paper's plain copy)")
     convert.add_argument("--clip-value", type=float, default=None)
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
@@ -75,6 +76,10 @@ def _add_train_parser(sub) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--init-from", default=None,
                        help="checkpoint whose weights start this run (transfer learning)")
+    train.add_argument("--calibrate", type=_non_negative_int, default=0,
+                       help="with --init-from an exact checkpoint and --conv min: calibrate "
+                       "the min layers on N training images before fine-tuning (0: the "
+                       "paper's plain copy)")
     train.add_argument("--train-limit", type=int, default=None, help="use only N training images")
     train.add_argument("--test-limit", type=int, default=None, help="use only N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -86,6 +91,13 @@ def _add_eval_parser(sub) -> None:
     ev.add_argument("--data-root", default=None)
     ev.add_argument("--batch-size", type=int, default=256)
     ev.add_argument("--test-limit", type=int, default=None)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def limit(dataset, n: int | None, seed: int):
@@ -140,6 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     start_epoch = 0
     if args.init_from:
         _init_from(model, args.init_from, train_loader)
+    if args.calibrate:
+        _calibrate_transfer(model, train_set, args)
     if args.resume:
         start_epoch = _resume(args, model, optimizer, scheduler, train_loader)
     run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
@@ -192,6 +206,22 @@ def _init_from(model, path: str, train_loader) -> None:
         from tinymin.nn.min_conv import recalibrate_running_statistics
 
         recalibrate_running_statistics(model, train_loader, max_batches=20)
+
+
+def _calibrate_transfer(model, train_set, args: argparse.Namespace) -> None:
+    """Fit the copied min layers to the exact ones they replace (tinymin's extension of
+    the paper's transfer: see ``tinymin.nn.calibration``), then fine-tune as usual."""
+    from tinymin.nn import calibrate_min
+    from tinymin.nn.min_conv import min_layers
+
+    if not args.init_from or not min_layers(model):
+        raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+    if args.resume:
+        return  # the resumed checkpoint already holds the calibrated layers
+    subset = limit(train_set, args.calibrate, args.seed)
+    images = np.stack([subset[i][0] for i in range(len(subset))])
+    for layer in calibrate_min(model, images):
+        print("  calibrated " + str(layer))
 
 
 def _resume(args: argparse.Namespace, model, optimizer, scheduler, train_loader) -> int:
@@ -259,7 +289,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     test_loader = DataLoader(limit(test_set, args.test_limit, args.seed + 1), 256)
     options = {} if args.clip_value is None else {"clip_value": args.clip_value}
     model = convert_to_min(exact, **options)
-    calibration = limit(train_set, max(args.calibrate, 1), args.seed)
+    calibration = limit(train_set, args.calibrate or 256, args.seed)
     images = np.stack([calibration[i][0] for i in range(len(calibration))])
     recalibrate_running_statistics(model, [images])
     exact_acc = evaluate(exact, test_loader)["accuracy"]

@@ -34,7 +34,9 @@ def compare_with_exact(layer: MinConv2d, x: np.ndarray) -> dict[str, Any]:
     counted = layer.num_batches_tracked.copy()
     with no_grad():
         approx = layer(Tensor(x)).data.astype(np.float64)
-    mu_x = float(np.abs(x).mean()) if layer.training else float(running[0])
+    # the mu_x the layer just used (step 1), calibrated multiple included
+    mu_x = (float(layer.input_scale_multiple[0]) * float(np.abs(x).mean()) if layer.training
+            else float(running[0]))
     layer.running_abs_mean[...] = running
     layer.num_batches_tracked[...] = counted
     w = layer.weight.data
