@@ -256,3 +256,22 @@ def test_diagnostics_use_the_calibrated_input_scale_in_training_mode():
     result = compare_with_exact(layer, x)
     assert result["mu_x"] == pytest.approx(3.0 * np.abs(x).mean(), rel=1e-6)
     assert result["mean_abs_w_hat"] == pytest.approx(result["mu_x"], rel=1e-5)
+
+
+def test_chunked_min_conv_equals_unchunked_forward_and_backward():
+    from tinymin.nn.functional.conv import set_im2col_limit
+
+    results = []
+    for limit in (None, 36 * 18 * 8):  # the default bound, then about one image per chunk
+        previous = set_im2col_limit(limit) if limit is not None else None
+        try:
+            x = tm.tensor(np.random.default_rng(4).normal(size=(5, 2, 6, 6)), requires_grad=True)
+            w = tm.tensor(np.random.default_rng(3).normal(size=(3, 2, 3, 3)), requires_grad=True)
+            y = F.min_conv2d(x, w, padding=1, clip_value=2.0, running_abs_mean=np.ones(1))
+            (y * y).sum().backward()
+            results.append((y.data, x.grad.copy(), w.grad.copy()))
+        finally:
+            if previous is not None:
+                set_im2col_limit(previous)
+    for full, chunked in zip(results[0], results[1]):
+        np.testing.assert_allclose(chunked, full, rtol=1e-12)

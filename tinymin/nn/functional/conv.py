@@ -144,7 +144,8 @@ def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Con
     """Exact gradients of :math:`Y = \\mathrm{cols}(x)\\,W^\\top` for inputs and weights.
 
     ``cols`` is the saved column matrix of ``x`` (or None: then it is rebuilt chunk
-    by chunk). Returns ``(dx, dw, db_rows_sum)``; entries not needed are None.
+    by chunk). Returns ``(dx, dw)``; an entry not needed is None (the bias gradient
+    is the caller's: a sum of ``grad``).
     """
     w2 = weight.reshape(geom.out_channels, -1)
     dx = np.empty_like(x) if need_x else None

@@ -32,6 +32,7 @@ from tinymin.nn.functional.conv import (
     ConvGeometry,
     conv_backward,
     conv_geometry,
+    fits_in_one_chunk,
     im2col,
     image_chunks,
     rows_to_nchw,
@@ -122,18 +123,24 @@ def step4_rescale(w_c: np.ndarray, mu_x: float, mu_w) -> np.ndarray:
 
 
 def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
-                           operator: str = "min") -> np.ndarray:
+                           operator: str = "min", cols: np.ndarray | None = None) -> np.ndarray:
     """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)`, by im2col and
     the selector GEMM (:func:`tinymin._ext.min_gemm` for ``operator="min"``).
 
+    ``cols`` is the column matrix of the whole ``x_c`` if the caller built it already
+    (to reuse it in step 6); otherwise it is built here, in memory-bounded chunks.
     Returns the NCHW output without bias.
     """
     selector_gemm = selector_kernel(operator)
     w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x_c.dtype)
-    for chunk in image_chunks(geom, x_c.itemsize):
-        cols = im2col(x_c[chunk], geom)
-        out[chunk] = rows_to_nchw(selector_gemm(cols, w_rows), chunk.stop - chunk.start, geom)
+    if cols is not None:
+        out[...] = rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom)
+    else:
+        for chunk in image_chunks(geom, x_c.itemsize):
+            chunk_cols = im2col(x_c[chunk], geom)
+            out[chunk] = rows_to_nchw(selector_gemm(chunk_cols, w_rows), chunk.stop - chunk.start,
+                                      geom)
     out *= np.asarray(mu_w, dtype=out.dtype).reshape(1, -1, 1, 1)
     return out
 
@@ -161,9 +168,10 @@ def step5b_output_affine(y: np.ndarray, gain: np.ndarray | None, offset: np.ndar
 
 
 def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, geom: ConvGeometry,
-                          need_x: bool, need_w: bool):
-    """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d."""
-    return conv_backward(grad, x_c, w_c, geom, None, need_x, need_w)
+                          need_x: bool, need_w: bool, cols: np.ndarray | None = None):
+    """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d
+    (``cols``: the forward's column matrix of ``x_c``, if it kept it)."""
+    return conv_backward(grad, x_c, w_c, geom, cols, need_x, need_w)
 
 
 def step7_through_clip(grad: np.ndarray | None, inside: np.ndarray | None) -> np.ndarray | None:
@@ -187,7 +195,9 @@ class MinConv2dFunction(Function):
         x_c, x_inside = step3_clip(x, mu_x, clip_value)
         w_c, w_inside = step3_clip(weight, mu_w, clip_value)
         w_hat = step4_rescale(w_c, mu_x, mu_w)
-        y = step5_approximate_conv(x_c, w_hat, mu_w, geom, operator)
+        # one column matrix for step 5 and step 6's weight gradient, when it fits the bound
+        cols = im2col(x_c, geom) if fits_in_one_chunk(geom, x_c.itemsize) else None
+        y = step5_approximate_conv(x_c, w_hat, mu_w, geom, operator, cols)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
         record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
@@ -199,16 +209,16 @@ class MinConv2dFunction(Function):
         if output_gain is not None or output_offset is not None:
             y = step5b_output_affine(y, output_gain, output_offset)
             record(layer_name, "5b. calibrated y = gain * y + offset", y=y)
-        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain)
+        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain, cols)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad):
-        x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain = ctx.saved_tensors
+        x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if output_gain is not None:  # the frozen calibration gain scales what flows back
             grad = grad * output_gain.reshape(1, -1, 1, 1).astype(grad.dtype)
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w, cols)
         record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
                **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
