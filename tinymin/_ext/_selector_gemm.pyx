@@ -13,50 +13,76 @@ The public, validating entry points are in ``tinymin/_ext/__init__.py``; the
 functions here trust their arguments (C-contiguous 2-D float32/float64 arrays of the
 same dtype, matching K) and are called only after those checks.
 
-How the kernel is organised (see PERFORMANCE.md for the measurements behind it):
+How the kernels are organised (see PERFORMANCE.md for the measurements behind it):
 
-1. The weights are repacked once per call into "filter panels" of ``nr``
-   consecutive filters (nr = 8 for float32, 4 for float64: one 256-bit vector),
-   transposed to K x nr, with ``-|w|``, ``|w|`` and ``sgn(w)`` precomputed (filters
-   beyond C are zero-padded; they add zero and are never written out). Inside a
-   panel the nr values of one k are contiguous, so the innermost loop
-   ``for c in range(nr)`` is one vector operation.
+``min_gemm`` vectorises over k ("k-lanes"):
+
+1. ``|w|`` and ``sgn(w)`` are computed once per call as C x Kp arrays, K zero-padded
+   to Kp, a multiple of the lane count nl (8 float32, 4 float64: one 256-bit vector),
+   and 64-byte aligned (numpy only promises 16; a misaligned vector load that splits
+   a cache line costs two).
 2. The rows of ``cols`` are split into blocks of ``MB`` rows, shared among OpenMP
    threads with ``prange(schedule="dynamic")``: a thread takes the next block when
    it is free, so a core busy with another process does not hold the others back
-   (with "static" the 2-thread kernel ran 1.3-1.7x slower on a loaded machine). A thread sweeps all filter panels over its block; block
-   (``MB`` x K) and panel (K x nr x 3) both stay in L2. K longer than ``KC`` is
-   split into chunks, the partial sums kept in ``out``.
-3. The micro-kernel computes an ``MR`` x nr tile of ``out`` (8 rows) with the whole
-   k loop inside and the accumulators in registers: per k it broadcasts 8 inputs,
-   reads one panel row and does 8 x (max, min, fused multiply-add). It lives in a
-   ``cdef inline ... noexcept nogil`` helper: gcc did not vectorise the same loop
-   written directly in the ``prange`` body. Its compares are written as
-   ``lo if lo > x else x``, which gcc turns into one ``vmaxps`` (and which keeps a
-   NaN input NaN).
+   (with "static" the 2-thread kernel ran 1.3-1.7x slower on a loaded machine). The
+   thread copies its block into its own aligned, zero-padded buffer, then sweeps it
+   in tiles of ``MR`` = 8 rows; for each tile all C filters stream past (tile rows
+   in L1, filters from L2). K longer than ``KC`` is split into chunks, the partial
+   sums kept in ``out``.
+3. The micro-kernel computes 8 rows x 1 filter: 8 accumulator vectors, lane l
+   summing the k with k % nl == l; per k-vector it loads |w| and sgn(w) once, forms
+   -|w|, and does 8 x (max, min, fused multiply-add) with the 8 row vectors read
+   straight from L1. At the end each accumulator's lanes are added up (8 -> 4 -> 2
+   -> 1). Everything lives in registers (8 + 3 + 2 temporaries of the 16 ymm);
+   nothing in the loop is loop-invariant, so gcc has nothing to hoist and spill.
+   The compares are written as ``lo if lo > x else x``, which gcc turns into one
+   ``vmaxps`` (and which keeps a NaN input NaN); the loops live in ``cdef inline
+   ... noexcept nogil`` helpers (gcc did not vectorise them written directly in the
+   ``prange`` body).
 
-Measured on the 2-core AVX2 machine of PERFORMANCE.md: min_gemm runs at 1.8-2.4x
-the time of numpy's BLAS ``cols @ w.T``, near the limit set by min/max throughput;
-max_gemm about 3x min_gemm (16 broadcast values per k do not fit the registers),
-adder_gemm about as fast as min_gemm. Variants that lost: 4 x 16 tiles (2x slower),
-6-row tiles, XOR sign flips instead of the multiply-add, packing the 8 rows
-interleaved, and K chunks of 256 (all equal or slower).
+``max_gemm`` and ``adder_gemm`` still use the older layout: the weights repacked into
+"filter panels" of nr filters (K x nr, nr = one vector), an 8-row x nr tile
+vectorised over the filters, with the 8 inputs of each k broadcast.
+
+Measured on the 2-core AVX2 machine (AMD EPYC, Zen 3; medians, noisy shared
+machine), float32, ``min_gemm`` alone against numpy's BLAS ``cols @ w.T`` in the same
+run: LeNet conv2 (P=12544, K=800, C=64) 43 ms vs 29 ms (1.5x; the broadcast kernel
+before it: 2.0x), 3x3 layer (P=16384, K=576, C=128) 76 vs 41 ms (1.8x; before:
+2.6x). Its loop runs at ~1.1 cycles per 8-lane (max, min, FMA) group with the data
+in L1 (Zen 3 issues max/min on 2 of its 4 FP pipes, so 2 per group is the floor
+near 1 cycle); the rest is memory traffic and the lane sums. Not re-measured here:
+max_gemm was about 3x the old min_gemm (16 broadcast values per k do not fit the
+registers), adder_gemm about as fast as the old min_gemm.
+
+Variants that lost (min_gemm): the broadcast layout (8 rows x 8 filters, vectorised
+over filters) at 2.0-2.6x BLAS: gcc hoists all 8 broadcasts to the top of the k step
+and spills two of them plus one accumulator (a store/reload chain every k); splitting
+its filter loop per row made gcc unroll it into scalar code, 6-row tiles made it
+unroll-and-jam k by 2 and spill again. In the k-lane layout: 4 x 2 and 2 x 4 tiles
+(1.4-1.7 cycles/group in L1: too many operands for the registers), 3 x 2 (1.9), a
+stored -|w| instead of negating |w| (more loads: 1.8 vs 1.4), filters outside and
+row tiles inside (the 8 tile rows then come from L2 at 32 bytes per group: 1.85x vs
+1.5x BLAS), K chunks of 256-512 (the lane sums per chunk cost more than L1 hits
+save). Not tried in the kernel: ``sgn(x) sgn(w) min(|x|, |w|)`` as min + XOR + FMA
+(3 FP ops per group like now; a micro-benchmark gave 0.93 vs 1.0 cycles per group
+with the operands in registers, but it needs |x| and the sign of x as two inputs).
 """
 
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport fabs
+from libc.string cimport memcpy
 
 from tinymin._ext.threads import blas_paused as _blas_paused
 from tinymin._ext.threads import num_threads as _num_threads
 
-# Tile sizes. A micro-tile is MR rows x nr filters, nr = one AVX2 vector: 8 float32
-# or 4 float64 (``_nr`` below). Its MR = 8 accumulator vectors, the three panel
-# vectors of the current k and one broadcast input fit the 16 ymm registers; a wider
-# tile (4 rows x 16 filters) made gcc read the panel from memory once per row and was
-# about 2x slower. MB rows form the block that one thread takes at a time.
+# Tile sizes. min_gemm: a tile is MR = 8 rows x 1 filter, vectorised over k (8 row
+# accumulators + |w|, -|w|, sgn(w) + temporaries fit the 16 ymm registers).
+# max_gemm/adder_gemm: MR = 8 rows x nr filters (nr = one vector: 8 float32 or 4
+# float64, ``_nr`` below), vectorised over the filters. MB rows form the block that
+# one thread takes at a time; KC (a multiple of 8) bounds the k-chunk.
 cdef enum:
     NRMAX = 8
     MR = 8
@@ -111,15 +137,28 @@ cdef inline void _store(const floating* acc, floating* out, Py_ssize_t ncols) no
 
 
 # ------------------------------------------------------------------ min micro-kernels
-cdef inline void _min_tile8(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
-                            const floating* nab, const floating* ab, const floating* sg,
-                            floating* out, Py_ssize_t ldo, Py_ssize_t ncols,
-                            bint first) noexcept nogil:
-    """8 rows x nr filters: out[r, c] = sum_k sg[k,c] * clip(x[r,k], nab[k,c], ab[k,c]).
+cdef inline void _finish(floating* acc, floating* out, bint first) noexcept nogil:
+    # Add up the lanes of one accumulator (halving: 8 -> 4 -> 2 -> 1) into out[0], on
+    # top of the partial sum of the earlier k-chunks unless this is the first chunk.
+    cdef Py_ssize_t l, h = _nr(acc[0])
+    while h > 1:
+        h //= 2
+        for l in range(h):
+            acc[l] += acc[l + h]
+    out[0] = acc[0] if first else out[0] + acc[0]
 
-    ``x`` is 8 consecutive rows of ``cols`` (row stride K); nab/ab/sg one panel (K x nr).
+
+cdef inline void _min_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
+                           const floating* ab, const floating* sg,
+                           floating* out, Py_ssize_t ldo, Py_ssize_t nrows,
+                           bint first) noexcept nogil:
+    """8 rows x 1 filter: out[r*ldo] (+)= sum_k sg[k] * clip(x[r*ldx + k], -ab[k], ab[k]).
+
+    ``x``: 8 rows of the packed block (row stride ``ldx``), ``ab``/``sg``: |w| and
+    sgn(w) of one filter; K is a multiple of the lane count nl. Lane l of an
+    accumulator sums the k with k % nl == l; only the first ``nrows`` rows are stored.
     """
-    cdef Py_ssize_t nr = _nr(x[0])
+    cdef Py_ssize_t nl = _nr(x[0])
     cdef floating a0[NRMAX]
     cdef floating a1[NRMAX]
     cdef floating a2[NRMAX]
@@ -129,80 +168,50 @@ cdef inline void _min_tile8(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
     cdef floating a6[NRMAX]
     cdef floating a7[NRMAX]
     cdef floating lo, hi, s
-    cdef Py_ssize_t k, c, o
-    _init(a0, out, ncols, first)
-    _init(a1, out + ldo, ncols, first)
-    _init(a2, out + 2 * ldo, ncols, first)
-    _init(a3, out + 3 * ldo, ncols, first)
-    _init(a4, out + 4 * ldo, ncols, first)
-    _init(a5, out + 5 * ldo, ncols, first)
-    _init(a6, out + 6 * ldo, ncols, first)
-    _init(a7, out + 7 * ldo, ncols, first)
-    for k in range(K):
-        o = k * nr
-        for c in range(nr):
-            lo = nab[o + c]
-            hi = ab[o + c]
-            s = sg[o + c]
-            a0[c] += s * _clip(x[k], lo, hi)
-            a1[c] += s * _clip(x[ldx + k], lo, hi)
-            a2[c] += s * _clip(x[2 * ldx + k], lo, hi)
-            a3[c] += s * _clip(x[3 * ldx + k], lo, hi)
-            a4[c] += s * _clip(x[4 * ldx + k], lo, hi)
-            a5[c] += s * _clip(x[5 * ldx + k], lo, hi)
-            a6[c] += s * _clip(x[6 * ldx + k], lo, hi)
-            a7[c] += s * _clip(x[7 * ldx + k], lo, hi)
-    _store(a0, out, ncols)
-    _store(a1, out + ldo, ncols)
-    _store(a2, out + 2 * ldo, ncols)
-    _store(a3, out + 3 * ldo, ncols)
-    _store(a4, out + 4 * ldo, ncols)
-    _store(a5, out + 5 * ldo, ncols)
-    _store(a6, out + 6 * ldo, ncols)
-    _store(a7, out + 7 * ldo, ncols)
+    cdef Py_ssize_t kv, l, k
+    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
+    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    for kv in range(K // nl):
+        for l in range(nl):  # one vector operation per line
+            k = kv * nl + l
+            hi = ab[k]
+            lo = -hi
+            s = sg[k]
+            a0[l] += s * _clip(x[k], lo, hi)
+            a1[l] += s * _clip(x[ldx + k], lo, hi)
+            a2[l] += s * _clip(x[2 * ldx + k], lo, hi)
+            a3[l] += s * _clip(x[3 * ldx + k], lo, hi)
+            a4[l] += s * _clip(x[4 * ldx + k], lo, hi)
+            a5[l] += s * _clip(x[5 * ldx + k], lo, hi)
+            a6[l] += s * _clip(x[6 * ldx + k], lo, hi)
+            a7[l] += s * _clip(x[7 * ldx + k], lo, hi)
+    # rows past nrows (the ragged end of the last block) are computed, never stored
+    _finish(a0, out, first)
+    if nrows > 1: _finish(a1, out + ldo, first)
+    if nrows > 2: _finish(a2, out + 2 * ldo, first)
+    if nrows > 3: _finish(a3, out + 3 * ldo, first)
+    if nrows > 4: _finish(a4, out + 4 * ldo, first)
+    if nrows > 5: _finish(a5, out + 5 * ldo, first)
+    if nrows > 6: _finish(a6, out + 6 * ldo, first)
+    if nrows > 7: _finish(a7, out + 7 * ldo, first)
 
 
-cdef inline void _min_tile1(const floating* x, Py_ssize_t K,
-                            const floating* nab, const floating* ab, const floating* sg,
-                            floating* out, Py_ssize_t ncols) noexcept nogil:
-    """One row x nr filters (the rows left over after the 8-row tiles)."""
-    cdef Py_ssize_t nr = _nr(x[0])
-    cdef floating a0[NRMAX]
-    cdef Py_ssize_t k, c, o
-    _zero(a0)
-    for k in range(K):
-        o = k * nr
-        for c in range(nr):
-            a0[c] += sg[o + c] * _clip(x[k], nab[o + c], ab[o + c])
-    _store(a0, out, ncols)
+cdef void _min_block(const floating* x, Py_ssize_t nrows, Py_ssize_t Kp, Py_ssize_t C,
+                     const floating* ab, const floating* sg, floating* out) noexcept nogil:
+    """All filters over one packed block of rows (``x``: MB x Kp, ``out`` offset to it).
 
-
-cdef void _min_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
-                     const floating* nab, const floating* ab, const floating* sg,
-                     floating* out) noexcept nogil:
-    """All filter panels over one block of rows (x and out already offset to the block)."""
-    cdef Py_ssize_t nr = _nr(x[0])
-    cdef Py_ssize_t jp, j, r, rt, ncols, panel = K * nr, kb, k0, kc
-    cdef Py_ssize_t nfull = nrows - nrows % MR
-    for kb in range((K + KC - 1) // KC):
+    Row tiles outside, filters inside: the tile's 8 rows (8 x KC values) stay in L1
+    while the filters stream past from L2.
+    """
+    cdef Py_ssize_t j, r, rt, kb, k0, kc
+    for kb in range((Kp + KC - 1) // KC):
         k0 = kb * KC
-        kc = K - k0 if K - k0 < KC else KC
-        for jp in range((C + nr - 1) // nr):
-            j = jp * nr
-            ncols = C - j if C - j < nr else nr
-            for rt in range(nfull // MR):
-                r = rt * MR
-                _min_tile8(x + r * K + k0, K, kc, nab + jp * panel + k0 * nr,
-                           ab + jp * panel + k0 * nr, sg + jp * panel + k0 * nr,
-                           out + r * C + j, C, ncols, k0 == 0)
-    for jp in range((C + nr - 1) // nr):
-        j = jp * nr
-        ncols = C - j if C - j < nr else nr
-        r = nfull
-        while r < nrows:
-            _min_tile1(x + r * K, K, nab + jp * panel, ab + jp * panel, sg + jp * panel,
-                       out + r * C + j, ncols)
-            r += 1
+        kc = Kp - k0 if Kp - k0 < KC else KC
+        for rt in range((nrows + MR - 1) // MR):
+            r = rt * MR
+            for j in range(C):
+                _min_tile(x + r * Kp + k0, Kp, kc, ab + j * Kp + k0, sg + j * Kp + k0,
+                          out + r * C + j, C, nrows - r, k0 == 0)
 
 
 # ------------------------------------------------------------------ max micro-kernels
@@ -377,6 +386,15 @@ def _panels(w):
     return np.ascontiguousarray(padded.reshape(npan, nr, K).transpose(0, 2, 1))
 
 
+def _aligned_zeros(shape, dtype):
+    """Zero array whose data starts on a 64-byte boundary (numpy only promises 16)."""
+    n = int(np.prod(shape))
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(n + 64 // itemsize, dtype=dtype)
+    off = (-raw.ctypes.data % 64) // itemsize
+    return raw[off:off + n].reshape(shape)
+
+
 def _out_or_new(out, P, C, dtype):
     return np.empty((P, C), dtype=dtype) if out is None else out
 
@@ -395,14 +413,21 @@ def min_gemm(cols, w_hat, out=None):
     if K == 0:
         out[...] = 0
         return out
-    pan = _panels(w_hat)
-    ab = np.abs(pan)
-    sg = np.sign(pan)
+    # |w| and sgn(w), K zero-padded to a multiple of the lane count (the padding adds
+    # sgn(0) * clip(0, 0, 0) = 0), 64-byte aligned so no vector load splits a cache line
+    nl = 8 if cols.dtype == np.float32 else 4
+    Kp = -(-K // nl) * nl
+    ab = _aligned_zeros((C, Kp), cols.dtype)
+    sg = _aligned_zeros((C, Kp), cols.dtype)
+    ab[:, :K] = np.abs(w_hat)
+    sg[:, :K] = np.sign(w_hat)
+    nt = _num_threads()
+    xbuf = _aligned_zeros((nt, MB, Kp), cols.dtype)  # one packed row block per thread
     with _blas_paused():
         if cols.dtype == np.float32:
-            _min_run[float](cols, -ab, ab, sg, out)
+            _min_run[float](cols, ab, sg, xbuf, out, nt)
         else:
-            _min_run[double](cols, -ab, ab, sg, out)
+            _min_run[double](cols, ab, sg, xbuf, out, nt)
     return out
 
 
@@ -451,17 +476,20 @@ def adder_gemm(cols, w, out=None):
     return out
 
 
-cdef _min_run(const floating[:, ::1] x, const floating[:, :, ::1] nab,
-              const floating[:, :, ::1] ab, const floating[:, :, ::1] sg,
-              floating[:, ::1] out):
-    cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
-    cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
-    cdef int nt = _num_threads()
+cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
+              const floating[:, ::1] sg, floating[:, :, ::1] xbuf,
+              floating[:, ::1] out, int nt):
+    cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1], Kp = ab.shape[1]
+    cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr, r
+    cdef floating* buf
     for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
         r0 = b * MB
         nr = P - r0 if P - r0 < MB else MB
-        _min_block(&x[r0, 0], nr, K, C, &nab[0, 0, 0], &ab[0, 0, 0], &sg[0, 0, 0],
-                   &out[r0, 0])
+        # copy the block into this thread's aligned buffer (its padding stays zero)
+        buf = &xbuf[threadid(), 0, 0]
+        for r in range(nr):
+            memcpy(buf + r * Kp, &x[r0 + r, 0], K * sizeof(floating))
+        _min_block(buf, nr, Kp, C, &ab[0, 0], &sg[0, 0], &out[r0, 0])
 
 
 cdef _max_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
