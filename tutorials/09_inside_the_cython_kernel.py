@@ -90,12 +90,13 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # The Cython kernel
 # -----------------
 # The compiled kernel lives next to the Python package. Its innermost piece is a
-# *micro-kernel*: a tile of output (8 rows x 8 filters in float32) whose
-# accumulators stay in CPU registers for the whole :math:`k` loop. Per :math:`k` it
-# reads one row of a weight *panel* (the 8 filters' :math:`-|w|`, :math:`|w|`,
-# :math:`\operatorname{sgn}(w)`, precomputed and stored side by side) and applies the
-# clip identity to 8 inputs. Here is the one-row version of that loop (the 8-row
-# version is the same body repeated 8 times) and the block loop around it:
+# *micro-kernel*: a tile of output (8 rows x 1 filter) whose 8 accumulators stay
+# in CPU registers for the whole :math:`k` loop. It is vectorised over :math:`k`:
+# one AVX2 register holds 8 consecutive :math:`k` (lane :math:`l` sums the
+# :math:`k` with :math:`k \bmod 8 = l`, and the 8 lanes are added up at the end).
+# Per 8 values of :math:`k` it loads the filter's :math:`|w|` and
+# :math:`\operatorname{sgn}(w)` once (precomputed per call), forms :math:`-|w|`,
+# and applies the clip identity to the 8 rows. Here is the clip and the tile:
 pyx = Path(_ext.__file__).parent / "_selector_gemm.pyx"
 
 
@@ -109,19 +110,27 @@ if pyx.exists():
     source = pyx.read_text()
     print(cdef_function(source, "_clip"))
     print()
-    print(cdef_function(source, "_min_tile1"))
+    print(cdef_function(source, "_min_tile"))
 else:
     print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_selector_gemm.pyx")
 
 # %%
-# What makes it fast, in order of what it bought (``PERFORMANCE.md``):
+# What makes it fast (``PERFORMANCE.md`` and the kernel's docstring hold the
+# measurements):
 #
-# * the inner loop runs over a **contiguous** axis (8 filters of one panel), so gcc
-#   turns ``for c in range(nr)`` into single AVX2 instructions on 8 floats;
-# * :math:`-|w|`, :math:`|w|`, :math:`\operatorname{sgn}(w)` are computed **once per
-#   call**, not once per row;
-# * a **register tile** of 8 x 8 outputs reuses each loaded weight 8 times and each
-#   input 8 times (the same trick that makes BLAS fast);
+# * the inner loop runs over a **contiguous** axis (8 consecutive :math:`k` of a row
+#   and of a filter), so gcc turns ``for l in range(nl)`` into single AVX2
+#   instructions on 8 floats;
+# * nothing in the loop is loop-invariant, so the compiler keeps every value in
+#   registers (an earlier layout, 8 rows x 8 filters vectorised over the filters,
+#   made gcc hoist 8 broadcasts, run out of the 16 registers and spill: about 1.4x
+#   slower);
+# * :math:`|w|`, :math:`\operatorname{sgn}(w)` are computed **once per call**, not
+#   once per row, zero-padded to a multiple of 8 and 64-byte aligned, and each thread
+#   copies its block of rows into an aligned buffer (a vector load that splits two
+#   cache lines costs two);
+# * a **register tile** of 8 rows reuses each loaded weight vector 8 times (the same
+#   trick that makes BLAS fast);
 # * blocks of 64 rows are spread over the cores with OpenMP ``prange``;
 # * the micro-kernel sits in a ``cdef inline ... noexcept nogil`` function: written
 #   directly inside the ``prange`` body, gcc did not vectorise it (4-7x slower).
@@ -227,8 +236,8 @@ fig.tight_layout()
 #
 # So even a perfect min kernel needs roughly **1.5-2x the time of the BLAS GEMM**
 # on this kind of CPU (the project's performance notes say 1.6-2x): an
-# instruction-level limit, not a lack of tuning (the best hand-written AVX2
-# register tile reached about 1.8x on this shape). The paper's argument is
+# instruction-level limit, not a lack of tuning (tinymin's kernel measured about
+# 1.5x on this shape and 1.8x on a 3x3 layer, one thread; table above). The paper's argument is
 # about *hardware*: a comparator and a 4-to-1 multiplexer (Table 2) are much
 # cheaper in silicon and energy than a multiplier. On a CPU, which
 # already has fast multipliers, a min costs as much as a multiply, and the clip
