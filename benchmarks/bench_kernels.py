@@ -39,7 +39,11 @@ import statistics
 import sys
 import time
 
-import numpy as np
+# tinymin's threading policy (tinymin/_ext/threads.py): OpenBLAS workers must sleep right
+# after a GEMM; OpenBLAS reads this when numpy loads it, so set it before numpy.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 try:
     import tinymin  # noqa: F401

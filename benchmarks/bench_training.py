@@ -18,10 +18,15 @@ An "epoch" here is one pass over ``--images`` training images, data loading incl
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
+# tinymin's threading policy (tinymin/_ext/threads.py): OpenBLAS workers must sleep right
+# after a GEMM; OpenBLAS reads this when numpy loads it, so set it before numpy.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 import tinymin as tm
 from tinymin import _ext, optim

@@ -8,7 +8,15 @@
 array([4.], dtype=float32)
 """
 
-import numpy as np
+import os
+
+# OpenBLAS workers spin for ~0.1 s after each GEMM and take a core from the OpenMP
+# kernel that follows (tinymin/_ext/threads.py). This makes them sleep at once; it is
+# read when OpenBLAS loads, so it works only if numpy was not imported before tinymin.
+# Yours wins if set.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402 (after the setting above, on purpose)
 
 # Subpackages, reachable as ``tm.nn``, ``tm.optim``, ... as in PyTorch.
 from tinymin import _ext, data, models, nn, optim  # noqa: F401

@@ -13,26 +13,30 @@ The policy
    OpenMP kernels read :func:`num_threads` on every call; BLAS is set through
    ``threadpoolctl``). Default: the number of CPUs this process may run on, or the
    environment variable ``TINYMIN_NUM_THREADS``.
-2. **BLAS steps aside while a kernel runs.** Every multi-threaded Cython kernel is
-   wrapped in :func:`blas_paused`, which sets BLAS to one thread (this parks
-   OpenBLAS's spinning workers) and restores it afterwards. It costs a few
-   microseconds per call.
+2. **OpenBLAS does not spin after a GEMM.** ``import tinymin`` sets
+   ``OPENBLAS_THREAD_TIMEOUT=4`` (unless you set it) before numpy loads OpenBLAS, so
+   its idle workers sleep at once instead of spinning for about 0.1 s. OpenBLAS reads
+   the variable only when it loads: if numpy was imported *before* tinymin, set it
+   yourself before starting Python (the benchmarks do).
 3. **OpenMP does not spin after a kernel.** Unless you set it yourself,
    ``tinymin._ext`` sets ``OMP_WAIT_POLICY=PASSIVE`` before the extension (and so
    libgomp) is loaded, so idle kernel threads sleep instead of spinning into the
    next BLAS call.
+4. **BLAS stays single-threaded while a kernel runs** (:func:`blas_paused`), so a
+   callback into numpy from inside a kernel cannot oversubscribe the cores. Setting
+   OpenBLAS to one thread does *not* stop workers that are already spinning: step 2
+   is what removes that cost.
 
-``threadpoolctl`` is optional: without it, step 2 and the BLAS half of step 1 are
-skipped silently (set ``OPENBLAS_NUM_THREADS`` / ``OPENBLAS_THREAD_TIMEOUT=4``
-before starting Python instead).
+``threadpoolctl`` is optional: without it, step 4 and the BLAS half of step 1 are
+skipped silently (set ``OPENBLAS_NUM_THREADS`` before starting Python instead).
 
 Measured effect (2-core AMD EPYC, OpenBLAS 0.3.31, conv2 shape of LeNet,
-P = 12544, K = 800, C = 64, float32, 2 threads, medians, noisy shared machine):
+P = 12544, K = 800, C = 64, float32, 2 threads, medians of 9, quiet machine):
 
-* min-selector GEMM alone: 33 ms; right after a BLAS GEMM, without step 2: 54-62 ms;
-  with step 2: 33 ms (as ``OPENBLAS_THREAD_TIMEOUT=4`` gives: 33 ms).
+* min-selector GEMM alone: 24.5 ms; right after a BLAS GEMM with OpenBLAS's default
+  timeout: 32-34 ms; with ``OPENBLAS_THREAD_TIMEOUT=4``: 24-24.5 ms.
 * BLAS GEMM ``cols @ W.T`` alone: 17 ms; right after a kernel with libgomp's default
-  spinning: 23 ms; with ``OMP_WAIT_POLICY=PASSIVE``: 16 ms.
+  spinning: 23 ms; with ``OMP_WAIT_POLICY=PASSIVE``: 16 ms (earlier measurement).
 
 The kernels run from one Python thread at a time in this design; calling them
 concurrently from several Python threads works but the BLAS pause/restore of one
