@@ -22,10 +22,10 @@ The policy
    ``tinymin._ext`` sets ``OMP_WAIT_POLICY=PASSIVE`` before the extension (and so
    libgomp) is loaded, so idle kernel threads sleep instead of spinning into the
    next BLAS call.
-4. **BLAS stays single-threaded while a kernel runs** (:func:`blas_paused`), so a
-   callback into numpy from inside a kernel cannot oversubscribe the cores. Setting
-   OpenBLAS to one thread does *not* stop workers that are already spinning: step 2
-   is what removes that cost.
+4. **BLAS stays single-threaded while a kernel runs** (:func:`blas_paused`), which
+   only matters when other Python threads call BLAS meanwhile. It costs a few
+   microseconds per call. It does *not* stop OpenBLAS workers that are already
+   spinning (measured below): step 2 is what removes that cost.
 
 ``threadpoolctl`` is optional: without it, step 4 and the BLAS half of step 1 are
 skipped silently (set ``OPENBLAS_NUM_THREADS`` before starting Python instead).
