@@ -275,3 +275,16 @@ def test_chunked_min_conv_equals_unchunked_forward_and_backward():
                 set_im2col_limit(previous)
     for full, chunked in zip(results[0], results[1]):
         np.testing.assert_allclose(chunked, full, rtol=1e-12)
+
+
+def test_column_matrix_is_kept_for_backward_only_when_the_weight_needs_a_gradient():
+    x = tm.tensor(np.random.default_rng(0).normal(size=(2, 2, 5, 5)), requires_grad=True)
+    for needs_w in (True, False):
+        w = tm.tensor(np.random.default_rng(1).normal(size=(3, 2, 3, 3)), requires_grad=needs_w)
+        exact = F.conv2d(x, w, padding=1)
+        approx = F.min_conv2d(x, w, padding=1, running_abs_mean=np.ones(1))
+        assert (exact.grad_fn.saved_tensors[-1] is not None) == needs_w
+        assert (approx.grad_fn.saved_tensors[-1] is not None) == needs_w
+        approx.sum().backward()  # and the input gradient still works without it
+        assert x.grad is not None
+        x.grad = None

@@ -125,3 +125,22 @@ def test_rng_state_round_trip_and_bad_state():
     loader = DataLoader(TensorDataset(np.zeros(4)), 2)
     with pytest.raises(ValueError, match="own generator"):
         loader.set_rng_state(state)
+
+
+def test_generator_states_of_other_bit_generators_round_trip_through_json():
+    from tinymin.random import generator_state_from_json, generator_state_to_json
+
+    for bits in (np.random.MT19937(1), np.random.Philox(2), np.random.SFC64(3)):
+        gen = np.random.Generator(bits)
+        text = generator_state_to_json(gen)
+        first = gen.random(3)
+        generator_state_from_json(gen, text)
+        np.testing.assert_array_equal(gen.random(3), first)
+
+
+def test_resume_with_a_loader_that_cannot_restore_its_shuffling_state(tmp_path):
+    model, opt, loader = _dropout_run(1, 1)
+    fit(model, opt, loader, 1, run_dir=tmp_path, progress=False, log=None)
+    checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
+    with pytest.raises(ValueError, match="cannot restore"):
+        resume_training(checkpoint, model, opt, None, list(loader), tmp_path)

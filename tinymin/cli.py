@@ -153,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.init_from:
         _init_from(model, args.init_from, train_loader)
     if args.calibrate:
-        _calibrate_transfer(model, train_set, args)
+        _calibrate_transfer(model, args)
     if args.resume:
         start_epoch = _resume(args, model, optimizer, scheduler, train_loader)
     run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
@@ -208,7 +208,7 @@ def _init_from(model, path: str, train_loader) -> None:
         recalibrate_running_statistics(model, train_loader, max_batches=20)
 
 
-def _calibrate_transfer(model, train_set, args: argparse.Namespace) -> None:
+def _calibrate_transfer(model, args: argparse.Namespace) -> None:
     """Fit the copied min layers to the exact ones they replace (tinymin's extension of
     the paper's transfer: see ``tinymin.nn.calibration``), then fine-tune as usual."""
     from tinymin.nn import calibrate_min
@@ -216,9 +216,15 @@ def _calibrate_transfer(model, train_set, args: argparse.Namespace) -> None:
 
     if not args.init_from or not min_layers(model):
         raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+    source = load_checkpoint(args.init_from).config.get("model", {}).get("conv")
+    if source != "exact":
+        raise SystemExit(f"--calibrate fits min layers to exact ones: {args.init_from} holds "
+                         f"a conv={source!r} model, not an exact one")
     if args.resume:
         return  # the resumed checkpoint already holds the calibrated layers
-    subset = limit(train_set, args.calibrate, args.seed)
+    # calibrate on plain images: no random crops or flips, and no draws from the RNG
+    plain_train, _, _ = load_splits(args.data, args.data_root, augment=False)
+    subset = limit(plain_train, args.calibrate, args.seed)
     images = np.stack([subset[i][0] for i in range(len(subset))])
     for layer in calibrate_min(model, images):
         print("  calibrated " + str(layer))

@@ -225,8 +225,11 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
     Exact conv: one multiply and one add per (output, k) pair, plus the bias. Min conv
     (Table 2): one magnitude comparison, one sign selection and one add per pair, plus
     the bias; ``folded=False`` adds the ``mu_w`` multiply per output, and so does a
-    per-channel scale that meets another min layer (see :func:`fold_min_model`). Max-pool:
-    ``k*k - 1`` comparisons per output; (leaky) ReLU: one comparison per element, and
+    per-channel scale that meets another min layer (see :func:`fold_min_model`), and
+    a layer with a zero or negative calibration gain adds one multiply and one add per
+    output (the affine step after it). Max-pool: ``k*k - 1`` comparisons per output;
+    average pool: ``k*k - 1`` additions and one multiply per output; (leaky) ReLU: one
+    comparison per element, and
     leaky ReLU multiplies negative inputs by its slope (counted as multiplications, an
     upper bound: every element).
     """
@@ -253,7 +256,7 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
 
 
 def _non_positive_gain(layer: MinConv2d) -> bool:
-    return bool(np.any(layer.output_gain <= 0))
+    return not bool(np.all(layer.output_gain > 0))  # as fold_min_model decides (NaN too)
 
 
 def _per_channel_scale(layer: MinConv2d) -> bool:

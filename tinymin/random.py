@@ -50,8 +50,15 @@ def set_rng_state(state: str) -> None:
 
 
 def generator_state_to_json(generator: np.random.Generator) -> str:
-    """Any numpy ``Generator``'s bit-generator state as JSON text."""
-    return json.dumps(generator.bit_generator.state, sort_keys=True)
+    """Any numpy ``Generator``'s bit-generator state as JSON text (arrays in the
+    state, as MT19937 and Philox have, become lists)."""
+    return json.dumps(generator.bit_generator.state, sort_keys=True, default=_to_list)
+
+
+def _to_list(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def generator_state_from_json(generator: np.random.Generator, state: str) -> None:

@@ -121,12 +121,12 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         if scheduler is not None:
             scheduler.step()
         history.append(row)
+        if on_epoch_end is not None:  # before the checkpoint: its log rows are then
+            on_epoch_end(epoch, model)  # never missing after a crash-and-resume
         if run_dir is not None:
             append_metrics(Path(run_dir) / "metrics.csv", row)
             save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
                             optimizer, scheduler, extra=rng_states(train_loader))
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, model)
         if log is not None:
             log(format_epoch(row))
     return history
@@ -163,6 +163,9 @@ def resume_training(checkpoint: Checkpoint, model: nn.Module, optimizer=None, sc
     if "rng_global" in checkpoint.extra:
         set_rng_state(str(checkpoint.extra["rng_global"]))
     if train_loader is not None and "rng_train_loader" in checkpoint.extra:
+        if not hasattr(train_loader, "set_rng_state"):
+            raise ValueError(f"{checkpoint.path}: holds a shuffling state, but the train loader "
+                             f"({type(train_loader).__name__}) cannot restore one")
         train_loader.set_rng_state(str(checkpoint.extra["rng_train_loader"]))
     if run_dir is not None:
         for name in ("metrics.csv", "scales.csv"):

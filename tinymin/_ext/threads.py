@@ -123,9 +123,10 @@ def set_num_threads(n: int) -> None:
 def blas_paused() -> Iterator[None]:
     """Run the block with BLAS set to one thread, then restore its thread count.
 
-    Setting OpenBLAS to one thread parks its worker threads, which otherwise keep
-    spinning after a GEMM and take cores from the OpenMP kernel that follows.
-    A no-op when the kernels run single-threaded or threadpoolctl is missing.
+    Keeps BLAS calls made meanwhile from other Python threads on one thread (step 4
+    of the policy above). It does not stop OpenBLAS workers that are already
+    spinning; ``OPENBLAS_THREAD_TIMEOUT`` does (step 2). A no-op when the kernels
+    run single-threaded or threadpoolctl is missing.
     """
     libs = _blas() if _num_threads > 1 else []
     saved = []

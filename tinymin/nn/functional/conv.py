@@ -169,7 +169,7 @@ class Conv2d(Function):
     def forward(ctx: Context, x, weight, bias, stride, padding):
         geom = conv_geometry("conv2d", x.shape, weight.shape, stride, padding)
         w2 = weight.reshape(geom.out_channels, -1)
-        keep_cols = fits_in_one_chunk(geom, x.itemsize)
+        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, x.itemsize)
         out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w),
                        dtype=np.result_type(x, weight))
         cols = None

@@ -195,8 +195,10 @@ class MinConv2dFunction(Function):
         x_c, x_inside = step3_clip(x, mu_x, clip_value)
         w_c, w_inside = step3_clip(weight, mu_w, clip_value)
         w_hat = step4_rescale(w_c, mu_x, mu_w)
-        # one column matrix for step 5 and step 6's weight gradient, when it fits the bound
-        cols = im2col(x_c, geom) if fits_in_one_chunk(geom, x_c.itemsize) else None
+        # one column matrix for step 5 and step 6's weight gradient, when it fits the
+        # bound and the weight gradient will be needed
+        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, x_c.itemsize)
+        cols = im2col(x_c, geom) if keep_cols else None
         y = step5_approximate_conv(x_c, w_hat, mu_w, geom, operator, cols)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
