@@ -17,7 +17,7 @@ The policy
    ``OPENBLAS_THREAD_TIMEOUT=4`` (unless you set it) before numpy loads OpenBLAS, so
    its idle workers sleep at once instead of spinning for about 0.1 s. OpenBLAS reads
    the variable only when it loads: if numpy was imported *before* tinymin, set it
-   yourself before starting Python (the benchmarks do).
+   yourself before numpy is imported (the benchmarks do, at their top).
 3. **OpenMP does not spin after a kernel.** Unless you set it yourself,
    ``tinymin._ext`` sets ``OMP_WAIT_POLICY=PASSIVE`` before the extension (and so
    libgomp) is loaded, so idle kernel threads sleep instead of spinning into the
