@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 import tinymin as tm
-from tinymin import optim
+from tinymin import nn, optim
+from tinymin.checkpoint import load_checkpoint
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.models import mlp
-from tinymin import nn
-from tinymin.checkpoint import load_checkpoint
 from tinymin.train import (
     append_metrics,
     evaluate,

@@ -61,8 +61,10 @@ float64 = np.float64
 __all__ = [
     "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
     "abs", "arange", "cat", "clamp", "clip",
-    "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "gradcheck",
+    "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "get_rng_state",
+    "gradcheck",
     "is_grad_enabled", "log", "manual_seed", "matmul", "max", "mean", "no_grad", "ones",
-    "ones_like", "permute", "rand", "randn", "reshape", "sqrt", "stack", "sum", "tensor",
+    "ones_like", "permute", "rand", "randn", "reshape", "set_rng_state", "sqrt", "stack", "sum",
+    "tensor",
     "trace", "transpose", "where", "zeros", "zeros_like",
 ]
