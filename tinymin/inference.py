@@ -229,9 +229,8 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
     a layer with a zero or negative calibration gain adds one multiply and one add per
     output (the affine step after it). Max-pool: ``k*k - 1`` comparisons per output;
     average pool: ``k*k - 1`` additions and one multiply per output; (leaky) ReLU: one
-    comparison per element, and
-    leaky ReLU multiplies negative inputs by its slope (counted as multiplications, an
-    upper bound: every element).
+    comparison per element, and leaky ReLU multiplies negative inputs by its slope
+    (counted as multiplications, an upper bound: every element).
     """
     rows: list[dict[str, Any]] = []
     shape = tuple(input_shape)

@@ -121,8 +121,10 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         if scheduler is not None:
             scheduler.step()
         history.append(row)
-        if on_epoch_end is not None:  # before the checkpoint: its log rows are then
-            on_epoch_end(epoch, model)  # never missing after a crash-and-resume
+        # the callback runs before the checkpoint, so after a crash-and-resume its log
+        # rows are never missing (extra ones are dropped by resume_training)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
         if run_dir is not None:
             append_metrics(Path(run_dir) / "metrics.csv", row)
             save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
