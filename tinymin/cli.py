@@ -150,10 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(test_set, 256)
     start_epoch = 0
-    if args.init_from:
-        _init_from(model, args.init_from, train_loader)
+    source_conv = _init_from(model, args.init_from, train_loader) if args.init_from else None
     if args.calibrate:
-        _calibrate_transfer(model, args)
+        _calibrate_transfer(model, args, source_conv)
     if args.resume:
         start_epoch = _resume(args, model, optimizer, scheduler, train_loader)
     run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
@@ -193,8 +192,9 @@ def _scale_logger(model, run_dir: str | None, test_set):
     return log_scales
 
 
-def _init_from(model, path: str, train_loader) -> None:
-    """Copy weights from a checkpoint (exact -> min transfer keeps shapes)."""
+def _init_from(model, path: str, train_loader) -> str | None:
+    """Copy weights from a checkpoint (exact -> min transfer keeps shapes); returns the
+    checkpoint's ``conv`` ("exact" or "min")."""
     checkpoint = load_checkpoint(path)
     result = model.load_state_dict(checkpoint.model_state, strict=False)
     if result.unexpected_keys:
@@ -206,9 +206,10 @@ def _init_from(model, path: str, train_loader) -> None:
         from tinymin.nn.min_conv import recalibrate_running_statistics
 
         recalibrate_running_statistics(model, train_loader, max_batches=20)
+    return checkpoint.config.get("model", {}).get("conv")
 
 
-def _calibrate_transfer(model, args: argparse.Namespace) -> None:
+def _calibrate_transfer(model, args: argparse.Namespace, source_conv: str | None) -> None:
     """Fit the copied min layers to the exact ones they replace (tinymin's extension of
     the paper's transfer: see ``tinymin.nn.calibration``), then fine-tune as usual."""
     from tinymin.nn import calibrate_min
@@ -216,10 +217,9 @@ def _calibrate_transfer(model, args: argparse.Namespace) -> None:
 
     if not args.init_from or not min_layers(model):
         raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
-    source = load_checkpoint(args.init_from).config.get("model", {}).get("conv")
-    if source != "exact":
+    if source_conv != "exact":
         raise SystemExit(f"--calibrate fits min layers to exact ones: {args.init_from} holds "
-                         f"a conv={source!r} model, not an exact one")
+                         f"a conv={source_conv!r} model, not an exact one")
     if args.resume:
         return  # the resumed checkpoint already holds the calibrated layers
     # calibrate on plain images: no random crops or flips, and no draws from the RNG
