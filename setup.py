@@ -13,6 +13,8 @@ once and uses its numpy twins instead.
 Compiler flags
 --------------
 * ``-O3`` always (``/O2`` with MSVC).
+* ``-fno-math-errno``: ``sqrt`` never sets ``errno`` (nothing here reads it), so gcc
+  can vectorise it (the fused Adam update in ``_optim.pyx``).
 * OpenMP (``-fopenmp`` at compile and link time) when a tiny test program compiles
   and links with it. Otherwise the extension is built without it and every
   ``prange`` loop runs serially: slower, same results.
@@ -104,6 +106,8 @@ class BuildExt(build_ext):
             compile_args, link_args = ["-O3"], []
             if not _portable() and _try_flags(compiler, _PLAIN_TEST, ["-march=native"], []):
                 compile_args.append("-march=native")
+            if _try_flags(compiler, _PLAIN_TEST, ["-fno-math-errno"], []):
+                compile_args.append("-fno-math-errno")  # lets gcc vectorise sqrt (_optim.pyx)
             if _try_flags(compiler, _OPENMP_TEST, ["-fopenmp"], ["-fopenmp"]):
                 compile_args.append("-fopenmp")
                 link_args.append("-fopenmp")

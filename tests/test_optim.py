@@ -455,8 +455,8 @@ def test_things_that_are_not_parameters_raise_type_error():
 
 
 def test_base_optimizer_step_is_abstract():
-    with pytest.raises(NotImplementedError):
-        Optimizer([P([1.0])], {}).step()
+    with pytest.raises(NotImplementedError, match="update_parameter"):
+        Optimizer([P([1.0], grad=[0.5])], {}).step()
 
 
 # ---------------------------------------------------------------------- schedulers
@@ -530,3 +530,39 @@ def test_scheduler_resume_needs_initial_lr_and_validates_arguments():
     with pytest.raises(ValueError, match="T_max must be > 0"):
         CosineAnnealingLR(SGD([P([1.0])], lr=0.1), T_max=0)
     assert lr_scheduler.StepLR is StepLR and issubclass(StepLR, lr_scheduler.LRScheduler)
+
+
+# ---------------------------------------------------------------------- against PyTorch
+TORCH_CASES = [
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01, maximize=True)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+@pytest.mark.parametrize("name,options", TORCH_CASES, ids=lambda c: str(c))
+def test_trajectory_matches_torch_optim(backend, name, options):
+    torch = pytest.importorskip("torch")
+    from tinymin import _ext, optim
+
+    if backend == "cython" and not _ext.HAVE_CYTHON:
+        pytest.skip("Cython extension not built")
+    rng = np.random.default_rng(0)
+    shapes = [(64, 32, 5, 5), (10,), (3, 7)]
+    ours = [P(rng.standard_normal(s), dtype=np.float32) for s in shapes]
+    theirs = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in ours]
+    opt = getattr(optim, name)(ours, **options)
+    reference = getattr(torch.optim, name)(theirs, foreach=True, **options)
+    with _ext.use_backend(backend):
+        for _ in range(5):
+            for p, t in zip(ours, theirs):
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+                t.grad = torch.from_numpy(p.grad.copy())
+            opt.step()
+            reference.step()
+    for p, t in zip(ours, theirs):
+        assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)

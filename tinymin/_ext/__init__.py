@@ -1,9 +1,9 @@
-"""tinymin's kernel layer: im2col, col2im and the selector GEMMs, twice.
+"""tinymin's kernel layer: im2col, col2im, the selector GEMMs and Adam's update, twice.
 
 Every function here exists in two backends with the same signature:
 
-* ``"cython"``: the compiled kernels in ``_im2col.pyx`` and ``_selector_gemm.pyx``
-  (OpenMP-parallel, vectorised), built by ``pip install -e .``;
+* ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_selector_gemm.pyx`` and
+  ``_optim.pyx`` (OpenMP-parallel, vectorised), built by ``pip install -e .``;
 * ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
   debuggers, and the fallback when the extension is not built.
 
@@ -45,6 +45,7 @@ from tinymin._ext.threads import num_threads, set_num_threads
 __all__ = [
     "HAVE_CYTHON",
     "KernelFallbackWarning",
+    "adam_update",
     "adder_gemm",
     "backend",
     "col2im",
@@ -73,8 +74,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 try:
     _im2col = importlib.import_module("tinymin._ext._im2col")
     _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
+    _optim = importlib.import_module("tinymin._ext._optim")
 except ImportError as _err:  # not built (source checkout), or built for another Python
-    _im2col = _selector_gemm = None
+    _im2col = _selector_gemm = _optim = None
     _WHY = (
         "are not built"
         if isinstance(_err, ModuleNotFoundError)
@@ -84,7 +86,7 @@ else:
     _WHY = ""
 
 #: True when the compiled Cython kernels could be imported.
-HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None
+HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None and _optim is not None
 
 _warned = False
 
@@ -162,7 +164,10 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 def _impl(module_name: str):
-    return (_im2col if module_name == "im2col" else _selector_gemm) if _backend == "cython" else reference
+    """The module holding the current backend's version of a kernel family."""
+    if _backend == "numpy":
+        return reference
+    return {"im2col": _im2col, "gemm": _selector_gemm, "optim": _optim}[module_name]
 
 
 # --------------------------------------------------------------------- validation
@@ -359,3 +364,46 @@ def adder_gemm(cols, w, out=None) -> np.ndarray:
     """
     out = _gemm_checks("adder_gemm", cols, w, "w", out)
     return _impl("gemm").adder_gemm(cols, w, out)
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, beta1: float,
+                beta2: float, step_size: float, sqrt_bias_correction2: float,
+                eps: float) -> None:
+    """One Adam step on one parameter, in place (:class:`tinymin.optim.Adam`'s maths).
+
+    ``exp_avg = beta1 exp_avg + (1 - beta1) grad``, ``exp_avg_sq = beta2 exp_avg_sq +
+    (1 - beta2) grad**2``, then ``param -= step_size * exp_avg / (sqrt(exp_avg_sq) /
+    sqrt_bias_correction2 + eps)`` (with AMSGrad, ``max_exp_avg_sq`` keeps the running
+    maximum of ``exp_avg_sq`` and replaces it in the last step).
+
+    Parameters
+    ----------
+    param, grad, exp_avg, exp_avg_sq : ndarray
+        One shape and one dtype (float32 or float64), C-contiguous. All but ``grad``
+        are changed in place (and must be writeable and not overlap).
+    max_exp_avg_sq : ndarray, optional
+        Same shape and dtype; None without AMSGrad.
+    beta1, beta2, step_size, sqrt_bias_correction2, eps : float
+        ``step_size = lr / (1 - beta1**t)``, ``sqrt_bias_correction2 =
+        sqrt(1 - beta2**t)`` at step ``t``.
+    """
+    who = "adam_update"
+    arrays = {"param": param, "grad": grad, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+    if max_exp_avg_sq is not None:
+        arrays["max_exp_avg_sq"] = max_exp_avg_sq
+    for name, a in arrays.items():
+        _array(a, who, name, np.ndim(param) if isinstance(param, np.ndarray) else 1)
+        if a.dtype != param.dtype:
+            raise TypeError(f"{who}: {name} is {a.dtype} but param is {param.dtype}")
+        if a.shape != param.shape:
+            raise ValueError(f"{who}: {name} has shape {a.shape}, but param has {param.shape}")
+    written = [(name, a) for name, a in arrays.items() if name != "grad"]
+    for index, (name, a) in enumerate(written):
+        if not a.flags.writeable:
+            raise ValueError(f"{who}: {name} is read-only")
+        for other_name, other in written[index + 1:]:
+            if np.may_share_memory(a, other):
+                raise ValueError(f"{who}: {name} and {other_name} overlap")
+    _impl("optim").adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, float(beta1),
+                               float(beta2), float(step_size), float(sqrt_bias_correction2),
+                               float(eps))

@@ -248,6 +248,55 @@ def adder_gemm(cols, w, out=None):
     return out
 
 
+# ------------------------------------------------------------------ optimizer update
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size,
+                sqrt_bias_correction2, eps):
+    r"""One Adam step, in place: the update of :class:`tinymin.optim.Adam` for one array.
+
+    .. math::
+
+        m &\leftarrow \beta_1 m + (1 - \beta_1)\, g \\
+        v &\leftarrow \beta_2 v + (1 - \beta_2)\, g^2 \\
+        \theta &\leftarrow \theta - \eta_t\, \frac{m}{\sqrt{v} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    with ``step_size`` :math:`\eta_t = \gamma / (1 - \beta_1^t)` and
+    ``sqrt_bias_correction2`` :math:`\sqrt{1 - \beta_2^t}`. With AMSGrad
+    (``max_exp_avg_sq`` not None) the last line uses :math:`\max(v_{max}, v)`, which
+    is also stored in ``max_exp_avg_sq``.
+
+    Parameters
+    ----------
+    param, grad, exp_avg, exp_avg_sq : ndarray, one shape and dtype (float32 or float64)
+        ``param`` (:math:`\theta`), ``exp_avg`` (:math:`m`) and ``exp_avg_sq``
+        (:math:`v`) are updated in place; ``grad`` (:math:`g`) is only read.
+    max_exp_avg_sq : ndarray or None
+        The running maximum of :math:`v` (AMSGrad), or None.
+    beta1, beta2, step_size, sqrt_bias_correction2, eps : float
+
+    Notes
+    -----
+    Each line is one numpy operation writing into an existing array (``out=``, or an
+    in-place operator), so the only new array is ``work``. The Cython twin does the
+    same arithmetic in one pass over memory.
+    """
+    work = np.empty_like(param)
+    exp_avg *= beta1  # m = beta1 m + (1 - beta1) g
+    exp_avg += np.multiply(grad, 1 - beta1, out=work)
+    exp_avg_sq *= beta2  # v = beta2 v + (1 - beta2) g^2
+    np.multiply(grad, 1 - beta2, out=work)
+    work *= grad
+    exp_avg_sq += work
+    v = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        v = np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    denom = np.sqrt(v, out=work)  # sqrt(v) / sqrt(1 - beta2^t) + eps
+    denom /= sqrt_bias_correction2
+    denom += eps
+    step = np.divide(exp_avg, denom, out=work)  # step_size * m / denom
+    step *= step_size
+    param -= step
+
+
 # ------------------------------------------------------------ naive versions (benchmark)
 def naive_min_gemm(cols, w_hat, out=None):
     r"""Min-selector GEMM by direct broadcasting: the slow, obvious numpy version.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from tinymin.optim.optimizer import Optimizer, checked_grad
+from tinymin import _ext
+from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
-__all__ = ["Adam", "AdamW", "adam_update"]
+__all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
@@ -106,39 +107,47 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: betas[{index}] must be in [0, 1), got {beta}")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient, in place (see the class Notes).
+    def update_parameter(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """One Adam/AdamW step for one parameter, in place (equations in the class Notes).
 
-        Parameters
-        ----------
-        closure : callable, optional
-            Re-evaluates the model and returns the loss.
-
-        Returns
-        -------
-        loss : object or None
-            What the closure returned, or None without a closure.
+        The moments and the parameter are updated by :func:`tinymin._ext.adam_update`:
+        a fused Cython kernel (one pass over memory), or its numpy twin
+        :func:`tinymin._ext.reference.adam_update`, the same lines written to be read.
         """
-        loss = None if closure is None else closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue  # no gradient reached it: leave the parameter alone
-                adam_update(
-                    p.data,
-                    checked_grad(p),
-                    self.state[p],
-                    lr=group["lr"],
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    amsgrad=group["amsgrad"],
-                    maximize=group["maximize"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"],
-                )
-        return loss
+        beta1, beta2 = group["betas"]
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        if not state:  # first step: zero moments, in the parameter's dtype
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        state["step"] += 1
+        t = state["step"]
+
+        if group["decoupled_weight_decay"]:
+            if weight_decay != 0:
+                param *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
+            weight_decay = 0.0  # ... and not through the gradient
+        g = gradient_with_weight_decay(
+            grad, param, weight_decay, group["maximize"], out=self.scratch(param)
+        )
+        # the fused kernel wants one dtype and C order (no copy when g has them already)
+        kernels = _ext if param.flags.c_contiguous else _ext.reference
+        kernels.adam_update(
+            param,
+            np.ascontiguousarray(g, dtype=param.dtype) if kernels is _ext else g,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+            beta1=beta1,
+            beta2=beta2,
+            step_size=lr / (1 - beta1**t),
+            sqrt_bias_correction2=math.sqrt(1 - beta2**t),
+            eps=group["eps"],
+        )
 
 
 class AdamW(Adam):
@@ -199,52 +208,3 @@ class AdamW(Adam):
             decoupled_weight_decay=True,
         )
 
-
-def adam_update(
-    param: np.ndarray,
-    grad: np.ndarray,
-    state: dict[str, Any],
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    amsgrad: bool,
-    maximize: bool,
-    decoupled_weight_decay: bool,
-) -> None:
-    """One Adam/AdamW step for one parameter: update ``param`` and ``state`` in place.
-
-    The equations are in :class:`Adam` and :class:`AdamW`. ``grad`` is only read.
-    """
-    g = -grad if maximize else grad
-    if not state:  # first step: zero moments, in the parameter's dtype
-        state["step"] = 0
-        state["exp_avg"] = np.zeros_like(param)
-        state["exp_avg_sq"] = np.zeros_like(param)
-        if amsgrad:
-            state["max_exp_avg_sq"] = np.zeros_like(param)
-    state["step"] += 1
-    t = state["step"]
-
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
-        else:
-            g = g + weight_decay * param  # Adam: L2 penalty in the gradient
-
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    m *= beta1
-    m += (1 - beta1) * g  # m_t = beta1 m_{t-1} + (1 - beta1) g_t
-    v *= beta2
-    v += (1 - beta2) * g * g  # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
-    if amsgrad:
-        np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
-
-    bias_correction1 = 1 - beta1**t
-    bias_correction2 = 1 - beta2**t
-    step_size = lr / bias_correction1
-    denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
-    param -= step_size * (m / denom)

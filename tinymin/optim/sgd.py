@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from tinymin.optim.optimizer import Optimizer, checked_grad
+from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
-__all__ = ["SGD", "sgd_update"]
+__all__ = ["SGD"]
 
 
 class SGD(Optimizer):
@@ -96,63 +96,28 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient, in place (see the class Notes).
-
-        Parameters
-        ----------
-        closure : callable, optional
-            Re-evaluates the model and returns the loss.
-
-        Returns
-        -------
-        loss : object or None
-            What the closure returned, or None without a closure.
-        """
-        loss = None if closure is None else closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue  # no gradient reached it: leave the parameter alone
-                sgd_update(
-                    p.data,
-                    checked_grad(p),
-                    self.state[p],
-                    lr=group["lr"],
-                    momentum=group["momentum"],
-                    dampening=group["dampening"],
-                    weight_decay=group["weight_decay"],
-                    nesterov=group["nesterov"],
-                    maximize=group["maximize"],
-                )
-        return loss
-
-
-def sgd_update(
-    param: np.ndarray,
-    grad: np.ndarray,
-    state: dict[str, Any],
-    *,
-    lr: float,
-    momentum: float,
-    dampening: float,
-    weight_decay: float,
-    nesterov: bool,
-    maximize: bool,
-) -> None:
-    """One SGD step for one parameter: update ``param`` and ``state`` in place.
-
-    The equations are in :class:`SGD`. ``grad`` is only read, never changed.
-    """
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        g = g + weight_decay * param  # a new array: p.grad stays as backward left it
-    if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:  # first step: b_1 = g_1
-            buf = state["momentum_buffer"] = g.astype(param.dtype, copy=True)
-        else:  # b_t = mu * b_{t-1} + (1 - dampening) * g_t
-            buf *= momentum
-            buf += (1 - dampening) * g
-        g = g + momentum * buf if nesterov else buf
-    param -= lr * g
+    def update_parameter(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """One SGD step for one parameter, in place (the equations are in the class Notes)."""
+        momentum = group["momentum"]
+        g = gradient_with_weight_decay(
+            grad, param, group["weight_decay"], group["maximize"], out=self.scratch(param, 0)
+        )
+        direction = g
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:  # first step: b_1 = g_1
+                buf = state["momentum_buffer"] = g.astype(param.dtype, copy=True)
+            else:  # b_t = mu b_{t-1} + (1 - dampening) g_t
+                buf *= momentum
+                if group["dampening"] == 0:
+                    buf += g
+                else:
+                    buf += np.multiply(g, 1 - group["dampening"], out=self.scratch(param, 1))
+            if group["nesterov"]:  # d_t = g_t + mu b_t
+                direction = np.multiply(buf, momentum, out=self.scratch(param, 1))
+                direction += g
+            else:
+                direction = buf
+        param -= np.multiply(direction, group["lr"], out=self.scratch(param, 1))
