@@ -28,7 +28,6 @@ from tinymin.data.datasets import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CSV = Path("/work/shared/data/mnist_5k.csv.gz")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -487,10 +486,9 @@ def embedded():
 
 
 def test_embedded_shapes_dtypes_ranges(embedded):
-    for data, n in zip(embedded, (4000, 1000)):
+    for data, n in zip(embedded, (5000, 10000)):
         assert data.data.shape == (n, 28, 28) and data.data.dtype == np.uint8
         assert data.targets.shape == (n,) and data.targets.dtype == np.int64
-        assert np.bincount(data.targets, minlength=10).tolist() == [n // 10] * 10
         x, y = data[0]
         assert x.shape == (1, 28, 28) and x.dtype == np.float32 and isinstance(y, int)
         xs, ys = data.arrays()
@@ -500,32 +498,42 @@ def test_embedded_shapes_dtypes_ranges(embedded):
         assert data.classes[3] == "3 - three"
 
 
+def test_embedded_train_is_balanced_and_shuffled(embedded):
+    train = embedded[0].targets
+    assert np.bincount(train, minlength=10).tolist() == [500] * 10
+    assert (np.diff(train) != 0).mean() > 0.5  # classes are interleaved, not sorted
+
+
+def test_embedded_test_is_the_official_mnist_test_set(embedded):
+    test = embedded[1]
+    assert test.targets[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    counts = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # published class sizes
+    assert np.bincount(test.targets, minlength=10).tolist() == counts
+    assert "mnist_t10k.npz" in repr(test)
+
+
 def test_embedded_train_and_test_do_not_overlap(embedded):
     digests = [{hashlib.sha1(img.tobytes()).hexdigest() for img in d.data} for d in embedded]
-    assert len(digests[0]) == 4000 and len(digests[1]) == 1000
+    assert len(digests[0]) == 5000 and len(digests[1]) == 10000
     assert not digests[0] & digests[1]
 
 
-def test_embedded_is_shuffled(embedded):
-    train = embedded[0].targets
-    assert (np.diff(train) != 0).mean() > 0.5  # classes are interleaved, not sorted
+def test_embedded_recorded_checksums_match_the_arrays(embedded):
+    tool = _load_tool()
+    for data, split in zip(embedded, ("train", "test")):
+        recorded = ds.EMBEDDED_MNIST[split]
+        assert len(data) == recorded.count
+        assert tool.array_sha256(data.data, data.targets.astype(np.uint8)) == recorded.sha256
 
 
 @pytest.mark.parametrize(
     "arrays, pattern",
     [
-        ({"x_train": np.zeros((2, 28, 28), np.uint8)}, "missing arrays"),
-        (
-            {
-                "x_train": np.zeros((2, 28, 28), np.float32),
-                "y_train": np.zeros(2, np.uint8),
-            },
-            "x_train is float32",
-        ),
-        (
-            {"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.zeros(3, np.uint8)},
-            "y_train is uint8",
-        ),
+        ({"x": np.zeros((2, 28, 28), np.uint8)}, "missing arrays"),
+        ({"x": np.zeros((2, 28, 28), np.float32), "y": np.zeros(2, np.uint8)}, "x is float32"),
+        ({"x": np.zeros((2, 28, 28), np.uint8), "y": np.zeros(3, np.uint8)}, "y is uint8"),
+        ({"x": np.zeros((2, 28, 28), np.uint8), "y": np.array([1, 10], np.uint8)},
+         "label 10 at index 1"),
     ],
 )
 def test_embedded_corrupt_file_names_the_path(tmp_path, arrays, pattern):
@@ -534,6 +542,54 @@ def test_embedded_corrupt_file_names_the_path(tmp_path, arrays, pattern):
     with pytest.raises(DatasetError, match=pattern) as info:
         EmbeddedMNIST(path=path)
     assert str(path) in str(info.value)
+
+
+def test_embedded_other_file_with_the_same_layout(tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez_compressed(path, x=np.full((3, 28, 28), 255, np.uint8), y=np.array([0, 9, 4], np.uint8))
+    data = EmbeddedMNIST(train=False, path=path)
+    assert len(data) == 3 and data.targets.tolist() == [0, 9, 4] and data[0][0].max() == 1.0
+
+
+PACKAGED_DIR = ds.EMBEDDED_DIR
+
+
+def _tampered_copy(tmp_path, monkeypatch, split, change):
+    """A copy of the packaged ``split`` file with ``change(x, y)`` applied, made the packaged one."""
+    recorded = ds.EMBEDDED_MNIST[split]
+    x, y = ds.load_embedded_mnist(path=PACKAGED_DIR / recorded.filename)
+    x, y = change(x.copy(), y.copy())
+    np.savez_compressed(tmp_path / recorded.filename, x=x, y=y)
+    monkeypatch.setattr(ds, "EMBEDDED_DIR", tmp_path)
+    return tmp_path / recorded.filename
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_embedded_detects_a_changed_pixel(tmp_path, monkeypatch, split):
+    def flip_one_pixel(x, y):
+        x[7, 14, 14] ^= 1
+        return x, y
+
+    path = _tampered_copy(tmp_path, monkeypatch, split, flip_one_pixel)
+    with pytest.raises(DatasetError, match="SHA-256") as info:
+        EmbeddedMNIST(train=split == "train")
+    assert str(path) in str(info.value)
+
+
+def test_embedded_detects_a_changed_label_and_a_wrong_count(tmp_path, monkeypatch):
+    path = _tampered_copy(tmp_path, monkeypatch, "test", lambda x, y: (x, (y + 1) % 10))
+    with pytest.raises(DatasetError, match="SHA-256"):
+        EmbeddedMNIST(train=False)
+    _tampered_copy(tmp_path, monkeypatch, "test", lambda x, y: (x[:-1], y[:-1]))
+    with pytest.raises(DatasetError, match="holds 9999 images, expected 10000") as info:
+        EmbeddedMNIST(train=False)
+    assert str(path) in str(info.value)
+
+
+def test_embedded_missing_file_names_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "EMBEDDED_DIR", tmp_path)
+    with pytest.raises(DatasetError, match="mnist_t10k.npz"):
+        EmbeddedMNIST(train=False)
 
 
 def test_embedded_unreadable_file(tmp_path):
@@ -545,7 +601,7 @@ def test_embedded_unreadable_file(tmp_path):
 
 def test_embedded_refuses_pickles(tmp_path):
     path = tmp_path / "pickled.npz"
-    np.savez(path, x_train=np.array([object()], dtype=object))
+    np.savez(path, x=np.array([object()], dtype=object))
     with pytest.raises(DatasetError, match=str(path)):
         EmbeddedMNIST(path=path)
 
@@ -578,30 +634,55 @@ def test_tool_validates_csv(tmp_path, row, pattern):
     assert str(path) in str(info.value) and "row 2" in str(info.value)
 
 
-def test_tool_split_is_stratified_and_seeded():
+def test_tool_train_order_is_seeded_and_checks_balance():
     tool = _load_tool()
     labels = np.repeat(np.arange(10, dtype=np.uint8), 500)
-    train, test = tool.stratified_split(labels)
-    again = tool.stratified_split(labels)
-    assert np.array_equal(train, again[0]) and np.array_equal(test, again[1])
-    assert np.bincount(labels[train]).tolist() == [400] * 10
-    assert np.bincount(labels[test]).tolist() == [100] * 10
-    assert not set(train) & set(test)
+    images = np.arange(5000, dtype=np.uint32).view(np.uint8).reshape(5000, 2, 2)
+    x, y = tool.shuffled_train(images, labels)
+    again = tool.shuffled_train(images, labels)
+    assert np.array_equal(x, again[0]) and np.array_equal(y, again[1])
+    assert sorted(x.reshape(5000, -1).view(np.uint32).ravel()) == list(range(5000))
+    assert np.bincount(y).tolist() == [500] * 10 and (np.diff(y) != 0).mean() > 0.5
     with pytest.raises(ValueError, match="500 images per class"):
-        tool.stratified_split(labels[1:])
+        tool.shuffled_train(images[1:], labels[1:])
 
 
-@pytest.mark.skipif(not SHARED_CSV.exists(), reason="source CSV not available")
-def test_tool_rebuilds_the_committed_file(tmp_path):
+def test_tool_rejects_a_wrong_test_file(tmp_path):
     tool = _load_tool()
-    out = tmp_path / "rebuilt.npz"
-    tool.main([str(SHARED_CSV), str(out)])
-    rebuilt, shipped = ds.load_embedded_mnist(out), ds.load_embedded_mnist()
-    for key in ("x_train", "y_train", "x_test", "y_test"):
-        np.testing.assert_array_equal(rebuilt[key], shipped[key], err_msg=key)
-    assert [p.name for p in tmp_path.iterdir()] == ["rebuilt.npz"]  # no temp file left
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x03"))
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: decompressed SHA-256"):
+        tool.read_t10k(tmp_path)
+    with pytest.raises(ValueError, match="neither t10k-images"):
+        tool.read_t10k(tmp_path / "nowhere")
 
 
-def test_embedded_file_is_small():
-    assert ds.EMBEDDED_MNIST_PATH.stat().st_size < 1.5e6
-    assert os.access(ds.EMBEDDED_MNIST_PATH, os.R_OK)
+def test_tool_rejects_overlapping_splits():
+    tool = _load_tool()
+    images = np.arange(3 * 4, dtype=np.uint8).reshape(3, 2, 2)
+    tool.check_disjoint(images[:2], images[2:])
+    with pytest.raises(ValueError, match="1 test images are also among the training digits"):
+        tool.check_disjoint(images[:2], images[1:])
+
+
+#: Where the original sources are, for the rebuild test: a folder holding mnist_5k.csv.gz
+#: and the official t10k files (see docs/guides/data.rst). Unset: the test is skipped.
+SOURCES = os.environ.get("TINYMIN_MNIST_SOURCES")
+
+
+@pytest.mark.skipif(not SOURCES, reason="set TINYMIN_MNIST_SOURCES to the source files' folder")
+def test_tool_rebuilds_the_committed_files_byte_for_byte(tmp_path):
+    tool = _load_tool()
+    sources = Path(SOURCES)
+    t10k = sources / "mnist-t10k" if (sources / "mnist-t10k").is_dir() else sources
+    tool.main(["--csv", str(sources / "mnist_5k.csv.gz"), "--t10k", str(t10k),
+               "--out-dir", str(tmp_path)])
+    for recorded in ds.EMBEDDED_MNIST.values():
+        shipped = ds.EMBEDDED_DIR / recorded.filename
+        assert (tmp_path / recorded.filename).read_bytes() == shipped.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_5k.npz", "mnist_t10k.npz"]
+
+
+def test_embedded_files_are_small_and_readable():
+    for recorded in ds.EMBEDDED_MNIST.values():
+        path = ds.EMBEDDED_DIR / recorded.filename
+        assert path.stat().st_size < 2e6 and os.access(path, os.R_OK)

