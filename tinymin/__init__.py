@@ -22,28 +22,38 @@ import numpy as np  # noqa: E402 (after the setting above, on purpose)
 from tinymin import _ext, data, models, nn, optim  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
-from tinymin.gradcheck import gradcheck
-from tinymin.random import get_rng_state, manual_seed, set_rng_state
-from tinymin.tensor import (
-    Tensor,
+from tinymin.functions import (
     abs,
     arange,
+    argmax,
     cat,
+    chunk,
     clamp,
     clip,
     exp,
+    expand,
+    eye,
     flatten,
     from_numpy,
+    full,
+    linspace,
     log,
+    logsumexp,
     matmul,
     max,
+    maximum,
     mean,
+    minimum,
     ones,
     ones_like,
     permute,
     rand,
+    randint,
     randn,
+    randn_like,
+    repeat,
     reshape,
+    split,
     sqrt,
     stack,
     sum,
@@ -53,6 +63,10 @@ from tinymin.tensor import (
     zeros,
     zeros_like,
 )
+from tinymin.gradcheck import gradcheck
+from tinymin.nn.functional import relu, sigmoid, softmax, tanh
+from tinymin.random import get_rng_state, manual_seed, set_rng_state
+from tinymin.tensor import Tensor
 from tinymin.trace import trace
 
 float32 = np.float32
@@ -60,11 +74,11 @@ float64 = np.float64
 
 __all__ = [
     "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
-    "abs", "arange", "cat", "clamp", "clip",
-    "enable_grad", "exp", "flatten", "float32", "float64", "from_numpy", "get_rng_state",
-    "gradcheck",
-    "is_grad_enabled", "log", "manual_seed", "matmul", "max", "mean", "no_grad", "ones",
-    "ones_like", "permute", "rand", "randn", "reshape", "set_rng_state", "sqrt", "stack", "sum",
-    "tensor",
-    "trace", "transpose", "where", "zeros", "zeros_like",
+    "abs", "arange", "argmax", "cat", "chunk", "clamp", "clip", "enable_grad", "exp",
+    "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "get_rng_state",
+    "gradcheck", "is_grad_enabled", "linspace", "log", "logsumexp", "manual_seed", "matmul",
+    "max", "maximum", "mean", "minimum", "no_grad", "ones", "ones_like", "permute", "rand",
+    "randint", "randn", "randn_like", "relu", "repeat", "reshape", "set_rng_state",
+    "sigmoid", "softmax", "split", "sqrt", "stack", "sum", "tanh", "tensor", "trace",
+    "transpose", "where", "zeros", "zeros_like",
 ]

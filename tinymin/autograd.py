@@ -103,6 +103,34 @@ def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out.reshape(shape)
 
 
+class VersionCounter:
+    """How many times a tensor's data has been changed in place.
+
+    Every in-place Tensor method (``add_``, ``mul_``, ``zero_``, ``x[i] = v`` ...)
+    calls :meth:`bump`. A tensor and the views made from it (``detach()``, a slice, a
+    reshape) share one counter, because they share memory. When a Function saves an
+    array for backward, its Context notes the counter's value; if the value differs
+    when backward reads the array, the gradient would be computed from changed numbers,
+    so backward raises instead (as PyTorch does).
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.last_op = ""
+
+    def bump(self, op: str) -> None:
+        self.value += 1
+        self.last_op = op
+
+
+_SECOND_BACKWARD = (
+    "{name}: trying to backward through the graph a second time (or to read saved "
+    "tensors after they were freed). backward() frees what the graph saved; specify "
+    "retain_graph=True in the first backward() if you need to backward through the "
+    "graph a second time."
+)
+
+
 class Context:
     """One node of the graph: what a Function's ``backward`` needs to know.
 
@@ -115,22 +143,59 @@ class Context:
     needs_input_grad : tuple of bool
         For each input, whether its gradient is wanted (lets ``backward`` skip work).
     saved_tensors : tuple of numpy.ndarray
-        What ``forward`` stored with :meth:`save_for_backward`.
+        What ``forward`` stored with :meth:`save_for_backward`. Reading it checks that
+        no saved tensor was changed in place since, and raises after :meth:`release`.
     """
 
     def __init__(self, function: type, inputs: tuple) -> None:
         self.function = function
         self.inputs = inputs
         self.needs_input_grad = tuple(_requires_grad(a) for a in inputs)
-        self.saved_tensors: tuple = ()
+        self._saved: tuple = ()
+        self._saved_versions: list[tuple[VersionCounter, int, str]] = []
+        self.released = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays that ``backward`` will need (inputs, outputs, masks)."""
-        self.saved_tensors = arrays
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.released:
+            raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+        for counter, version, role in self._saved_versions:
+            if counter.value != version:
+                raise RuntimeError(
+                    f"{self.function.__name__}.backward: one of the variables needed for "
+                    f"gradient computation has been modified by an in-place operation "
+                    f"({counter.last_op}): {role} is at version {counter.value}; expected "
+                    f"version {version}. Change a .clone() instead, or do the in-place "
+                    f"change after backward()."
+                )
+        return self._saved
+
+    def note_versions(self, tensors: list[tuple[Tensor, str]]) -> None:
+        """Remember the version of every tensor whose memory a saved array shares.
+
+        ``tensors`` pairs each input (and the output) with its role in messages.
+        """
+        saved = [a for a in self._saved if isinstance(a, np.ndarray)]
+        for tensor, role in tensors:
+            if any(np.may_share_memory(a, tensor.data) for a in saved):
+                described = f"{role} of {self.function.__name__}, shape {tensor.shape}"
+                self._saved_versions.append((tensor._version_counter,
+                                             tensor._version_counter.value, described))
+
+    def release(self) -> None:
+        """Free the saved arrays (their memory too); ``backward`` does this when done."""
+        self._saved = ()
+        self._saved_versions = []
+        self.released = True
 
     @property
     def name(self) -> str:
-        return f"{self.function.__name__}Backward"
+        # SumFunction's node prints as <SumBackward>, as in PyTorch.
+        return self.function.__name__.removesuffix("Function") + "Backward"
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -179,16 +244,30 @@ class Function:
         output = cls.forward(ctx, *arrays, **kwargs)
         record = _grad_enabled and any(ctx.needs_input_grad)
         result = Tensor(output, requires_grad=record)
+        inputs = [(a, f"input {i}") for i, a in enumerate(args) if isinstance(a, Tensor)]
+        _share_version_with_viewed_input(result, inputs)
         if record:
             result.grad_fn = ctx
+            ctx.note_versions(inputs + [(result, "the output")])
         return result
 
 
-def backward(root: Tensor, gradient: Any = None) -> None:
+def _share_version_with_viewed_input(result: Tensor, inputs: list) -> None:
+    """A result that is a view of an input (reshape, slice) shares its version counter,
+    so an in-place change through either one is seen by both."""
+    for tensor, _ in inputs:
+        if np.may_share_memory(result.data, tensor.data):
+            result._version_counter = tensor._version_counter
+            return
+
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``: fill ``.grad`` of every leaf that requires it.
 
     Gradients accumulate into ``.grad`` (call ``zero_grad`` between steps), as in
-    PyTorch.
+    PyTorch. Each node frees what it saved once its backward has run, so a second
+    ``backward`` through the same graph raises RuntimeError unless the first one was
+    given ``retain_graph=True``.
 
     Parameters
     ----------
@@ -197,6 +276,8 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     gradient : array_like, optional
         :math:`\\partial L / \\partial \\mathrm{root}`; needed when ``root`` is not a
         scalar, defaults to 1 for a scalar.
+    retain_graph : bool
+        Keep the saved arrays, so that ``backward`` can run through the graph again.
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -213,6 +294,8 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             _accumulate(node, grad)
         if node.grad_fn is not None:
             _propagate(node.grad_fn, grad, pending)
+            if not retain_graph:
+                node.grad_fn.release()
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
@@ -255,9 +338,18 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 
 def _propagate(ctx: Context, grad: np.ndarray, pending: dict[int, np.ndarray]) -> None:
     """Call one node's backward and add its input gradients to the pending sums."""
+    if ctx.released:
+        raise RuntimeError(_SECOND_BACKWARD.format(name=ctx.name))
     input_grads = ctx.function.backward(ctx, grad)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
+    if len(input_grads) != len(ctx.inputs):
+        # zip() would silently drop the missing gradients: a parameter would get none.
+        raise RuntimeError(
+            f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients for "
+            f"{len(ctx.inputs)} inputs; return one gradient (or None) per positional "
+            f"input of forward"
+        )
     for parent, needed, parent_grad in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
         if not needed or parent_grad is None:
             continue

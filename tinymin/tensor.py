@@ -9,7 +9,6 @@ or a short composition of them.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +72,8 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: autograd.Context | None = None
         self._retain_grad = False
+        # Shared with views of the same memory; see autograd.VersionCounter.
+        self._version_counter = autograd.VersionCounter()
 
     # ------------------------------------------------------------------ basics
     @property
@@ -117,8 +118,10 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (shares memory)."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        out = Tensor(self.data)
+        out._version_counter = self._version_counter
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype not in _FLOAT_TYPES:
@@ -130,16 +133,16 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor too (handy when studying a graph)."""
         self._retain_grad = True
 
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor with respect to every leaf that needs one.
 
         See :func:`tinymin.autograd.backward`.
         """
-        autograd.backward(self, gradient)
+        autograd.backward(self, gradient, retain_graph)
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (the gradient is converted back)."""
-        return _AsType.apply(self, np.dtype(dtype))
+        return AsTypeFunction.apply(self, np.dtype(dtype))
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -170,92 +173,201 @@ class Tensor:
 
     # ------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.AddFunction.apply(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.AddFunction.apply(other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.SubFunction.apply(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.SubFunction.apply(other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.MulFunction.apply(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.MulFunction.apply(other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.DivFunction.apply(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.DivFunction.apply(other, self)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        return ops.Pow.apply(self, exponent)
+        return ops.PowFunction.apply(self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return ops.Pow.apply(base, self)
+        return ops.PowFunction.apply(base, self)
 
     def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
+        return ops.NegFunction.apply(self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMulFunction.apply(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMulFunction.apply(other, self)
 
     def matmul(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMulFunction.apply(self, other)
 
-    # In-place updates are for optimizers and initialisers, never inside a graph.
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(np.add, other)
+    # ------------------------------------------------------------- in place
+    # For optimizers, initialisers and data you own: refused on a tensor that requires
+    # grad while the graph is recorded. Each one bumps the version counter, so a
+    # backward that saved this tensor's old values raises instead of using new ones.
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (as in PyTorch)."""
+        return self._version_counter.value
 
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(np.subtract, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(np.multiply, other)
-
-    def _inplace(self, ufunc, other: Any) -> Tensor:
+    def _modify(self, op: str, write) -> Tensor:
         if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError(
-                "in-place update of a tensor that requires grad; wrap it in tinymin.no_grad()"
+                f"{op}: in-place update of a tensor that requires grad; "
+                "wrap it in tinymin.no_grad()"
             )
-        ufunc(self.data, getattr(other, "data", other), out=self.data, casting="same_kind")
+        write(self.data)
+        self._version_counter.bump(op)
         return self
+
+    def _ufunc_(self, op: str, ufunc, other: Any) -> Tensor:
+        return self._modify(op, lambda d: ufunc(d, _data(other), out=d, casting="same_kind"))
+
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """In place :math:`x \\leftarrow x + \\alpha \\cdot \\text{other}`."""
+        return self._ufunc_("add_", np.add, _data(other) * alpha if alpha != 1 else other)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """In place :math:`x \\leftarrow x - \\alpha \\cdot \\text{other}`."""
+        return self._ufunc_("sub_", np.subtract, _data(other) * alpha if alpha != 1 else other)
+
+    def mul_(self, other: Any) -> Tensor:
+        """In place :math:`x \\leftarrow x \\cdot \\text{other}`."""
+        return self._ufunc_("mul_", np.multiply, other)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self._modify("zero_", lambda d: d.fill(0))
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value``, in place."""
+        return self._modify("fill_", lambda d: d.fill(_data(value)))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch names)
+        """In-place :meth:`clamp`."""
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        return self._modify("clamp_", lambda d: np.clip(d, min, max, out=d))
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, same-kind casting) into this tensor."""
+        source = np.asarray(_data(src))
+        if not broadcasts_to(source.shape, self.shape):
+            raise ValueError(f"copy_: cannot copy shape {source.shape} into shape {self.shape}")
+        return self._modify("copy_", lambda d: np.copyto(d, source, casting="same_kind"))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._modify("__setitem__", lambda d: d.__setitem__(_unwrap_index(index), _data(value)))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._ufunc_("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._ufunc_("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._ufunc_("*=", np.multiply, other)
 
     # ---------------------------------------------------- elementwise functions
     def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
+        return ops.ExpFunction.apply(self)
 
     def log(self) -> Tensor:
-        return ops.Log.apply(self)
+        return ops.LogFunction.apply(self)
 
     def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+        return ops.SqrtFunction.apply(self)
 
     def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
+        return ops.AbsFunction.apply(self)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch names)
         """Clamp into ``[min, max]``; either bound may be ``None``."""
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
-        return ops.Clip.apply(self, min, max)
+        return ops.ClipFunction.apply(self, min, max)
 
     clamp = clip
+
+    def pow(self, exponent: Any) -> Tensor:
+        """:math:`x^{\\text{exponent}}`, the same as ``x ** exponent``."""
+        return ops.PowFunction.apply(self, exponent)
+
+    def square(self) -> Tensor:
+        """:math:`x^2`, written as ``x * x``."""
+        return self * self
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 by the sign of each element; constant, so no gradient flows back
+        (its derivative is 0 wherever it exists)."""
+        return Tensor(np.sign(self.data))
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise larger of ``self`` and ``other``; see :func:`tinymin.maximum`."""
+        return functions.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise smaller of ``self`` and ``other``; see :func:`tinymin.minimum`."""
+        return functions.minimum(self, other)
+
+    def relu(self) -> Tensor:
+        """:math:`\\max(x, 0)`; see :func:`tinymin.nn.functional.relu`."""
+        from tinymin.nn import functional as F  # nn is built on this file
+
+        return F.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        """:math:`1/(1+e^{-x})`; see :func:`tinymin.nn.functional.sigmoid`."""
+        from tinymin.nn import functional as F
+
+        return F.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        """:math:`\\tanh x`; see :func:`tinymin.nn.functional.tanh`."""
+        from tinymin.nn import functional as F
+
+        return F.tanh(self)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        """:math:`e^{x_i} / \\sum_j e^{x_j}` along ``dim``; see :func:`tinymin.nn.functional.softmax`."""
+        from tinymin.nn import functional as F
+
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        """:math:`x_i - \\log \\sum_j e^{x_j}` along ``dim``; see
+        :func:`tinymin.nn.functional.log_softmax`."""
+        from tinymin.nn import functional as F
+
+        return F.log_softmax(self, dim)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph (the gradient passes through)."""
+        return AsTypeFunction.apply(self, self.dtype)  # astype always copies
+
+    def contiguous(self) -> Tensor:
+        """This tensor if its data is C-contiguous, else a C-contiguous copy (in the graph)."""
+        return self if self.data.flags.c_contiguous else ops.ContiguousFunction.apply(self)
 
     # --------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor:
         """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default."""
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
-        return ops.Sum.apply(self, dim, keepdim)
+        return ops.SumFunction.apply(self, dim, keepdim)
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
              keepdims: bool | None = None) -> Tensor:
@@ -266,11 +378,29 @@ class Tensor:
         return self.sum(dim, keepdim) / count
 
     def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-        """Variance :math:`\\frac{1}{n}\\sum (x - \\bar x)^2` (biased by default)."""
+        """Variance :math:`\\frac{1}{n}\\sum (x - \\bar x)^2` over the ``n`` reduced elements;
+        ``unbiased=True`` divides by :math:`n - 1`, PyTorch's default (not tinymin's)."""
         axes = normalize_axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(dim, keepdim=True)
         return (centred * centred).sum(dim, keepdim) / (count - 1 if unbiased else count)
+
+    def std(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
+        """Standard deviation :math:`\\sqrt{\\operatorname{var}}`, biased by default as
+        :meth:`var` is (PyTorch divides by :math:`n - 1` unless told otherwise)."""
+        return self.var(dim, keepdim, unbiased).sqrt()
+
+    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """:math:`\\log \\sum e^{x}` along ``dim``, overflow-free; see :func:`tinymin.logsumexp`."""
+        return functions.logsumexp(self, dim, keepdim)
+
+    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Whether every element (along ``dim``) is non-zero; a bool tensor, no gradient."""
+        return Tensor(np.all(self.data, axis=dim, keepdims=keepdim))
+
+    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Whether some element (along ``dim``) is non-zero; a bool tensor, no gradient."""
+        return Tensor(np.any(self.data, axis=dim, keepdims=keepdim))
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor | MaxResult:
@@ -280,7 +410,7 @@ class Tensor:
         """
         with_indices = isinstance(dim, (int, np.integer)) and axis is None
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
-        values = ops.Max.apply(self, dim, keepdim)
+        values = ops.MaxFunction.apply(self, dim, keepdim)
         if not with_indices:
             return values
         return MaxResult(values, self.argmax(dim, keepdim))
@@ -290,26 +420,26 @@ class Tensor:
         """Smallest element, computed as ``-max(-x)``; same return rules as :meth:`max`."""
         with_indices = isinstance(dim, (int, np.integer)) and axis is None
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
-        values = -ops.Max.apply(-self, dim, keepdim)
+        values = -ops.MaxFunction.apply(-self, dim, keepdim)
         if not with_indices:
             return values
-        indices = np.argmin(self.data, axis=dim)
-        return MaxResult(values, Tensor(np.expand_dims(indices, dim) if keepdim else indices))
+        return MaxResult(values, self.argmin(dim, keepdim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        """Index of the largest element (no gradient)."""
-        out = np.argmax(self.data, axis=dim)
-        if keepdim and dim is not None:
-            out = np.expand_dims(out, dim)
-        return Tensor(out)
+        """Index of the largest element (of the flattened tensor without ``dim``)."""
+        return _index_of(np.argmax, self.data, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest element (of the flattened tensor without ``dim``)."""
+        return _index_of(np.argmin, self.data, dim, keepdim)
 
     # -------------------------------------------------------------- reshaping
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, _shape_args(shape))
+        return ops.ReshapeFunction.apply(self, _shape_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         """Same as :meth:`reshape` (numpy decides whether a copy is needed)."""
-        return ops.Reshape.apply(self, _shape_args(shape))
+        return ops.ReshapeFunction.apply(self, _shape_args(shape))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge the axes ``start_dim..end_dim`` into one."""
@@ -322,17 +452,40 @@ class Tensor:
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.Permute.apply(self, _shape_args(dims))
+        return ops.PermuteFunction.apply(self, _shape_args(dims))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (the last two by default)."""
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return ops.Permute.apply(self, tuple(dims))
+        return ops.PermuteFunction.apply(self, tuple(dims))
+
+    def t(self) -> Tensor:
+        """Transpose a 2-D tensor; 0-D and 1-D tensors come back as they are."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {self.shape}; "
+                             "use transpose(dim0, dim1) or permute")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Broadcast to ``sizes`` (``-1`` keeps a size); see :func:`tinymin.expand`."""
+        return functions.expand(self, *sizes)
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        """Tile ``repeats[i]`` copies along each dim; see :func:`tinymin.repeat`."""
+        return functions.repeat(self, *repeats)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut into pieces along ``dim``; see :func:`tinymin.split`."""
+        return functions.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut into ``chunks`` nearly equal pieces along ``dim``; see :func:`tinymin.chunk`."""
+        return functions.chunk(self, chunks, dim)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy and torch name)
-        return ops.Permute.apply(self, tuple(reversed(range(self.ndim))))
+        return ops.PermuteFunction.apply(self, tuple(reversed(range(self.ndim))))
 
     def unsqueeze(self, dim: int) -> Tensor:
         return self.reshape(np.expand_dims(self.data, dim).shape)
@@ -341,29 +494,38 @@ class Tensor:
         return self.reshape(np.squeeze(self.data, axis=dim).shape)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, _unwrap_index(index))
+        return ops.GetItemFunction.apply(self, _unwrap_index(index))
 
     # ------------------------------------------------ comparisons (no gradient)
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """``self == other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data == _data(other))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """``self != other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data != _data(other))
 
     def __lt__(self, other: Any) -> Tensor:
+        """``self < other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data < _data(other))
 
     def __le__(self, other: Any) -> Tensor:
+        """``self <= other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data <= _data(other))
 
     def __gt__(self, other: Any) -> Tensor:
+        """``self > other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data > _data(other))
 
     def __ge__(self, other: Any) -> Tensor:
+        """``self >= other`` elementwise: a bool tensor, no gradient."""
         return Tensor(self.data >= _data(other))
 
+    # The method names PyTorch gives the comparisons above.
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-class _AsType(autograd.Function):
+
+class AsTypeFunction(autograd.Function):
     """Change the dtype; the gradient goes back in the input's dtype."""
 
     @staticmethod
@@ -377,8 +539,23 @@ class _AsType(autograd.Function):
         return (grad.astype(dtype), None)
 
 
+def _index_of(argfunction, data: np.ndarray, dim: int | None, keepdim: bool) -> Tensor:
+    out = argfunction(data, axis=dim)
+    if keepdim and dim is not None:
+        out = np.expand_dims(out, dim)
+    return Tensor(out)
+
+
 def _data(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
+
+
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
 
 
 def _unwrap_index(index: Any) -> Any:
@@ -405,145 +582,6 @@ def _reduction_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None):
     return dim, keepdim
 
 
-# ---------------------------------------------------------------- constructors
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Create a :class:`Tensor`.
-
-    Python floats become float32; numpy float64 arrays stay float64; integer and
-    boolean data keep their type (labels, masks). Pass ``dtype=`` to force one.
-
-    Examples
-    --------
-    >>> import tinymin as tm
-    >>> x = tm.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    >>> (x * x).sum().backward()
-    >>> x.grad
-    array([2., 4., 6.], dtype=float32)
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, np.ndarray):
-        data = data.copy()  # like torch.tensor: the new tensor owns its data
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(_data(t)), requires_grad=requires_grad)
-
-
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(_data(t)), requires_grad=requires_grad)
-
-
-def arange(*args: Any, dtype: Any = None) -> Tensor:
-    return Tensor(np.arange(*args, dtype=dtype))
-
-
-def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from tinymin's seeded generator."""
-    from tinymin.random import default_rng
-
-    data = default_rng().standard_normal(_shape_args(shape)).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from tinymin's seeded generator."""
-    from tinymin.random import default_rng
-
-    data = default_rng().random(_shape_args(shape)).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """Wrap a numpy array without copying or changing its dtype, like ``torch.from_numpy``."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    return Tensor(array, dtype=array.dtype)
-
-
-# ------------------------------------------------- functions mirroring methods
-def exp(x: Tensor) -> Tensor:
-    return ops.Exp.apply(x)
-
-
-def log(x: Tensor) -> Tensor:
-    return ops.Log.apply(x)
-
-
-def sqrt(x: Tensor) -> Tensor:
-    return ops.Sqrt.apply(x)
-
-
-def abs(x: Tensor) -> Tensor:  # noqa: A001 (torch name)
-    return ops.Abs.apply(x)
-
-
-def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    return _as_tensor(x).clip(min, max)
-
-
-clamp = clip
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    return ops.MatMul.apply(a, b)
-
-
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
-    return _as_tensor(x).sum(dim, keepdim, **kw)
-
-
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-    return _as_tensor(x).mean(dim, keepdim, **kw)
-
-
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any):  # noqa: A001
-    return _as_tensor(x).max(dim, keepdim, **kw)
-
-
-def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
-    return ops.Reshape.apply(x, tuple(shape))
-
-
-def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
-    return ops.Permute.apply(x, tuple(dims))
-
-
-def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    return _as_tensor(x).transpose(dim0, dim1)
-
-
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    return _as_tensor(x).flatten(start_dim, end_dim)
-
-
-def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
-    """Concatenate along an existing axis ``dim``."""
-    if len(tensors) == 0:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
-    return ops.Cat.apply(*tensors, axis=dim)
-
-
-def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
-    """Stack equal-shaped tensors along a new axis ``dim``."""
-    if len(tensors) == 0:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
-    return ops.Stack.apply(*tensors, axis=dim)
-
-
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a if condition else b`` (broadcasting)."""
-    return ops.Where.apply(_data(condition), a, b)
-
-
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+# functions.py builds on Tensor, so it is imported once Tensor exists; the methods
+# above that delegate to it (maximum, expand, split, ...) look it up when called.
+from tinymin import functions  # noqa: E402

@@ -1,16 +1,62 @@
 """The primitive differentiable operations, one :class:`~tinymin.autograd.Function` each.
 
 Each class keeps its ``forward`` and its ``backward`` side by side. Tensor methods and
-the ``tinymin.*`` functions call ``SomeOp.apply``; composite operations (``mean``,
-``softmax``, ...) are written from these primitives instead of as new Functions.
+the ``tinymin.*`` functions call ``SomeFunction.apply``; composite operations (``mean``,
+``softmax``, ``maximum``, ...) are written from these primitives instead of as new
+Functions, so autograd derives their backward.
+
+Every autograd Function in tinymin ends in ``Function`` (the name without it belongs
+to the Module or function a user calls), and lives in one of these files:
+
+``tinymin/ops/arithmetic.py``
+    AddFunction, SubFunction, MulFunction, DivFunction, NegFunction, PowFunction,
+    MatMulFunction
+``tinymin/ops/reduction.py``
+    SumFunction, MaxFunction
+``tinymin/ops/shape.py``
+    ReshapeFunction, PermuteFunction, ContiguousFunction, GetItemFunction, CatFunction,
+    StackFunction, WhereFunction
+``tinymin/ops/unary.py``
+    ExpFunction, LogFunction, SqrtFunction, AbsFunction, ClipFunction
+``tinymin/tensor.py``
+    AsTypeFunction (``Tensor.astype``)
+``tinymin/nn/functional/activation.py``
+    ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, LogSoftmaxFunction
+``tinymin/nn/functional/conv.py``
+    Conv2dFunction
+``tinymin/nn/functional/linear.py``
+    LinearFunction
+``tinymin/nn/functional/pooling.py``
+    MaxPool2dFunction, AvgPool2dFunction
+``tinymin/minconv/functional.py``
+    MinConv2dFunction (Algorithm 1 of the paper)
 """
 
-from tinymin.ops.arithmetic import Add, Div, MatMul, Mul, Neg, Pow, Sub
-from tinymin.ops.reduction import Max, Sum
-from tinymin.ops.shape import Cat, GetItem, Permute, Reshape, Stack, Where
-from tinymin.ops.unary import Abs, Clip, Exp, Log, Sqrt
+from tinymin.ops.arithmetic import (
+    AddFunction,
+    DivFunction,
+    MatMulFunction,
+    MulFunction,
+    NegFunction,
+    PowFunction,
+    SubFunction,
+)
+from tinymin.ops.reduction import MaxFunction, SumFunction
+from tinymin.ops.shape import (
+    CatFunction,
+    ContiguousFunction,
+    GetItemFunction,
+    PermuteFunction,
+    ReshapeFunction,
+    StackFunction,
+    WhereFunction,
+)
+from tinymin.ops.unary import AbsFunction, ClipFunction, ExpFunction, LogFunction, SqrtFunction
 
 __all__ = [
-    "Abs", "Add", "Cat", "Clip", "Div", "Exp", "GetItem", "Log", "MatMul", "Max", "Mul",
-    "Neg", "Permute", "Pow", "Reshape", "Sqrt", "Stack", "Sub", "Sum", "Where",
+    "AbsFunction", "AddFunction", "CatFunction", "ClipFunction", "ContiguousFunction",
+    "DivFunction",
+    "ExpFunction", "GetItemFunction", "LogFunction", "MatMulFunction", "MaxFunction",
+    "MulFunction", "NegFunction", "PermuteFunction", "PowFunction", "ReshapeFunction",
+    "SqrtFunction", "StackFunction", "SubFunction", "SumFunction", "WhereFunction",
 ]

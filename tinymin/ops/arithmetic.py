@@ -11,7 +11,7 @@ def _shape(value) -> tuple[int, ...]:
     return np.shape(value)
 
 
-class Add(Function):
+class AddFunction(Function):
     """:math:`y = a + b`; :math:`\\partial y/\\partial a = \\partial y/\\partial b = 1`."""
 
     @staticmethod
@@ -27,7 +27,7 @@ class Add(Function):
                 sum_to(grad, shape_b) if need_b else None)
 
 
-class Sub(Function):
+class SubFunction(Function):
     """:math:`y = a - b`; gradients :math:`+1` and :math:`-1`."""
 
     @staticmethod
@@ -43,7 +43,7 @@ class Sub(Function):
                 sum_to(-grad, shape_b) if need_b else None)
 
 
-class Mul(Function):
+class MulFunction(Function):
     """:math:`y = a b`; :math:`\\partial y/\\partial a = b`, :math:`\\partial y/\\partial b = a`."""
 
     @staticmethod
@@ -59,7 +59,7 @@ class Mul(Function):
                 sum_to(grad * a, _shape(b)) if need_b else None)
 
 
-class Div(Function):
+class DivFunction(Function):
     """:math:`y = a / b`; :math:`\\partial y/\\partial a = 1/b`, :math:`\\partial y/\\partial b = -a/b^2`."""
 
     @staticmethod
@@ -75,7 +75,7 @@ class Div(Function):
                 sum_to(-grad * a / (b * b), _shape(b)) if need_b else None)
 
 
-class Neg(Function):
+class NegFunction(Function):
     """:math:`y = -a`."""
 
     @staticmethod
@@ -87,7 +87,7 @@ class Neg(Function):
         return (-grad,)
 
 
-class Pow(Function):
+class PowFunction(Function):
     """:math:`y = a^b`; :math:`\\partial y/\\partial a = b a^{b-1}`,
     :math:`\\partial y/\\partial b = a^b \\ln a` (defined for :math:`a > 0`)."""
 
@@ -110,7 +110,7 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-class MatMul(Function):
+class MatMulFunction(Function):
     """Matrix product with numpy's rules (batched over leading axes, 1-D promoted).
 
     .. math::

@@ -29,7 +29,7 @@ def _expand_reduced(grad: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray
     return np.broadcast_to(grad, shape)
 
 
-class Sum(Function):
+class SumFunction(Function):
     """:math:`y = \\sum_{i \\in \\text{axes}} a_i`; every summed element gets gradient 1."""
 
     @staticmethod
@@ -41,10 +41,10 @@ class Sum(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         shape, axes, keepdims = ctx.saved_tensors
-        return (_expand_reduced(grad, shape, axes, keepdims).copy(),)
+        return (_expand_reduced(grad, shape, axes, keepdims).copy(), None, None)
 
 
-class Max(Function):
+class MaxFunction(Function):
     """:math:`y = \\max_{i \\in \\text{axes}} a_i`.
 
     The gradient flows to the maximal elements; when several tie, it is shared equally
@@ -66,4 +66,4 @@ class Max(Function):
         is_max = (a == out).astype(np.result_type(a.dtype, np.float32))
         share = is_max / is_max.sum(axis=axes, keepdims=True)
         grad = np.reshape(grad, out.shape)
-        return (grad * share,)
+        return (grad * share, None, None)

@@ -1,4 +1,5 @@
-"""Operations that move elements around: reshape, permute, indexing, cat, stack, where."""
+"""Operations that move elements around: reshape, permute, indexing, cat, stack, where,
+and the C-contiguous copy."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from tinymin.autograd import Context, Function, sum_to
 
 
-class Reshape(Function):
+class ReshapeFunction(Function):
     """Same elements, new shape; the gradient is reshaped back."""
 
     @staticmethod
@@ -27,7 +28,7 @@ class Reshape(Function):
         return (np.reshape(grad, shape), None)
 
 
-class Permute(Function):
+class PermuteFunction(Function):
     """Reorder axes: ``y = a.transpose(dims)``; backward applies the inverse order."""
 
     @staticmethod
@@ -44,13 +45,26 @@ class Permute(Function):
         return (np.transpose(grad, np.argsort(dims)), None)
 
 
+class ContiguousFunction(Function):
+    """The same values in a C-contiguous array (a copy only when needed); the gradient
+    passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        return np.ascontiguousarray(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return (grad,)
+
+
 def _is_basic_index(index) -> bool:
     """Basic indexing (ints, slices, None, Ellipsis) never selects an element twice."""
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in items)
 
 
-class GetItem(Function):
+class GetItemFunction(Function):
     """``y = a[index]``: the gradient is scattered back to the selected positions.
 
     Advanced (integer-array) indexing may select an element more than once, so its
@@ -73,7 +87,7 @@ class GetItem(Function):
         return (out, None)
 
 
-class Cat(Function):
+class CatFunction(Function):
     """Concatenate along ``axis``; backward splits the gradient at the same points."""
 
     @staticmethod
@@ -93,7 +107,7 @@ class Cat(Function):
         return tuple(np.split(grad, splits, axis=axis))
 
 
-class Stack(Function):
+class StackFunction(Function):
     """Stack equal-shaped arrays along a new ``axis``; backward unstacks."""
 
     @staticmethod
@@ -111,7 +125,7 @@ class Stack(Function):
         return tuple(np.take(grad, i, axis=axis) for i in range(n))
 
 
-class Where(Function):
+class WhereFunction(Function):
     """``y = a`` where ``condition`` else ``b``; each side gets the gradient where chosen."""
 
     @staticmethod

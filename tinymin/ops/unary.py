@@ -7,7 +7,7 @@ import numpy as np
 from tinymin.autograd import Context, Function
 
 
-class Exp(Function):
+class ExpFunction(Function):
     """:math:`y = e^a`, :math:`\\partial y/\\partial a = e^a = y`."""
 
     @staticmethod
@@ -22,7 +22,7 @@ class Exp(Function):
         return (grad * out,)
 
 
-class Log(Function):
+class LogFunction(Function):
     """:math:`y = \\ln a`, :math:`\\partial y/\\partial a = 1/a`."""
 
     @staticmethod
@@ -36,7 +36,7 @@ class Log(Function):
         return (grad / a,)
 
 
-class Sqrt(Function):
+class SqrtFunction(Function):
     """:math:`y = \\sqrt{a}`, :math:`\\partial y/\\partial a = 1 / (2\\sqrt{a})`."""
 
     @staticmethod
@@ -51,7 +51,7 @@ class Sqrt(Function):
         return (grad / (2 * out),)
 
 
-class Abs(Function):
+class AbsFunction(Function):
     """:math:`y = |a|`, :math:`\\partial y/\\partial a = \\operatorname{sgn}(a)` (0 at 0)."""
 
     @staticmethod
@@ -65,7 +65,7 @@ class Abs(Function):
         return (grad * np.sign(a),)
 
 
-class Clip(Function):
+class ClipFunction(Function):
     """:math:`y = \\min(\\max(a, lo), hi)`; gradient 1 inside ``[lo, hi]``, 0 outside.
 
     ``lo`` or ``hi`` may be ``None`` (no bound on that side), as in ``torch.clamp``.
