@@ -286,7 +286,8 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     axes = normalize_axes(dim, x.ndim)
     peak = np.max(x.data, axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf): shift by nothing
-    out = (x - peak).exp().sum(axes, keepdim=True).log() + peak
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf
+        out = (x - peak).exp().sum(axes, keepdim=True).log() + peak
     if keepdim:
         return out
     return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
