@@ -172,33 +172,42 @@ class Module:
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state_dict`` (numpy arrays or Tensors) into this module.
 
+        All or nothing: every key, shape and dtype is checked before anything is copied,
+        so a failure leaves the module as it was. A value must cast to the model's dtype
+        under numpy's ``same_kind`` rule (float64 into float32 is fine, float into an
+        integer buffer or a complex number into a float parameter is not).
+
         Raises
         ------
         RuntimeError
             With ``strict=True`` when keys are missing or unexpected, and always when a
-            shape differs; the message names every offending key.
+            shape or dtype does not fit; the message names every offending key.
         """
         own = self._state_slots()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
+        values = {}
         for key, (module, name, is_param) in own.items():
             if key not in state_dict:
                 continue
             value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-            current = module._parameters[name].data if is_param else getattr(module, name)
-            if value.shape != np.shape(current):
-                problems.append(f"{key}: checkpoint shape {value.shape} != model shape {np.shape(current)}")
+            current = np.asarray(module._parameters[name].data if is_param else getattr(module, name))
+            if value.shape != current.shape:
+                problems.append(f"{key}: checkpoint shape {value.shape} != model shape {current.shape}")
+            elif not np.can_cast(value.dtype, current.dtype, casting="same_kind"):
+                problems.append(f"{key}: checkpoint dtype {value.dtype} cannot be cast to the "
+                                f"model's {current.dtype}")
+            values[key] = value
         if strict and missing:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        for key, (module, name, is_param) in own.items():
-            if key in state_dict:
-                value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-                module._load_value(name, is_param, value)
+        for key, value in values.items():
+            module, name, is_param = own[key]
+            module._load_value(name, is_param, value)
         return IncompatibleKeys(missing, unexpected)
 
     def _state_slots(self) -> OrderedDict[str, tuple[Module, str, bool]]:
