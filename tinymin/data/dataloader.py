@@ -16,25 +16,82 @@ from tinymin.tensor import Tensor
 def default_collate(samples: Sequence[Any]) -> Any:
     """Stack a list of samples into a batch, keeping the sample's structure.
 
-    Arrays become one Tensor with a new leading batch axis; Python ints become an
-    int64 Tensor, floats a float32 Tensor; tuples and dicts are collated field by field.
+    Arrays become one Tensor with a new leading batch axis; tuples and dicts are
+    collated field by field. Python numbers become one Tensor whose dtype fits them
+    all: bool if every one is a bool, int64 if every one is an integer, else float32,
+    so a float label after int labels gives a float batch, never a truncated one
+    (arrays of different dtypes promote the same way, by numpy's rules).
+
+    Raises
+    ------
+    ValueError
+        When samples differ in structure (a tuple of 1 and a tuple of 2, a number and
+        an array, dicts with other keys) or arrays in shape; the message names the
+        first sample that differs from sample 0.
+    TypeError
+        For a type it cannot batch.
     """
     first = samples[0]
-    if isinstance(first, (tuple, list)):
+    kind = _kind(first)
+    for index, sample in enumerate(samples):
+        if _kind(sample) != kind or _layout(sample) != _layout(first):
+            raise ValueError(
+                f"default_collate: sample {index} is {_describe(sample)} but sample 0 is "
+                f"{_describe(first)}; every sample of a batch needs the same structure"
+            )
+    if kind == "sequence":
         return tuple(default_collate([s[i] for s in samples]) for i in range(len(first)))
-    if isinstance(first, dict):
+    if kind == "mapping":
         return {key: default_collate([s[key] for s in samples]) for key in first}
-    if isinstance(first, Tensor):
-        return Tensor(np.stack([s.data for s in samples]))
-    if isinstance(first, np.ndarray):
-        return Tensor(np.stack(samples))
-    if isinstance(first, (bool, np.bool_)):
-        return Tensor(np.array(samples, dtype=bool))
-    if isinstance(first, numbers.Integral):
-        return Tensor(np.array(samples, dtype=np.int64))
-    if isinstance(first, numbers.Real):
-        return Tensor(np.array(samples, dtype=np.float32))
+    if kind == "array":
+        return Tensor(np.stack([getattr(s, "data", s) for s in samples]))
+    if kind == "number":
+        return Tensor(np.array(samples, dtype=_number_dtype(samples)))
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
+
+
+def _kind(sample: Any) -> str:
+    if isinstance(sample, (tuple, list)):
+        return "sequence"
+    if isinstance(sample, dict):
+        return "mapping"
+    if isinstance(sample, (Tensor, np.ndarray)):
+        return "array"
+    if isinstance(sample, (bool, np.bool_, numbers.Real)):
+        return "number"
+    return type(sample).__name__
+
+
+def _layout(sample: Any) -> Any:
+    """What must match across a batch: a sequence's length, a dict's keys, an array's shape."""
+    kind = _kind(sample)
+    if kind == "sequence":
+        return len(sample)
+    if kind == "mapping":
+        return sorted(map(str, sample))
+    if kind == "array":
+        return np.shape(getattr(sample, "data", sample))
+    return None
+
+
+def _describe(sample: Any) -> str:
+    kind = _kind(sample)
+    if kind == "sequence":
+        return f"a {type(sample).__name__} of {len(sample)}"
+    if kind == "mapping":
+        return f"a dict with keys {sorted(map(str, sample))}"
+    if kind == "array":
+        return f"an array of shape {np.shape(getattr(sample, 'data', sample))}"
+    name = type(sample).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _number_dtype(samples: Sequence[Any]) -> type:
+    if all(isinstance(s, (bool, np.bool_)) for s in samples):
+        return np.bool_
+    if all(isinstance(s, numbers.Integral) for s in samples):
+        return np.int64
+    return np.float32
 
 
 class DataLoader:
