@@ -194,7 +194,7 @@ def test_relative_error_minimum_near_one_for_small_sigma():
     curve = relative_error_grid(mus, [0.05], n_samples=50_000, seed=0)[:, 0]
     best = int(np.argmin(curve))
     assert 0.9 <= mus[best] <= 1.1
-    assert 0.02 <= curve[best] <= 0.06  # MATH.md: D_min ~ 0.04
+    assert 0.02 <= curve[best] <= 0.06  # docs/guides/minconv_math.rst section 3: D_min ~ 0.04
     # D(-mu) = D(mu) in distribution (the draws differ, so only up to Monte Carlo error)
     mirrored = relative_error(-mus[best], 0.05, n_samples=50_000)
     assert mirrored == pytest.approx(curve[best], rel=0.05)

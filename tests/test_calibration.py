@@ -5,8 +5,8 @@ import pytest
 
 import tinymin as tm
 from tinymin import nn
-from tinymin.inference import fold_min_model
-from tinymin.nn.calibration import calibrate_layer, fit_gain_offset, relative_squared_error
+from tinymin.minconv.convert import calibrate_layer, fit_gain_offset, relative_squared_error
+from tinymin.minconv.fold import fold_min_model
 
 
 def test_least_squares_recovers_a_known_gain_and_offset():

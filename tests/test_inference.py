@@ -5,7 +5,7 @@ import pytest
 
 import tinymin as tm
 from tinymin import nn
-from tinymin.inference import fold_min_model, format_operation_table, operation_counts
+from tinymin.minconv.fold import fold_min_model, format_operation_table, operation_counts
 from tinymin.models import lenet, mini_cifar
 
 

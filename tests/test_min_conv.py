@@ -9,7 +9,7 @@ import pytest
 import tinymin as tm
 import tinymin.nn.functional as F
 from tinymin import nn, optim
-from tinymin.nn.functional.min_conv import multiplexer
+from tinymin.minconv.operators import multiplexer
 
 
 def t64(array, requires_grad=True):
@@ -128,7 +128,7 @@ def test_table2_multiplexer_equals_formula_on_every_case():
 
 
 def test_input_clip_does_not_change_the_min_forward():
-    # MATH.md section 5: |w_hat| <= T mu_x, so an input beyond T mu_x is never the
+    # docs/guides/minconv_math.rst section 5: |w_hat| <= T mu_x, so an input beyond T mu_x is never the
     # selected minimum and its sign survives the clip: clipping x changes nothing.
     rng = np.random.default_rng(2)
     x = rng.normal(size=(1, 2, 5, 5)) * 5
@@ -231,7 +231,7 @@ def test_min_conv_layer_learns():
 
 
 def test_layer_diagnostics_report_correlation_and_constraint():
-    from tinymin.analysis.diagnostics import layer_diagnostics, scale_snapshot
+    from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
     from tinymin.models import lenet
 
     tm.manual_seed(0)
@@ -247,7 +247,7 @@ def test_layer_diagnostics_report_correlation_and_constraint():
 
 
 def test_diagnostics_use_the_calibrated_input_scale_in_training_mode():
-    from tinymin.analysis.diagnostics import compare_with_exact
+    from tinymin.minconv.diagnostics import compare_with_exact
 
     tm.manual_seed(0)
     layer = nn.MinConv2d(2, 3, 3, padding=1)

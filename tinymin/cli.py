@@ -18,7 +18,7 @@ import numpy as np
 import tinymin
 from tinymin import optim
 from tinymin.checkpoint import CheckpointError, load_checkpoint, write_text_atomic
-from tinymin.data import DataLoader, Subset
+from tinymin.data import DataLoader, random_subset
 from tinymin.data.catalog import CATALOG, load_splits
 from tinymin.models import MODELS, build_model
 from tinymin.train import evaluate, fit
@@ -100,15 +100,6 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def limit(dataset, n: int | None, seed: int):
-    """A seeded random subset of ``n`` samples (all of them when ``n`` is None)."""
-    if n is None or n >= len(dataset):
-        return dataset
-    if n <= 0:
-        raise ValueError(f"limit must be positive, got {n}")
-    return Subset(dataset, np.random.default_rng(seed).permutation(len(dataset))[:n])
-
-
 def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
     if name == "sgd":
         return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -138,8 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     tinymin.manual_seed(args.seed)
     train_set, test_set, info = load_splits(args.data, args.data_root, not args.no_augment,
                                             args.download)
-    train_set = limit(train_set, args.train_limit, args.seed)
-    test_set = limit(test_set, args.test_limit, args.seed + 1)
+    train_set = random_subset(train_set, args.train_limit, args.seed)
+    test_set = random_subset(test_set, args.test_limit, args.seed + 1)
     config = model_config(args, info)
     name = config.pop("name")
     model = build_model(name, **config)
@@ -174,8 +165,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _scale_logger(model, run_dir: str | None, test_set):
     """For min models with a run folder: log mu_x_hat, mu_w and each layer's correlation
     with the exact convolution to ``scales.csv`` after every epoch."""
-    from tinymin.analysis.diagnostics import layer_diagnostics, scale_snapshot
-    from tinymin.nn.min_conv import min_layers
+    from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
+    from tinymin.minconv.layer import min_layers
     from tinymin.train import append_metrics
 
     if run_dir is None or not min_layers(model):
@@ -202,8 +193,9 @@ def _init_from(model, path: str, train_loader) -> str | None:
     print(f"initialised from {path} (epoch {checkpoint.epoch}); "
           f"not in checkpoint, kept fresh: {result.missing_keys or 'none'}")
     if any(key.endswith("running_abs_mean") for key in result.missing_keys):
-        # mu_x_hat still holds its initial value after the copy (MATH.md section 6).
-        from tinymin.nn.min_conv import recalibrate_running_statistics
+        # mu_x_hat still holds its initial value after the copy (docs/guides/minconv_math.rst,
+        # section 6).
+        from tinymin.minconv.convert import recalibrate_running_statistics
 
         recalibrate_running_statistics(model, train_loader, max_batches=20)
     return checkpoint.config.get("model", {}).get("conv")
@@ -211,9 +203,9 @@ def _init_from(model, path: str, train_loader) -> str | None:
 
 def _calibrate_transfer(model, args: argparse.Namespace, source_conv: str | None) -> None:
     """Fit the copied min layers to the exact ones they replace (tinymin's extension of
-    the paper's transfer: see ``tinymin.nn.calibration``), then fine-tune as usual."""
-    from tinymin.nn import calibrate_min
-    from tinymin.nn.min_conv import min_layers
+    the paper's transfer: see ``tinymin.minconv.convert``), then fine-tune as usual."""
+    from tinymin.minconv.convert import calibrate_min
+    from tinymin.minconv.layer import min_layers
 
     if not args.init_from or not min_layers(model):
         raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
@@ -224,7 +216,7 @@ def _calibrate_transfer(model, args: argparse.Namespace, source_conv: str | None
         return  # the resumed checkpoint already holds the calibrated layers
     # calibrate on plain images: no random crops or flips, and no draws from the RNG
     plain_train, _, _ = load_splits(args.data, args.data_root, augment=False)
-    subset = limit(plain_train, args.calibrate, args.seed)
+    subset = random_subset(plain_train, args.calibrate, args.seed)
     images = np.stack([subset[i][0] for i in range(len(subset))])
     for layer in calibrate_min(model, images):
         print("  calibrated " + str(layer))
@@ -254,7 +246,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model.load_state_dict(checkpoint.model_state)
     data = checkpoint.config.get("data", "mnist-embedded")
     _, test_set, _ = load_splits(data, args.data_root, augment=False)
-    test_set = limit(test_set, args.test_limit, 1)
+    test_set = random_subset(test_set, args.test_limit, 1)
     result = evaluate(model, DataLoader(test_set, args.batch_size), progress=True)
     print(f"{args.checkpoint}: test loss {result['loss']:.4f}, "
           f"test accuracy {result['accuracy']:.2%} on {len(test_set)} {data} images")
@@ -277,44 +269,19 @@ def cmd_table1(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    """Exact checkpoint -> min model: copy, recalibrate mu_x_hat, calibrate, evaluate, save."""
-    import time
+    """Exact checkpoint -> min model (:func:`tinymin.minconv.convert.convert_checkpoint`)."""
+    from tinymin.minconv.convert import convert_checkpoint
 
-    from tinymin.checkpoint import save_checkpoint
-    from tinymin.nn import calibrate_min, convert_to_min, recalibrate_running_statistics
-
-    checkpoint = load_checkpoint(args.checkpoint)
-    config = dict(checkpoint.config.get("model", {}))
-    if config.get("conv") != "exact":
-        raise CheckpointError(f"{args.checkpoint}: convert needs an exact model, got conv="
-                              f"{config.get('conv')!r}")
-    exact = build_model(config.pop("name"), **{k: v for k, v in config.items()})
-    exact.load_state_dict(checkpoint.model_state)
-    data = checkpoint.config.get("data", "mnist-embedded")
-    train_set, test_set, _ = load_splits(data, args.data_root, augment=False)
-    test_loader = DataLoader(limit(test_set, args.test_limit, args.seed + 1), 256)
-    options = {} if args.clip_value is None else {"clip_value": args.clip_value}
-    model = convert_to_min(exact, **options)
-    calibration = limit(train_set, args.calibrate or 256, args.seed)
-    images = np.stack([calibration[i][0] for i in range(len(calibration))])
-    recalibrate_running_statistics(model, [images])
-    exact_acc = evaluate(exact, test_loader)["accuracy"]
-    copy_acc = evaluate(model, test_loader)["accuracy"]
-    print(f"exact model:                       {exact_acc:.2%}")
-    print(f"min copy (mu_x_hat = mean |x|):    {copy_acc:.2%}")
-    if args.calibrate > 0:
-        start = time.perf_counter()
-        report = calibrate_min(model, images, per_channel_gain=not args.shared_gain)
-        seconds = time.perf_counter() - start
-        for layer in report:
+    report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
+                                args.out, args.data_root, args.test_limit, args.seed)
+    print(f"exact model:                       {report.exact_accuracy:.2%}")
+    print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
+    if report.calibrated_accuracy is not None:
+        for layer in report.layers:
             print("  " + str(layer))
-        calibrated_acc = evaluate(model, test_loader)["accuracy"]
-        print(f"min, calibrated on {len(images)} images: {calibrated_acc:.2%} "
-              f"(calibration took {seconds:.1f} s)")
-    if args.out:
-        model_config = {**checkpoint.config.get("model", {}), "conv": "min", **options}
-        run_config = {**checkpoint.config, "model": model_config, "converted_from": args.checkpoint}
-        save_checkpoint(args.out, model, run_config, epoch=0)
+        print(f"min, calibrated on {report.calibration_images} images: "
+              f"{report.calibrated_accuracy:.2%} (calibration took {report.seconds:.1f} s)")
+    if report.written is not None:
         print(f"wrote {args.out}")
     return 0
 

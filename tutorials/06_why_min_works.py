@@ -20,7 +20,7 @@ argues that this is reasonable in two steps, and this chapter measures both with
    :math:`\mathbb{E}|x| = \mathbb{E}|w| = 1` achieves (Eq. 8-13).
 
 Finally Table 2: :math:`s` computed by a 4-to-1 multiplexer. The formulas were
-lost from the paper's text and rebuilt in the project's ``MATH.md``;
+lost from the paper's text and rebuilt in :doc:`/guides/minconv_math`;
 ``TINYMIN_QUICK=1`` uses fewer Monte Carlo samples.
 """
 
@@ -46,7 +46,7 @@ from tinymin.analysis import (
     relative_error,
     table1,
 )
-from tinymin.nn.functional.min_conv import multiplexer
+from tinymin.minconv.operators import multiplexer
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
 N_TABLE = 200_000 if QUICK else 2_000_000     # pairs per row of Table 1
@@ -83,7 +83,7 @@ print("same sign everywhere:", np.array_equal(np.sign(x * w), np.sign(signed_min
 # Table 1 of the paper correlates :math:`|x||w|` with three candidates,
 # :math:`\min(|x|,|w|)`, :math:`|x|+|w|` (the AdderNet idea) and
 # :math:`\max(|x|,|w|)`, for six pairs of distributions. Its row labels were lost;
-# Monte Carlo identifies them (``MATH.md`` section 2). We reproduce the table with
+# Monte Carlo identifies them (:ref:`math-similarity`). We reproduce the table with
 # :func:`tinymin.analysis.table1`, printed beside the published values:
 measured = table1(n_samples=N_TABLE, seed=0)
 print(format_table1(measured))
@@ -179,7 +179,7 @@ fig.suptitle(r"Mean relative error of the min-selector, $x, w \sim N(\mu, \sigma
 plt.show()
 
 # %%
-# The numbers behind panels (a) and (c), to check against ``MATH.md`` section 3
+# The numbers behind panels (a) and (c), to check against :ref:`math-approximation`
 # (:math:`\sigma = 0.05`: :math:`D_{\min} \approx 0.04` at :math:`\mu \approx 1`;
 # :math:`\mu = 0`: minimum near :math:`\sigma \approx 1.7`):
 mus = np.linspace(0.5, 1.5, 21)
@@ -266,7 +266,7 @@ plt.show()
 # :math:`|a| > |b|`        :math:`a < 0`        :math:`-b`
 # =======================  ===================  ===================
 #
-# :func:`tinymin.nn.functional.min_conv.multiplexer` is that table, line for line.
+# :func:`tinymin.minconv.operators.multiplexer` is that table, line for line.
 # We check it against :math:`\operatorname{sgn}(a)\operatorname{sgn}(b)\min(|a|,|b|)`
 # on every combination of signs, both orders of magnitude, ties and zeros:
 print(f"{'a':>5} {'b':>5}  {'comparison':11} {'sign test':9}  {'mux':>5} {'formula':>7}")

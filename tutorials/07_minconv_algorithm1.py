@@ -10,7 +10,7 @@ minimum
 
     m(a, b) = \\operatorname{sgn}(a)\\,\\operatorname{sgn}(b)\\,\\min(|a|, |b|).
 
-Algorithm 1 of the paper (``MATH.md`` section 5) says how to do that in a
+Algorithm 1 of the paper (:ref:`math-algorithm1`) says how to do that in a
 network that still trains with ordinary gradients:
 
 * **forward** (steps 1-5): measure the scales :math:`\\mu_x`, :math:`\\mu_w`, clip,
@@ -19,7 +19,7 @@ network that still trains with ordinary gradients:
   clip masks.
 
 In tinymin every step is a small named function in
-``tinymin/nn/functional/min_conv.py``. In this chapter we call them one by one by
+``tinymin/minconv/functional.py``. In this chapter we call them one by one by
 hand, check that together they equal :func:`tinymin.nn.functional.min_conv2d`,
 record a whole forward + backward with ``tm.trace()``, verify the backward, and
 measure how good the approximation is.
@@ -38,8 +38,10 @@ import numpy as np
 import tinymin as tm
 from tinymin import _ext, nn
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.minconv import functional as A  # the named steps of Algorithm 1
+from tinymin.minconv.layer import clipped_operands
+from tinymin.minconv.operators import multiplexer
 from tinymin.nn import functional as F
-from tinymin.nn.functional import min_conv as A  # the named steps of Algorithm 1
 from tinymin.nn.functional.conv import conv_geometry
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
@@ -65,11 +67,13 @@ print("input", x.shape, " weight", w.shape, " clip bound T =", T)
 #     \hat\mu_x \leftarrow (1 - m)\,\hat\mu_x + m\,\mu_x, \qquad m = 0.1
 #
 # (PyTorch's momentum convention; the paper's :math:`\alpha` is :math:`1-m`). In
-# evaluation :math:`\hat\mu_x` is used instead. We pass *copies* of the layer's
-# buffers so the layer itself is not changed.
+# evaluation :math:`\hat\mu_x` is used instead. Step 1 is not differentiated, so
+# ``min_conv2d`` runs it before the autograd Function. We update *copies* of the
+# layer's buffers so the layer itself is not changed.
 running = layer.running_abs_mean.copy()      # starts at 1.0
 counted = layer.num_batches_tracked.copy()
-mu_x = A.step1_input_scale(x, running, counted, training=True, momentum=0.1)
+mu_x = A.step1_input_scale(x, running, training=True)
+A.update_running_mean(running, counted, mu_x, momentum=0.1)
 print(f"mu_x = mean|x| = {mu_x:.4f}   (numpy: {np.abs(x).mean():.4f})")
 print(f"mu_x_hat: 1.0 -> {running[0]:.4f}   (= 0.9 * 1 + 0.1 * {mu_x:.4f})")
 
@@ -139,7 +143,7 @@ print("max |steps - F.min_conv2d| =", np.abs(y_steps - y_fn).max())
 # %%
 # One output by hand, with the multiplexer of Table 2
 # ---------------------------------------------------
-# ``A.multiplexer(a, b)`` is the signed minimum written as the paper's 4-to-1
+# ``multiplexer(a, b)`` is the signed minimum written as the paper's 4-to-1
 # multiplexer: one magnitude comparison and one sign test select
 # :math:`a, -a, b` or :math:`-b`. No multiplication. We recompute the output of
 # image 0, filter 2, pixel (14, 14) as a plain Python sum over the receptive field
@@ -148,11 +152,11 @@ cols = _ext.im2col(np.ascontiguousarray(x_c), (3, 3), 1, 1)     # (8*28*28, 9)
 n, c, i, j = 0, 2, 14, 14
 p = (n * geom.out_h + i) * geom.out_w + j
 w_rows = w_hat.reshape(6, -1)
-by_hand = float(mu_w) * sum(A.multiplexer(float(a), float(bb)) for a, bb in zip(cols[p], w_rows[c]))
+by_hand = float(mu_w) * sum(multiplexer(float(a), float(bb)) for a, bb in zip(cols[p], w_rows[c]))
 by_hand += float(b[c])
 print(f"by hand: {by_hand:.6f}   layer: {y_steps[n, c, i, j]:.6f}")
 print("Table 2 on four sign cases:",
-      [A.multiplexer(a, bb) for a, bb in [(0.3, 0.5), (0.3, -0.5), (-0.7, 0.5), (0.7, -0.5)]])
+      [multiplexer(a, bb) for a, bb in [(0.3, 0.5), (0.3, -0.5), (-0.7, 0.5), (0.7, -0.5)]])
 
 # %%
 # The whole thing, traced: forward and backward of a MinConv2d
@@ -195,7 +199,7 @@ print(f"input gradient zeroed by the clip: {1 - x_inside.mean():.1%} of the pixe
 # %%
 # Consequence: the input clip does nothing in the forward pass
 # ------------------------------------------------------------
-# (``MATH.md`` section 5.) Every :math:`|\hat w| \le T\mu_w \cdot \mu_x/\mu_w = T\mu_x`,
+# (:ref:`math-algorithm1`.) Every :math:`|\hat w| \le T\mu_w \cdot \mu_x/\mu_w = T\mu_x`,
 # and the clip keeps the sign. An input beyond :math:`T\mu_x` is therefore never
 # the selected minimum: :math:`m(x, \hat w) = m(x_c, \hat w)`. The clip of
 # :math:`x` only shapes the *backward*: the mask, and :math:`x_c` in the weight
@@ -226,15 +230,12 @@ print("exact conv: max |conv(x) - conv(x_c)| =", np.abs(exact_x - exact_xc).max(
 
 def approx_vs_exact(conv_layer, inputs):
     """Training-mode min-conv output and the exact conv of the clipped operands."""
-    mu = float(np.abs(inputs).mean())
-    wt = conv_layer.weight.data
-    xc, _ = A.step3_clip(inputs, mu, conv_layer.clip_value)
-    wc, _ = A.step3_clip(wt, A.step2_weight_scale(wt, "layer"), conv_layer.clip_value)
+    ops = clipped_operands(conv_layer, inputs)  # steps 1-4, the layer's buffers untouched
     with tm.no_grad():
         approx = F.min_conv2d(tm.Tensor(inputs), conv_layer.weight, conv_layer.bias,
                               stride=conv_layer.stride, padding=conv_layer.padding,
                               clip_value=conv_layer.clip_value, training=True).data
-        exact = F.conv2d(tm.Tensor(xc), tm.Tensor(wc), conv_layer.bias,
+        exact = F.conv2d(tm.Tensor(ops.x_c), tm.Tensor(ops.w_c), conv_layer.bias,
                          conv_layer.stride, conv_layer.padding).data
     rho = np.corrcoef(approx.ravel(), exact.ravel())[0, 1]
     err = np.linalg.norm(approx - exact) / np.linalg.norm(exact)

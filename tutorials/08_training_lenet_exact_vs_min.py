@@ -14,7 +14,7 @@ Three ways to get a LeNet (Table 3 of the paper) that classifies MNIST digits:
 We train on the MNIST digits embedded in tinymin (5,000 training digits, tested on
 the official 10,000-image MNIST test set, no download), plot the test accuracy of
 the three after every epoch, and look inside the min layers with
-:func:`tinymin.analysis.diagnostics.layer_diagnostics`.
+:func:`tinymin.minconv.diagnostics.layer_diagnostics`.
 With ``TINYMIN_QUICK=1`` everything shrinks to a few hundred images and one epoch:
 the numbers are then only a smoke test, run the full chapter for real ones.
 """
@@ -31,9 +31,9 @@ from matplotlib.ticker import MaxNLocator
 
 import tinymin as tm
 from tinymin import optim
-from tinymin.analysis.diagnostics import format_diagnostics, layer_diagnostics
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.minconv.diagnostics import format_diagnostics, layer_diagnostics
 from tinymin.models import lenet
 from tinymin.nn import min_layers, recalibrate_running_statistics
 from tinymin.train import evaluate, fit
@@ -153,7 +153,7 @@ print(f"accuracy of the copy: mu_x_hat = 1: {acc_uncalibrated:.2%}, "
 #
 # a convolution with *binary* weights :math:`\pm\mu_w`, which keeps more of the
 # exact output's shape than the min at the "correct" scale (Eq. 12 as written).
-# ``MATH.md`` section 6 saw the same: 56% at the true mean :math:`|x|`, 91-96% with
+# :ref:`math-transfer` saw the same: 56% at the true mean :math:`|x|`, 91-96% with
 # :math:`\hat\mu_x` 2-8 times larger. Chapter 12 picks the multiple per layer. Here
 # we keep the recalibrated copy, as the paper's recipe does, and let fine-tuning
 # repair it.
@@ -223,7 +223,7 @@ print(f"final test accuracy  exact: {exact_curve[-1]:.2%}   min from scratch: "
       f"after {transfer_curve[-1]:.2%}")
 
 # %%
-# What to expect in the full run (``MATH.md`` section 6): exact about 97% after 5
+# What to expect in the full run (:ref:`math-transfer`): exact about 97% after 5
 # epochs, min from scratch a few points lower, the recalibrated copy well below the
 # exact network before fine-tuning, and close to the min-from-scratch accuracy after
 # 2-3 epochs of fine-tuning. Longer fine-tuning closes most of the gap: with 4,000

@@ -49,7 +49,7 @@ import numpy as np
 
 from tinymin import _ext
 from tinymin._ext import reference
-from tinymin.nn.functional.min_conv import multiplexer
+from tinymin.minconv.operators import multiplexer
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
 rng = np.random.default_rng(0)
@@ -115,7 +115,7 @@ else:
     print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_selector_gemm.pyx")
 
 # %%
-# What makes it fast (``PERFORMANCE.md`` and the kernel's docstring hold the
+# What makes it fast (``benchmarks/README.md`` and the kernel's docstring hold the
 # measurements):
 #
 # * the inner loop runs over a **contiguous** axis (8 consecutive :math:`k` of a row

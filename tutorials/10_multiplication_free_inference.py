@@ -2,7 +2,7 @@
 Chapter 10: Multiplication-free inference, folding the scales
 =============================================================
 
-In evaluation mode a min-conv layer computes (``MATH.md`` Eq. 12-13)
+In evaluation mode a min-conv layer computes (Eq. 12-13, :ref:`math-approximate-conv`)
 
 .. math::
 
@@ -11,9 +11,9 @@ In evaluation mode a min-conv layer computes (``MATH.md`` Eq. 12-13)
 
 :math:`\\hat w` is a constant once training is over, so it is computed once. One
 product is left per output: the factor :math:`\\mu_w`. This chapter removes it too,
-with :func:`tinymin.inference.fold_min_model`, checks that the folded network gives
+with :func:`tinymin.minconv.fold.fold_min_model`, checks that the folded network gives
 the same logits, and counts what each network computes per image with
-:func:`tinymin.inference.operation_counts`.
+:func:`tinymin.minconv.fold.operation_counts`.
 """
 
 # %%
@@ -46,9 +46,9 @@ import tinymin as tm
 from tinymin import nn, optim
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
-from tinymin.inference import fold_min_model, format_operation_table, operation_counts
+from tinymin.minconv.fold import fold_min_model, format_operation_table, operation_counts
+from tinymin.minconv.operators import multiplexer
 from tinymin.models import lenet
-from tinymin.nn.functional.min_conv import multiplexer
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"

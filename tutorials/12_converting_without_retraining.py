@@ -34,10 +34,10 @@ import tinymin as tm
 from tinymin import optim
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.minconv.convert import approximate_output, fit_gain_offset, relative_squared_error
 from tinymin.models import lenet
 from tinymin.nn import calibrate_min, convert_to_min, min_layers, recalibrate_running_statistics
 from tinymin.nn import functional as F
-from tinymin.nn.calibration import _approximate, fit_gain_offset, relative_squared_error
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
@@ -124,7 +124,7 @@ with tm.no_grad():
         x_in = module(tm.Tensor(x_in)).data
     target = F.conv2d(tm.Tensor(x_in), layer.weight, layer.bias, layer.stride, layer.padding).data
 mean_abs = float(np.abs(x_in).mean())
-approx = _approximate(layer, x_in, mean_abs)      # mu_x_hat = 1 x mean|x|, no gain
+approx = approximate_output(layer, x_in, mean_abs)      # mu_x_hat = 1 x mean|x|, no gain
 gain, offset = fit_gain_offset(approx, target)
 slope, intercept = np.polyfit(approx[:, 0].ravel(), target[:, 0].ravel(), 1)
 print(f"channel 0: gain {gain[0]:.4f} offset {offset[0]:.4f}   np.polyfit: {slope:.4f} {intercept:.4f}")
@@ -145,7 +145,7 @@ multiples = np.array([0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32] if QUICK else
                      [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64])
 raw, fitted, shared = [], [], []
 for m in multiples:
-    s = _approximate(layer, x_in, m * mean_abs)
+    s = approximate_output(layer, x_in, m * mean_abs)
     raw.append(relative_squared_error(s, target))
     for per_channel, out in ((True, fitted), (False, shared)):
         g, o = fit_gain_offset(s, target, per_channel)

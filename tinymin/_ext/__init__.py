@@ -329,7 +329,7 @@ def _gemm_checks(who: str, cols, w, wname: str, out):
 
 
 def min_gemm(cols, w_hat, out=None) -> np.ndarray:
-    """Min-selector GEMM (MATH.md Eq. 13): the approximate convolution's core.
+    """Min-selector GEMM (Eq. 13, docs/guides/minconv_math.rst section 4): the approximate convolution's core.
 
     ``out[p, c] = sum_k m(cols[p, k], w_hat[c, k])`` with
     ``m(a, b) = sgn(a) sgn(b) min(|a|, |b|)``.

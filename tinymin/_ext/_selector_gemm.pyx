@@ -2,7 +2,7 @@
 # cython: initializedcheck=False, nonecheck=False
 """Selector GEMMs in Cython: ``out[p, c] = sum_k op(cols[p, k], w[c, k])``.
 
-Three choices of ``op`` (MATH.md section 4):
+Three choices of ``op`` (docs/guides/minconv_math.rst, section 4):
 
 * ``min_gemm``:   ``m(a, b) = sgn(a) sgn(b) min(|a|, |b|)`` (Eq. 13), computed
   through the identity ``m(a, w) = sgn(w) * clip(a, -|w|, |w|)``;
@@ -13,7 +13,7 @@ The public, validating entry points are in ``tinymin/_ext/__init__.py``; the
 functions here trust their arguments (C-contiguous 2-D float32/float64 arrays of the
 same dtype, matching K) and are called only after those checks.
 
-How the kernels are organised (see PERFORMANCE.md for the measurements behind it):
+How the kernels are organised (benchmarks/README.md holds the measurements behind it):
 
 ``min_gemm`` vectorises over k ("k-lanes"):
 
@@ -44,28 +44,8 @@ How the kernels are organised (see PERFORMANCE.md for the measurements behind it
 "filter panels" of nr filters (K x nr, nr = one vector), an 8-row x nr tile
 vectorised over the filters, with the 8 inputs of each k broadcast.
 
-Measured on the 2-core AVX2 machine (AMD EPYC, Zen 3; medians, noisy shared
-machine), float32, ``min_gemm`` alone against numpy's BLAS ``cols @ w.T`` in the same
-run: LeNet conv2 (P=12544, K=800, C=64) 43 ms vs 29 ms (1.5x; the broadcast kernel
-before it: 2.0x), 3x3 layer (P=16384, K=576, C=128) 76 vs 41 ms (1.8x; before:
-2.6x). Its loop runs at ~1.1 cycles per 8-lane (max, min, FMA) group with the data
-in L1 (Zen 3 issues max/min on 2 of its 4 FP pipes, so 2 per group is the floor
-near 1 cycle); the rest is memory traffic and the lane sums. Not re-measured here:
-max_gemm was about 3x the old min_gemm (16 broadcast values per k do not fit the
-registers), adder_gemm about as fast as the old min_gemm.
-
-Variants that lost (min_gemm): the broadcast layout (8 rows x 8 filters, vectorised
-over filters) at 2.0-2.6x BLAS: gcc hoists all 8 broadcasts to the top of the k step
-and spills two of them plus one accumulator (a store/reload chain every k); splitting
-its filter loop per row made gcc unroll it into scalar code, 6-row tiles made it
-unroll-and-jam k by 2 and spill again. In the k-lane layout: 4 x 2 and 2 x 4 tiles
-(1.4-1.7 cycles/group in L1: too many operands for the registers), 3 x 2 (1.9), a
-stored -|w| instead of negating |w| (more loads: 1.8 vs 1.4), filters outside and
-row tiles inside (the 8 tile rows then come from L2 at 32 bytes per group: 1.85x vs
-1.5x BLAS), K chunks of 256-512 (the lane sums per chunk cost more than L1 hits
-save). Not tried in the kernel: ``sgn(x) sgn(w) min(|x|, |w|)`` as min + XOR + FMA
-(3 FP ops per group like now; a micro-benchmark gave 0.93 vs 1.0 cycles per group
-with the operands in registers, but it needs |x| and the sign of x as two inputs).
+Measurements, and the variants that lost: benchmarks/README.md, "How min_gemm got
+fast".
 """
 
 import numpy as np

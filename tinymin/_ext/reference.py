@@ -7,7 +7,7 @@ code. Each function has exactly the signature of its Cython twin in
 turned into pairs, by the public wrappers in ``tinymin/_ext/__init__.py``; call those
 (``tinymin._ext.im2col`` ...) rather than these directly.
 
-Notation (MATH.md): an input ``x`` of shape (N, C, H, W), a kernel (KH, KW), stride
+Notation (docs/guides/minconv_math.rst): an input ``x`` of shape (N, C, H, W), a kernel (KH, KW), stride
 (SH, SW), zero padding (PH, PW), output size
 
     OH = (H + 2 PH - KH) // SH + 1,    OW = (W + 2 PW - KW) // SW + 1,
@@ -43,8 +43,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
             = x_{\mathrm{pad}}[n, c,\ i\,SH + u,\ j\,SW + v]
 
     where ``x_pad`` is ``x`` with PH (PW) zero rows (columns) added on each side.
-    Then ``cols @ w.reshape(C_out, -1).T`` is the convolution of MATH.md Eq. 2
-    (cross-correlation, as in PyTorch).
+    Then ``cols @ w.reshape(C_out, -1).T`` is the convolution of Eq. 2
+    (docs/guides/minconv_math.rst, section 1; cross-correlation, as in PyTorch).
 
     Parameters
     ----------
@@ -119,7 +119,8 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
 
 # ------------------------------------------------------------------ selector GEMMs
 def min_gemm(cols, w_hat, out=None):
-    r"""Min-selector GEMM, the approximate convolution of MATH.md Eq. 13.
+    r"""Min-selector GEMM, the approximate convolution of Eq. 13
+    (docs/guides/minconv_math.rst, section 4).
 
     .. math::
 
@@ -176,7 +177,7 @@ def min_gemm(cols, w_hat, out=None):
 
 
 def max_gemm(cols, w, out=None):
-    r"""Max-selector GEMM (the ablation of MATH.md section 2).
+    r"""Max-selector GEMM (the ablation of docs/guides/minconv_math.rst, section 2).
 
     .. math::
 

@@ -1,6 +1,7 @@
 r"""The paper's statistics: why a signed minimum can replace a product.
 
-Section 2 of the MinConvNets paper (``MATH.md`` sections 2 and 3) argues in two
+Section 2 of the MinConvNets paper (docs/guides/minconv_math.rst,
+sections 2 and 3) argues in two
 steps, and this package measures both:
 
 * **similarity** (Table 1): :math:`\min(|x|, |w|)` is strongly correlated with

@@ -1,7 +1,7 @@
 r"""Monte Carlo statistics behind the paper's Table 1 and Figure 3.
 
 Two questions decide whether a signed minimum can stand in for a product
-(``MATH.md`` sections 2 and 3):
+(docs/guides/minconv_math.rst, sections 2 and 3):
 
 * **Similar?** Is :math:`\min(|x|, |w|)` strongly correlated with
   :math:`|x||w|`? :func:`table1` measures the Pearson correlation (Eq. 3) of the
@@ -45,7 +45,7 @@ __all__ = [
 #: ``(x_distribution, w_distribution)`` per row of Table 1, each a
 #: ``(kind, scale)`` pair: ``("normal", s)`` is :math:`N(0, s^2)` (``s`` the
 #: standard deviation), ``("uniform", a)`` is :math:`U(-a, a)`. The paper's row
-#: labels were lost; ``MATH.md`` section 2 identifies them by Monte Carlo.
+#: labels were lost; docs/guides/minconv_math.rst section 2 identifies them by Monte Carlo.
 TABLE1_DISTRIBUTIONS: tuple[tuple[tuple[str, float], tuple[str, float]], ...] = (
     (("normal", 1.0), ("normal", 1.0)),
     (("normal", 1.0), ("normal", 10.0)),
@@ -469,7 +469,7 @@ def relative_error(
     variance is therefore infinite, and a rare pair with both operands near 0
     makes an outlier; more samples make outliers rarer, not impossible.
 
-    :math:`D(\mu, \sigma) = D(-\mu, \sigma)`. ``MATH.md`` section 3: with
+    :math:`D(\mu, \sigma) = D(-\mu, \sigma)`. docs/guides/minconv_math.rst section 3: with
     :math:`\sigma = 0.05`, :math:`D` is smallest (about 0.03-0.04) near
     :math:`\mu = 1`; with :math:`\mu = 0` it is smallest near
     :math:`\sigma \approx 1.7`.

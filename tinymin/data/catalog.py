@@ -28,7 +28,8 @@ CATALOG: dict[str, DatasetInfo] = {
     "mnist-embedded": DatasetInfo("mnist-embedded", 1, 10, 28),
     "mnist": DatasetInfo("mnist", 1, 10, 28),
     "fashion-mnist": DatasetInfo("fashion-mnist", 1, 10, 28),
-    # The paper feeds 28x28 crops of the 32x32 CIFAR images (MATH.md section 7).
+    # The paper feeds 28x28 crops of the 32x32 CIFAR images (docs/guides/minconv_math.rst,
+    # section 7).
     "cifar10": DatasetInfo("cifar10", 3, 10, 28),
 }
 

@@ -86,3 +86,13 @@ def random_split(
         subsets.append(Subset(dataset, order[start : start + n]))
         start += n
     return subsets
+
+
+def random_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
+    """A seeded random subset of ``n`` samples; the dataset itself when ``n`` is None or
+    at least its length (what the command line's ``--train-limit`` uses)."""
+    if n is None or n >= len(dataset):
+        return dataset
+    if n <= 0:
+        raise ValueError(f"limit must be positive, got {n}")
+    return Subset(dataset, np.random.default_rng(seed).permutation(len(dataset))[:n])

@@ -23,9 +23,7 @@ def conv_layer(conv: str, in_channels: int, out_channels: int, kernel_size: int,
             raise ValueError(f"options {sorted(min_options)} only apply to conv='min'")
         return nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding)
     if conv == "min":
-        from tinymin.nn.min_conv import MinConv2d  # the min layer builds on the exact one
-
-        return MinConv2d(in_channels, out_channels, kernel_size, padding=padding, **min_options)
+        return nn.MinConv2d(in_channels, out_channels, kernel_size, padding=padding, **min_options)
     raise ValueError(f"conv must be 'exact' or 'min', got {conv!r}")
 
 
@@ -36,7 +34,7 @@ def lenet(num_classes: int = 10, in_channels: int = 1, conv: str = "exact",
     conv 5x5x32 + leaky ReLU, max-pool 2x2, conv 5x5x64 + leaky ReLU, [max-pool 2x2],
     FC 1024 + ReLU, dropout 50%, FC ``num_classes``.
 
-    Choices where the paper is silent (MATH.md section 7): both convolutions use
+    Choices where the paper is silent (docs/guides/minconv_math.rst, section 7): both convolutions use
     padding 2 ("same"), so conv2 sees 14x14x32 maps; ``second_pool=True`` adds a 2x2
     max-pool after conv2 (as in the classic TensorFlow MNIST network this table
     matches), which makes the first FC layer 3136 -> 1024 instead of 12544 -> 1024.

@@ -1,4 +1,10 @@
-"""The exact convolution layer ``Conv2d``."""
+"""Convolution layers: the shared base :class:`ConvLayer` and the exact ``Conv2d``.
+
+``Conv2d`` and :class:`~tinymin.minconv.layer.MinConv2d` are siblings: both hold what
+:class:`ConvLayer` defines (weight, bias, stride, padding, the output geometry) and
+differ only in ``forward``. So an exact layer is never mistaken for a min one, and
+``isinstance(layer, ConvLayer)`` asks "any convolution?".
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,14 @@ import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn import init
-from tinymin.nn.functional.conv import pair
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, pair
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter
 from tinymin.tensor import Tensor
 
 
-class Conv2d(Module):
-    """2-D convolution layer over NCHW input, by im2col + GEMM (see :func:`F.conv2d`).
+class ConvLayer(Module):
+    """What every 2-D convolution layer over NCHW input holds; subclasses add ``forward``.
 
     Parameters
     ----------
@@ -50,9 +56,28 @@ class Conv2d(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+    def geometry(self, input_shape: tuple[int, ...]) -> ConvGeometry:
+        """Shapes of this layer applied to an NCHW input of ``input_shape`` (checked)."""
+        return conv_geometry(type(self).__name__, input_shape, self.weight.shape, self.stride,
+                             self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class Conv2d(ConvLayer):
+    """2-D convolution layer over NCHW input, by im2col + GEMM (see :func:`F.conv2d`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or pair
+    stride, padding : int or pair
+    bias : bool
+
+    Weights are initialised like PyTorch's (Kaiming uniform with :math:`a=\\sqrt5`).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)

@@ -15,7 +15,6 @@ from tinymin.nn.functional.conv import conv2d
 from tinymin.nn.functional.dropout import dropout
 from tinymin.nn.functional.linear import linear
 from tinymin.nn.functional.loss import cross_entropy, mse_loss, nll_loss
-from tinymin.nn.functional.min_conv import min_conv2d
 from tinymin.nn.functional.normalization import batch_norm
 from tinymin.nn.functional.pooling import avg_pool2d, max_pool2d
 
@@ -24,3 +23,7 @@ __all__ = [
     "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "mse_loss",
     "nll_loss", "relu", "sigmoid", "softmax", "tanh",
 ]
+
+# Algorithm 1 lives in tinymin.minconv (the paper's package); imported last, because
+# that package builds on the operations above. The same object, as in torch's F.
+from tinymin.minconv.functional import min_conv2d  # noqa: E402

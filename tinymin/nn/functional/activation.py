@@ -8,7 +8,7 @@ from tinymin.autograd import Context, Function
 from tinymin.tensor import Tensor
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     """:math:`y = \\max(x, 0)`; gradient 1 where :math:`x > 0`, else 0."""
 
     @staticmethod
@@ -23,7 +23,7 @@ class ReLU(Function):
         return (grad * positive,)
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     """:math:`y = x` for :math:`x > 0`, else :math:`\\alpha x`; gradient 1 or :math:`\\alpha`."""
 
     @staticmethod
@@ -38,7 +38,7 @@ class LeakyReLU(Function):
         return (grad * slope, None)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     """:math:`\\sigma(x) = 1/(1+e^{-x})`, :math:`\\sigma' = \\sigma(1-\\sigma)`."""
 
     @staticmethod
@@ -55,7 +55,7 @@ class Sigmoid(Function):
         return (grad * out * (1 - out),)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     """:math:`y = \\tanh x`, :math:`y' = 1 - y^2`."""
 
     @staticmethod
@@ -70,7 +70,7 @@ class Tanh(Function):
         return (grad * (1 - out * out),)
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     """:math:`y_i = x_i - \\log\\sum_j e^{x_j}`, computed after subtracting :math:`\\max_j x_j`.
 
     Backward: :math:`\\partial L/\\partial x = g - \\operatorname{softmax}(x) \\sum_j g_j`.
@@ -91,28 +91,28 @@ class LogSoftmax(Function):
 
 def relu(x: Tensor) -> Tensor:
     """Rectified linear unit, :math:`\\max(x, 0)`."""
-    return ReLU.apply(x)
+    return ReLUFunction.apply(x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """Leaky ReLU: :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\\cdot x`."""
-    return LeakyReLU.apply(x, negative_slope)
+    return LeakyReLUFunction.apply(x, negative_slope)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid :math:`1/(1+e^{-x})`, overflow-free."""
-    return Sigmoid.apply(x)
+    return SigmoidFunction.apply(x)
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh.apply(x)
+    return TanhFunction.apply(x)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """Numerically stable :math:`\\log \\operatorname{softmax}(x)` along ``dim``."""
     _check_dim("log_softmax", x, dim)
-    return LogSoftmax.apply(x, dim)
+    return LogSoftmaxFunction.apply(x, dim)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

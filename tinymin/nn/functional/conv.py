@@ -1,4 +1,6 @@
-"""Exact 2-D convolution by im2col + one GEMM (MATH.md, Eq. 1-2).
+"""Exact 2-D convolution by im2col + one GEMM (Eq. 1-2).
+
+The derivation: docs/guides/minconv_math.rst, section 1.
 
 Every output position ``p`` is one row of the column matrix ``cols`` (P x K, with
 K = C_in * kh * kw), so the whole layer is one matrix product:
@@ -162,7 +164,7 @@ def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Con
     return dx, (dw.reshape(weight.shape) if need_w else None)
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """Exact convolution (cross-correlation, as in PyTorch) by im2col + GEMM."""
 
     @staticmethod
@@ -210,4 +212,4 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    return Conv2d.apply(x, weight, bias, stride, padding)
+    return Conv2dFunction.apply(x, weight, bias, stride, padding)

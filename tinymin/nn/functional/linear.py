@@ -6,7 +6,7 @@ from tinymin.autograd import Context, Function
 from tinymin.tensor import Tensor
 
 
-class Linear(Function):
+class LinearFunction(Function):
     """:math:`Y = X W^\\top + b` for ``X`` of shape (N, in): one GEMM forward, two backward.
 
     .. math::
@@ -57,6 +57,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias shape {bias.shape} != ({weight.shape[0]},)")
     if x.ndim == 2:
-        return Linear.apply(x, weight, bias)
+        return LinearFunction.apply(x, weight, bias)
     out = x @ weight.T  # batched inputs (..., in): the general matmul path
     return out if bias is None else out + bias

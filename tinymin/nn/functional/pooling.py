@@ -79,7 +79,7 @@ def _max_of_tiles(x: np.ndarray, geom: ConvGeometry):
     return out, winner
 
 
-class MaxPool2d(Function):
+class MaxPool2dFunction(Function):
     """:math:`y = \\max_{(u,v) \\in \\text{window}} x_{u,v}`; gradient to the arg-max."""
 
     @staticmethod
@@ -106,7 +106,7 @@ class MaxPool2d(Function):
         return _scatter(dcols, x_shape, geom), None, None, None
 
 
-class AvgPool2d(Function):
+class AvgPool2dFunction(Function):
     """:math:`y = \\frac{1}{k_h k_w} \\sum_{(u,v) \\in \\text{window}} x_{u,v}` (zero padding counted)."""
 
     @staticmethod
@@ -126,9 +126,9 @@ class AvgPool2d(Function):
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D max pooling (``stride`` defaults to ``kernel_size``; padding is -inf)."""
-    return MaxPool2d.apply(x, kernel_size, stride, padding)
+    return MaxPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D average pooling (``stride`` defaults to ``kernel_size``; zero padding counted)."""
-    return AvgPool2d.apply(x, kernel_size, stride, padding)
+    return AvgPool2dFunction.apply(x, kernel_size, stride, padding)

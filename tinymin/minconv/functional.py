@@ -1,14 +1,15 @@
-"""The min-selector convolution: Algorithm 1 of the MinConvNets paper (MATH.md, sections 4-5).
+"""The min-selector convolution: Algorithm 1 of the MinConvNets paper.
 
 The forward pass **approximates** a convolution without multiplying inputs by weights;
 the backward pass is the **exact** gradient of the ordinary convolution at the
-clipped operands. Each numbered step below is one small function, so a learner can set
-a breakpoint on any of them (or wrap a forward pass in ``tinymin.trace()`` and print
-them all):
+clipped operands (docs/guides/minconv_math.rst, sections 4 and 5). Each numbered step
+below is one small function, so a learner can set a breakpoint on any of them (or wrap
+a forward pass in ``tinymin.trace()`` and print them all):
 
 Forward
     1. ``mu_x``: mean ``|x|`` of the batch (training; the moving average is updated)
-       or the moving average ``mu_x_hat`` (evaluation).
+       or the moving average ``mu_x_hat`` (evaluation). Not differentiated, so
+       :func:`min_conv2d` computes it before the autograd Function runs.
     2. ``mu_w``: mean ``|w|`` of the layer's weights (or of each output channel).
     3. Clip both operands in normalised units: ``x_c = mu_x * clip(x / mu_x, -T, T)``.
     4. Rescale the weights so both operands have the same mean magnitude (Eq. 12):
@@ -20,14 +21,20 @@ Backward
     6. ``dL/dx_c`` and ``dL/dw_c`` of the *exact* ``conv2d(x_c, w_c)`` (two GEMMs + col2im).
     7. Through the clip (Eq. 15): zero where ``|x / mu_x| > T`` (or ``|w / mu_w| > T``).
        ``mu_x`` and ``mu_w`` are constants.
+
+Steps 2-7 are :class:`MinConv2dFunction`; the optional calibration gain and offset
+(:func:`tinymin.minconv.convert.calibrate_min`) follow it as ordinary tensor
+operations, so autograd derives their backward.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from tinymin import _ext
 from tinymin.autograd import Context, Function
+from tinymin.minconv.operators import OPERATORS, selector_kernel
 from tinymin.nn.functional.conv import (
     ConvGeometry,
     conv_backward,
@@ -41,24 +48,84 @@ from tinymin.tensor import Tensor
 from tinymin.trace import record
 
 #: Default clip bound T, in units of the mean magnitude. The paper's value was lost
-#: (MATH.md section 5). Measured here (LeNet from scratch on the embedded MNIST subset,
-#: Adam 1e-3, 3 epochs, seed 0): T = None 92.8%, 2: 92.4%, 4: 92.4%, 8: 92.6% test
-#: accuracy, equal within noise. T = 4 keeps the clip (and its gradient mask) while
-#: rarely touching weights copied from an exact network.
+#: (docs/guides/minconv_math.rst, section 5). Measured here (LeNet from scratch on the
+#: embedded MNIST subset, Adam 1e-3, 3 epochs, seed 0): T = None 92.8%, 2: 92.4%,
+#: 4: 92.4%, 8: 92.6% test accuracy, equal within noise. T = 4 keeps the clip (and its
+#: gradient mask) while rarely touching weights copied from an exact network.
 DEFAULT_CLIP_VALUE = 4.0
 
-#: The selector operators that can stand in for multiplication (one GEMM each).
-OPERATORS = ("min", "max", "adder")
+#: One weight scale per layer (the paper) or per output channel (an ablation).
 SCALES = ("layer", "channel")
 
 
-# ---------------------------------------------------------------- the forward steps
-def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None,
-                      num_batches_tracked: np.ndarray | None, training: bool,
-                      momentum: float | None, multiple: float = 1.0) -> float:
-    """Step 1: :math:`\\mu_x = \\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
+def check_min_conv_options(owner: str, clip_value: float | None, scale: str, operator: str,
+                           momentum: float | None = None) -> None:
+    """The one place the min-conv options are checked (``owner`` names the caller).
 
-    In training the moving average is updated in place with PyTorch's convention,
+    Raises
+    ------
+    ValueError
+        For an unknown ``scale`` or ``operator``, a ``clip_value`` that is not positive
+        (None is allowed: no clip) or a ``momentum`` outside ``[0, 1]``.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"{owner}: scale must be one of {SCALES}, got {scale!r}")
+    if operator not in OPERATORS:
+        raise ValueError(f"{owner}: operator must be one of {OPERATORS}, got {operator!r}")
+    if clip_value is not None and not clip_value > 0:
+        raise ValueError(f"{owner}: clip_value must be positive or None, got {clip_value}")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(f"{owner}: momentum must be in [0, 1] or None, got {momentum}")
+
+
+@dataclass(frozen=True)
+class MinConvSpec:
+    """The fixed settings of one min-conv call: everything :class:`MinConv2dFunction`
+    needs besides its array inputs.
+
+    Attributes
+    ----------
+    stride, padding : int or pair of int
+    clip_value : float or None
+        ``T``, the clip bound in units of the mean magnitude; None: no clip.
+    scale : {"layer", "channel"}
+    operator : {"min", "max", "adder"}
+    layer_name : str
+        Label of the ``tinymin.trace()`` records.
+    """
+
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    clip_value: float | None = DEFAULT_CLIP_VALUE
+    scale: str = "layer"
+    operator: str = "min"
+    layer_name: str = "min_conv2d"
+
+    def __post_init__(self) -> None:
+        check_min_conv_options("min_conv2d", self.clip_value, self.scale, self.operator)
+
+
+# ---------------------------------------------------------------- the forward steps
+def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None, training: bool,
+                      multiple: float = 1.0) -> float:
+    """Step 1: :math:`\\mu_x = c\\,\\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
+
+    ``multiple`` is :math:`c`: 1 in the paper, set by
+    :func:`tinymin.minconv.convert.calibrate_min` so that training after calibration
+    uses the calibrated scale too. Reads ``running_abs_mean`` (shape ``(1,)``) in
+    evaluation and changes nothing: :func:`update_running_mean` moves it in training.
+    """
+    if not training:
+        if running_abs_mean is None:
+            raise ValueError("min_conv2d: evaluation mode needs running_abs_mean (mu_x_hat)")
+        return float(running_abs_mean[0])
+    return multiple * float(np.abs(x).mean())
+
+
+def update_running_mean(running_abs_mean: np.ndarray, num_batches_tracked: np.ndarray | None,
+                        batch_value: float, momentum: float | None) -> None:
+    """Step 1 in training: move the buffer ``running_abs_mean`` (shape ``(1,)``) towards
+    the batch's ``mu_x``, in place, with PyTorch's convention
 
     .. math::
 
@@ -66,24 +133,8 @@ def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None,
 
     (the paper's :math:`\\alpha` is :math:`1 - m`). ``momentum=None`` makes it a
     cumulative average over the batches counted in ``num_batches_tracked``, which is how
-    :func:`tinymin.nn.min_conv.recalibrate_running_statistics` re-estimates it.
-    ``multiple`` scales the batch statistic (:math:`\\mu_x = c\\,\\operatorname{mean}|x|`);
-    it is 1 in the paper and is set by :func:`tinymin.nn.calibrate_min`, so training
-    after calibration uses the calibrated scale too.
+    :func:`tinymin.minconv.convert.recalibrate_running_statistics` re-estimates it.
     """
-    if not training:
-        if running_abs_mean is None:
-            raise ValueError("min_conv2d: evaluation mode needs running_abs_mean (mu_x_hat)")
-        return float(running_abs_mean[0])
-    mu_x = multiple * float(np.abs(x).mean())
-    if running_abs_mean is not None:
-        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
-    return mu_x
-
-
-def update_running_mean(running_abs_mean: np.ndarray, num_batches_tracked: np.ndarray | None,
-                        batch_value: float, momentum: float | None) -> None:
-    """Move the buffer ``running_abs_mean`` (shape ``(1,)``) towards ``batch_value``."""
     if num_batches_tracked is not None:
         num_batches_tracked += 1
     if momentum is None:
@@ -122,6 +173,28 @@ def step4_rescale(w_c: np.ndarray, mu_x: float, mu_w) -> np.ndarray:
     return (w_c * (mu_x / np.maximum(mu_w, np.finfo(w_c.dtype).tiny))).astype(w_c.dtype)
 
 
+@dataclass(frozen=True)
+class ClippedOperands:
+    """Steps 1-4 for one batch: the scales, the clipped operands and the clip masks."""
+
+    mu_x: float
+    mu_w: np.ndarray
+    x_c: np.ndarray
+    x_inside: np.ndarray | None
+    w_c: np.ndarray
+    w_inside: np.ndarray | None
+    w_hat: np.ndarray
+
+
+def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value: float | None,
+                     scale: str) -> ClippedOperands:
+    """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on."""
+    mu_w = step2_weight_scale(weight, scale)
+    x_c, x_inside = step3_clip(x, mu_x, clip_value)
+    w_c, w_inside = step3_clip(weight, mu_w, clip_value)
+    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+
+
 def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
                            operator: str = "min", cols: np.ndarray | None = None) -> np.ndarray:
     """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)`, by im2col and
@@ -145,28 +218,7 @@ def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvG
     return out
 
 
-def selector_kernel(operator: str):
-    """The GEMM-shaped kernel of an operator (looked up at call time: backends can change)."""
-    if operator == "min":
-        return _ext.min_gemm
-    if operator == "max":
-        return _ext.max_gemm
-    if operator == "adder":
-        return _ext.adder_gemm
-    raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
-
-
 # --------------------------------------------------------------- the backward steps
-def step5b_output_affine(y: np.ndarray, gain: np.ndarray | None, offset: np.ndarray | None) -> np.ndarray:
-    """Optional calibration (``tinymin.nn.calibrate_min``): per output channel
-    :math:`y \\leftarrow g_c\\, y + o_c`, fitted once by least squares."""
-    if gain is not None:
-        y *= gain.reshape(1, -1, 1, 1).astype(y.dtype)
-    if offset is not None:
-        y += offset.reshape(1, -1, 1, 1).astype(y.dtype)
-    return y
-
-
 def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, geom: ConvGeometry,
                           need_x: bool, need_w: bool, cols: np.ndarray | None = None):
     """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d
@@ -182,44 +234,36 @@ def step7_through_clip(grad: np.ndarray | None, inside: np.ndarray | None) -> np
 
 
 class MinConv2dFunction(Function):
-    """Algorithm 1 as one autograd Function: approximate forward, exact backward."""
+    """Steps 2-7 of Algorithm 1 as one autograd Function: approximate forward, exact backward.
+
+    ``apply(x, weight, bias, mu_x, spec)``: ``mu_x`` is step 1's scale (a float, from
+    :func:`step1_input_scale`) and ``spec`` a :class:`MinConvSpec`.
+    """
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, running_abs_mean, num_batches_tracked, stride,
-                padding, clip_value, training, momentum, scale, operator, layer_name, output_gain,
-                output_offset, input_scale_multiple):
-        geom = conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)
-        mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum,
-                                 input_scale_multiple)
-        mu_w = step2_weight_scale(weight, scale)
-        x_c, x_inside = step3_clip(x, mu_x, clip_value)
-        w_c, w_inside = step3_clip(weight, mu_w, clip_value)
-        w_hat = step4_rescale(w_c, mu_x, mu_w)
+    def forward(ctx: Context, x, weight, bias, mu_x: float, spec: MinConvSpec):
+        geom = conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)
+        ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
         # one column matrix for step 5 and step 6's weight gradient, when it fits the
         # bound and the weight gradient will be needed
-        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, x_c.itemsize)
-        cols = im2col(x_c, geom) if keep_cols else None
-        y = step5_approximate_conv(x_c, w_hat, mu_w, geom, operator, cols)
+        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, ops.x_c.itemsize)
+        cols = im2col(ops.x_c, geom) if keep_cols else None
+        y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
-        record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
-        record(layer_name, "2. mu_w (weight scale)", mu_w=mu_w)
-        record(layer_name, "3. clip", x_c=x_c, w_c=w_c,
-               **({"x_inside": x_inside, "w_inside": w_inside} if clip_value is not None else {}))
-        record(layer_name, "4. w_hat = w_c * mu_x / mu_w", w_hat=w_hat)
-        record(layer_name, f"5. y = mu_w * sum_k m(x_c, w_hat) + b  [{operator}]", y=y)
-        if output_gain is not None or output_offset is not None:
-            y = step5b_output_affine(y, output_gain, output_offset)
-            record(layer_name, "5b. calibrated y = gain * y + offset", y=y)
-        ctx.save_for_backward(x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain, cols)
+        name = spec.layer_name
+        record(name, "2. mu_w (weight scale)", mu_w=ops.mu_w)
+        masks = {"x_inside": ops.x_inside, "w_inside": ops.w_inside} if spec.clip_value is not None else {}
+        record(name, "3. clip", x_c=ops.x_c, w_c=ops.w_c, **masks)
+        record(name, "4. w_hat = w_c * mu_x / mu_w", w_hat=ops.w_hat)
+        record(name, f"5. y = mu_w * sum_k m(x_c, w_hat) + b  [{spec.operator}]", y=y)
+        ctx.save_for_backward(ops.x_c, ops.w_c, ops.x_inside, ops.w_inside, geom, name, cols)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad):
-        x_c, w_c, x_inside, w_inside, geom, layer_name, output_gain, cols = ctx.saved_tensors
+        x_c, w_c, x_inside, w_inside, geom, layer_name, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if output_gain is not None:  # the frozen calibration gain scales what flows back
-            grad = grad * output_gain.reshape(1, -1, 1, 1).astype(grad.dtype)
         dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w, cols)
         record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
                **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
@@ -227,7 +271,25 @@ class MinConv2dFunction(Function):
         record(layer_name, "7. through the clip masks",
                **({"dx": dx} if need_x else {}), **({"dw": dw} if need_w else {}))
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return (dx, dw, db) + (None,) * 13
+        return dx, dw, db, None, None
+
+
+def calibrated_output(y: Tensor, gain: np.ndarray | None, offset: np.ndarray | None,
+                      layer_name: str = "min_conv2d") -> Tensor:
+    """Optional calibration (:func:`tinymin.minconv.convert.calibrate_min`): per output
+    channel :math:`y \\leftarrow g_c\\, y + o_c`, fitted once by least squares.
+
+    Ordinary tensor operations on constants, so autograd derives the backward (the
+    gain scales the gradient that flows back). None skips a factor.
+    """
+    if gain is None and offset is None:
+        return y
+    if gain is not None:
+        y = y * Tensor(gain.reshape(1, -1, 1, 1))
+    if offset is not None:
+        y = y + Tensor(offset.reshape(1, -1, 1, 1))
+    record(layer_name, "5b. calibrated y = gain * y + offset", y=y.data)
+    return y
 
 
 def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -246,6 +308,9 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         \\qquad m(a, b) = \\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|),
         \\qquad \\hat w = w_c \\frac{\\mu_x}{\\mu_w}
 
+    Step 1 (and the running-mean update) runs here, then :class:`MinConv2dFunction`
+    (steps 2-7), then the calibration affine, if any.
+
     Parameters
     ----------
     x : Tensor
@@ -262,7 +327,8 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     stride, padding : int or pair
     clip_value : float or None
         ``T``, the clip bound in units of the mean magnitude; None disables clipping.
-        The paper's value was lost (MATH.md section 5): this is a choice.
+        The paper's value was lost (docs/guides/minconv_math.rst, section 5): this is a
+        choice.
     training : bool
         Use and record the batch statistic (True) or use ``running_abs_mean`` (False).
     momentum : float or None
@@ -282,38 +348,15 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         ``c`` in :math:`\\mu_x = c \\operatorname{mean}|x|` during training (1 in the
         paper; set by calibration).
     """
-    if scale not in SCALES:
-        raise ValueError(f"min_conv2d: scale must be one of {SCALES}, got {scale!r}")
-    if operator not in OPERATORS:
-        raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
-    if clip_value is not None and not clip_value > 0:
-        raise ValueError(f"min_conv2d: clip_value must be positive or None, got {clip_value}")
-    if momentum is not None and not 0 <= momentum <= 1:
-        raise ValueError(f"min_conv2d: momentum must be in [0, 1] or None, got {momentum}")
+    check_min_conv_options("min_conv2d", clip_value, scale, operator, momentum)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    return MinConv2dFunction.apply(x, weight, bias, running_abs_mean, num_batches_tracked, stride,
-                                   padding, clip_value, training, momentum, scale, operator,
-                                   layer_name, output_gain, output_offset, input_scale_multiple)
-
-
-def multiplexer(a: float, b: float) -> float:
-    """Table 2 of the paper: the signed min-selector as a 4-to-1 multiplexer.
-
-    No multiplication: one magnitude comparison and one sign test pick one of
-    ``a, -a, b, -b``.
-
-    ====================  ===========  =========
-    comparison            sign test    m(a, b)
-    ====================  ===========  =========
-    ``|a| <= |b|``        ``b >= 0``   ``a``
-    ``|a| <= |b|``        ``b < 0``    ``-a``
-    ``|a| >  |b|``        ``a >= 0``   ``b``
-    ``|a| >  |b|``        ``a < 0``    ``-b``
-    ====================  ===========  =========
-
-    It equals :math:`\\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|)`.
-    """
-    if abs(a) <= abs(b):
-        return a if b >= 0 else -a
-    return b if a >= 0 else -b
+    spec = MinConvSpec(stride, padding, clip_value, scale, operator, layer_name)
+    conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)  # before mu_x_hat moves
+    x_data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    mu_x = step1_input_scale(x_data, running_abs_mean, training, input_scale_multiple)
+    if training and running_abs_mean is not None:
+        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
+    record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
+    y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
+    return calibrated_output(y, output_gain, output_offset, layer_name)

@@ -20,39 +20,30 @@ from typing import Any
 import numpy as np
 
 from tinymin.autograd import no_grad
+from tinymin.minconv.layer import MinConv2d, clipped_operands, min_layers
 from tinymin.nn import functional as F
-from tinymin.nn.min_conv import MinConv2d, min_layers
+from tinymin.nn.layers import Sequential
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
 
 def compare_with_exact(layer: MinConv2d, x: np.ndarray) -> dict[str, Any]:
     """Approximate vs exact output of one min layer on input ``x`` (layer's current mode)."""
-    from tinymin.nn.functional.min_conv import step2_weight_scale, step3_clip, step4_rescale
-
+    ops = clipped_operands(layer, x)  # steps 1-4 as the layer is about to run them
     running = layer.running_abs_mean.copy()  # measuring must not move mu_x_hat
     counted = layer.num_batches_tracked.copy()
     with no_grad():
         approx = layer(Tensor(x)).data.astype(np.float64)
-    # the mu_x the layer just used (step 1), calibrated multiple included
-    mu_x = (float(layer.input_scale_multiple[0]) * float(np.abs(x).mean()) if layer.training
-            else float(running[0]))
+        exact = F.conv2d(Tensor(ops.x_c), Tensor(ops.w_c), layer.bias, layer.stride, layer.padding)
     layer.running_abs_mean[...] = running
     layer.num_batches_tracked[...] = counted
-    w = layer.weight.data
-    mu_w = step2_weight_scale(w, layer.scale)
-    x_c, _ = step3_clip(x, mu_x, layer.clip_value)
-    w_c, _ = step3_clip(w, mu_w, layer.clip_value)
-    with no_grad():
-        exact = F.conv2d(Tensor(x_c), Tensor(w_c), layer.bias, layer.stride, layer.padding)
     exact = exact.data.astype(np.float64)
-    w_hat = step4_rescale(w_c, mu_x, mu_w)
     return {
         "correlation": float(np.corrcoef(approx.ravel(), exact.ravel())[0, 1]),
         "relative_error": float(np.linalg.norm(approx - exact) / max(np.linalg.norm(exact), 1e-30)),
-        "mu_x": mu_x,
-        "mu_w": float(np.mean(mu_w)),
-        "mean_abs_w_hat": float(np.abs(w_hat).mean()),
+        "mu_x": ops.mu_x,
+        "mu_w": float(np.mean(ops.mu_w)),
+        "mean_abs_w_hat": float(np.abs(ops.w_hat).mean()),
         "output": approx,
     }
 
@@ -63,8 +54,6 @@ def layer_diagnostics(model: Module, x: np.ndarray | Tensor) -> list[dict[str, A
     ``model`` must be a sequence of layers (``nn.Sequential``) so the min network's own
     activations can be fed forward; each layer is measured in its current mode.
     """
-    from tinymin.nn.layers import Sequential
-
     if not isinstance(model, Sequential):
         raise ValueError(f"layer_diagnostics: expected a Sequential, got {type(model).__name__}")
     names = {id(layer): name for name, layer in min_layers(model)}

@@ -1,23 +1,27 @@
-"""``MinConv2d``: the convolution layer of MinConvNets, and turning exact models into min ones."""
+"""``MinConv2d``: the convolution layer of MinConvNets, and finding it in a model."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable
-
 import numpy as np
 
-from tinymin.autograd import no_grad
-from tinymin.nn.conv import Conv2d
-from tinymin.nn.functional.min_conv import DEFAULT_CLIP_VALUE, OPERATORS, SCALES, min_conv2d
+from tinymin.minconv.functional import (
+    DEFAULT_CLIP_VALUE,
+    ClippedOperands,
+    check_min_conv_options,
+    clip_and_rescale,
+    min_conv2d,
+    step1_input_scale,
+)
+from tinymin.nn.conv import ConvLayer
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
 
-class MinConv2d(Conv2d):
+class MinConv2d(ConvLayer):
     """Convolution whose forward pass uses the signed min-selector instead of products.
 
-    Same parameters as :class:`~tinymin.nn.Conv2d` (so exact weights load directly),
+    A sibling of :class:`~tinymin.nn.Conv2d` with the same parameters (so exact weights
+    load directly),
     plus the buffers ``running_abs_mean`` (:math:`\\hat\\mu_x`, used in ``eval()``) and
     ``num_batches_tracked``. See :func:`tinymin.nn.functional.min_conv2d` for the
     algorithm (Algorithm 1 of the paper).
@@ -29,7 +33,7 @@ class MinConv2d(Conv2d):
     clip_value : float or None
         Clip bound ``T`` in units of the mean magnitude; None disables the clip. The
         default, 4, was chosen by experiment (see ``DEFAULT_CLIP_VALUE`` in
-        :mod:`tinymin.nn.functional.min_conv`).
+        :mod:`tinymin.minconv.functional`).
     momentum : float or None
         Moving-average momentum (PyTorch convention); None for a cumulative average.
     scale : {"layer", "channel"}
@@ -42,12 +46,7 @@ class MinConv2d(Conv2d):
                  bias: bool = True, clip_value: float | None = DEFAULT_CLIP_VALUE,
                  momentum: float | None = 0.1, scale: str = "layer", operator: str = "min") -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
-        if scale not in SCALES:
-            raise ValueError(f"MinConv2d: scale must be one of {SCALES}, got {scale!r}")
-        if operator not in OPERATORS:
-            raise ValueError(f"MinConv2d: operator must be one of {OPERATORS}, got {operator!r}")
-        if clip_value is not None and not clip_value > 0:
-            raise ValueError(f"MinConv2d: clip_value must be positive or None, got {clip_value}")
+        check_min_conv_options("MinConv2d", clip_value, scale, operator, momentum)
         self.clip_value, self.momentum = clip_value, momentum
         self.scale, self.operator = scale, operator
         self.register_buffer("running_abs_mean", np.ones(1, dtype=np.float32))
@@ -101,64 +100,16 @@ def name_min_layers(model: Module) -> None:
         layer.name = name or "MinConv2d"
 
 
-def convert_to_min(model: Module, **min_options) -> Module:
-    """A copy of ``model`` with every :class:`~tinymin.nn.Conv2d` replaced by a
-    :class:`MinConv2d` holding the same weights and bias (the paper's transfer learning).
 
-    The original model is left untouched. ``min_options`` (``clip_value``, ``scale``,
-    ``operator``, ``momentum``) go to every new layer. The new layers' ``mu_x_hat``
-    starts at 1: call :func:`recalibrate_running_statistics` before evaluating.
+
+def clipped_operands(layer: MinConv2d, x: np.ndarray | Tensor) -> ClippedOperands:
+    """Steps 1-4 of Algorithm 1 as ``layer`` would run them on ``x`` now, changing nothing.
+
+    In training mode :math:`\\mu_x = c\\,\\operatorname{mean}|x|` (``c`` the calibrated
+    ``input_scale_multiple``), in evaluation mode :math:`\\hat\\mu_x`; the running
+    statistics are read, never updated. For diagnostics, calibration and teaching.
     """
-    converted = copy.deepcopy(model)
-    _replace_convs(converted, min_options)
-    name_min_layers(converted)
-    return converted
-
-
-def _replace_convs(module: Module, min_options: dict) -> None:
-    for name, child in list(module.named_children()):
-        if type(child) is Conv2d:
-            setattr(module, name, _min_copy(child, min_options))
-        else:
-            _replace_convs(child, min_options)
-
-
-def _min_copy(conv: Conv2d, min_options: dict) -> MinConv2d:
-    layer = MinConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                      conv.padding, conv.bias is not None, **min_options)
-    layer.weight.data[...] = conv.weight.data
-    if conv.bias is not None:
-        layer.bias.data[...] = conv.bias.data
-    layer.train(conv.training)
-    return layer
-
-
-def recalibrate_running_statistics(model: Module, batches: Iterable, max_batches: int | None = None) -> int:
-    """Re-estimate every MinConv2d's :math:`\\hat\\mu_x` as the plain average of the batch
-    means over ``batches`` (like recalibrating batch norm after a weight copy).
-
-    Only the min layers run in training mode (other layers such as dropout stay in eval
-    mode); no graph is built and no weight changes. ``batches`` yields ``(x, y)`` pairs
-    or bare inputs. Returns the number of batches used; the model is left in eval mode.
-    """
-    layers = [layer for _, layer in min_layers(model)]
-    saved_momentum = [layer.momentum for layer in layers]
-    model.eval()
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None  # cumulative average over the calibration batches
-        layer.train()
-    used = 0
-    try:
-        with no_grad():
-            for batch in batches:
-                if max_batches is not None and used >= max_batches:
-                    break
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                model(x if isinstance(x, Tensor) else Tensor(x))
-                used += 1
-    finally:
-        for layer, momentum in zip(layers, saved_momentum):
-            layer.momentum = momentum
-        model.eval()
-    return used
+    x = np.asarray(getattr(x, "data", x))
+    mu_x = step1_input_scale(x, layer.running_abs_mean, layer.training,
+                             float(layer.input_scale_multiple[0]))
+    return clip_and_rescale(x, layer.weight.data, mu_x, layer.clip_value, layer.scale)

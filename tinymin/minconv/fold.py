@@ -1,4 +1,6 @@
-"""Multiplication-free inference: fold the scales of a trained MinConvNet away (MATH.md Eq. 12-13).
+"""Multiplication-free inference: fold the scales of a trained MinConvNet away.
+
+See docs/guides/minconv_math.rst, section 4 (Eq. 12-13).
 
 In evaluation a min-conv layer computes
 
@@ -25,13 +27,14 @@ from typing import Any
 import numpy as np
 
 from tinymin import _ext
-from tinymin.nn.conv import Conv2d
+from tinymin.minconv.layer import MinConv2d
+from tinymin.minconv.operators import selector_kernel
+from tinymin.nn.conv import Conv2d, ConvLayer
 from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, rows_to_nchw
-from tinymin.nn.functional.min_conv import selector_kernel
 from tinymin.nn.layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sequential
-from tinymin.nn.min_conv import MinConv2d
 from tinymin.nn.module import Module
 from tinymin.nn.pooling import AvgPool2d, MaxPool2d
+from tinymin.tensor import Tensor
 
 
 @dataclass
@@ -47,8 +50,8 @@ class FoldedMinConv:
     operator: str
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        # For the min-selector the input clip changes nothing (|w| <= bound, MATH.md
-        # section 5), so it is skipped; the max and adder operators need it.
+        # For the min-selector the input clip changes nothing (|w| <= bound,
+        # docs/guides/minconv_math.rst section 5), so it is skipped; the max and adder operators need it.
         x = np.ascontiguousarray(x, dtype=self.weight.dtype)  # the kernels need one dtype
         if self.input_bound is not None and self.operator != "min":
             x = np.clip(x, -self.input_bound, self.input_bound)
@@ -97,8 +100,6 @@ class ScaleFreeStep:
     layer: Module
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        from tinymin.tensor import Tensor
-
         return self.layer(Tensor(x)).data
 
 
@@ -247,7 +248,7 @@ def operation_counts(model: Sequential, input_shape: tuple[int, int, int],
         if affine_after:  # the ChannelRescale(gain, offset) step right after it
             row["multiplications"] += int(np.prod(shape))
             row["additions"] += int(np.prod(shape))
-        if isinstance(layer, (Conv2d, Linear)):
+        if isinstance(layer, (ConvLayer, Linear)):
             channel_scale_pending = (isinstance(layer, MinConv2d) and not affine_after
                                      and _per_channel_scale(layer))
         rows.append({"layer": f"{index}: {type(layer).__name__}", **row})
@@ -264,7 +265,7 @@ def _per_channel_scale(layer: MinConv2d) -> bool:
 
 def _count_layer(layer: Module, shape: tuple, folded: bool) -> tuple[dict | None, tuple]:
     zero = {"multiplications": 0, "comparisons": 0, "sign_flips": 0, "additions": 0}
-    if isinstance(layer, Conv2d):
+    if isinstance(layer, ConvLayer):
         geom = conv_geometry("count", (1, *shape), (layer.out_channels, shape[0], *layer.kernel_size),
                              layer.stride, layer.padding)
         pairs = geom.rows_per_image * geom.patch_size * layer.out_channels
