@@ -35,26 +35,29 @@ import torch.nn.functional as F
 from tinymin.nn.functional.conv import pair
 from tinymin.nn.functional.min_conv import DEFAULT_CLIP_VALUE, OPERATORS, SCALES
 
-#: Largest temporary of the selector reduction, in bytes (see :func:`set_chunk_bytes`).
-_CHUNK_BYTES = 32 * 2**20
+#: Largest temporary of step 5's selector, in bytes, per device type (see :func:`set_chunk_bytes`).
+_CHUNK_BYTES = {"cpu": 4 * 2**20, "cuda": 256 * 2**20}
+#: Largest block of unfolded columns built at once (as tinymin's im2col bound).
+_COLUMN_BYTES = 64 * 2**20
 
 
-def set_chunk_bytes(n_bytes: int) -> int:
-    """Bound the ``(rows, C_out, K)`` temporary of step 5 (default 32 MiB); returns the old bound.
+def set_chunk_bytes(n_bytes: int, device_type: str = "cpu") -> int:
+    """Bound the temporaries of step 5 on one device type; returns the old bound.
 
-    Step 5 compares every unfolded input row with every filter; a bigger bound means
-    fewer, larger kernel launches (better on a GPU), a smaller one less memory.
+    Defaults: 4 MiB on the CPU (a block near cache size, as in tinymin's numpy
+    kernel), 256 MiB on CUDA (fewer, larger kernel launches). Any other device type
+    uses the CUDA bound.
     """
-    global _CHUNK_BYTES
     if n_bytes <= 0:
         raise ValueError(f"set_chunk_bytes: bound must be positive, got {n_bytes}")
-    previous, _CHUNK_BYTES = _CHUNK_BYTES, int(n_bytes)
+    previous = get_chunk_bytes(device_type)
+    _CHUNK_BYTES[device_type] = int(n_bytes)
     return previous
 
 
-def get_chunk_bytes() -> int:
-    """The current bound set by :func:`set_chunk_bytes`."""
-    return _CHUNK_BYTES
+def get_chunk_bytes(device_type: str = "cpu") -> int:
+    """The current bound set by :func:`set_chunk_bytes` for a device type."""
+    return _CHUNK_BYTES.get(device_type, _CHUNK_BYTES["cuda"])
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,13 @@ def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.T
                            operator: str = "min") -> torch.Tensor:
     """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)` on unfolded columns.
 
-    The input is unfolded (``torch.nn.functional.unfold``, PyTorch's im2col) a chunk of
-    images at a time, and each chunk's rows meet every filter a chunk of rows at a time,
-    so neither the column matrix nor the ``(rows, C_out, K)`` temporary of the
-    selector ever exceeds :func:`get_chunk_bytes`. Returns the NCHW output without bias.
+    The input is unfolded (``torch.nn.functional.unfold``, PyTorch's im2col) a few
+    images at a time; each block of rows then meets the filters: on the CPU one filter
+    at a time (a ``(rows, K)`` temporary that stays in cache, as in tinymin's numpy
+    kernel), on a GPU all filters at once (one ``(rows, C_out, K)`` broadcast). Blocks
+    are sized so that no selector temporary exceeds :func:`get_chunk_bytes` (and no
+    column block 64 MiB): the whole ``rows x C_out x K`` tensor is never built.
+    Returns the NCHW output without bias.
     """
     selector = selector_reduction(operator)
     n, _, h, w = x_c.shape
@@ -156,21 +162,24 @@ def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.T
     kh, kw = w_hat.shape[2:]
     out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
     out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
+    limit, item = get_chunk_bytes(x_c.device.type), x_c.element_size()
+    filters_per_block = 1 if x_c.device.type == "cpu" else c_out
     w_rows = w_hat.reshape(c_out, k)
     out = x_c.new_empty(n, out_h * out_w, c_out)
-    for images in _chunks(n, out_h * out_w * k * x_c.element_size()):
+    for images in _chunks(n, out_h * out_w * k * item, max(limit, _COLUMN_BYTES)):
         cols = F.unfold(x_c[images], (kh, kw), padding=padding, stride=stride)  # (n, K, P)
         rows = cols.transpose(1, 2).reshape(-1, k)
         y = out[images].view(-1, c_out)
-        for part in _chunks(len(rows), c_out * k * x_c.element_size()):
-            y[part] = selector(rows[part], w_rows)
+        for part in _chunks(len(rows), filters_per_block * k * item, limit):
+            for filters in _chunks(c_out, 1, filters_per_block):
+                y[part, filters] = selector(rows[part], w_rows[filters])
     out = out.transpose(1, 2).reshape(n, c_out, out_h, out_w)
     return out * mu_w.reshape(1, -1, 1, 1)
 
 
-def _chunks(count: int, bytes_per_item: int) -> Iterator[slice]:
-    """Slices of ``range(count)`` holding at most :func:`get_chunk_bytes` bytes each."""
-    step = max(1, _CHUNK_BYTES // max(bytes_per_item, 1))
+def _chunks(count: int, size_per_item: int, limit: int) -> Iterator[slice]:
+    """Slices of ``range(count)`` of at most ``limit`` in total size (at least one item)."""
+    step = max(1, limit // max(size_per_item, 1))
     for start in range(0, count, step):
         yield slice(start, min(start + step, count))
 
@@ -180,7 +189,7 @@ def min_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     which equals :math:`\\sum_k m(x_{pk}, w_{ck})` (the identity proved in
     :func:`tinymin._ext.reference.min_gemm`); ``rows`` (P, K), ``w`` (C, K) -> (P, C)."""
     bound = w.abs()
-    clipped = torch.minimum(torch.maximum(rows[:, None, :], -bound), bound)  # (P, C, K)
+    clipped = torch.clamp(rows[:, None, :], min=-bound, max=bound)  # (P, C, K)
     return torch.einsum("pck,ck->pc", clipped, w.sign())
 
 
