@@ -17,7 +17,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
                       'pip install -e ".[torch]" (or pip install torch)') from exc
 
 from tinymin.torch.convert import from_torch, to_torch
-from tinymin.torch.functional import MinConv2dFunction, MinConvSpec, min_conv2d
+from tinymin.torch.functional import MinConv2dFunction, min_conv2d
 from tinymin.torch.layer import MinConv2d
 
-__all__ = ["MinConv2d", "MinConv2dFunction", "MinConvSpec", "from_torch", "min_conv2d", "to_torch"]
+__all__ = ["MinConv2d", "MinConv2dFunction", "from_torch", "min_conv2d", "to_torch"]

@@ -24,7 +24,7 @@ def to_torch(model: nn.Module) -> tnn.Module:
     """The torch module equivalent to a tinymin ``model``, with identical state_dict.
 
     Returns a new module on the CPU in ``model``'s mode (train/eval) and dtype; move it
-    with ``.to(device)``. Min layers keep their name for messages (``layer_name``).
+    with ``.to(device)``. Min layers keep their ``name``.
 
     Raises
     ------
@@ -44,9 +44,11 @@ def _torch_layer(layer: nn.Module, path: str) -> tnn.Module:
         return tnn.Sequential(OrderedDict((name, _torch_layer(child, _join(path, name)))
                                           for name, child in layer.named_children()))
     if isinstance(layer, nn.MinConv2d):
-        return MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+        twin = MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                          layer.padding, layer.bias is not None, layer.clip_value, layer.momentum,
                          layer.scale, layer.operator)
+        twin.name = layer.name
+        return twin
     if isinstance(layer, nn.Conv2d):
         return tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                           layer.padding, bias=layer.bias is not None)
@@ -107,9 +109,11 @@ def _tinymin_layer(layer: tnn.Module, path: str) -> nn.Module:
         return nn.Sequential(OrderedDict((name, _tinymin_layer(child, _join(path, name)))
                                          for name, child in layer.named_children()))
     if isinstance(layer, MinConv2d):
-        return nn.MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+        twin = nn.MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                             layer.padding, layer.bias is not None, layer.clip_value, layer.momentum,
                             layer.scale, layer.operator)
+        twin.name = layer.name
+        return twin
     if type(layer) is tnn.Conv2d:
         _require(layer.groups == 1 and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
                  and not isinstance(layer.padding, str), where, "Conv2d with groups=1, dilation=1, "

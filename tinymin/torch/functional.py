@@ -5,18 +5,18 @@ Each function here is the torch twin of the numpy step with the same name (see
 so the two engines can be read, and tested, line by line against each other. They run
 unchanged on CPU and CUDA tensors, in float32 and float64.
 
-Forward (before and inside :class:`MinConv2dFunction`)
+Forward (:func:`min_conv2d`, then :class:`MinConv2dFunction`)
     1. ``mu_x``: mean ``|x|`` of the batch (training; the moving average is updated,
        and under DistributedDataParallel the batch value is averaged over all ranks)
-       or the moving average ``mu_x_hat`` (evaluation). Not differentiated, so it is
-       computed by :func:`min_conv2d` before the Function.
+       or the moving average ``mu_x_hat`` (evaluation). Not differentiated, so
+       :func:`min_conv2d` computes it before the Function runs.
     2. ``mu_w``: mean ``|w|``, per layer or per output channel.
     3. Clip both operands (Eq. 14): ``x_c = mu_x * clip(x / mu_x, -T, T)``.
     4. Rescale the weights (Eq. 12): ``w_hat = w_c * mu_x / mu_w``.
     5. The approximation (Eq. 13): ``y = mu_w * sum_k m(x_c, w_hat) + b``, on unfolded
        columns, in chunks whose ``(rows, C_out, K)`` temporary stays under a byte bound.
-    5b. (calibrated layers) ``y = gain * y + offset``: ordinary tensor operations after
-       the Function, so autograd derives their backward.
+    Then (calibrated layers) ``y = gain * y + offset``, :func:`calibrated_output`:
+    ordinary tensor operations after the Function, so autograd derives their backward.
 
 Backward (:meth:`MinConv2dFunction.backward`)
     6. The exact gradients of ``conv2d(x_c, w_c)`` (PyTorch's own convolution backward).
@@ -32,8 +32,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from tinymin.minconv.functional import DEFAULT_CLIP_VALUE, MinConvSpec, check_min_conv_options
+from tinymin.minconv.operators import OPERATORS
 from tinymin.nn.functional.conv import pair
-from tinymin.nn.functional.min_conv import DEFAULT_CLIP_VALUE, OPERATORS, SCALES
 
 #: Largest temporary of step 5's selector, in bytes, per device type (see :func:`set_chunk_bytes`).
 _CHUNK_BYTES = {"cpu": 4 * 2**20, "cuda": 256 * 2**20}
@@ -60,32 +61,18 @@ def get_chunk_bytes(device_type: str = "cpu") -> int:
     return _CHUNK_BYTES.get(device_type, _CHUNK_BYTES["cuda"])
 
 
-@dataclass(frozen=True)
-class MinConvSpec:
-    """The settings of one min-conv call that are not tensors (nothing here has a gradient)."""
-
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    clip_value: float | None = DEFAULT_CLIP_VALUE
-    scale: str = "layer"
-    operator: str = "min"
-    layer_name: str = "min_conv2d"
-
-
 # ---------------------------------------------------------------- the forward steps
-def step1_input_scale(x: torch.Tensor, running_abs_mean: torch.Tensor | None,
-                      num_batches_tracked: torch.Tensor | None, training: bool,
-                      momentum: float | None, multiple: torch.Tensor | float = 1.0,
-                      synchronise: bool = False) -> torch.Tensor:
+def step1_input_scale(x: torch.Tensor, running_abs_mean: torch.Tensor | None, training: bool,
+                      multiple: torch.Tensor | float = 1.0, synchronise: bool = False) -> torch.Tensor:
     """Step 1: :math:`\\mu_x = c\\,\\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
 
-    Returns a 0-d tensor of ``x``'s dtype on ``x``'s device (no host synchronisation).
-    In training the moving average is updated in place,
-    :math:`\\hat\\mu_x \\leftarrow (1 - m)\\hat\\mu_x + m\\,\\mu_x` (``momentum=None``: a
-    cumulative average). With ``synchronise`` and an initialised process group, the
-    batch statistic is the average of every rank's mean ``|x|`` (one ``all_reduce``, as
-    SyncBatchNorm does for its statistics), so each rank uses, and stores, the same
-    :math:`\\mu_x`: the one a single process would compute on the whole global batch.
+    Returns a 0-d tensor of ``x``'s dtype on ``x``'s device (no host synchronisation),
+    detached: step 1 is not differentiated. With ``synchronise`` and an initialised
+    process group, the batch statistic is the average of every rank's mean ``|x|``
+    (one ``all_reduce``, as SyncBatchNorm does for its statistics), so every rank uses,
+    and stores, the same :math:`\\mu_x`: the one a single process computes on the whole
+    global batch (ranks hold equal batches). :func:`update_running_mean` moves
+    :math:`\\hat\\mu_x` in training.
     """
     if not training:
         if running_abs_mean is None:
@@ -96,15 +83,14 @@ def step1_input_scale(x: torch.Tensor, running_abs_mean: torch.Tensor | None,
         if synchronise and dist.is_available() and dist.is_initialized():
             dist.all_reduce(batch_mean, op=dist.ReduceOp.SUM)
             batch_mean /= dist.get_world_size()
-        mu_x = batch_mean * multiple
-        if running_abs_mean is not None:
-            update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
-    return mu_x
+        return batch_mean * multiple
 
 
 def update_running_mean(running_abs_mean: torch.Tensor, num_batches_tracked: torch.Tensor | None,
                         batch_value: torch.Tensor, momentum: float | None) -> None:
-    """Move the buffer ``running_abs_mean`` (shape ``(1,)``) towards ``batch_value``, in place."""
+    """Step 1 in training: move the buffer ``running_abs_mean`` (shape ``(1,)``) towards the
+    batch's ``mu_x``, in place: :math:`\\hat\\mu_x \\leftarrow (1 - m)\\hat\\mu_x + m\\,\\mu_x`
+    (``momentum=None``: a cumulative average over ``num_batches_tracked`` batches)."""
     if num_batches_tracked is not None:
         num_batches_tracked += 1
     if momentum is None:
@@ -113,7 +99,8 @@ def update_running_mean(running_abs_mean: torch.Tensor, num_batches_tracked: tor
         weight = 1.0 / num_batches_tracked.to(running_abs_mean.dtype)
     else:
         weight = momentum
-    running_abs_mean.mul_(1 - weight).add_(weight * batch_value.to(running_abs_mean.dtype))
+    with torch.no_grad():
+        running_abs_mean.mul_(1 - weight).add_(weight * batch_value.to(running_abs_mean.dtype))
 
 
 def step2_weight_scale(weight: torch.Tensor, scale: str) -> torch.Tensor:
@@ -143,6 +130,28 @@ def step4_rescale(w_c: torch.Tensor, mu_x: torch.Tensor, mu_w: torch.Tensor) -> 
     return w_c * (mu_x / mu_w.clamp_min(torch.finfo(w_c.dtype).tiny))
 
 
+@dataclass(frozen=True)
+class ClippedOperands:
+    """Steps 1-4 for one batch: the scales, the clipped operands and the clip masks."""
+
+    mu_x: torch.Tensor
+    mu_w: torch.Tensor
+    x_c: torch.Tensor
+    x_inside: torch.Tensor | None
+    w_c: torch.Tensor
+    w_inside: torch.Tensor | None
+    w_hat: torch.Tensor
+
+
+def clip_and_rescale(x: torch.Tensor, weight: torch.Tensor, mu_x: torch.Tensor,
+                     clip_value: float | None, scale: str) -> ClippedOperands:
+    """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on."""
+    mu_w = step2_weight_scale(weight, scale)
+    x_c, x_inside = step3_clip(x, mu_x, clip_value)
+    w_c, w_inside = step3_clip(weight, mu_w, clip_value)
+    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+
+
 def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.Tensor,
                            stride: tuple[int, int], padding: tuple[int, int],
                            operator: str = "min") -> torch.Tensor:
@@ -156,7 +165,7 @@ def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.T
     column block 64 MiB): the whole ``rows x C_out x K`` tensor is never built.
     Returns the NCHW output without bias.
     """
-    selector = selector_reduction(operator)
+    selector = selector_kernel(operator)
     n, _, h, w = x_c.shape
     c_out, k = w_hat.shape[0], w_hat[0].numel()
     kh, kw = w_hat.shape[2:]
@@ -204,8 +213,9 @@ def adder_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return -(rows[:, None, :] - w).abs().sum(dim=2)
 
 
-def selector_reduction(operator: str):
-    """The reduction that stands in for ``rows @ w.T`` for an operator."""
+def selector_kernel(operator: str):
+    """The reduction that stands in for ``rows @ w.T`` for an operator (the torch twin of
+    :func:`tinymin.minconv.operators.selector_kernel`)."""
     if operator == "min":
         return min_selector
     if operator == "max":
@@ -213,14 +223,6 @@ def selector_reduction(operator: str):
     if operator == "adder":
         return adder_selector
     raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
-
-
-def step5b_output_affine(y: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """Optional calibration (:func:`tinymin.nn.calibrate_min`): per output channel
-    :math:`y \\leftarrow g_c\\, y + o_c`. Frozen buffers; autograd multiplies the
-    gradient by :math:`g_c` on the way back. The identity (gain 1, offset 0, the
-    default) leaves ``y`` bit for bit unchanged."""
-    return y * gain.to(y.dtype).reshape(1, -1, 1, 1) + offset.to(y.dtype).reshape(1, -1, 1, 1)
 
 
 # --------------------------------------------------------------- the backward steps
@@ -241,34 +243,50 @@ def step7_through_clip(grad: torch.Tensor | None, inside: torch.Tensor | None) -
 
 
 class MinConv2dFunction(torch.autograd.Function):
-    """Algorithm 1 as one autograd Function: approximate forward, exact backward.
+    """Steps 2-7 of Algorithm 1 as one autograd Function: approximate forward, exact backward.
 
-    ``apply(x, weight, bias, mu_x, spec)``: ``mu_x`` is step 1's result (a 0-d tensor),
-    ``spec`` a :class:`MinConvSpec`.
+    ``apply(x, weight, bias, mu_x, spec)``: ``mu_x`` is step 1's scale (a 0-d tensor, from
+    :func:`step1_input_scale`) and ``spec`` a :class:`tinymin.minconv.MinConvSpec`.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, mu_x, spec: MinConvSpec):
-        mu_w = step2_weight_scale(weight, spec.scale)
-        x_c, x_inside = step3_clip(x, mu_x, spec.clip_value)
-        w_c, w_inside = step3_clip(weight, mu_w, spec.clip_value)
-        w_hat = step4_rescale(w_c, mu_x, mu_w)
-        y = step5_approximate_conv(x_c, w_hat, mu_w, spec.stride, spec.padding, spec.operator)
+        stride, padding = pair(spec.stride, "min_conv2d: stride"), pair(spec.padding, "min_conv2d: padding")
+        ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
+        y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, stride, padding, spec.operator)
         if bias is not None:
             y = y + bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(x_c, w_c, x_inside, w_inside)
-        ctx.spec = spec
+        ctx.save_for_backward(ops.x_c, ops.w_c, ops.x_inside, ops.w_inside)
+        ctx.stride, ctx.padding = stride, padding
         return y
 
     @staticmethod
     def backward(ctx, grad):
         x_c, w_c, x_inside, w_inside = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        spec = ctx.spec
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, spec.stride, spec.padding, need_x, need_w)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding, need_x, need_w)
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
         db = grad.sum(dim=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None
+
+
+def calibrated_output(y: torch.Tensor, gain: torch.Tensor | None,
+                      offset: torch.Tensor | None) -> torch.Tensor:
+    """Optional calibration (:func:`tinymin.minconv.convert.calibrate_min`): per output
+    channel :math:`y \\leftarrow g_c\\, y + o_c`. Ordinary tensor operations on frozen
+    buffers, so autograd multiplies the gradient by :math:`g_c` on the way back.
+
+    Unlike tinymin, which skips the identity after looking at the buffers, this always
+    applies them: looking would make a GPU wait for the host. The identity (gain 1,
+    offset 0) leaves ``y`` bit for bit unchanged.
+    """
+    if gain is None and offset is None:
+        return y
+    if gain is not None:
+        y = y * gain.to(y.dtype).reshape(1, -1, 1, 1)
+    if offset is not None:
+        y = y + offset.to(y.dtype).reshape(1, -1, 1, 1)
+    return y
 
 
 def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
@@ -276,7 +294,8 @@ def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
                num_batches_tracked: torch.Tensor | None = None, stride=1, padding=0,
                clip_value: float | None = DEFAULT_CLIP_VALUE, training: bool = True,
                momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
-               output_gain: torch.Tensor | None = None, output_offset: torch.Tensor | None = None,
+               layer_name: str = "min_conv2d", output_gain: torch.Tensor | None = None,
+               output_offset: torch.Tensor | None = None,
                input_scale_multiple: torch.Tensor | float = 1.0,
                synchronise_input_scale: bool = False) -> torch.Tensor:
     """Min-selector convolution (Algorithm 1) on torch tensors: approximate forward, exact backward.
@@ -287,31 +306,23 @@ def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
         \\qquad m(a, b) = \\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|),
         \\qquad \\hat w = w_c \\frac{\\mu_x}{\\mu_w}
 
-    Arguments as :func:`tinymin.nn.functional.min_conv2d`, with tensors in place of numpy
-    arrays; ``synchronise_input_scale`` averages step 1's batch statistic over the ranks
-    of the default process group (DistributedDataParallel training).
+    Arguments as :func:`tinymin.minconv.functional.min_conv2d` (the same order), with
+    tensors in place of numpy arrays; ``synchronise_input_scale`` averages step 1's
+    batch statistic over the ranks of the default process group (DistributedDataParallel
+    training).
     """
-    if scale not in SCALES:
-        raise ValueError(f"min_conv2d: scale must be one of {SCALES}, got {scale!r}")
-    if operator not in OPERATORS:
-        raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
-    if clip_value is not None and not clip_value > 0:
-        raise ValueError(f"min_conv2d: clip_value must be positive or None, got {clip_value}")
-    if momentum is not None and not 0 <= momentum <= 1:
-        raise ValueError(f"min_conv2d: momentum must be in [0, 1] or None, got {momentum}")
+    check_min_conv_options("min_conv2d", clip_value, scale, operator, momentum)
     if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"min_conv2d: input {tuple(x.shape)} and weight {tuple(weight.shape)} "
                          "must be (N, C_in, H, W) and (C_out, C_in, kh, kw)")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    spec = MinConvSpec(pair(stride, "min_conv2d: stride"), pair(padding, "min_conv2d: padding"),
-                       clip_value, scale, operator)
+    spec = MinConvSpec(stride, padding, clip_value, scale, operator, layer_name)
     multiple = input_scale_multiple
     if isinstance(multiple, torch.Tensor):
         multiple = multiple.detach().reshape(()).to(x.dtype)
-    mu_x = step1_input_scale(x, running_abs_mean, num_batches_tracked, training, momentum, multiple,
-                             synchronise_input_scale)
+    mu_x = step1_input_scale(x, running_abs_mean, training, multiple, synchronise_input_scale)
+    if training and running_abs_mean is not None:
+        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
     y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
-    if output_gain is not None and output_offset is not None:
-        y = step5b_output_affine(y, output_gain, output_offset)
-    return y
+    return calibrated_output(y, output_gain, output_offset)

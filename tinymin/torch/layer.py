@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
+from tinymin.minconv.functional import DEFAULT_CLIP_VALUE, check_min_conv_options
 from tinymin.nn.functional.conv import pair
-from tinymin.nn.functional.min_conv import DEFAULT_CLIP_VALUE, OPERATORS, SCALES
 from tinymin.torch.functional import min_conv2d
 
 
@@ -32,18 +32,14 @@ class MinConv2d(nn.Module):
         super().__init__()
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(f"MinConv2d: channels must be positive, got {in_channels}, {out_channels}")
-        if scale not in SCALES:
-            raise ValueError(f"MinConv2d: scale must be one of {SCALES}, got {scale!r}")
-        if operator not in OPERATORS:
-            raise ValueError(f"MinConv2d: operator must be one of {OPERATORS}, got {operator!r}")
-        if clip_value is not None and not clip_value > 0:
-            raise ValueError(f"MinConv2d: clip_value must be positive or None, got {clip_value}")
+        check_min_conv_options("MinConv2d", clip_value, scale, operator, momentum)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride, self.padding = pair(stride, "stride"), pair(padding, "padding")
         self.clip_value, self.momentum = clip_value, momentum
         self.scale, self.operator = scale, operator
         self.synchronise_input_scale = False
+        self.name = "MinConv2d"  # the layer's name in the model (set by to_torch), for messages
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.register_buffer("running_abs_mean", torch.ones(1))
@@ -62,7 +58,7 @@ class MinConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return min_conv2d(x, self.weight, self.bias, self.running_abs_mean, self.num_batches_tracked,
                           self.stride, self.padding, self.clip_value, self.training, self.momentum,
-                          self.scale, self.operator, self.output_gain, self.output_offset,
+                          self.scale, self.operator, self.name, self.output_gain, self.output_offset,
                           self.input_scale_multiple, self.synchronise_input_scale)
 
     def reset_running_stats(self) -> None:
