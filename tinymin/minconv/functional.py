@@ -35,6 +35,7 @@ import numpy as np
 
 from tinymin.autograd import Context, Function
 from tinymin.minconv.operators import OPERATORS, selector_kernel
+from tinymin.nn.functional.checks import check_float
 from tinymin.nn.functional.conv import (
     ConvGeometry,
     conv_backward,
@@ -349,14 +350,20 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         paper; set by calibration).
     """
     check_min_conv_options("min_conv2d", clip_value, scale, operator, momentum)
+    check_float("min_conv2d", input=x, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     spec = MinConvSpec(stride, padding, clip_value, scale, operator, layer_name)
     conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)  # before mu_x_hat moves
     x_data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    mu_x = step1_input_scale(x_data, running_abs_mean, training, input_scale_multiple)
-    if training and running_abs_mean is not None:
-        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
+    if x_data.size == 0:
+        # an empty batch has no mean |x| and moves no statistic; any scale gives the
+        # same empty output
+        mu_x = 1.0
+    else:
+        mu_x = step1_input_scale(x_data, running_abs_mean, training, input_scale_multiple)
+        if training and running_abs_mean is not None:
+            update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
     record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
     y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
     return calibrated_output(y, output_gain, output_offset, layer_name)

@@ -14,7 +14,8 @@ import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn import init
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, pair
+from tinymin.nn.functional.checks import pair
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter
 from tinymin.tensor import Tensor
@@ -40,10 +41,10 @@ class ConvLayer(Module):
             raise ValueError(f"{type(self).__name__}: channels must be positive, "
                              f"got {in_channels}, {out_channels}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        if min(self.kernel_size) == 0:
-            raise ValueError(f"{type(self).__name__}: kernel_size must be positive")
-        self.stride, self.padding = pair(stride, "stride"), pair(padding, "padding")
+        name = type(self).__name__
+        self.kernel_size = pair(kernel_size, f"{name}: kernel_size", minimum=1)
+        self.stride = pair(stride, f"{name}: stride", minimum=1)
+        self.padding = pair(padding, f"{name}: padding")
         shape = (out_channels, in_channels, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         self.bias = Parameter(np.empty(out_channels, dtype=np.float32)) if bias else None

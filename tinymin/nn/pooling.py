@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tinymin.nn import functional as F
+from tinymin.nn.functional.pooling import pool_window
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
@@ -12,6 +13,7 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
+        pool_window(type(self).__name__, kernel_size, stride, padding)  # raises if invalid
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def extra_repr(self) -> str:

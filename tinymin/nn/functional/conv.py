@@ -30,6 +30,7 @@ import numpy as np
 
 from tinymin import _ext
 from tinymin.autograd import Context, Function
+from tinymin.nn.functional.checks import check_float, pair
 from tinymin.tensor import Tensor
 
 #: Bound (bytes) on one column matrix; larger batches are processed in image chunks.
@@ -52,16 +53,6 @@ def set_im2col_limit(n_bytes: int) -> int:
 def get_im2col_limit() -> int:
     """The current bound set by :func:`set_im2col_limit`."""
     return _IM2COL_LIMIT_BYTES
-
-
-def pair(value, name: str) -> tuple[int, int]:
-    """``3`` -> ``(3, 3)``; a pair stays a pair. Validates non-negative ints."""
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) < 0:
-        raise ValueError(f"{name} must be a non-negative int or pair of ints, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -88,19 +79,23 @@ class ConvGeometry:
 
 
 def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
-    """Check an NCHW input against an (out, in, kh, kw) weight and compute output size."""
+    """Check an NCHW input against an (out, in, kh, kw) weight and compute output size.
+
+    The batch may be empty (the output is then empty too); every weight dim must be
+    positive, the stride positive and the padding non-negative.
+    """
     if len(x_shape) != 4:
         raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:
         raise ValueError(f"{op}: weight must be (out, in, kh, kw), got shape {tuple(w_shape)}")
+    if min(w_shape) <= 0:
+        raise ValueError(f"{op}: weight shape {tuple(w_shape)} has an empty dim")
     if x_shape[1] != w_shape[1]:
         raise ValueError(
             f"{op}: input shape {tuple(x_shape)} has {x_shape[1]} channels but weight shape "
             f"{tuple(w_shape)} expects {w_shape[1]}"
         )
-    stride, padding = pair(stride, f"{op}: stride"), pair(padding, f"{op}: padding")
-    if min(stride) == 0:
-        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    stride, padding = pair(stride, f"{op}: stride", 1), pair(padding, f"{op}: padding")
     kh, kw = w_shape[2], w_shape[3]
     out_h = (x_shape[2] + 2 * padding[0] - kh) // stride[0] + 1
     out_w = (x_shape[3] + 2 * padding[1] - kw) // stride[1] + 1
@@ -132,7 +127,7 @@ def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
 
 def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry) -> np.ndarray:
     """(P, C_out) rows, one per output position, -> an NCHW array."""
-    out = rows.reshape(n_images, geom.out_h, geom.out_w, -1)
+    out = rows.reshape(n_images, geom.out_h, geom.out_w, geom.out_channels)  # n_images may be 0
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
@@ -210,6 +205,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         Shape ``(C_out,)``.
     stride, padding : int or pair of int
     """
+    check_float("conv2d", input=x, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     return Conv2dFunction.apply(x, weight, bias, stride, padding)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tinymin.autograd import Context, Function
+from tinymin.nn.functional.checks import check_float
 from tinymin.tensor import Tensor
 
 
@@ -49,7 +50,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     bias : Tensor, optional
         Shape ``(out_features,)``.
     """
-    if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+    check_float("linear", input=x, weight=weight, bias=bias)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
             f"(expected input (..., {weight.shape[-1]}))"

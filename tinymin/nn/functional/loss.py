@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinymin.nn.functional.activation import log_softmax
+from tinymin.nn.functional.checks import check_float
 from tinymin.tensor import Tensor
 
 
@@ -36,9 +37,12 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
 
 def mse_loss(input: Tensor, target) -> Tensor:  # noqa: A002 (torch name)
     """Mean squared error :math:`\\frac{1}{n} \\sum_i (x_i - y_i)^2`."""
+    check_float("mse_loss", input=input)
     target_shape = np.shape(getattr(target, "data", target))
     if input.shape != target_shape:
         raise ValueError(f"mse_loss: input shape {input.shape} != target shape {target_shape}")
+    if input.size == 0:
+        raise ValueError(f"mse_loss: the mean of an empty input (shape {input.shape}) is undefined")
     if not isinstance(target, Tensor):
         # a plain array is a constant: use the input's dtype (float64 targets would
         # otherwise turn a float32 model's loss and gradients into float64)
@@ -50,8 +54,9 @@ def mse_loss(input: Tensor, target) -> Tensor:  # noqa: A002 (torch name)
 def _check_targets(op: str, scores: Tensor, target) -> np.ndarray:
     """Validate integer class targets against ``(N, C)`` scores; return them as int64."""
     labels = np.asarray(getattr(target, "data", target))
-    if scores.ndim != 2:
-        raise ValueError(f"{op}: expected input of shape (N, C), got {scores.shape}")
+    check_float(op, input=scores)
+    if scores.ndim != 2 or 0 in scores.shape:
+        raise ValueError(f"{op}: expected input of shape (N, C) with N, C >= 1, got {scores.shape}")
     if labels.ndim != 1 or len(labels) != scores.shape[0]:
         raise ValueError(f"{op}: target shape {labels.shape} does not match input shape {scores.shape}")
     if not np.issubdtype(labels.dtype, np.integer):

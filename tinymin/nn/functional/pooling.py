@@ -12,19 +12,31 @@ import numpy as np
 
 from tinymin import _ext
 from tinymin.autograd import Context, Function
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, pair, rows_to_nchw
+from tinymin.nn.functional.checks import check_float, pair
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, rows_to_nchw
 from tinymin.tensor import Tensor
 
 
-def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[ConvGeometry, tuple]:
-    kernel = pair(kernel_size, f"{op}: kernel_size")
-    stride = kernel if stride is None else pair(stride, f"{op}: stride")
+def pool_window(op: str, kernel_size, stride, padding) -> tuple[tuple[int, int], ...]:
+    """Check a pooling window: kernel and stride positive (``stride=None`` means the
+    kernel size), padding non-negative and at most half the kernel, as in PyTorch.
+    Returns the three as pairs."""
+    kernel = pair(kernel_size, f"{op}: kernel_size", 1)
+    stride = kernel if stride is None else pair(stride, f"{op}: stride", 1)
     padding = pair(padding, f"{op}: padding")
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    return kernel, stride, padding
+
+
+def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[ConvGeometry, tuple]:
+    kernel, stride, padding = pool_window(op, kernel_size, stride, padding)
     if len(x_shape) != 4:
         raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
     n, c, h, w = x_shape
+    if h == 0 or w == 0:
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} has no pixels to pool")
+    # an empty batch (n * c == 0) pools like one image, into an empty output
     geom = conv_geometry(op, (n * c, 1, h, w), (1, 1, *kernel), stride, padding)
     return geom, (n, c)
 
@@ -126,9 +138,11 @@ class AvgPool2dFunction(Function):
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D max pooling (``stride`` defaults to ``kernel_size``; padding is -inf)."""
+    check_float("max_pool2d", input=x)
     return MaxPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D average pooling (``stride`` defaults to ``kernel_size``; zero padding counted)."""
+    check_float("avg_pool2d", input=x)
     return AvgPool2dFunction.apply(x, kernel_size, stride, padding)
