@@ -9,7 +9,7 @@ import pytest
 import tinymin
 from tinymin.checkpoint import load_checkpoint
 from tinymin.cli import main
-from tinymin.train import read_metrics
+from tinymin.run_folder import read_metrics
 
 QUICK = ["--train-limit", "256", "--test-limit", "128", "--batch-size", "64", "--no-progress"]
 

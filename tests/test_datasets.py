@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tinymin.data import datasets as ds
+from tinymin.data import download, files
 from tinymin.data.datasets import (
     CIFAR10,
     MNIST,
@@ -24,8 +25,8 @@ from tinymin.data.datasets import (
     DownloadError,
     EmbeddedMNIST,
     FashionMNIST,
-    RemoteFile,
 )
+from tinymin.data.download import RemoteFile
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -50,7 +51,7 @@ def _isolate(monkeypatch, tmp_path):
     """Block non-file URLs; point $HOME and $TINYMIN_DATA into tmp_path."""
     monkeypatch.setattr(urllib.request, "urlopen", _local_only_urlopen)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv(ds.ENV_VAR, raising=False)
+    monkeypatch.delenv(files.ENV_VAR, raising=False)
     monkeypatch.setattr(FashionMNIST, "extra_dirs", (str(tmp_path / "system"),))
 
 
@@ -223,21 +224,21 @@ def test_incomplete_folder_is_skipped(tmp_path):
 
 def test_root_order_default_env_explicit(tmp_path, monkeypatch):
     home_cache = tmp_path / "home" / ".cache" / "tinymin"
-    assert ds.data_root() == home_cache
-    assert ds.candidate_dirs("x", extra_dirs=["/sys/x"]) == [
+    assert files.data_root() == home_cache
+    assert files.candidate_dirs("x", extra_dirs=["/sys/x"]) == [
         home_cache / "x", home_cache, Path("/sys/x/x"), Path("/sys/x")
     ]  # fmt: skip
-    monkeypatch.setenv(ds.ENV_VAR, str(tmp_path / "env"))
-    assert ds.data_root() == tmp_path / "env"
-    assert ds.candidate_dirs("x")[0] == tmp_path / "env" / "x"
-    explicit = ds.candidate_dirs("x", root=tmp_path / "r", extra_dirs=["/sys/x"])
+    monkeypatch.setenv(files.ENV_VAR, str(tmp_path / "env"))
+    assert files.data_root() == tmp_path / "env"
+    assert files.candidate_dirs("x")[0] == tmp_path / "env" / "x"
+    explicit = files.candidate_dirs("x", root=tmp_path / "r", extra_dirs=["/sys/x"])
     assert explicit == [tmp_path / "r" / "x", tmp_path / "r"]
 
 
 def test_fashion_lookup_prefers_env_then_system_dir(tmp_path, monkeypatch):
     system, env = tmp_path / "system", tmp_path / "env"
     sys_images, _ = make_mnist(system, gz=True, seed=1)  # Debian layout: flat .gz files
-    monkeypatch.setenv(ds.ENV_VAR, str(env))
+    monkeypatch.setenv(files.ENV_VAR, str(env))
     assert FashionMNIST().source == system
     assert np.array_equal(FashionMNIST().data, sys_images)
     env_images, _ = make_mnist(env / "fashion-mnist", seed=2)
@@ -371,7 +372,7 @@ def test_download_hash_mismatch_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="SHA-256 mismatch") as info:
         MNIST(root=tmp_path / "root", download=True)
     dest = tmp_path / "root" / "mnist"
-    assert name not in _leftovers(dest) and not any(".part" in n for n in _leftovers(dest))
+    assert name not in _leftovers(dest) and not any(n.endswith(".tmp") for n in _leftovers(dest))
     msg = str(info.value)
     assert str(dest) in msg and "train-labels-idx1-ubyte.gz" in msg
     assert isinstance(info.value, FileNotFoundError)
@@ -403,7 +404,7 @@ def test_interrupted_download_removes_temp_file(tmp_path):
 
     remote = RemoteFile("f.bin", "0" * 64, 100)
     with pytest.raises(KeyboardInterrupt):
-        ds.download_file(
+        download.download_file(
             remote, ["https://x/"], tmp_path, opener=lambda r, timeout: Response(b"a" * 100)
         )
     assert _leftovers(tmp_path) == []
@@ -413,7 +414,7 @@ def test_download_error_lists_every_mirror(tmp_path):
     remote = RemoteFile("f.bin", "0" * 64, 1)
     mirrors = [(tmp_path / "a").as_uri(), (tmp_path / "b").as_uri()]
     with pytest.raises(DownloadError) as info:
-        ds.download_file(remote, mirrors, tmp_path / "dest")
+        download.download_file(remote, mirrors, tmp_path / "dest")
     assert all(m + "/f.bin" in str(info.value) for m in mirrors)
 
 
@@ -465,14 +466,14 @@ def test_safe_extract_rejects_unsafe_members(tmp_path, members, symlink):
     archive = write(tmp_path / "a.tar.gz", _tar_gz(members, symlink))
     dest = tmp_path / "out" / "dest"
     with pytest.raises(DatasetError, match="a.tar.gz"):
-        ds.safe_extract(archive, dest)
+        download.safe_extract(archive, dest)
     assert not (tmp_path / "out").exists()  # nothing was extracted, not even partly
 
 
 def test_safe_extract_corrupt_archive(tmp_path):
     archive = write(tmp_path / "a.tar.gz", _tar_gz({"a": b"x" * 1000})[:30])
     with pytest.raises(DatasetError, match="cannot extract"):
-        ds.safe_extract(archive, tmp_path / "out")
+        download.safe_extract(archive, tmp_path / "out")
 
 
 # ---------------------------------------------------------------------------

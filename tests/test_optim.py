@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 from tinymin.optim import (
     SGD,
     Adam,
@@ -20,9 +21,7 @@ from tinymin.optim import (
     CosineAnnealingLR,
     Optimizer,
     StepLR,
-    flatten_state_dict,
     lr_scheduler,
-    unflatten_state_dict,
 )
 
 RTOL = 1e-12

@@ -11,15 +11,8 @@ from tinymin.checkpoint import load_checkpoint
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.models import mlp
-from tinymin.train import (
-    append_metrics,
-    evaluate,
-    fit,
-    predict,
-    read_metrics,
-    resume_training,
-    truncate_metrics,
-)
+from tinymin.run_folder import append_metrics, read_metrics, truncate_metrics
+from tinymin.train import evaluate, fit, predict, resume_training
 
 
 def test_mlp_reaches_90_percent_on_embedded_mnist():

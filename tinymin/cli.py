@@ -1,27 +1,24 @@
-"""The ``python -m tinymin`` command line: train, eval, plot, table1.
+"""The ``python -m tinymin`` command line: train, eval, plot, convert, table1.
 
-Each sub-command is one function taking the parsed arguments; the work itself lives
-in the library (:mod:`tinymin.train`, :mod:`tinymin.checkpoint`, :mod:`tinymin.viz`).
+Each sub-command is one function taking the parsed arguments: it checks them, calls
+the library and prints. The work itself lives in the library: ``train`` in
+:mod:`tinymin.experiment` (build, then run), ``convert`` in
+:func:`tinymin.minconv.convert.convert_checkpoint`, ``plot`` in :mod:`tinymin.viz`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 import tinymin
-from tinymin import optim
-from tinymin.checkpoint import CheckpointError, load_checkpoint, write_text_atomic
+from tinymin.checkpoint import CheckpointError, load_checkpoint
 from tinymin.data import DataLoader, random_subset
 from tinymin.data.catalog import CATALOG, load_splits
+from tinymin.experiment import TrainingRun
 from tinymin.models import MODELS, build_model
-from tinymin.train import evaluate, fit
+from tinymin.train import evaluate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,141 +97,24 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-
-def make_scheduler(name: str, optimizer, epochs: int):
-    if name == "step":
-        return optim.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
-    if name == "cosine":
-        return optim.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
-    return None
-
-
-def model_config(args: argparse.Namespace, info) -> dict[str, Any]:
-    config: dict[str, Any] = {"name": args.model, "num_classes": info.num_classes,
-                              "in_channels": info.in_channels, "input_size": info.input_size,
-                              "conv": args.conv}
-    if args.conv == "min" and args.clip_value is not None:
-        config["clip_value"] = args.clip_value
-    return config
+def check_train_options(args: argparse.Namespace) -> None:
+    """Option combinations ``train`` cannot run, refused before anything is built."""
+    if args.calibrate and (not args.init_from or args.conv != "min"):
+        raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+    if args.resume and not args.out:
+        raise SystemExit("--resume needs --out pointing at the run to continue")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    tinymin.manual_seed(args.seed)
-    train_set, test_set, info = load_splits(args.data, args.data_root, not args.no_augment,
-                                            args.download)
-    train_set = random_subset(train_set, args.train_limit, args.seed)
-    test_set = random_subset(test_set, args.test_limit, args.seed + 1)
-    config = model_config(args, info)
-    name = config.pop("name")
-    model = build_model(name, **config)
-    config["name"] = name
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
-                               args.weight_decay)
-    scheduler = make_scheduler(args.scheduler, optimizer, args.epochs)
-    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = DataLoader(test_set, 256)
-    start_epoch = 0
-    source_conv = _init_from(model, args.init_from, train_loader) if args.init_from else None
-    if args.calibrate:
-        _calibrate_transfer(model, args, source_conv)
-    if args.resume:
-        start_epoch = _resume(args, model, optimizer, scheduler, train_loader)
-    run_config = {"model": config, "data": args.data, "train_args": _plain(vars(args))}
-    if args.out:
-        write_text_atomic(Path(args.out) / "config.json", json.dumps(run_config, indent=2) + "\n")
-    print(f"training {name} ({args.conv} conv) on {args.data}: {len(train_set)} train / "
-          f"{len(test_set)} test images, {args.epochs} epochs")
-    history = fit(model, optimizer, train_loader, args.epochs - start_epoch if args.resume
-                  else args.epochs, test_loader, scheduler, run_dir=args.out, config=run_config,
-                  start_epoch=start_epoch, progress=not args.no_progress,
-                  on_epoch_end=_scale_logger(model, args.out, test_set))
-    final = history[-1] if history else None
-    if final is not None:
+    """Parse (done), build, run: :class:`tinymin.experiment.TrainingRun`."""
+    check_train_options(args)
+    run = TrainingRun.build(args)
+    history = run.run()
+    if history:
+        final = history[-1]
         print(f"final test accuracy: {final['test_accuracy']:.2%} "
-              f"(epoch {final['epoch']}, {name}, {args.conv} conv, {args.data})")
+              f"(epoch {final['epoch']}, {args.model}, {args.conv} conv, {args.data})")
     return 0
-
-
-def _scale_logger(model, run_dir: str | None, test_set):
-    """For min models with a run folder: log mu_x_hat, mu_w and each layer's correlation
-    with the exact convolution to ``scales.csv`` after every epoch."""
-    from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
-    from tinymin.minconv.layer import min_layers
-    from tinymin.train import append_metrics
-
-    if run_dir is None or not min_layers(model):
-        return None
-    probe = np.stack([test_set[i][0] for i in range(min(128, len(test_set)))])
-
-    def log_scales(epoch: int, model) -> None:
-        model.eval()
-        row = {"epoch": epoch, **scale_snapshot(model)}
-        for diag in layer_diagnostics(model, probe):
-            row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
-        append_metrics(Path(run_dir) / "scales.csv", row, fields=list(row))
-
-    return log_scales
-
-
-def _init_from(model, path: str, train_loader) -> str | None:
-    """Copy weights from a checkpoint (exact -> min transfer keeps shapes); returns the
-    checkpoint's ``conv`` ("exact" or "min")."""
-    checkpoint = load_checkpoint(path)
-    result = model.load_state_dict(checkpoint.model_state, strict=False)
-    if result.unexpected_keys:
-        raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
-    print(f"initialised from {path} (epoch {checkpoint.epoch}); "
-          f"not in checkpoint, kept fresh: {result.missing_keys or 'none'}")
-    if any(key.endswith("running_abs_mean") for key in result.missing_keys):
-        # mu_x_hat still holds its initial value after the copy (docs/guides/minconv_math.rst,
-        # section 6).
-        from tinymin.minconv.convert import recalibrate_running_statistics
-
-        recalibrate_running_statistics(model, train_loader, max_batches=20)
-    return checkpoint.config.get("model", {}).get("conv")
-
-
-def _calibrate_transfer(model, args: argparse.Namespace, source_conv: str | None) -> None:
-    """Fit the copied min layers to the exact ones they replace (tinymin's extension of
-    the paper's transfer: see ``tinymin.minconv.convert``), then fine-tune as usual."""
-    from tinymin.minconv.convert import calibrate_min
-    from tinymin.minconv.layer import min_layers
-
-    if not args.init_from or not min_layers(model):
-        raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
-    if source_conv != "exact":
-        raise SystemExit(f"--calibrate fits min layers to exact ones: {args.init_from} holds "
-                         f"a conv={source_conv!r} model, not an exact one")
-    if args.resume:
-        return  # the resumed checkpoint already holds the calibrated layers
-    # calibrate on plain images: no random crops or flips, and no draws from the RNG
-    plain_train, _, _ = load_splits(args.data, args.data_root, augment=False)
-    subset = random_subset(plain_train, args.calibrate, args.seed)
-    images = np.stack([subset[i][0] for i in range(len(subset))])
-    for layer in calibrate_min(model, images):
-        print("  calibrated " + str(layer))
-
-
-def _resume(args: argparse.Namespace, model, optimizer, scheduler, train_loader) -> int:
-    from tinymin.train import resume_training
-
-    if not args.out:
-        raise SystemExit("--resume needs --out pointing at the run to continue")
-    checkpoint = load_checkpoint(Path(args.out) / "checkpoint.npz")
-    epoch = resume_training(checkpoint, model, optimizer, scheduler, train_loader, args.out)
-    print(f"resuming {args.out} after epoch {epoch}")
-    return epoch
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, type(None)))}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -1,13 +1,13 @@
 """The training loop, written out: small functions a notebook can call one by one.
 
+What a run writes to its folder (metrics, checkpoints) is :mod:`tinymin.run_folder`'s job.
+
 >>> # model, loaders and optimizer built as in PyTorch, then:
 >>> # history = fit(model, optimizer, train_loader, epochs=3, test_loader=test_loader)
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,17 +17,13 @@ import numpy as np
 
 from tinymin import nn
 from tinymin.autograd import no_grad
-from tinymin.checkpoint import Checkpoint, save_checkpoint, write_text_atomic
+from tinymin.checkpoint import Checkpoint
 from tinymin.nn import functional as F
 from tinymin.random import get_rng_state, set_rng_state
+from tinymin.run_folder import RunFolder
 from tinymin.tensor import Tensor
 
 LossFn = Callable[[Tensor, Any], Tensor]
-
-#: Columns of ``metrics.csv``, one row per epoch.
-METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                 "lr", "seconds"]
-
 
 def _progress(iterable: Iterable, total: int, desc: str, enabled: bool):
     """A tqdm bar when ``enabled`` (and tqdm is installed), else the bare iterable."""
@@ -109,6 +105,7 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    folder = RunFolder(run_dir) if run_dir is not None else None
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()
@@ -125,10 +122,9 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         # rows are never missing (extra ones are dropped by resume_training)
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
-        if run_dir is not None:
-            append_metrics(Path(run_dir) / "metrics.csv", row)
-            save_checkpoint(Path(run_dir) / "checkpoint.npz", model, config or {}, epoch,
-                            optimizer, scheduler, extra=rng_states(train_loader))
+        if folder is not None:
+            folder.log_epoch(row)
+            folder.save(model, config or {}, epoch, optimizer, scheduler, extra=rng_states(train_loader))
         if log is not None:
             log(format_epoch(row))
     return history
@@ -170,26 +166,8 @@ def resume_training(checkpoint: Checkpoint, model: nn.Module, optimizer=None, sc
                              f"({type(train_loader).__name__}) cannot restore one")
         train_loader.set_rng_state(str(checkpoint.extra["rng_train_loader"]))
     if run_dir is not None:
-        for name in ("metrics.csv", "scales.csv"):
-            truncate_metrics(Path(run_dir) / name, checkpoint.epoch)
+        RunFolder(run_dir).forget_after(checkpoint.epoch)
     return checkpoint.epoch
-
-
-def truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite)."""
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, list(reader)
-    kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
-    if fields is None or len(kept) == len(rows):
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(kept)
-    write_text_atomic(path, buffer.getvalue())
 
 
 def format_epoch(row: dict[str, float]) -> str:
@@ -199,30 +177,3 @@ def format_epoch(row: dict[str, float]) -> str:
     if not np.isnan(row["test_accuracy"]):
         text += f", test loss {row['test_loss']:.4f}, test acc {row['test_accuracy']:.2%}"
     return text + f" ({row['seconds']:.1f} s)"
-
-
-def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = None) -> None:
-    """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk)."""
-    fields = fields or METRIC_FIELDS
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    if not existing:
-        writer.writeheader()
-    writer.writerow({k: row[k] for k in fields})
-    write_text_atomic(path, existing + buffer.getvalue())
-
-
-def read_metrics(path: str | Path) -> list[dict[str, float]]:
-    """Rows of a ``metrics.csv`` (a file, or a run folder holding one) as floats."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no metrics.csv here")
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    missing = [k for k in ("epoch", "train_loss", "test_accuracy") if rows and k not in rows[0]]
-    if missing:
-        raise ValueError(f"{path}: not a tinymin metrics file (missing columns {missing})")
-    return [{k: float(v) for k, v in r.items()} for r in rows]

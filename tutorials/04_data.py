@@ -37,9 +37,8 @@ from tinymin.data.datasets import (
     DatasetNotFoundError,
     EmbeddedMNIST,
     FashionMNIST,
-    candidate_dirs,
-    data_root,
 )
+from tinymin.data.files import candidate_dirs, data_root
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"  # nothing to shrink in this chapter
 tm.manual_seed(0)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from tinymin.checkpoint.atomic import atomic_file
 
 from .statistics import (
     TABLE1_DISTRIBUTIONS,
@@ -72,8 +74,7 @@ def _axes(ax: Axes | None) -> Axes:
 def save_figure(fig: Figure, path: str | os.PathLike, **savefig_kwargs) -> None:
     """Save ``fig`` to ``path`` atomically.
 
-    The figure is written to a temporary file in the same directory, then
-    renamed over ``path`` with :func:`os.replace`, so a reader never sees a
+    Through :func:`tinymin.checkpoint.atomic.atomic_file`, so a reader never sees a
     half-written image and an interrupted save leaves any old file intact. The
     format follows the suffix of ``path`` (PNG when there is none).
 
@@ -82,22 +83,13 @@ def save_figure(fig: Figure, path: str | os.PathLike, **savefig_kwargs) -> None:
     fig : matplotlib.figure.Figure
         The figure to save.
     path : str or os.PathLike
-        Destination file; its directory must exist.
+        Destination file (its folder is created if missing).
     **savefig_kwargs
         Passed to :meth:`matplotlib.figure.Figure.savefig` (``dpi``, ...).
     """
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    fmt = os.path.splitext(name)[1].lstrip(".").lower() or "png"
-    tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fig.savefig(fh, format=fmt, **savefig_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    with atomic_file(path) as fh:
+        fig.savefig(fh, format=fmt, **savefig_kwargs)
 
 
 def plot_figure3a(

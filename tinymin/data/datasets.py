@@ -14,48 +14,29 @@ Each also exposes
   ``transform`` is *not* applied there (the transforms in
   :mod:`tinymin.data.transforms` also accept whole batches).
 
-Where the files are looked for (see :func:`find_root`)
-------------------------------------------------------
-One *data root*: the ``root=`` argument, else ``$TINYMIN_DATA``, else
-``~/.cache/tinymin``. Inside it a dataset may live in its own subfolder
-(``mnist/``, ``fashion-mnist/``, ``cifar-10/``) or directly in the root; the MNIST
-family also accepts torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``).
-When no ``root=`` is given, Fashion-MNIST is also found in
-``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist`` package,
-which ships the four ``*-ubyte.gz`` files there). IDX files may be raw or ``.gz``.
-Downloads always go to ``<data root>/<name>/``.
-
-Integrity
----------
-Downloads are verified against the SHA-256 recorded below before they are renamed
-into place. Files already on disk are not hashed (Debian, for one, re-compresses the
-Fashion-MNIST ``.gz`` files, so their bytes differ while the data is the same);
-they are checked structurally instead: IDX magic numbers, exact payload lengths,
-matching image and label counts, labels in range. Every problem raises
-:class:`DatasetError` (a ``ValueError``) naming the file.
+Where the files are looked for: :mod:`tinymin.data.files`; downloads and their
+verification: :mod:`tinymin.data.download`; the file formats: :mod:`tinymin.data.parsers`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import hashlib
-import http.client
 import operator
 import os
-import tarfile
-import tempfile
-import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from tinymin.data.dataset import Dataset
+from tinymin.data.download import RemoteFile, download_file, safe_extract
+from tinymin.data.errors import DatasetError, DatasetNotFoundError, DownloadError
+from tinymin.data.files import ENV_VAR, data_root, find_root, locate_file, sha256_of
+from tinymin.data.parsers import check_labels, load_idx_pair, read_cifar_batch
 
 __all__ = [
     "CIFAR10",
@@ -66,25 +47,10 @@ __all__ = [
     "EmbeddedMNIST",
     "FashionMNIST",
     "MNIST",
-    "RemoteFile",
-    "candidate_dirs",
-    "data_root",
-    "download_file",
-    "find_root",
     "load_embedded_mnist",
-    "load_idx_pair",
-    "read_cifar_batch",
-    "read_idx",
-    "safe_extract",
 ]
 
-ENV_VAR = "TINYMIN_DATA"
 EMBEDDED_DIR = Path(__file__).resolve().parent / "_embedded"
-IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
-IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N,)
-CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32
-DOWNLOAD_TIMEOUT_S = 60
-_CHUNK = 1 << 20
 
 MNIST_CLASSES = [
     "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
@@ -98,225 +64,6 @@ CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 ]  # fmt: skip
-
-
-class DatasetError(ValueError):
-    """A dataset file is corrupt or not in the expected format; the message names it."""
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are not on disk; the message says where to put them."""
-
-
-class DownloadError(DatasetNotFoundError):
-    """Every mirror failed (network error or SHA-256 mismatch); nothing was kept."""
-
-
-# ---------------------------------------------------------------------------
-# Where the files are
-# ---------------------------------------------------------------------------
-
-
-def data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$TINYMIN_DATA``, else ``~/.cache/tinymin``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "tinymin"
-
-
-def candidate_dirs(
-    name: str,
-    root: str | os.PathLike[str] | None = None,
-    extra_dirs: Iterable[str | os.PathLike[str]] = (),
-    subdirs: Sequence[str] | None = None,
-) -> list[Path]:
-    """The folders searched for dataset ``name``, in order.
-
-    Parameters
-    ----------
-    name : str
-        The dataset's folder name, e.g. ``"mnist"``.
-    root : path, optional
-        An explicit data root. When given, only it is searched (not
-        ``$TINYMIN_DATA``, the cache or ``extra_dirs``), so results never depend on
-        what else is installed.
-    extra_dirs : iterable of paths
-        System-wide bases searched after the data root when ``root`` is None.
-    subdirs : sequence of str, optional
-        Relative folders tried inside each base; ``""`` is the base itself.
-        Default ``(name, "")``.
-    """
-    bases = [data_root(root)]
-    if root is None:
-        bases += [Path(d) for d in extra_dirs]
-    subdirs = (name, "") if subdirs is None else subdirs
-    found: list[Path] = []
-    for base in bases:
-        for sub in subdirs:
-            folder = base / sub if sub else base
-            if folder not in found:
-                found.append(folder)
-    return found
-
-
-def _locate_file(folder: Path, filename: str) -> Path | None:
-    """``folder/filename``, else ``folder/filename.gz``, else None."""
-    for candidate in (folder / filename, folder / f"{filename}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def find_root(
-    name: str,
-    files: Sequence[str],
-    root: str | os.PathLike[str] | None = None,
-    extra_dirs: Iterable[str | os.PathLike[str]] = (),
-    subdirs: Sequence[str] | None = None,
-) -> Path:
-    """The first of :func:`candidate_dirs` that holds every one of ``files``.
-
-    Each file may be raw or gzip-compressed (``<file>.gz``).
-
-    Raises
-    ------
-    DatasetNotFoundError
-        Listing the files, the folders searched and where to put the files.
-    """
-    searched = candidate_dirs(name, root, extra_dirs, subdirs)
-    for folder in searched:
-        if all(_locate_file(folder, f) is not None for f in files):
-            return folder
-    target = data_root(root) / name
-    raise DatasetNotFoundError(
-        f"{name}: could not find {', '.join(files)} (each raw or .gz). Searched:\n  "
-        + "\n  ".join(str(d) for d in searched)
-        + f"\nPut the files in {target} (or pass root=..., or set ${ENV_VAR}), "
-        "or pass download=True."
-    )
-
-
-# ---------------------------------------------------------------------------
-# Reading files
-# ---------------------------------------------------------------------------
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when its name ends in ``.gz``."""
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
-        raise DatasetError(f"{path}: cannot read the file ({err})") from err
-
-
-def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
-    """Read an IDX file of unsigned bytes (the MNIST format) into a uint8 array.
-
-    The header is a big-endian 32-bit magic number ``0x000008nn`` (``08`` = unsigned
-    byte, ``nn`` = number of dimensions) followed by ``nn`` big-endian 32-bit sizes;
-    the payload must hold exactly ``prod(sizes)`` bytes.
-
-    Parameters
-    ----------
-    path : path
-        Raw or ``.gz`` file.
-    magic : int
-        Expected magic number, e.g. ``0x00000803`` for images, ``0x00000801`` for labels.
-
-    Raises
-    ------
-    DatasetError
-        Wrong magic number, truncated header, or a payload shorter or longer
-        than the header's dimensions.
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    _check_idx_magic(path, raw, magic)
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    needed, payload = int(np.prod(dims)), len(raw) - header
-    if payload != needed:
-        problem = "truncated" if payload < needed else "has trailing bytes"
-        raise DatasetError(
-            f"{path}: IDX payload is {payload} bytes but the header's dimensions "
-            f"{dims} need {needed} (file {problem})"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, count=needed, offset=header).reshape(dims).copy()
-
-
-def _check_idx_magic(path: Path, raw: bytes, magic: int) -> None:
-    """Raise :class:`DatasetError` unless ``raw`` starts with ``magic``."""
-    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if found == magic:
-        return
-    shown = "none (file shorter than 4 bytes)" if found is None else f"0x{found:08x}"
-    hint = ""
-    if raw[:2] == b"\x1f\x8b":
-        hint = "; the file is gzip-compressed, so give it a .gz suffix"
-    raise DatasetError(f"{path}: IDX magic number {shown}, expected 0x{magic:08x}{hint}")
-
-
-def _check_labels(path: Path, labels: np.ndarray, n_classes: int) -> None:
-    """Raise :class:`DatasetError` naming ``path`` if a label is ``>= n_classes``."""
-    bad = np.flatnonzero(labels >= n_classes)
-    if bad.size:
-        raise DatasetError(
-            f"{path}: label {int(labels[bad[0]])} at index {bad[0]} is outside "
-            f"0..{n_classes - 1} ({bad.size} such labels)"
-        )
-
-
-def load_idx_pair(
-    images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read and cross-check an images/labels IDX pair; return ``(uint8 images, uint8 labels)``."""
-    images = read_idx(images_path, IDX_IMAGES_MAGIC)
-    labels = read_idx(labels_path, IDX_LABELS_MAGIC)
-    if images.shape[1:] != image_shape:
-        raise DatasetError(
-            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-            f"expected {image_shape[0]}x{image_shape[1]}"
-        )
-    if len(images) != len(labels):
-        raise DatasetError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
-        )
-    _check_labels(labels_path, labels, 10)
-    return images, labels
-
-
-def read_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR-10 binary batch; return ``(uint8 (N, 3, 32, 32), uint8 (N,))``.
-
-    Each record is 1 label byte followed by 3072 pixel bytes: the 1024 red values
-    of the 32x32 image row by row, then green, then blue.
-
-    Raises
-    ------
-    DatasetError
-        If the file is empty, its length is not a multiple of 3073 bytes, or a
-        label is not in 0..9.
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) == 0 or len(raw) % CIFAR_RECORD_BYTES:
-        raise DatasetError(
-            f"{path}: {len(raw)} bytes is not a positive multiple of the "
-            f"{CIFAR_RECORD_BYTES}-byte CIFAR-10 record (1 label + 3072 pixels)"
-        )
-    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD_BYTES)
-    labels = records[:, 0].copy()
-    _check_labels(path, labels, 10)
-    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
 @dataclass(frozen=True)
@@ -397,7 +144,7 @@ def _check_embedded_arrays(path: Path, arrays: dict[str, np.ndarray]):
         raise DatasetError(f"{path}: x is {x.dtype}{x.shape}, expected uint8 (N, 28, 28)")
     if y.dtype != np.uint8 or y.shape != (len(x),):
         raise DatasetError(f"{path}: y is {y.dtype}{y.shape}, expected uint8 ({len(x)},)")
-    _check_labels(path, y, 10)
+    check_labels(path, y, 10)
     return x, y
 
 
@@ -411,168 +158,6 @@ def _check_embedded_content(path: Path, x: np.ndarray, y: np.ndarray, expected: 
     if digest.hexdigest() != expected.sha256:
         raise DatasetError(f"{path}: the arrays' SHA-256 is {digest.hexdigest()}, expected "
                            f"{expected.sha256} (file corrupt or replaced); {_REBUILD_HINT}")
-
-
-# ---------------------------------------------------------------------------
-# Downloading
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file to download: its name on the mirrors, SHA-256 and size in bytes."""
-
-    filename: str
-    sha256: str
-    size: int
-
-
-def _user_agent() -> str:
-    try:
-        from tinymin._version import __version__
-    except ImportError:  # pragma: no cover - version file always ships
-        __version__ = "unknown"
-    return f"tinymin/{__version__} (+urllib)"
-
-
-def _progress(total: int, desc: str) -> Any:
-    """A tqdm byte counter, silent when stderr is not a terminal."""
-    from tqdm import tqdm  # a dependency; imported here to keep `import tinymin` light
-
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=None, leave=False)
-
-
-def _fetch(url: str, final: Path, remote: RemoteFile, opener: Callable[..., Any]) -> None:
-    """Download ``url`` to a temporary file beside ``final``, check SHA-256, rename it.
-
-    On any failure (including an interrupt) the temporary file is removed.
-    """
-    request = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, opener(request, timeout=DOWNLOAD_TIMEOUT_S) as resp:
-            with _progress(remote.size, remote.filename) as bar:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        got = digest.hexdigest()
-        if got != remote.sha256:
-            raise DatasetError(f"SHA-256 mismatch: got {got}, expected {remote.sha256}")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def download_file(
-    remote: RemoteFile,
-    mirrors: Sequence[str],
-    dest_dir: str | os.PathLike[str],
-    opener: Callable[..., Any] | None = None,
-) -> Path:
-    """Download ``remote`` from the first mirror that works into ``dest_dir``.
-
-    Each mirror URL is joined with ``remote.filename``. The bytes go to a
-    temporary file in ``dest_dir`` and are renamed to ``dest_dir/filename`` only
-    after their SHA-256 matches, so nothing half-written or unverified survives.
-
-    Parameters
-    ----------
-    remote : RemoteFile
-    mirrors : sequence of str
-        Base URLs tried in order (``https://``, ``http://`` or ``file://``).
-    dest_dir : path
-        Created if missing.
-    opener : callable, optional
-        ``opener(request, timeout=...)`` returning a context manager with
-        ``read(n)``; default :func:`urllib.request.urlopen` (looked up at call time,
-        so tests can monkeypatch it).
-
-    Raises
-    ------
-    DownloadError
-        If every mirror failed; lists each mirror's error.
-    """
-    opener = urllib.request.urlopen if opener is None else opener
-    dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    final = dest / remote.filename
-    errors = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + remote.filename
-        try:
-            _fetch(url, final, remote, opener)
-            return final
-        except (OSError, ValueError, http.client.HTTPException) as err:
-            errors.append(f"{url}: {err}")
-    raise DownloadError(
-        f"could not download {remote.filename} into {dest}:\n  " + "\n  ".join(errors)
-    )
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
-    """Reject members that are links, devices, absolute or climb out with ``..``."""
-    parts = PurePosixPath(member.name).parts
-    if member.name.startswith(("/", "\\")) or ".." in parts or ":" in member.name:
-        raise DatasetError(f"{archive}: unsafe path {member.name!r} in archive")
-    if not (member.isfile() or member.isdir()):
-        raise DatasetError(f"{archive}: member {member.name!r} is not a plain file or folder")
-
-
-def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[Path]:
-    """Extract the regular files of a tar archive into ``dest``, safely.
-
-    Every member is checked first (no absolute paths, no ``..``, no links or
-    devices); if any fails nothing is extracted. Each file is written to a
-    temporary file and renamed into place.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    archive, dest = Path(archive), Path(dest)
-    written = []
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_tar_member(archive, member)
-            for member in (m for m in members if m.isfile()):
-                target = dest.joinpath(*PurePosixPath(member.name).parts)
-                _write_atomic(target, tar.extractfile(member))
-                written.append(target)
-    except (tarfile.TarError, EOFError, zlib.error) as err:
-        raise DatasetError(f"{archive}: cannot extract the archive ({err})") from err
-    return written
-
-
-def _write_atomic(target: Path, src: Any) -> None:
-    """Copy the file object ``src`` to ``target`` through a temporary file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in iter(lambda: src.read(_CHUNK), b""):
-                out.write(chunk)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------
@@ -709,7 +294,42 @@ class EmbeddedMNIST(_ImageClassification):
         )
 
 
-class MNIST(_ImageClassification):
+class _FileDataset(_ImageClassification):
+    """A dataset read from files under a data root, downloaded on request.
+
+    Subclasses name their folder (``name``), where inside a data root the files may be
+    (``subdirs``) and other places to look (``extra_dirs``), and say how to download
+    (``_download``) and where the download leaves the files (``_downloaded_folder``).
+    """
+
+    name = ""
+    subdirs: tuple[str, ...] = ("",)
+    extra_dirs: tuple[str, ...] = ()
+
+    @classmethod
+    def _find_or_download(
+        cls, files: Sequence[str], root: str | os.PathLike[str] | None, download: bool
+    ) -> Path:
+        """The folder holding ``files``; with ``download``, fetch them when missing."""
+        try:
+            return find_root(cls.name, files, root, cls.extra_dirs, cls.subdirs)
+        except DatasetNotFoundError:
+            if not download:
+                raise
+        dest = data_root(root) / cls.name
+        cls._download(files, dest)
+        return find_root(cls.name, files, cls._downloaded_folder(dest), subdirs=("",))
+
+    @classmethod
+    def _download(cls, files: Sequence[str], dest: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _downloaded_folder(cls, dest: Path) -> Path:
+        return dest
+
+
+class MNIST(_FileDataset):
     """The MNIST digits (60,000 train / 10,000 test) read from the original IDX files.
 
     Needs ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (or the
@@ -784,7 +404,7 @@ class MNIST(_ImageClassification):
         prefix = "train" if train else "t10k"
         files = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
         folder = self._find_or_download(files, root, download)
-        images_path, labels_path = (_locate_file(folder, f) for f in files)
+        images_path, labels_path = (locate_file(folder, f) for f in files)
         images, labels = load_idx_pair(images_path, labels_path)  # type: ignore[arg-type]
         super().__init__(
             images,
@@ -796,27 +416,10 @@ class MNIST(_ImageClassification):
         )
 
     @classmethod
-    def _find(cls, files: Sequence[str], root: str | os.PathLike[str] | None) -> Path:
-        return find_root(cls.name, files, root, cls.extra_dirs, cls.subdirs)
-
-    @classmethod
-    def _find_or_download(
-        cls, files: Sequence[str], root: str | os.PathLike[str] | None, download: bool
-    ) -> Path:
-        try:
-            return cls._find(files, root)
-        except DatasetNotFoundError:
-            if not download:
-                raise
-        dest = data_root(root) / cls.name
-        cls._download(files, dest)
-        return find_root(cls.name, files, dest, subdirs=("",))
-
-    @classmethod
     def _download(cls, files: Sequence[str], dest: Path) -> None:
         """Fetch each of ``files`` (as ``.gz``) that ``dest`` does not hold yet."""
         for name in files:
-            if _locate_file(dest, name) is not None:
+            if locate_file(dest, name) is not None:
                 continue
             try:
                 download_file(cls.resources[f"{name}.gz"], cls.mirrors, dest)
@@ -870,7 +473,7 @@ class FashionMNIST(MNIST):
     }
 
 
-class CIFAR10(_ImageClassification):
+class CIFAR10(_FileDataset):
     """CIFAR-10 (50,000 train / 10,000 test 32x32 colour images), binary version.
 
     Reads ``cifar-10-batches-bin/data_batch_1.bin`` ... ``data_batch_5.bin`` (train)
@@ -922,7 +525,7 @@ class CIFAR10(_ImageClassification):
     ) -> None:
         files = self.train_files if train else self.test_files
         folder = self._find_or_download(files, root, download)
-        batches = [read_cifar_batch(_locate_file(folder, f)) for f in files]  # type: ignore[arg-type]
+        batches = [read_cifar_batch(locate_file(folder, f)) for f in files]  # type: ignore[arg-type]
         super().__init__(
             np.concatenate([x for x, _ in batches]),
             np.concatenate([y for _, y in batches]),
@@ -933,24 +536,15 @@ class CIFAR10(_ImageClassification):
         )
 
     @classmethod
-    def _find_or_download(
-        cls, files: Sequence[str], root: str | os.PathLike[str] | None, download: bool
-    ) -> Path:
-        try:
-            return find_root(cls.name, files, root, subdirs=cls.subdirs)
-        except DatasetNotFoundError:
-            if not download:
-                raise
-        dest = data_root(root) / cls.name
-        cls._download(dest)
-        return find_root(cls.name, files, dest / cls.folder, subdirs=("",))
+    def _downloaded_folder(cls, dest: Path) -> Path:
+        return dest / cls.folder
 
     @classmethod
-    def _download(cls, dest: Path) -> None:
+    def _download(cls, files: Sequence[str], dest: Path) -> None:
         """Fetch (unless present) and verify the archive, then extract it into ``dest``."""
         archive = dest / cls.archive.filename
         if archive.is_file():
-            got = _sha256_of(archive)
+            got = sha256_of(archive)
             if got != cls.archive.sha256:
                 raise DatasetError(
                     f"{archive}: SHA-256 {got} does not match the expected "

@@ -11,7 +11,7 @@ Each training step: ``optimizer.zero_grad()``, ``loss.backward()``,
 from tinymin.optim import lr_scheduler
 from tinymin.optim.adam import Adam, AdamW
 from tinymin.optim.lr_scheduler import CosineAnnealingLR, StepLR
-from tinymin.optim.optimizer import Optimizer, flatten_state_dict, unflatten_state_dict
+from tinymin.optim.optimizer import Optimizer
 from tinymin.optim.sgd import SGD
 
 __all__ = [
@@ -21,7 +21,5 @@ __all__ = [
     "CosineAnnealingLR",
     "Optimizer",
     "StepLR",
-    "flatten_state_dict",
     "lr_scheduler",
-    "unflatten_state_dict",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tinymin.analysis.figures import save_figure
-from tinymin.train import read_metrics
+from tinymin.run_folder import read_metrics
 
 
 def plot_runs(run_dirs: Sequence[str | Path], path: str | Path | None = None,

@@ -1,21 +1,21 @@
-"""Checkpoints: one ``.npz`` file (no pickle) holding weights, optimizer state and config.
+"""Checkpoint files: one ``.npz`` file (no pickle) holding weights, optimizer state and config.
 
 Layout of the archive (every entry a numpy array, so ``allow_pickle=False`` loads it):
 
 * ``meta/format_version``, ``meta/epoch``, ``meta/config`` (JSON text)
 * ``model/<state_dict key>`` (e.g. ``model/0.weight``)
 * ``optimizer/...`` and ``scheduler/...`` from
-  :func:`tinymin.optim.optimizer.flatten_state_dict`
+  :func:`tinymin.checkpoint.state_codec.flatten_state_dict`
+* ``extra/<name>``: anything else a caller stores (the random generators' states)
 
-Writes go to a temporary file in the same folder, then ``os.replace``: a crash mid-write
-never leaves a truncated checkpoint behind.
+Writes are atomic (:mod:`tinymin.checkpoint.atomic`): a crash mid-write never leaves a
+truncated checkpoint behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from tinymin.optim.optimizer import flatten_state_dict, unflatten_state_dict
+from tinymin.checkpoint.atomic import write_npz_atomic
+from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 
 FORMAT_VERSION = 1
 
@@ -61,40 +62,6 @@ def save_checkpoint(path: str | os.PathLike, model, config: dict[str, Any], epoc
     for key, value in (extra or {}).items():
         arrays[f"extra/{key}"] = np.asarray(value)
     return write_npz_atomic(path, arrays)
-
-
-def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """``np.savez`` into a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

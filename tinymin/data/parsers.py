@@ -1,0 +1,135 @@
+"""Parsers of the datasets' file formats: IDX (MNIST family) and CIFAR-10 binary.
+
+Every function checks the structure it reads (magic numbers, exact lengths, label
+range) and raises :class:`~tinymin.data.errors.DatasetError` naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from tinymin.data.errors import DatasetError
+
+IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
+IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N,)
+CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in ``.gz``."""
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DatasetError(f"{path}: cannot read the file ({err})") from err
+
+
+def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (the MNIST format) into a uint8 array.
+
+    The header is a big-endian 32-bit magic number ``0x000008nn`` (``08`` = unsigned
+    byte, ``nn`` = number of dimensions) followed by ``nn`` big-endian 32-bit sizes;
+    the payload must hold exactly ``prod(sizes)`` bytes.
+
+    Parameters
+    ----------
+    path : path
+        Raw or ``.gz`` file.
+    magic : int
+        Expected magic number, e.g. ``0x00000803`` for images, ``0x00000801`` for labels.
+
+    Raises
+    ------
+    DatasetError
+        Wrong magic number, truncated header, or a payload shorter or longer
+        than the header's dimensions.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    _check_idx_magic(path, raw, magic)
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    needed, payload = int(np.prod(dims)), len(raw) - header
+    if payload != needed:
+        problem = "truncated" if payload < needed else "has trailing bytes"
+        raise DatasetError(
+            f"{path}: IDX payload is {payload} bytes but the header's dimensions "
+            f"{dims} need {needed} (file {problem})"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, count=needed, offset=header).reshape(dims).copy()
+
+
+def _check_idx_magic(path: Path, raw: bytes, magic: int) -> None:
+    """Raise :class:`DatasetError` unless ``raw`` starts with ``magic``."""
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found == magic:
+        return
+    shown = "none (file shorter than 4 bytes)" if found is None else f"0x{found:08x}"
+    hint = ""
+    if raw[:2] == b"\x1f\x8b":
+        hint = "; the file is gzip-compressed, so give it a .gz suffix"
+    raise DatasetError(f"{path}: IDX magic number {shown}, expected 0x{magic:08x}{hint}")
+
+
+def check_labels(path: Path, labels: np.ndarray, n_classes: int) -> None:
+    """Raise :class:`DatasetError` naming ``path`` if a label is ``>= n_classes``."""
+    bad = np.flatnonzero(labels >= n_classes)
+    if bad.size:
+        raise DatasetError(
+            f"{path}: label {int(labels[bad[0]])} at index {bad[0]} is outside "
+            f"0..{n_classes - 1} ({bad.size} such labels)"
+        )
+
+
+def load_idx_pair(
+    images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read and cross-check an images/labels IDX pair; return ``(uint8 images, uint8 labels)``."""
+    images = read_idx(images_path, IDX_IMAGES_MAGIC)
+    labels = read_idx(labels_path, IDX_LABELS_MAGIC)
+    if images.shape[1:] != image_shape:
+        raise DatasetError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+            f"expected {image_shape[0]}x{image_shape[1]}"
+        )
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
+        )
+    check_labels(labels_path, labels, 10)
+    return images, labels
+
+
+def read_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 binary batch; return ``(uint8 (N, 3, 32, 32), uint8 (N,))``.
+
+    Each record is 1 label byte followed by 3072 pixel bytes: the 1024 red values
+    of the 32x32 image row by row, then green, then blue.
+
+    Raises
+    ------
+    DatasetError
+        If the file is empty, its length is not a multiple of 3073 bytes, or a
+        label is not in 0..9.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) == 0 or len(raw) % CIFAR_RECORD_BYTES:
+        raise DatasetError(
+            f"{path}: {len(raw)} bytes is not a positive multiple of the "
+            f"{CIFAR_RECORD_BYTES}-byte CIFAR-10 record (1 label + 3072 pixels)"
+        )
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD_BYTES)
+    labels = records[:, 0].copy()
+    check_labels(path, labels, 10)
+    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels

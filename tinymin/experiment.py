@@ -1,0 +1,203 @@
+"""One training run of ``python -m tinymin train``: built from its options, then run.
+
+The command is three steps, each in one place:
+
+1. **parse** the options (:mod:`tinymin.cli`);
+2. **build** what they describe, :meth:`TrainingRun.build`: the seeded data splits,
+   the model, the optimizer and scheduler, the loaders, and the run's state: weights
+   copied from ``--init-from`` (and ``--calibrate``-d), or the checkpoint of the run
+   being resumed;
+3. **run** it, :meth:`TrainingRun.run`: ``config.json``, then :func:`tinymin.train.fit`
+   writing ``metrics.csv``, ``scales.csv`` and ``checkpoint.npz`` every epoch.
+
+The run folder and every file in it belong to one :class:`~tinymin.run_folder.RunFolder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import tinymin
+from tinymin import optim
+from tinymin.data import DataLoader, Dataset, random_subset
+from tinymin.data.catalog import DatasetInfo, load_splits
+from tinymin.minconv.convert import calibrate_min, recalibrate_running_statistics
+from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
+from tinymin.minconv.layer import min_layers
+from tinymin.models import build_model
+from tinymin.nn import Module
+from tinymin.run_folder import RunFolder, init_from
+from tinymin.train import fit, resume_training
+
+Log = Callable[[str], None]
+
+#: Test images whose min-layer statistics go to ``scales.csv`` after every epoch.
+SCALE_PROBE_IMAGES = 128
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+    """``"sgd"``, ``"adam"`` or ``"adamw"`` over ``params``."""
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def make_scheduler(name: str, optimizer, epochs: int):
+    """``"step"`` (x0.1 every third of the run), ``"cosine"`` or ``"none"`` (None)."""
+    if name == "step":
+        return optim.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return optim.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+    return None
+
+
+def model_config(options: Any, info: DatasetInfo) -> dict[str, Any]:
+    """The ``build_model`` arguments the options describe (``name`` last, as stored)."""
+    config: dict[str, Any] = {"num_classes": info.num_classes, "in_channels": info.in_channels,
+                              "input_size": info.input_size, "conv": options.conv}
+    if options.conv == "min" and options.clip_value is not None:
+        config["clip_value"] = options.clip_value
+    config["name"] = options.model
+    return config
+
+
+def plain_options(options: Any) -> dict[str, Any]:
+    """The options that JSON can hold, for ``config.json``."""
+    return {k: v for k, v in vars(options).items()
+            if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+@dataclass
+class TrainingRun:
+    """Everything one training run needs, built by :meth:`build` and run by :meth:`run`.
+
+    ``options`` are the parsed ``train`` options (an ``argparse.Namespace``: ``model``,
+    ``data``, ``conv``, ``epochs``, ``out``, ``resume``, ``init_from``, ...; see
+    ``python -m tinymin train --help``).
+    """
+
+    options: Any
+    model: Module
+    model_config: dict[str, Any]
+    optimizer: Any
+    scheduler: Any
+    train_set: Dataset
+    test_set: Dataset
+    train_loader: DataLoader
+    test_loader: DataLoader
+    folder: RunFolder | None
+    start_epoch: int = 0
+
+    # ------------------------------------------------------------------------ build
+    @classmethod
+    def build(cls, options: Any, log: Log = print) -> TrainingRun:
+        """Seed, load the data, build model/optimizer/scheduler/loaders, then bring the
+        model to its starting state (``--init-from``, ``--calibrate``, ``--resume``).
+
+        Raises
+        ------
+        SystemExit
+            With a message, for options that do not fit the model or the checkpoint.
+        """
+        tinymin.manual_seed(options.seed)
+        train_set, test_set, info = load_splits(options.data, options.data_root,
+                                                not options.no_augment, options.download)
+        train_set = random_subset(train_set, options.train_limit, options.seed)
+        test_set = random_subset(test_set, options.test_limit, options.seed + 1)
+        config = model_config(options, info)
+        model = build_model(config["name"], **{k: v for k, v in config.items() if k != "name"})
+        optimizer = make_optimizer(options.optimizer, model.parameters(), options.lr,
+                                   options.momentum, options.weight_decay)
+        run = cls(options, model, config, optimizer,
+                  make_scheduler(options.scheduler, optimizer, options.epochs), train_set,
+                  test_set, DataLoader(train_set, options.batch_size, shuffle=True,
+                                       seed=options.seed),
+                  DataLoader(test_set, 256), RunFolder(options.out) if options.out else None)
+        source_conv = run._start_from(options.init_from, log) if options.init_from else None
+        if options.calibrate:
+            run._calibrate(source_conv, log)
+        if options.resume:
+            run._resume(log)
+        return run
+
+    def _start_from(self, path: str, log: Log) -> str | None:
+        """Copy weights from a checkpoint (exact -> min transfer keeps shapes); returns
+        the checkpoint's ``conv`` ("exact" or "min")."""
+        checkpoint, missing = init_from(self.model, path)
+        log(f"initialised from {path} (epoch {checkpoint.epoch}); "
+            f"not in checkpoint, kept fresh: {missing or 'none'}")
+        if any(key.endswith("running_abs_mean") for key in missing):
+            # mu_x_hat still holds its initial value after the copy
+            # (docs/guides/minconv_math.rst, section 6).
+            recalibrate_running_statistics(self.model, self.train_loader, max_batches=20)
+        return checkpoint.config.get("model", {}).get("conv")
+
+    def _calibrate(self, source_conv: str | None, log: Log) -> None:
+        """Fit the copied min layers to the exact ones they replace (tinymin's extension
+        of the paper's transfer: :func:`tinymin.minconv.convert.calibrate_min`)."""
+        options = self.options
+        if not options.init_from or not min_layers(self.model):
+            raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+        if source_conv != "exact":
+            raise SystemExit(f"--calibrate fits min layers to exact ones: {options.init_from} "
+                             f"holds a conv={source_conv!r} model, not an exact one")
+        if options.resume:
+            return  # the resumed checkpoint already holds the calibrated layers
+        # calibrate on plain images: no random crops or flips, and no draws from the RNG
+        plain_train, _, _ = load_splits(options.data, options.data_root, augment=False)
+        subset = random_subset(plain_train, options.calibrate, options.seed)
+        images = np.stack([subset[i][0] for i in range(len(subset))])
+        for layer in calibrate_min(self.model, images):
+            log("  calibrated " + str(layer))
+
+    def _resume(self, log: Log) -> None:
+        if self.folder is None:
+            raise SystemExit("--resume needs --out pointing at the run to continue")
+        self.start_epoch = resume_training(self.folder.load(), self.model, self.optimizer,
+                                           self.scheduler, self.train_loader, self.folder.path)
+        log(f"resuming {self.options.out} after epoch {self.start_epoch}")
+
+    # -------------------------------------------------------------------------- run
+    @property
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` and every checkpoint of the run record."""
+        return {"model": self.model_config, "data": self.options.data,
+                "train_args": plain_options(self.options)}
+
+    def run(self, log: Log = print) -> list[dict[str, float]]:
+        """Train the remaining epochs; returns one metrics dict per epoch trained."""
+        options, config = self.options, self.config
+        if self.folder is not None:
+            self.folder.write_config(config)
+        log(f"training {options.model} ({options.conv} conv) on {options.data}: "
+            f"{len(self.train_set)} train / {len(self.test_set)} test images, "
+            f"{options.epochs} epochs")
+        epochs = options.epochs - self.start_epoch if options.resume else options.epochs
+        return fit(self.model, self.optimizer, self.train_loader, epochs, self.test_loader,
+                   self.scheduler, run_dir=self.folder.path if self.folder else None,
+                   config=config, start_epoch=self.start_epoch, progress=not options.no_progress,
+                   log=log, on_epoch_end=self._scale_logger())
+
+    def _scale_logger(self) -> Callable[[int, Module], None] | None:
+        """For min models with a run folder: log mu_x_hat, mu_w and each layer's
+        correlation with the exact convolution to ``scales.csv`` after every epoch."""
+        if self.folder is None or not min_layers(self.model):
+            return None
+        folder = self.folder
+        count = min(SCALE_PROBE_IMAGES, len(self.test_set))
+        probe = np.stack([self.test_set[i][0] for i in range(count)])
+
+        def log_scales(epoch: int, model: Module) -> None:
+            model.eval()
+            row = {"epoch": epoch, **scale_snapshot(model)}
+            for diag in layer_diagnostics(model, probe):
+                row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
+            folder.log_scales(row)
+
+        return log_scales

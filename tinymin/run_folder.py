@@ -1,0 +1,160 @@
+"""A run folder: the files one training run writes and reads back.
+
+::
+
+    runs/lenet-min/
+        config.json      the model, the data and every option of the run
+        metrics.csv      one row per epoch (METRIC_FIELDS)
+        scales.csv       min models: each layer's mu_x_hat, mu_w and correlation
+        checkpoint.npz   weights, optimizer, scheduler, random generators (last epoch)
+
+:class:`RunFolder` owns these files: it writes them atomically
+(:mod:`tinymin.checkpoint.atomic`), resumes a run from them, and starts a run from
+another run's checkpoint (``--init-from``). :func:`read_metrics` reads a
+``metrics.csv`` back, for plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tinymin.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    write_text_atomic,
+)
+
+#: Columns of ``metrics.csv``, one row per epoch.
+METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                 "lr", "seconds"]
+
+
+class RunFolder:
+    """The folder of one training run and the files in it (see the module docstring).
+
+    Parameters
+    ----------
+    path : path
+        The folder; created when the first file is written.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def scales_path(self) -> Path:
+        return self.path / "scales.csv"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.npz"
+
+    def write_config(self, config: dict[str, Any]) -> Path:
+        """``config.json``: what the run is (model, data, options), as indented JSON."""
+        return write_text_atomic(self.config_path, json.dumps(config, indent=2) + "\n")
+
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        """Append one epoch's row to ``metrics.csv``."""
+        append_metrics(self.metrics_path, row)
+
+    def log_scales(self, row: dict[str, Any]) -> None:
+        """Append one row (epoch, then one column per layer statistic) to ``scales.csv``."""
+        append_metrics(self.scales_path, row, fields=list(row))
+
+    def save(self, model, config: dict[str, Any], epoch: int, optimizer=None, scheduler=None,
+             extra: dict | None = None) -> Path:
+        """Write ``checkpoint.npz`` (atomically: a crash never leaves half of one)."""
+        return save_checkpoint(self.checkpoint_path, model, config, epoch, optimizer, scheduler,
+                               extra=extra)
+
+    def load(self) -> Checkpoint:
+        """The run's checkpoint, to resume from."""
+        return load_checkpoint(self.checkpoint_path)
+
+    def forget_after(self, epoch: int) -> None:
+        """Drop the log rows after ``epoch``: an epoch that was logged but not
+        checkpointed before a crash is trained again, not logged twice."""
+        for path in (self.metrics_path, self.scales_path):
+            truncate_metrics(path, epoch)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+
+def init_from(model, path: str | os.PathLike) -> tuple[Checkpoint, list[str]]:
+    """Copy the weights of another run's checkpoint into ``model`` (transfer learning).
+
+    Keys the model has and the checkpoint lacks keep their fresh values (an exact
+    checkpoint into a min model lacks the min layers' buffers). Returns the
+    checkpoint and those missing keys.
+
+    Raises
+    ------
+    CheckpointError
+        If the checkpoint holds keys the model does not have.
+    """
+    checkpoint = load_checkpoint(path)
+    result = model.load_state_dict(checkpoint.model_state, strict=False)
+    if result.unexpected_keys:
+        raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
+    return checkpoint, result.missing_keys
+
+
+# ------------------------------------------------------------------- metrics CSV files
+def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = None) -> None:
+    """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk)."""
+    fields = fields or METRIC_FIELDS
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    if not existing:
+        writer.writeheader()
+    writer.writerow({k: row[k] for k in fields})
+    write_text_atomic(path, existing + buffer.getvalue())
+
+
+def truncate_metrics(path: Path, last_epoch: int) -> None:
+    """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite)."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
+    if fields is None or len(kept) == len(rows):
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """Rows of a ``metrics.csv`` (a file, or a run folder holding one) as floats."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics.csv here")
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = [k for k in ("epoch", "train_loss", "test_accuracy") if rows and k not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: not a tinymin metrics file (missing columns {missing})")
+    return [{k: float(v) for k, v in r.items()} for r in rows]
