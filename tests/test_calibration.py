@@ -8,6 +8,9 @@ from tinymin import nn
 from tinymin.minconv.convert import calibrate_layer, fit_gain_offset, relative_squared_error
 from tinymin.minconv.fold import fold_min_model
 
+# Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def test_least_squares_recovers_a_known_gain_and_offset():
     rng = np.random.default_rng(0)

@@ -10,6 +10,9 @@ import tinymin.nn.functional as F
 from tinymin import nn
 from tinymin.nn.functional.conv import get_im2col_limit, set_im2col_limit
 
+# Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def t64(array, requires_grad=True):
     return tm.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)

@@ -10,6 +10,9 @@ from hypothesis.extra import numpy as hnp
 import tinymin as tm
 from tinymin.gradcheck import GradcheckError
 
+# Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def t64(array, requires_grad=True):
     return tm.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)

@@ -8,6 +8,9 @@ from tinymin import nn
 from tinymin.minconv.fold import fold_min_model, format_operation_table, operation_counts
 from tinymin.models import lenet, mini_cifar
 
+# Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def calibrated(model, shape, seed=0):
     rng = np.random.default_rng(seed)

@@ -11,6 +11,9 @@ import tinymin.nn.functional as F
 from tinymin import nn, optim
 from tinymin.minconv.operators import multiplexer
 
+# Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def t64(array, requires_grad=True):
     return tm.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)

@@ -1,5 +1,10 @@
 """Every tutorial chapter runs to completion in its quick mode.
 
+The chapters run once in CI, in the docs build (sphinx-gallery executes each one in
+quick mode and fails the build if one raises), so a plain ``pytest`` deselects them
+(the ``tutorial`` marker, see pyproject.toml). Run them here with
+``python -m pytest -m tutorial``.
+
 Each ``tutorials/NN_*.py`` runs as its own process (as a learner runs it), with
 ``TINYMIN_QUICK=1`` (small data, few epochs) and the non-interactive matplotlib
 backend, from a temporary working directory so that a chapter can never write into
@@ -25,6 +30,7 @@ def test_there_are_chapters():
     assert CHAPTERS, f"no tutorials/NN_*.py found under {ROOT}"
 
 
+@pytest.mark.tutorial
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
 def test_chapter_runs_in_quick_mode(chapter: Path, tmp_path: Path):
     env = dict(os.environ, TINYMIN_QUICK="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
