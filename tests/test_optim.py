@@ -323,7 +323,7 @@ def test_state_dict_layout_and_copies():
     opt = Adam([{"params": [a]}, {"params": [b], "lr": 0.5}])
     opt.step()
     sd = opt.state_dict()
-    assert list(sd) == ["state", "param_groups"]
+    assert list(sd) == ["state", "param_groups", "optimizer"] and sd["optimizer"] == "Adam"
     assert list(sd["state"]) == [0]  # b got no gradient, so it has no state
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
     assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]

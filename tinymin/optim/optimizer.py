@@ -241,7 +241,9 @@ class Optimizer:
         -------
         dict
             ``{"state": {index: {name: array or number}},
-            "param_groups": [{option: value, ..., "params": [indices]}]}``.
+            "param_groups": [{option: value, ..., "params": [indices]}],
+            "optimizer": class name}``; the name lets :meth:`load_state_dict` refuse
+            another optimizer's state.
         """
         index_of: dict[int, int] = {}  # id(parameter) -> index
         groups = []
@@ -253,7 +255,8 @@ class Optimizer:
                 packed["params"].append(index_of[id(p)])
             groups.append(packed)
         state = {index_of[id(p)]: copy.deepcopy(s) for p, s in self.state.items() if s}
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
+        return {"state": dict(sorted(state.items())), "param_groups": groups,
+                "optimizer": type(self).__name__}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`, into this optimizer's parameters.
@@ -271,15 +274,19 @@ class Optimizer:
         Raises
         ------
         ValueError
-            If the number of groups, the number of parameters in a group, or the shape
+            If the state is another optimizer's (an Adam state loaded into SGD), or if
+            the number of groups, the number of parameters in a group, or the shape
             of a state array differs from this optimizer's, naming the mismatch.
         """
-        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+        name = type(self).__name__
+        keys = {"state", "param_groups"}
+        if not isinstance(state_dict, Mapping) or not keys <= set(state_dict) <= keys | {"optimizer"}:
             found = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
             raise ValueError(
-                f"an optimizer state_dict has exactly the keys 'state' and 'param_groups', "
-                f"got {found}"
+                f"{name}.load_state_dict: an optimizer state_dict has the keys 'state' and "
+                f"'param_groups' (and 'optimizer', its name), got {found}"
             )
+        self._check_same_optimizer(state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -321,6 +328,24 @@ class Optimizer:
         for group, new_group in zip(self.param_groups, new_groups):
             group.update(new_group)
         self.state = new_state
+
+    def _check_same_optimizer(self, state_dict: Mapping[str, Any]) -> None:
+        """Refuse another optimizer's state: its buffers mean something else (Adam's
+        ``exp_avg`` is not SGD's ``momentum_buffer``). A state saved without its
+        optimizer's name is judged by the options its groups hold."""
+        name = type(self).__name__
+        saved_name = state_dict.get("optimizer")
+        if saved_name is not None and saved_name != name:
+            raise ValueError(f"{name}.load_state_dict: the state was saved by {saved_name}, "
+                             f"not {name}; load it into a {saved_name}")
+        for g, group in enumerate(state_dict["param_groups"]):
+            missing = sorted(set(self.defaults) - set(group))
+            if missing:
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {g} lacks {name}'s options "
+                    f"{missing} (it holds {sorted(set(group) - {'params'})}): the state is "
+                    f"another optimizer's"
+                )
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
