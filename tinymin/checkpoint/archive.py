@@ -15,6 +15,7 @@ truncated checkpoint behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tinymin.checkpoint.atomic import write_npz_atomic
 from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 
 FORMAT_VERSION = 1
+NPY_MAGIC = b"\x93NUMPY"  # how a single-array .npy file begins (an .npz begins with "PK")
 
 
 class CheckpointError(ValueError):
@@ -70,38 +72,110 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     Raises
     ------
     CheckpointError
-        Naming the path and the reason: missing, not an npz archive, truncated,
-        missing metadata, unknown format version or unreadable config.
+        Naming the path and the reason: missing, not an npz archive, truncated, an
+        entry claiming more data than it holds, missing or malformed metadata (the
+        epoch a non-negative integer, the config a JSON object), unknown format version.
+    """
+    path = Path(path)
+    return _parse_checkpoint(path, read_npz(path))
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read without pickle, after checking each entry's
+    header against the bytes it holds (a header may claim terabytes: that is refused
+    here rather than met with a ``MemoryError``).
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, is not an npz archive or holds a malformed entry.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    with path.open("rb") as f:
+        if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
+            raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+            for info in archive.zip.infolist():
+                _check_entry_size(path, archive.zip, info)
+            return {key: archive[key] for key in archive.files}
+    except CheckpointError:
+        raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
-    return _parse_checkpoint(path, arrays)
+
+
+def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse an entry whose ``.npy`` header claims more bytes than the entry holds."""
+    name = info.filename.removesuffix(".npy")
+    with archive.open(info) as entry:
+        try:
+            version = np.lib.format.read_magic(entry)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(entry)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: entry {name!r} has no valid .npy header ({exc})") from None
+    claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if claimed > info.file_size:
+        raise CheckpointError(
+            f"{path}: entry {name!r} claims shape {shape} of {dtype} ({claimed:,} bytes) but "
+            f"holds {info.file_size:,} bytes"
+        )
 
 
 def _parse_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:
     for key in ("meta/format_version", "meta/epoch", "meta/config"):
         if key not in arrays:
             raise CheckpointError(f"{path}: not a tinymin checkpoint (no {key!r} entry)")
-    version = int(arrays["meta/format_version"])
+    version = _integer(path, arrays, "meta/format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version}, this tinymin reads {FORMAT_VERSION}")
-    try:
-        config = json.loads(str(arrays["meta/config"]))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: config is not valid JSON ({exc})") from None
+    epoch = _integer(path, arrays, "meta/epoch")
+    if epoch < 0:
+        raise CheckpointError(f"{path}: 'meta/epoch' must be a non-negative integer, got {epoch}")
+    config = _config(path, arrays["meta/config"])
     model_state = _section(arrays, "model/")
     if not model_state:
         raise CheckpointError(f"{path}: checkpoint holds no model weights")
-    optimizer = unflatten_state_dict(arrays, prefix="optimizer/") if _section(arrays, "optimizer/") else None
-    scheduler = unflatten_state_dict(arrays, prefix="scheduler/") if _section(arrays, "scheduler/") else None
-    return Checkpoint(path, config, int(arrays["meta/epoch"]), model_state, optimizer, scheduler,
-                      _section(arrays, "extra/"))
+    return Checkpoint(path, config, epoch, model_state, _state(path, arrays, "optimizer/"),
+                      _state(path, arrays, "scheduler/"), _section(arrays, "extra/"))
+
+
+def _state(path: Path, arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any] | None:
+    """The optimizer's or scheduler's state_dict stored under ``prefix``, if any."""
+    if not _section(arrays, prefix):
+        return None
+    try:
+        return unflatten_state_dict(arrays, prefix=prefix)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: malformed {prefix.rstrip('/')} state ({exc})") from None
+
+
+def _integer(path: Path, arrays: dict[str, np.ndarray], key: str) -> int:
+    value = arrays[key]
+    if value.shape != () or not np.issubdtype(value.dtype, np.integer):
+        raise CheckpointError(f"{path}: {key!r} must be one integer, got a {value.dtype} array "
+                              f"of shape {value.shape}")
+    return int(value)
+
+
+def _config(path: Path, value: np.ndarray) -> dict[str, Any]:
+    """``meta/config``: one string of JSON holding an object (``model`` one too)."""
+    if value.shape != () or value.dtype.kind != "U":
+        raise CheckpointError(f"{path}: 'meta/config' must be one string of JSON, got a "
+                              f"{value.dtype} array of shape {value.shape}")
+    try:
+        config = json.loads(str(value))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: config is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: config must be a JSON object, got {type(config).__name__}")
+    if not isinstance(config.get("model", {}), dict):
+        raise CheckpointError(f"{path}: config 'model' must be a JSON object")
+    return config
 
 
 def _section(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
