@@ -27,6 +27,7 @@ from tinymin.checkpoint import (
     Checkpoint,
     CheckpointError,
     load_checkpoint,
+    remove_stale_temporaries,
     save_checkpoint,
     write_text_atomic,
 )
@@ -83,7 +84,10 @@ class RunFolder:
                                extra=extra)
 
     def load(self) -> Checkpoint:
-        """The run's checkpoint, to resume from."""
+        """The run's checkpoint, to resume from; first removes the temporary files a
+        killed run left behind (a checkpoint's is as large as the checkpoint)."""
+        for path in (self.config_path, self.metrics_path, self.scales_path, self.checkpoint_path):
+            remove_stale_temporaries(path)
         return load_checkpoint(self.checkpoint_path)
 
     def forget_after(self, epoch: int) -> None:

@@ -17,6 +17,7 @@ from tinymin.checkpoint.archive import (
 )
 from tinymin.checkpoint.atomic import (
     atomic_file,
+    remove_stale_temporaries,
     write_bytes_atomic,
     write_npz_atomic,
     write_text_atomic,
@@ -25,6 +26,6 @@ from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_d
 
 __all__ = [
     "FORMAT_VERSION", "Checkpoint", "CheckpointError", "atomic_file", "flatten_state_dict",
-    "load_checkpoint", "save_checkpoint", "unflatten_state_dict", "write_bytes_atomic",
-    "write_npz_atomic", "write_text_atomic",
+    "load_checkpoint", "remove_stale_temporaries", "save_checkpoint", "unflatten_state_dict",
+    "write_bytes_atomic", "write_npz_atomic", "write_text_atomic",
 ]

@@ -11,22 +11,25 @@ temporary file is removed and the target is left as it was.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-#: Permissions of a finished file: readable by everyone, as a plain ``open`` would
-#: leave it under the usual umask (``mkstemp`` creates its files private, 0600).
-FILE_MODE = 0o644
-
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary binary file beside ``path``; on success it replaces ``path``.
+
+    The temporary file is ``.<name>.<random>.tmp`` in the same folder, created with the
+    permissions any file the user creates gets (``0o666`` less the umask, like
+    ``open``). A write killed before its rename (``SIGKILL``, power loss) leaves its
+    temporary file behind: the next write of the same ``path`` removes such leftovers
+    (see :func:`remove_stale_temporaries`).
 
     Examples
     --------
@@ -39,17 +42,35 @@ def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    # O_EXCL: never open a file someone else created; mode 0o666 is reduced by the umask
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_file` left for ``path``.
+
+    Only names of the pattern ``.<name of path>.*.tmp`` in ``path``'s folder are
+    touched. tinymin writes each file from one process at a time, so any such file
+    that exists when a new write starts is a leftover. Returns what was removed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for leftover in stale:
+        leftover.unlink(missing_ok=True)
+    return stale
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

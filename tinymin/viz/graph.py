@@ -36,14 +36,13 @@ import importlib.util
 import io
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinymin.checkpoint import write_text_atomic
+from tinymin.checkpoint import write_bytes_atomic, write_text_atomic
 from tinymin.tensor import Tensor
 
 #: Functions drawn as two halves, because their forward and backward are different maps
@@ -289,7 +288,7 @@ def draw_graph(output: Tensor, path: str | os.PathLike, params: Any = None, grad
         raise ValueError(f"draw_graph: {path} must end in .png, .svg, .pdf or .dot")
     dot_text = to_dot(output, params=params, grads=grads, group_by_module=group_by_module)
     if fmt != "dot" and graphviz_available():
-        return _write_bytes_atomic(path, _render(dot_text, fmt))
+        return write_bytes_atomic(path, _render(dot_text, fmt))
     dot_path = write_text_atomic(path.with_suffix(".dot"), dot_text)
     if fmt != "dot":
         print(f"draw_graph: Graphviz is not installed, so wrote {dot_path}. To draw it, install "
@@ -322,15 +321,3 @@ def show_graph(output: Tensor, params: Any = None, grads: bool = True,
     return fig
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
