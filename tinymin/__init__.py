@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402 (after the setting above, on purpose)
 from tinymin import _ext, data, models, nn, optim  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
+from tinymin.checkpoint.serialization import load, save
 from tinymin.functions import (
     abs,
     arange,
@@ -76,9 +77,9 @@ __all__ = [
     "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
     "abs", "arange", "argmax", "cat", "chunk", "clamp", "clip", "enable_grad", "exp",
     "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "get_rng_state",
-    "gradcheck", "is_grad_enabled", "linspace", "log", "logsumexp", "manual_seed", "matmul",
-    "max", "maximum", "mean", "minimum", "no_grad", "ones", "ones_like", "permute", "rand",
-    "randint", "randn", "randn_like", "relu", "repeat", "reshape", "set_rng_state",
-    "sigmoid", "softmax", "split", "sqrt", "stack", "sum", "tanh", "tensor", "trace",
-    "transpose", "where", "zeros", "zeros_like",
+    "gradcheck", "is_grad_enabled", "linspace", "load", "log", "logsumexp", "manual_seed",
+    "matmul", "max", "maximum", "mean", "minimum", "no_grad", "ones", "ones_like", "permute",
+    "rand", "randint", "randn", "randn_like", "relu", "repeat", "reshape", "save",
+    "set_rng_state", "sigmoid", "softmax", "split", "sqrt", "stack", "sum", "tanh", "tensor",
+    "trace", "transpose", "where", "zeros", "zeros_like",
 ]

@@ -5,7 +5,9 @@
 * :mod:`.state_codec`: :func:`flatten_state_dict` / :func:`unflatten_state_dict`, an
   optimizer's or scheduler's ``state_dict()`` as flat arrays and back;
 * :mod:`.atomic`: :func:`atomic_file` and the ``write_*_atomic`` helpers that every
-  file tinymin writes goes through.
+  file tinymin writes goes through;
+* :mod:`.serialization`: ``tinymin.save`` / ``tinymin.load``, a state dict or a tensor
+  in one ``.npz`` file, the PyTorch habit without pickle.
 """
 
 from tinymin.checkpoint.archive import (

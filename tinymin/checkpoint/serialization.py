@@ -1,0 +1,109 @@
+"""``tinymin.save`` and ``tinymin.load``: a state dict (or a tensor) in one ``.npz`` file.
+
+The PyTorch habit ``torch.save(model.state_dict(), path)`` works the same way, but the
+file is an ``.npz`` archive of plain arrays read with ``allow_pickle=False``: loading
+a file never runs code from it. What can be saved:
+
+* a Tensor or a numpy array (``load`` gives back a Tensor or an array);
+* a state dict: a Module's, an Optimizer's, a scheduler's, or any dict of arrays,
+  Tensors, numbers, strings and lists of numbers (``load`` gives arrays, as
+  ``state_dict()`` does);
+* a dict of such state dicts and values, ``{"model": ..., "optimizer": ..., "epoch":
+  3}``, one level deep.
+
+Layout: ``tinymin/layout`` (JSON: what was saved and which keys are state dicts), then
+every value under its name through :mod:`~tinymin.checkpoint.state_codec`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinymin.checkpoint.archive import CheckpointError, read_npz
+from tinymin.checkpoint.atomic import write_npz_atomic
+from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
+from tinymin.tensor import Tensor
+
+LAYOUT = "tinymin/layout"
+
+
+def save(obj: Any, f: str | os.PathLike) -> Path:
+    """Write ``obj`` (a Tensor, an array or a state dict) to the ``.npz`` file ``f``, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, tinymin as tm
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "linear.npz"
+    >>> model = tm.nn.Linear(2, 1)
+    >>> _ = tm.save(model.state_dict(), path)
+    >>> _ = model.load_state_dict(tm.load(path))
+    """
+    if isinstance(obj, (Tensor, np.ndarray)):
+        layout, arrays = {"type": type(obj).__name__}, {"tensor": np.asarray(_plain(obj))}
+    elif isinstance(obj, Mapping):
+        # an optimizer's state dict is one state dict (the codec walks its "state");
+        # otherwise every dict value is a state dict of its own
+        is_optimizer_state = "param_groups" in obj
+        sections = [] if is_optimizer_state else sorted(
+            str(k) for k, v in obj.items() if isinstance(v, Mapping))
+        layout, arrays = {"type": "dict", "sections": sections}, {}
+        leaves = {str(k): _plain(v) for k, v in obj.items() if str(k) not in sections}
+        try:
+            arrays.update(flatten_state_dict(leaves))
+            for name in sections:
+                state = {str(k): _plain(v) for k, v in _by_name(obj, name).items()}
+                arrays.update(flatten_state_dict(state, prefix=f"{name}/"))
+        except ValueError as exc:
+            raise ValueError(f"save: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"save: {exc}") from None
+    else:
+        raise TypeError(f"save: can save a Tensor, an array or a state dict, not a "
+                        f"{type(obj).__name__}")
+    arrays[LAYOUT] = np.array(json.dumps(layout))
+    return write_npz_atomic(f, arrays)
+
+
+def load(f: str | os.PathLike) -> Any:
+    """Read what :func:`save` wrote to ``f`` (never unpickling anything).
+
+    Raises
+    ------
+    CheckpointError
+        If ``f`` is missing, not an ``.npz`` file, malformed, or not written by
+        :func:`save` (use :func:`~tinymin.checkpoint.load_checkpoint` for a training
+        checkpoint).
+    """
+    path = Path(f)
+    arrays = read_npz(path)
+    if LAYOUT not in arrays:
+        raise CheckpointError(f"{path}: not written by tinymin.save (no {LAYOUT!r} entry); "
+                              "a training checkpoint is read by load_checkpoint")
+    try:
+        layout = json.loads(str(arrays.pop(LAYOUT)))
+        if layout["type"] in ("Tensor", "ndarray"):
+            array = arrays["tensor"]
+            return Tensor(array, dtype=array.dtype) if layout["type"] == "Tensor" else array
+        sections = layout["sections"]
+        inner = {k: v for k, v in arrays.items() if k.split("/", 1)[0] in sections}
+        result = unflatten_state_dict({k: v for k, v in arrays.items() if k not in inner})
+        for name in sections:
+            result[name] = unflatten_state_dict(inner, prefix=f"{name}/")
+        return result
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: malformed tinymin.save file ({exc!r})") from None
+
+
+def _by_name(obj: Mapping, name: str) -> Mapping:
+    return next(v for k, v in obj.items() if str(k) == name)
+
+
+def _plain(value: Any) -> Any:
+    """A Tensor becomes its array; everything else stays as it is."""
+    return value.data if isinstance(value, Tensor) else value
