@@ -25,6 +25,12 @@ from tinymin.tensor import Tensor
 
 LossFn = Callable[[Tensor, Any], Tensor]
 
+
+class NonFiniteLossError(RuntimeError):
+    """The loss (or the weights) became NaN or infinite: training stops before the bad
+    update, so the weights and the last checkpoint stay finite."""
+
+
 def _progress(iterable: Iterable, total: int, desc: str, enabled: bool):
     """A tqdm bar when ``enabled`` (and tqdm is installed), else the bare iterable."""
     if not enabled:
@@ -45,6 +51,9 @@ def train_step(model: nn.Module, optimizer, x: Tensor, y: Tensor,
     optimizer.zero_grad()
     logits = model(x)
     loss = loss_fn(logits, y)
+    if not np.isfinite(loss.item()):
+        # no backward, no step: the weights stay the last finite ones
+        raise NonFiniteLossError(f"the loss became {loss.item()}")
     loss.backward()
     optimizer.step()
     correct = int((logits.data.argmax(axis=1) == y.data).sum())
@@ -54,11 +63,15 @@ def train_step(model: nn.Module, optimizer, x: Tensor, y: Tensor,
 def train_epoch(model: nn.Module, optimizer, loader, loss_fn: LossFn = F.cross_entropy,
                 progress: bool = True, desc: str = "train") -> dict[str, float]:
     """One pass over ``loader`` in training mode; returns mean loss and accuracy."""
+    _check_not_empty("train_epoch", loader)
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = _progress(loader, len(loader), desc, progress)
-    for x, y in bar:
-        loss, batch_correct = train_step(model, optimizer, x, y, loss_fn)
+    for batch, (x, y) in enumerate(bar, start=1):
+        try:
+            loss, batch_correct = train_step(model, optimizer, x, y, loss_fn)
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(f"{error} in {desc}, batch {batch} of {len(loader)}") from None
         total_loss += loss * len(y)
         correct += batch_correct
         seen += len(y)
@@ -70,6 +83,7 @@ def train_epoch(model: nn.Module, optimizer, loader, loss_fn: LossFn = F.cross_e
 def evaluate(model: nn.Module, loader, loss_fn: LossFn = F.cross_entropy,
              progress: bool = False) -> dict[str, float]:
     """Mean loss and accuracy over ``loader`` in eval mode, without building a graph."""
+    _check_not_empty("evaluate", loader)
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
     with no_grad():
@@ -105,11 +119,20 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    _check_not_empty("fit", train_loader)
+    if test_loader is not None:
+        _check_not_empty("fit", test_loader, "test loader")
     folder = RunFolder(run_dir) if run_dir is not None else None
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()
-        train = train_epoch(model, optimizer, train_loader, loss_fn, progress, f"epoch {epoch}")
+        try:
+            train = train_epoch(model, optimizer, train_loader, loss_fn, progress, f"epoch {epoch}")
+            _check_finite_weights(model, epoch)
+        except NonFiniteLossError as error:
+            kept = f"; {folder.checkpoint_path} is left as it was" if folder is not None else ""
+            raise NonFiniteLossError(f"{error}: training stopped{kept} (a smaller learning "
+                                     "rate usually helps)") from None
         test = evaluate(model, test_loader, loss_fn) if test_loader is not None else {}
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                "test_loss": test.get("loss", float("nan")),
@@ -128,6 +151,20 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         if log is not None:
             log(format_epoch(row))
     return history
+
+
+def _check_not_empty(op: str, loader, name: str = "loader") -> None:
+    if len(loader) == 0:
+        raise ValueError(f"{op}: the {name} yields no batches (an empty dataset, or "
+                         "drop_last=True with fewer samples than one batch)")
+
+
+def _check_finite_weights(model: nn.Module, epoch: int) -> None:
+    """A finite loss can still come with an update that overflowed a weight; such
+    weights must not reach a checkpoint."""
+    for name, p in model.named_parameters():
+        if not np.all(np.isfinite(p.data)):
+            raise NonFiniteLossError(f"parameter {name} became non-finite in epoch {epoch}")
 
 
 def rng_states(train_loader) -> dict[str, np.ndarray]:
