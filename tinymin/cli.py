@@ -77,6 +77,14 @@ def _add_train_parser(sub) -> None:
                        help="with --init-from an exact checkpoint and --conv min: calibrate "
                        "the min layers on N training images before fine-tuning (0: the "
                        "paper's plain copy)")
+    train.add_argument("--dropout", type=float, default=None,
+                       help="dropout probability before the last layer (lenet, mini_cifar; "
+                       "default: the paper's 0.5)")
+    train.add_argument("--engine", choices=["tinymin", "torch"], default="tinymin",
+                       help="tinymin's numpy/Cython engine, or PyTorch (the torch extra; "
+                       "also under torchrun)")
+    train.add_argument("--device", default=None,
+                       help="--engine torch: cpu (default), cuda or cuda:N")
     train.add_argument("--train-limit", type=int, default=None, help="use only N training images")
     train.add_argument("--test-limit", type=int, default=None, help="use only N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -103,18 +111,37 @@ def check_train_options(args: argparse.Namespace) -> None:
         raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
     if args.resume and not args.out:
         raise SystemExit("--resume needs --out pointing at the run to continue")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.dropout is not None and args.model == "mlp":
+        raise ValueError("--dropout: the mlp model has no dropout layer")
+    if args.device is not None and args.engine != "torch":
+        raise ValueError("--device needs --engine torch (tinymin's engine runs on the CPU)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Parse (done), build, run: :class:`tinymin.experiment.TrainingRun`."""
     check_train_options(args)
-    run = TrainingRun.build(args)
+    run = _torch_run(args) if args.engine == "torch" else TrainingRun.build(args)
     history = run.run()
     if history:
         final = history[-1]
         print(f"final test accuracy: {final['test_accuracy']:.2%} "
               f"(epoch {final['epoch']}, {args.model}, {args.conv} conv, {args.data})")
     return 0
+
+
+def _torch_run(args: argparse.Namespace):
+    """The run built for the torch engine (imported only here: tinymin never needs torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise ValueError('--engine torch needs PyTorch, which is not installed: pip install -e ".[torch]" '
+                         "(or train with --engine tinymin)")
+    from tinymin.torch.experiment import TorchTrainingRun
+
+    args.device = args.device or "cpu"
+    return TorchTrainingRun.build(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -63,6 +63,8 @@ def model_config(options: Any, info: DatasetInfo) -> dict[str, Any]:
                               "input_size": info.input_size, "conv": options.conv}
     if options.conv == "min" and options.clip_value is not None:
         config["clip_value"] = options.clip_value
+    if getattr(options, "dropout", None) is not None:
+        config["dropout"] = options.dropout
     config["name"] = options.model
     return config
 

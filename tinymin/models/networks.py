@@ -13,6 +13,8 @@ from tinymin import nn
 
 #: Slope of the leaky ReLU after every convolution (the paper gives none; PyTorch's default).
 NEGATIVE_SLOPE = 0.01
+#: Dropout before the last layer of LeNet and mini_cifar (the paper's 50%).
+DROPOUT = 0.5
 
 
 def conv_layer(conv: str, in_channels: int, out_channels: int, kernel_size: int, padding: int,
@@ -28,11 +30,12 @@ def conv_layer(conv: str, in_channels: int, out_channels: int, kernel_size: int,
 
 
 def lenet(num_classes: int = 10, in_channels: int = 1, conv: str = "exact",
-          second_pool: bool = True, input_size: int = 28, **min_options: Any) -> nn.Sequential:
+          second_pool: bool = True, input_size: int = 28, dropout: float = DROPOUT,
+          **min_options: Any) -> nn.Sequential:
     """The paper's LeNet (Table 3) for ``input_size`` x ``input_size`` images.
 
     conv 5x5x32 + leaky ReLU, max-pool 2x2, conv 5x5x64 + leaky ReLU, [max-pool 2x2],
-    FC 1024 + ReLU, dropout 50%, FC ``num_classes``.
+    FC 1024 + ReLU, dropout ``dropout`` (the paper's 50%), FC ``num_classes``.
 
     Choices where the paper is silent (docs/guides/minconv_math.rst, section 7): both convolutions use
     padding 2 ("same"), so conv2 sees 14x14x32 maps; ``second_pool=True`` adds a 2x2
@@ -47,17 +50,18 @@ def lenet(num_classes: int = 10, in_channels: int = 1, conv: str = "exact",
     ]
     if second_pool:
         layers.append(nn.MaxPool2d(2))
-    layers += [nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Dropout(0.5),
+    layers += [nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Dropout(dropout),
                nn.Linear(1024, num_classes)]
     return nn.Sequential(*layers)
 
 
 def mini_cifar(num_classes: int = 10, in_channels: int = 3, conv: str = "exact",
-               input_size: int = 28, **min_options: Any) -> nn.Sequential:
+               input_size: int = 28, dropout: float = DROPOUT, **min_options: Any) -> nn.Sequential:
     """The paper's mini_cifar network (Table 4) for 28x28 crops of CIFAR images.
 
     conv 3x3x32, max-pool, conv 1x1x16, conv 3x3x64, max-pool, conv 1x1x32,
-    conv 3x3x128, conv 1x1x64 (each conv + leaky ReLU), FC 1024 + ReLU, dropout 50%,
+    conv 3x3x128, conv 1x1x64 (each conv + leaky ReLU), FC 1024 + ReLU, dropout ``dropout``
+    (the paper's 50%),
     FC ``num_classes``.
 
     Choices where the paper is silent: 3x3 convolutions use padding 1 and 1x1 none,
@@ -74,7 +78,7 @@ def mini_cifar(num_classes: int = 10, in_channels: int = 3, conv: str = "exact",
         layers += [conv_layer(conv, c_in, c_out, k, k // 2, **min_options),
                    nn.LeakyReLU(NEGATIVE_SLOPE)]
     side = input_size // 4
-    layers += [nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Dropout(0.5),
+    layers += [nn.Flatten(), nn.Linear(64 * side * side, 1024), nn.ReLU(), nn.Dropout(dropout),
                nn.Linear(1024, num_classes)]
     return nn.Sequential(*layers)
 
