@@ -23,6 +23,7 @@ import numpy as np
 
 import tinymin
 from tinymin import optim
+from tinymin.checkpoint import CheckpointError
 from tinymin.data import DataLoader, Dataset, random_subset
 from tinymin.data.catalog import DatasetInfo, load_splits
 from tinymin.minconv.convert import calibrate_min, recalibrate_running_statistics
@@ -161,8 +162,13 @@ class TrainingRun:
     def _resume(self, log: Log) -> None:
         if self.folder is None:
             raise SystemExit("--resume needs --out pointing at the run to continue")
-        self.start_epoch = resume_training(self.folder.load(), self.model, self.optimizer,
-                                           self.scheduler, self.train_loader, self.folder.path)
+        checkpoint = self.folder.load()
+        try:
+            self.start_epoch = resume_training(checkpoint, self.model, self.optimizer,
+                                               self.scheduler, self.train_loader, self.folder.path)
+        except RuntimeError as exc:  # load_state_dict: another model's keys or shapes
+            raise CheckpointError(f"{checkpoint.path}: cannot resume this run from it, it holds "
+                                  f"another model ({exc}); check --model, --conv and --data") from None
         log(f"resuming {self.options.out} after epoch {self.start_epoch}")
 
     # -------------------------------------------------------------------------- run

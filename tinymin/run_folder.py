@@ -110,10 +110,13 @@ def init_from(model, path: str | os.PathLike) -> tuple[Checkpoint, list[str]]:
     Raises
     ------
     CheckpointError
-        If the checkpoint holds keys the model does not have.
+        If the checkpoint holds keys the model does not have, or shapes that differ.
     """
     checkpoint = load_checkpoint(path)
-    result = model.load_state_dict(checkpoint.model_state, strict=False)
+    try:
+        result = model.load_state_dict(checkpoint.model_state, strict=False)
+    except RuntimeError as exc:  # a shape differs: another model
+        raise CheckpointError(f"{path}: holds another model ({exc}); check --model and --data") from None
     if result.unexpected_keys:
         raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
     return checkpoint, result.missing_keys

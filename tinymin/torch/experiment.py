@@ -18,6 +18,7 @@ The same three steps as :mod:`tinymin.experiment`:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,17 @@ def _silent(text: str) -> None:
     """The log of ranks other than 0."""
 
 
+def distributed_data_parallel(module: torch.nn.Module, placement: Placement) -> torch.nn.Module:
+    """``module`` in DistributedDataParallel, without the per-step buffer broadcast: every
+    rank computes the same min-conv statistic (step 1 averages it over the ranks), so the
+    buffers stay equal on their own, and the tests can see that they do."""
+    device_ids = [placement.device.index] if placement.device.type == "cuda" else None
+    ddp = torch.nn.parallel.DistributedDataParallel
+    if "forward_sync_buffers" in inspect.signature(ddp).parameters:  # torch >= 2.13
+        return ddp(module, device_ids=device_ids, forward_sync_buffers=False)
+    return ddp(module, device_ids=device_ids, broadcast_buffers=False)
+
+
 @dataclass
 class TorchTrainingRun:
     """A :class:`~tinymin.experiment.TrainingRun` (``base``: data, folder, starting
@@ -81,11 +93,7 @@ class TorchTrainingRun:
         model = module
         if placement.distributed:
             synchronise_input_scales(module)
-            # every rank computes the same min-conv statistic (step 1 averages it), so the
-            # buffers stay equal without DDP broadcasting them from rank 0 each step
-            model = torch.nn.parallel.DistributedDataParallel(
-                module, device_ids=[placement.device.index] if placement.device.type == "cuda" else None,
-                broadcast_buffers=False)
+            model = distributed_data_parallel(module, placement)
         optimizer = make_optimizer(options.optimizer, model.parameters(), options.lr,
                                    options.momentum, options.weight_decay)
         scheduler = make_scheduler(options.scheduler, optimizer, options.epochs)
