@@ -52,6 +52,17 @@ def _silent(text: str) -> None:
     """The log of ranks other than 0."""
 
 
+def build_in_rank_order(options: Any, log: Log, placement: Placement) -> TrainingRun:
+    """:meth:`TrainingRun.build` on every rank, rank 0 first: a resumed run's log files
+    are trimmed by rank 0, and the other ranks then find nothing left to rewrite."""
+    if placement.distributed and not placement.is_main:
+        torch.distributed.barrier()
+    base = TrainingRun.build(options, log)
+    if placement.distributed and placement.is_main:
+        torch.distributed.barrier()
+    return base
+
+
 def distributed_data_parallel(module: torch.nn.Module, placement: Placement) -> torch.nn.Module:
     """``module`` in DistributedDataParallel, without the per-step buffer broadcast: every
     rank computes the same min-conv statistic (step 1 averages it over the ranks), so the
@@ -88,7 +99,7 @@ class TorchTrainingRun:
         """
         placement = setup_placement(options.device)
         log = log if placement.is_main else _silent
-        base = TrainingRun.build(options, log)
+        base = build_in_rank_order(options, log, placement)
         module = to_torch(base.model).to(placement.device)
         model = module
         if placement.distributed:
