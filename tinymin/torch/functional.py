@@ -15,7 +15,8 @@ Forward (:func:`min_conv2d`, then :class:`MinConv2dFunction`)
     4. Rescale the weights (Eq. 12): ``w_hat = w_c * mu_x / mu_w``.
     5. The approximation (Eq. 13): ``y = mu_w * sum_k m(x_c, w_hat) + b``, on unfolded
        columns, in chunks whose ``(rows, C_out, K)`` temporary stays under a byte bound.
-    Then (calibrated layers) ``y = gain * y + offset``, :func:`calibrated_output`:
+
+    Then, for calibrated layers, ``y = gain * y + offset`` (:func:`calibrated_output`):
     ordinary tensor operations after the Function, so autograd derives their backward.
 
 Backward (:meth:`MinConv2dFunction.backward`)
@@ -251,6 +252,7 @@ class MinConv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, mu_x, spec: MinConvSpec):
+        """Steps 2-5: the approximate convolution; saves ``x_c``, ``w_c`` and the masks."""
         stride, padding = pair(spec.stride, "min_conv2d: stride"), pair(spec.padding, "min_conv2d: padding")
         ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
         y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, stride, padding, spec.operator)
@@ -262,6 +264,7 @@ class MinConv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """Steps 6-7: exact conv2d gradients at the clipped operands, times the clip masks."""
         x_c, w_c, x_inside, w_inside = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding, need_x, need_w)
