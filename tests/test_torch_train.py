@@ -219,3 +219,24 @@ def test_a_torch_trained_model_runs_the_same_in_tinymin(tmp_path):
     ours = model.eval()(Tensor(x)).data
     theirs = to_torch(model).eval()(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
+
+
+def test_a_non_finite_loss_stops_before_the_update():
+    from tinymin.torch.distributed import Placement
+    from tinymin.torch.train import fit
+    from tinymin.train import NonFiniteLossError
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.ones(8, 1, 2, 2)
+    x[5] = float("nan")  # the second batch of four
+    dataset = [(x[i].numpy(), 0) for i in range(8)]
+    placement = Placement(torch.device("cpu"))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4)  # in order: batch 2 holds the NaN
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(NonFiniteLossError, match="the loss became nan in batch 2 of 2 of epoch 1: "
+                                                 "training stopped"):
+        fit(model, optimizer, loader, 1, None, None, placement)
+    after = list(model.parameters())
+    assert all(torch.isfinite(p).all() for p in after)  # batch 1 updated them, batch 2 did not
+    assert not all(torch.equal(a, b) for a, b in zip(before, after))

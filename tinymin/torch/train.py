@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from tinymin.torch.distributed import Placement, sum_over_ranks
+from tinymin.train import NonFiniteLossError
 
 #: Options torch keeps in a parameter group that tinymin's optimizers do not have.
 TORCH_ONLY_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
@@ -94,18 +95,26 @@ def make_scheduler(name: str, optimizer, epochs: int):
 # ----------------------------------------------------------------------- the loop
 def train_epoch(model: torch.nn.Module, optimizer, loader: DataLoader, placement: Placement,
                 progress: Callable | None = None) -> dict[str, float]:
-    """One pass over this rank's share; returns the loss and accuracy over all ranks."""
+    """One pass over this rank's share; returns the loss and accuracy over all ranks.
+
+    Raises
+    ------
+    NonFiniteLossError
+        When the loss is NaN or infinite, before that batch's backward and update.
+    """
     model.train()
     total_loss = torch.zeros((), dtype=torch.float64, device=placement.device)
     correct = torch.zeros((), dtype=torch.int64, device=placement.device)
     seen = 0
     batches = progress(loader) if progress is not None else loader
-    for x, y in batches:
+    for batch, (x, y) in enumerate(batches, start=1):
         x = x.to(placement.device, non_blocking=True)
         y = y.to(placement.device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = model(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
+        if not torch.isfinite(loss):  # as tinymin's loop: no backward, no step (one host sync)
+            raise NonFiniteLossError(f"the loss became {loss.item()} in batch {batch} of {len(loader)}")
         loss.backward()
         optimizer.step()
         total_loss += loss.detach().double() * len(y)  # stays on the device: no sync per step
@@ -141,8 +150,14 @@ def fit(model: torch.nn.Module, optimizer, train_loader: DataLoader, epochs: int
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()
-        train_loader.sampler.set_epoch(epoch)
-        train = train_epoch(model, optimizer, train_loader, placement, progress)
+        if hasattr(train_loader.sampler, "set_epoch"):  # a DistributedSampler: reshuffle
+            train_loader.sampler.set_epoch(epoch)
+        try:
+            train = train_epoch(model, optimizer, train_loader, placement, progress)
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(f"{error} of epoch {epoch}: training stopped, the last "
+                                     "checkpoint is left as it was (a smaller learning rate "
+                                     "usually helps)") from None
         test = evaluate(model, test_loader, placement) if test_loader is not None else {}
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                "test_loss": test.get("loss", float("nan")),
