@@ -189,11 +189,21 @@ def test_a_network_of_every_supported_layer_agrees():
         compare_engines(model, x, np.float64, training)
 
 
+@pytest.fixture
+def ieee_float32():
+    """cuDNN convolutions in IEEE float32, not PyTorch's default TF32 (10-bit mantissa)."""
+    previous = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32 = previous
+
+
 @needs_cuda
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("kind", ["min", "calibrated"])
-def test_cuda_agrees_with_tinymin(kind, dtype):
-    compare_engines(make_model("lenet", kind), images("lenet", 2), dtype, True, device="cuda")
+@pytest.mark.parametrize("kind", ["exact", "min", "calibrated"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_cuda_agrees_with_tinymin(kind, dtype, training, ieee_float32):
+    compare_engines(make_model("lenet", kind), images("lenet", 2), dtype, training, device="cuda")
 
 
 def test_the_torch_layer_rejects_bad_settings():
