@@ -205,6 +205,11 @@ def _array(a, who: str, name: str, ndim: int) -> np.ndarray:
     return a
 
 
+def _is_fortran(a) -> bool:
+    """A 2-D array stored column by column (``a.T`` is C-contiguous), e.g. ``(A @ B).T``."""
+    return isinstance(a, np.ndarray) and a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
 def _check_out(out, who: str, shape: tuple, dtype: np.dtype, *inputs: np.ndarray):
     if out is None:
         return None
@@ -286,7 +291,10 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndar
 
     Parameters
     ----------
-    cols : ndarray, shape (N*OH*OW, C*KH*KW), float32 or float64, C-contiguous
+    cols : ndarray, shape (N*OH*OW, C*KH*KW), float32 or float64
+        C-contiguous, or Fortran-contiguous (each column contiguous, as
+        ``(w.T @ g.T).T`` gives it): the Cython kernel folds that layout about twice as
+        fast, since each kernel offset's values are then contiguous rows to add.
     x_shape : (N, C, H, W)
     kernel_size, stride, padding : int or (int, int)
 
@@ -295,7 +303,7 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndar
     dx : ndarray, shape ``x_shape``, dtype of ``cols``
     """
     who = "col2im"
-    _array(cols, who, "cols", 2)
+    _array(cols.T if _is_fortran(cols) else cols, who, "cols", 2)
     if (
         not isinstance(x_shape, (tuple, list))
         or len(x_shape) != 4

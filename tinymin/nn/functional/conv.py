@@ -154,7 +154,9 @@ def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Con
             chunk_cols = cols if cols is not None else im2col(x[chunk], geom)
             dw += g_rows.T @ chunk_cols
         if need_x:
-            dcols = g_rows @ w2
+            # dcols = G W, computed as (W^T G^T)^T: the same GEMM, but each column of
+            # dcols comes out contiguous, the layout col2im folds fastest
+            dcols = (w2.T @ g_rows.T).T
             dx[chunk] = _ext.col2im(dcols, x[chunk].shape, geom.kernel, geom.stride, geom.padding)
     return dx, (dw.reshape(weight.shape) if need_w else None)
 
