@@ -209,12 +209,12 @@ def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvG
     w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x_c.dtype)
     if cols is not None:
-        out[...] = rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom)
+        rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom, out=out)
     else:
         for chunk in image_chunks(geom, x_c.itemsize):
             chunk_cols = im2col(x_c[chunk], geom)
-            out[chunk] = rows_to_nchw(selector_gemm(chunk_cols, w_rows), chunk.stop - chunk.start,
-                                      geom)
+            rows_to_nchw(selector_gemm(chunk_cols, w_rows), chunk.stop - chunk.start, geom,
+                         out=out[chunk])
     out *= np.asarray(mu_w, dtype=out.dtype).reshape(1, -1, 1, 1)
     return out
 

@@ -125,10 +125,28 @@ def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding)
 
 
-def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry) -> np.ndarray:
-    """(P, C_out) rows, one per output position, -> an NCHW array."""
-    out = rows.reshape(n_images, geom.out_h, geom.out_w, geom.out_channels)  # n_images may be 0
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """(P, C_out) rows, one per output position, -> an NCHW array (written into ``out``)."""
+    nchw = rows.reshape(n_images, geom.out_h, geom.out_w, geom.out_channels)  # n_images may be 0
+    nchw = nchw.transpose(0, 3, 1, 2)
+    if out is None:
+        return np.ascontiguousarray(nchw)
+    np.copyto(out, nchw)
+    return out
+
+
+def gemm_into_nchw(cols: np.ndarray, w2: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[n] = W cols_n^T`` for each image n: the product lands in NCHW order directly.
+
+    ``cols @ W.T`` would give (P, C_out) rows that need a transposing copy into NCHW;
+    one matrix product per image, with ``cols_n`` read transposed by BLAS, writes each
+    image's (C_out, OH*OW) block in place instead.
+    """
+    n, c_out = out.shape[:2]
+    cols_t = cols.reshape(n, -1, cols.shape[1]).transpose(0, 2, 1)  # (n, K, OH*OW) view
+    np.matmul(w2, cols_t, out=out.reshape(n, c_out, -1))
+    return out
 
 
 def nchw_to_rows(grad: np.ndarray) -> np.ndarray:
@@ -174,7 +192,7 @@ class Conv2dFunction(Function):
         cols = None
         for chunk in image_chunks(geom, x.itemsize):
             cols = im2col(x[chunk], geom)
-            out[chunk] = rows_to_nchw(cols @ w2.T, chunk.stop - chunk.start, geom)
+            gemm_into_nchw(cols, w2, out[chunk])
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         ctx.save_for_backward(x, weight, geom, cols if keep_cols else None)

@@ -71,24 +71,43 @@ def _tiles_exactly(x_shape, geom: ConvGeometry) -> bool:
             and x_shape[2] % kh == 0 and x_shape[3] % kw == 0)
 
 
-def _max_of_tiles(x: np.ndarray, geom: ConvGeometry):
-    """Max over non-overlapping windows by strided slices; returns (out, winner mask).
+def _tile_views(a: np.ndarray, geom: ConvGeometry) -> list[np.ndarray]:
+    """The kh*kw strided views of ``a``, one per window offset (u, v), in row-major order.
 
-    The mask marks the first maximal element of each window (the arg-max), so the
-    backward sends each output's gradient to exactly one input, like the general path.
+    With non-overlapping windows, view (u, v) holds element (u, v) of every window,
+    laid out like the pooled output.
     """
     kh, kw = geom.kernel
-    offsets = [(u, v) for u in range(kh) for v in range(kw)]
-    out = x[:, :, ::kh, ::kw].copy()
-    for u, v in offsets[1:]:
-        np.maximum(out, x[:, :, u::kh, v::kw], out=out)
-    winner = np.zeros(x.shape, dtype=bool)
-    taken = np.zeros(out.shape, dtype=bool)
-    for u, v in offsets:
-        hit = (x[:, :, u::kh, v::kw] == out) & ~taken
-        winner[:, :, u::kh, v::kw] = hit
-        taken |= hit
+    return [a[:, :, u::kh, v::kw] for u in range(kh) for v in range(kw)]
+
+
+def _max_of_tiles(x: np.ndarray, geom: ConvGeometry):
+    """Max over non-overlapping windows by strided slices; returns (out, winner index).
+
+    ``winner`` (uint8, the output's shape) numbers the window offset that holds the
+    first maximal element (the arg-max), so the backward sends each output's gradient
+    to exactly one input, like the general path.
+    """
+    views = _tile_views(x, geom)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    winner = np.zeros(out.shape, dtype=np.uint8)
+    found = views[0] == out
+    for index, view in enumerate(views[1:], start=1):
+        hit = view == out
+        hit &= ~found  # an earlier offset already holds the maximum
+        winner += hit.view(np.uint8) * np.uint8(index)  # branch-free: hit is 0 or 1
+        found |= hit
     return out, winner
+
+
+def _unpool_tiles(grad: np.ndarray, winner: np.ndarray, x_shape, geom: ConvGeometry) -> np.ndarray:
+    """The max-pool backward on non-overlapping windows: ``grad`` to each arg-max."""
+    dx = np.empty(x_shape, dtype=grad.dtype)
+    for index, view in enumerate(_tile_views(dx, geom)):
+        np.multiply(grad, winner == index, out=view)  # written in place, no spread copy
+    return dx
 
 
 class MaxPool2dFunction(Function):
@@ -109,10 +128,8 @@ class MaxPool2dFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         x_shape, geom, argmax, cols_shape = ctx.saved_tensors
-        if cols_shape is None:  # fast path: ``argmax`` is the winner mask
-            kh, kw = geom.kernel
-            spread = np.repeat(np.repeat(grad, kh, axis=2), kw, axis=3)
-            return spread * argmax, None, None, None
+        if cols_shape is None:  # fast path: ``argmax`` numbers the winning offset
+            return _unpool_tiles(grad, argmax, x_shape, geom), None, None, None
         dcols = np.zeros(cols_shape, dtype=grad.dtype)
         dcols[np.arange(cols_shape[0]), argmax] = grad.reshape(-1)
         return _scatter(dcols, x_shape, geom), None, None, None
