@@ -511,26 +511,16 @@ def test_set_num_threads_validates_and_round_trips():
     assert threads.num_threads() == before
 
 
-def test_blas_paused_restores_the_blas_thread_count():
-    pytest.importorskip("threadpoolctl")
-    libs = threads._blas()
-    if not libs:
-        pytest.skip("threadpoolctl finds no BLAS")
-    before = [lib.get_num_threads() for lib in libs]
-    with threads.blas_paused():
-        if threads.num_threads() > 1:
-            assert all(lib.get_num_threads() == 1 for lib in libs if before[0] > 1)
-    assert [lib.get_num_threads() for lib in libs] == before
-
-
-@pytest.mark.parametrize("preset, expected", [(None, "4"), ("9", "9")])
-def test_import_sets_the_openblas_thread_timeout_unless_the_user_did(preset, expected):
-    run_env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+@pytest.mark.parametrize("name, default", [("OPENBLAS_THREAD_TIMEOUT", "4"),
+                                           ("OMP_WAIT_POLICY", "PASSIVE")])
+@pytest.mark.parametrize("preset", [None, "9"])
+def test_import_sets_the_thread_environment_unless_the_user_did(name, default, preset):
+    run_env = {k: v for k, v in os.environ.items() if k != name}
     run_env["PYTHONPATH"] = _ROOT
     if preset is not None:
-        run_env["OPENBLAS_THREAD_TIMEOUT"] = preset
-    probe = "import os, tinymin; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+        run_env[name] = preset
+    probe = f"import os, tinymin; print(os.environ[{name!r}])"
     res = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True,
                          text=True, timeout=60, cwd=_ROOT)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == expected
+    assert res.stdout.strip() == (preset or default)

@@ -8,13 +8,10 @@
 array([4.], dtype=float32)
 """
 
-import os
-
-# OpenBLAS workers spin for ~0.1 s after each GEMM and take a core from the OpenMP
-# kernel that follows (tinymin/_ext/threads.py). This makes them sleep at once; it is
-# read when OpenBLAS loads, so it works only if numpy was not imported before tinymin.
-# Yours wins if set.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# First of all: tinymin/_ext/threads.py sets the environment variables OpenBLAS and
+# OpenMP read when they load (their idle threads must sleep, not spin), so this must
+# run before numpy is imported. Yours win if set.
+from tinymin._ext import threads as _threads  # noqa: F401  # isort: skip
 
 import numpy as np  # noqa: E402 (after the setting above, on purpose)
 

@@ -73,10 +73,6 @@ def trace(keep_arrays: bool = False) -> Iterator[Trace]:
         _active.remove(recorder)
 
 
-def is_tracing() -> bool:
-    return bool(_active)
-
-
 def record(layer: str, step: str, **values: Any) -> None:
     """Add one step's values (arrays or numbers) to every active trace."""
     if not _active:

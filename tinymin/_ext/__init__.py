@@ -30,6 +30,9 @@ so that ``im2col(x, ...) @ weight.reshape(C_out, -1).T`` is the convolution
 
 from __future__ import annotations
 
+# First, before numpy loads OpenBLAS: threads.py sets the BLAS/OpenMP environment.
+from tinymin._ext.threads import num_threads, set_num_threads  # isort: skip
+
 import contextlib
 import importlib
 import os
@@ -40,7 +43,6 @@ from numbers import Integral
 import numpy as np
 
 from tinymin._ext import reference
-from tinymin._ext.threads import num_threads, set_num_threads
 
 __all__ = [
     "HAVE_CYTHON",
@@ -66,10 +68,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 class KernelFallbackWarning(UserWarning):
     """The Cython kernels were asked for (or are the default) but are not built."""
 
-
-# Idle OpenMP threads sleep instead of spinning into the next BLAS call (see
-# threads.py); read by libgomp when the extension below loads it. Yours wins if set.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     _im2col = importlib.import_module("tinymin._ext._im2col")

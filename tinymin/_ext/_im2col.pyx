@@ -30,27 +30,10 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
 
-from tinymin._ext.threads import blas_paused as _blas_paused
 from tinymin._ext.threads import num_threads as _num_threads
 
 cdef enum:
     NB = 16  # images per work item of the transposed col2im
-
-
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #define TINYMIN_HAVE_OPENMP 1
-    #else
-    #define TINYMIN_HAVE_OPENMP 0
-    #endif
-    """
-    int TINYMIN_HAVE_OPENMP
-
-
-def openmp_enabled():
-    """True when this extension was compiled with OpenMP (else prange runs serially)."""
-    return bool(TINYMIN_HAVE_OPENMP)
 
 
 # --------------------------------------------------------------------------- im2col
@@ -278,11 +261,10 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
         out = np.empty((N * OH * OW, C * KH * KW), dtype=x.dtype)
     if out.size == 0:
         return out
-    with _blas_paused():
-        if x.dtype == np.float32:
-            _im2col_typed[float](x, out, KH, KW, SH, SW, PH, PW, OH, OW)
-        else:
-            _im2col_typed[double](x, out, KH, KW, SH, SW, PH, PW, OH, OW)
+    if x.dtype == np.float32:
+        _im2col_typed[float](x, out, KH, KW, SH, SW, PH, PW, OH, OW)
+    else:
+        _im2col_typed[double](x, out, KH, KW, SH, SW, PH, PW, OH, OW)
     return out
 
 
@@ -301,14 +283,13 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)):
     if cols.size == 0:
         return np.zeros((N, C, H, W), dtype=cols.dtype)
     dx = np.empty((N, C, H, W), dtype=cols.dtype)  # each thread zeroes what it writes
-    with _blas_paused():
-        if not cols.flags.c_contiguous:  # Fortran order: cols.T is the (K, P) matrix
-            if cols.dtype == np.float32:
-                _col2im_t_typed[float](cols.T, dx, KH, KW, SH, SW, PH, PW, OH, OW)
-            else:
-                _col2im_t_typed[double](cols.T, dx, KH, KW, SH, SW, PH, PW, OH, OW)
-        elif cols.dtype == np.float32:
-            _col2im_typed[float](cols, dx, KH, KW, SH, SW, PH, PW, OH, OW)
+    if not cols.flags.c_contiguous:  # Fortran order: cols.T is the (K, P) matrix
+        if cols.dtype == np.float32:
+            _col2im_t_typed[float](cols.T, dx, KH, KW, SH, SW, PH, PW, OH, OW)
         else:
-            _col2im_typed[double](cols, dx, KH, KW, SH, SW, PH, PW, OH, OW)
+            _col2im_t_typed[double](cols.T, dx, KH, KW, SH, SW, PH, PW, OH, OW)
+    elif cols.dtype == np.float32:
+        _col2im_typed[float](cols, dx, KH, KW, SH, SW, PH, PW, OH, OW)
+    else:
+        _col2im_typed[double](cols, dx, KH, KW, SH, SW, PH, PW, OH, OW)
     return dx

@@ -55,7 +55,6 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport fabs
 from libc.string cimport memcpy
 
-from tinymin._ext.threads import blas_paused as _blas_paused
 from tinymin._ext.threads import num_threads as _num_threads
 
 # Tile sizes. min_gemm: a tile is MR = 8 rows x 1 filter, vectorised over k (8 row
@@ -98,16 +97,6 @@ cdef inline void _zero(floating* acc) noexcept nogil:
     cdef Py_ssize_t c
     for c in range(NRMAX):
         acc[c] = 0
-
-
-cdef inline void _init(floating* acc, const floating* out, Py_ssize_t ncols,
-                       bint first) noexcept nogil:
-    # start a tile's accumulators at zero, or at the partial sums of earlier k-chunks
-    cdef Py_ssize_t c
-    _zero(acc)
-    if not first:
-        for c in range(ncols):
-            acc[c] = out[c]
 
 
 cdef inline void _store(const floating* acc, floating* out, Py_ssize_t ncols) noexcept nogil:
@@ -403,11 +392,10 @@ def min_gemm(cols, w_hat, out=None):
     sg[:, :K] = np.sign(w_hat)
     nt = _num_threads()
     xbuf = _aligned_zeros((nt, MB, Kp), cols.dtype)  # one packed row block per thread
-    with _blas_paused():
-        if cols.dtype == np.float32:
-            _min_run[float](cols, ab, sg, xbuf, out, nt)
-        else:
-            _min_run[double](cols, ab, sg, xbuf, out, nt)
+    if cols.dtype == np.float32:
+        _min_run[float](cols, ab, sg, xbuf, out, nt)
+    else:
+        _min_run[double](cols, ab, sg, xbuf, out, nt)
     return out
 
 
@@ -426,11 +414,10 @@ def max_gemm(cols, w, out=None):
         return out
     pan = _panels(w)
     ab, sg = np.abs(pan), np.sign(pan)
-    with _blas_paused():
-        if cols.dtype == np.float32:
-            _max_run[float](cols, ab, sg, out)
-        else:
-            _max_run[double](cols, ab, sg, out)
+    if cols.dtype == np.float32:
+        _max_run[float](cols, ab, sg, out)
+    else:
+        _max_run[double](cols, ab, sg, out)
     return out
 
 
@@ -448,11 +435,10 @@ def adder_gemm(cols, w, out=None):
         out[...] = 0
         return out
     pan = _panels(w)
-    with _blas_paused():
-        if cols.dtype == np.float32:
-            _adder_run[float](cols, pan, out)
-        else:
-            _adder_run[double](cols, pan, out)
+    if cols.dtype == np.float32:
+        _adder_run[float](cols, pan, out)
+    else:
+        _adder_run[double](cols, pan, out)
     return out
 
 

@@ -19,16 +19,19 @@ The policy
    the variable only when it loads: if numpy was imported *before* tinymin, set it
    yourself before numpy is imported (the benchmarks do, at their top).
 3. **OpenMP does not spin after a kernel.** Unless you set it yourself,
-   ``tinymin._ext`` sets ``OMP_WAIT_POLICY=PASSIVE`` before the extension (and so
-   libgomp) is loaded, so idle kernel threads sleep instead of spinning into the
-   next BLAS call.
-4. **BLAS stays single-threaded while a kernel runs** (:func:`blas_paused`), which
-   only matters when other Python threads call BLAS meanwhile. It costs a few
-   microseconds per call. It does *not* stop OpenBLAS workers that are already
-   spinning (measured below): step 2 is what removes that cost.
+   ``OMP_WAIT_POLICY=PASSIVE`` is set before the extension (and so libgomp) is
+   loaded, so idle kernel threads sleep instead of spinning into the next BLAS call.
 
-``threadpoolctl`` is optional: without it, step 4 and the BLAS half of step 1 are
-skipped silently (set ``OPENBLAS_NUM_THREADS`` before starting Python instead).
+All three are set here and nowhere else. ``threadpoolctl`` (a dependency, see
+``pyproject.toml``) sets the BLAS thread count; if it cannot find the BLAS,
+:func:`set_num_threads` sets only the OpenMP kernels (set ``OPENBLAS_NUM_THREADS``
+before starting Python instead).
+
+Tried and removed: keeping BLAS single-threaded while a kernel ran (a context
+manager around every kernel call) cost 23 us per call through threadpoolctl and
+changed nothing measurable (min_gemm + im2col on LeNet conv2's shape right after a
+BLAS GEMM, 2 threads: 131 ms with it, 129 ms without, medians of 15, loaded
+machine): the kernels and BLAS run from one Python thread, one after the other.
 
 Measured effect (2-core AMD EPYC, OpenBLAS 0.3.31, conv2 shape of LeNet,
 P = 12544, K = 800, C = 64, float32, 2 threads, medians of 9, quiet machine):
@@ -37,20 +40,27 @@ P = 12544, K = 800, C = 64, float32, 2 threads, medians of 9, quiet machine):
   timeout: 32-34 ms; with ``OPENBLAS_THREAD_TIMEOUT=4``: 24-24.5 ms.
 * BLAS GEMM ``cols @ W.T`` alone: 17 ms; right after a kernel with libgomp's default
   spinning: 23 ms; with ``OMP_WAIT_POLICY=PASSIVE``: 16 ms (earlier measurement).
-
-The kernels run from one Python thread at a time in this design; calling them
-concurrently from several Python threads works but the BLAS pause/restore of one
-call may overlap another's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from numbers import Integral
 
-__all__ = ["blas_paused", "num_threads", "set_num_threads"]
+__all__ = ["num_threads", "set_num_threads"]
+
+
+def _set_environment_defaults() -> None:
+    """Steps 2 and 3 of the policy: environment variables, unless you set them.
+
+    Runs when this module is imported, which ``import tinymin`` does before it imports
+    numpy: OpenBLAS and libgomp read these variables only when they are loaded.
+    """
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+_set_environment_defaults()
 
 
 def _available_cpus() -> int:
@@ -77,14 +87,14 @@ _blas_libs: list | None = None  # threadpoolctl LibControllers of the loaded BLA
 
 
 def _blas() -> list:
-    """The BLAS libraries threadpoolctl finds (found once); [] without threadpoolctl."""
+    """The BLAS libraries threadpoolctl finds (looked up once); [] if it finds none."""
     global _blas_libs
     if _blas_libs is None:
         try:
             from threadpoolctl import ThreadpoolController
 
             _blas_libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
-        except Exception:  # threadpoolctl missing or failing: skip quietly
+        except Exception:  # threadpoolctl not installed or failing: OpenMP only
             _blas_libs = []
     return _blas_libs
 
@@ -117,27 +127,3 @@ def set_num_threads(n: int) -> None:
     for lib in _blas():
         lib.set_num_threads(_num_threads)
         _release(lib)
-
-
-@contextlib.contextmanager
-def blas_paused() -> Iterator[None]:
-    """Run the block with BLAS set to one thread, then restore its thread count.
-
-    Keeps BLAS calls made meanwhile from other Python threads on one thread (step 4
-    of the policy above). It does not stop OpenBLAS workers that are already
-    spinning; ``OPENBLAS_THREAD_TIMEOUT`` does (step 2). A no-op when the kernels
-    run single-threaded or threadpoolctl is missing.
-    """
-    libs = _blas() if _num_threads > 1 else []
-    saved = []
-    for lib in libs:
-        n = lib.get_num_threads()
-        if n is not None and n > 1:
-            lib.set_num_threads(1)
-            saved.append((lib, n))
-    try:
-        yield
-    finally:
-        for lib, n in saved:
-            lib.set_num_threads(n)
-            _release(lib)
