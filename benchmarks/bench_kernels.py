@@ -170,8 +170,11 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
     if torch is None:
         print("| min-conv, PyTorch broadcast | skipped (torch not importable) | | |")
 
-    # im2col / col2im alone
+    # im2col / col2im alone; col2im of row-major cols, and of column-major cols (what
+    # conv backward passes it: (W^T G^T)^T)
     dcols = rng.standard_normal((p, kk)).astype(np.float32)
+    dcols_f = np.asfortranarray(dcols)
+    ops = ("im2col", "col2im", "col2im, column-major cols")
 
     def kernel(op, b):
         def run():
@@ -179,18 +182,16 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
                 if op == "im2col":
                     _ext.im2col(x, k, stride, padding, out=cols_buf)
                 else:
-                    _ext.col2im(dcols, x_shape, k, stride, padding)
+                    _ext.col2im(dcols if op == "col2im" else dcols_f, x_shape, k, stride, padding)
 
         return run
 
-    t = round_robin_ms(
-        {(op, b): (kernel(op, b), repeats) for op in ("im2col", "col2im") for b in ("cython", "numpy")}
-    )
-    print("\n| kernel | Cython ms | numpy ms | numpy / Cython |")
+    t = round_robin_ms({(op, b): (kernel(op, b), repeats) for op in ops for b in ("cython", "numpy")})
+    print(f"\n| kernel ({p * kk * 4 / 2**20:.0f} MB of columns) | Cython ms | numpy ms | numpy / Cython |")
     print("|---|---:|---:|---:|")
-    for op in ("im2col", "col2im"):
+    for op in ops:
         cy, nu = t[(op, "cython")], t[(op, "numpy")]
-        print(f"| {op} ({p * kk * 4 / 2**20:.0f} MB of columns) | {cy:.1f} | {nu:.1f} | {nu / cy:.1f}x |")
+        print(f"| {op} | {cy:.1f} | {nu:.1f} | {nu / cy:.1f}x |")
     return rows
 
 
