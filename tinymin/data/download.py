@@ -124,12 +124,22 @@ def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
         raise DatasetError(f"{archive}: member {member.name!r} is not a plain file or folder")
 
 
+def _check_stays_inside(archive: Path, member: tarfile.TarInfo, dest: Path) -> None:
+    """Reject a member whose target resolves outside ``dest`` through a symlink that
+    already exists there (``dest/data -> /elsewhere`` makes ``data/x`` land elsewhere)."""
+    target = dest.joinpath(*PurePosixPath(member.name).parts).resolve()
+    if not target.is_relative_to(dest.resolve()):
+        raise DatasetError(f"{archive}: member {member.name!r} would be written to {target}, "
+                           f"outside {dest}, through a symbolic link")
+
+
 def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[Path]:
     """Extract the regular files of a tar archive into ``dest``, safely.
 
     Every member is checked first (no absolute paths, no ``..``, no links or
-    devices); if any fails nothing is extracted. Each file is written to a
-    temporary file and renamed into place.
+    devices, no target that an existing symlink in ``dest`` sends outside it); if any
+    fails nothing is extracted. Each file is written to a temporary file and renamed
+    into place.
 
     Returns
     -------
@@ -143,6 +153,7 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             members = tar.getmembers()
             for member in members:
                 _check_tar_member(archive, member)
+                _check_stays_inside(archive, member, dest)
             for member in (m for m in members if m.isfile()):
                 target = dest.joinpath(*PurePosixPath(member.name).parts)
                 source = tar.extractfile(member)

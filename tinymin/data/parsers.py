@@ -7,6 +7,7 @@ range) and raises :class:`~tinymin.data.errors.DatasetError` naming the file.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -59,7 +60,8 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
     if len(raw) < header:
         raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    needed, payload = int(np.prod(dims)), len(raw) - header
+    # math.prod of Python ints: np.prod would wrap around at 2**63 (2**31 * 2**31 * 4 == 0)
+    needed, payload = math.prod(dims), len(raw) - header
     if payload != needed:
         problem = "truncated" if payload < needed else "has trailing bytes"
         raise DatasetError(
@@ -94,9 +96,18 @@ def check_labels(path: Path, labels: np.ndarray, n_classes: int) -> None:
 def load_idx_pair(
     images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read and cross-check an images/labels IDX pair; return ``(uint8 images, uint8 labels)``."""
+    """Read and cross-check an images/labels IDX pair; return ``(uint8 images, uint8 labels)``.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file: unreadable (see :func:`read_idx`), no images, images of
+        another size, or counts of images and labels that differ.
+    """
     images = read_idx(images_path, IDX_IMAGES_MAGIC)
     labels = read_idx(labels_path, IDX_LABELS_MAGIC)
+    if len(images) == 0:
+        raise DatasetError(f"{images_path}: the file holds no images (its header says 0)")
     if images.shape[1:] != image_shape:
         raise DatasetError(
             f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "

@@ -1,0 +1,63 @@
+"""Dataset files that would crash or mislead the readers are refused with the file named:
+an IDX file with zero images, IDX dimensions whose product overflows int64, and an
+archive member sent outside the destination by an existing symlinked folder."""
+
+import io
+import tarfile
+
+import numpy as np
+import pytest
+
+from tinymin.data.download import safe_extract
+from tinymin.data.errors import DatasetError
+from tinymin.data.parsers import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, load_idx_pair, read_idx
+
+
+def _idx(path, magic, dims, payload=b""):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    path.write_bytes(header + payload)
+    return path
+
+
+def test_an_idx_file_with_zero_images_is_refused(tmp_path):
+    images = _idx(tmp_path / "images-idx3-ubyte", IDX_IMAGES_MAGIC, (0, 28, 28))
+    labels = _idx(tmp_path / "labels-idx1-ubyte", IDX_LABELS_MAGIC, (0,))
+    with pytest.raises(DatasetError, match=r"images-idx3-ubyte: the file holds no images"):
+        load_idx_pair(images, labels)
+
+
+def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
+    # 2**31 * 2**31 * 4 == 2**64, which int64 arithmetic wraps around to 0 bytes
+    bad = _idx(tmp_path / "huge-idx3-ubyte", IDX_IMAGES_MAGIC, (2**31, 2**31, 4))
+    with pytest.raises(DatasetError, match=r"huge-idx3-ubyte: IDX payload is 0 bytes but the header's "
+                                           r"dimensions \(2147483648, 2147483648, 4\) need "
+                                           r"18446744073709551616"):
+        read_idx(bad, IDX_IMAGES_MAGIC)
+
+
+def test_safe_extract_refuses_a_member_sent_outside_by_a_symlinked_folder(tmp_path):
+    outside, dest = tmp_path / "outside", tmp_path / "dest"
+    outside.mkdir()
+    dest.mkdir()
+    (dest / "data").symlink_to(outside, target_is_directory=True)
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("readme.txt", "data/batch.bin"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    with pytest.raises(DatasetError, match=r"a\.tar: member 'data/batch\.bin' would be written to "
+                                           r".*outside.*through a symbolic link"):
+        safe_extract(archive, dest)
+    assert list(outside.iterdir()) == [] and not (dest / "readme.txt").exists()
+
+
+def test_safe_extract_still_extracts_a_plain_archive(tmp_path):
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("folder/x.bin")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    written = safe_extract(archive, tmp_path / "dest")
+    assert [p.read_bytes() for p in written] == [b"hi"]
+    assert np.array_equal(written, [tmp_path / "dest" / "folder" / "x.bin"])
