@@ -53,3 +53,15 @@ def test_weights_that_overflow_are_not_checkpointed(tmp_path):
     with pytest.raises(NonFiniteLossError, match="parameter (weight|bias) became non-finite in epoch 1"):
         fit(model, optimizer, loader, 1, run_dir=tmp_path, progress=False, log=None)
     assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_the_command_line_stops_a_diverging_run_with_exit_status_1(tmp_path, capsys):
+    from tinymin.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e300", "--epochs", "2",
+                 "--out", str(run), "--train-limit", "64", "--test-limit", "32", "--batch-size",
+                 "32", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and "training stopped" in err and "became" in err
+    assert not (run / "checkpoint.npz").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import tinymin
 from tinymin.checkpoint import CheckpointError, load_checkpoint
@@ -18,7 +19,7 @@ from tinymin.data import DataLoader, random_subset
 from tinymin.data.catalog import CATALOG, load_splits
 from tinymin.experiment import TrainingRun
 from tinymin.models import MODELS, build_model
-from tinymin.train import evaluate
+from tinymin.train import NonFiniteLossError, evaluate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,74 +29,104 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
     _add_eval_parser(sub)
-    plot = sub.add_parser("plot", help="draw accuracy/loss curves of runs into a PNG")
+    plot = _subcommand(sub, "plot", "draw accuracy/loss curves of runs into a PNG")
     plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
     plot.add_argument("--out", default="curves.png", help="PNG file to write")
-    plot.add_argument("--title", default=None)
-    convert = sub.add_parser("convert", help="turn an exact checkpoint into a calibrated "
-                             "MinConvNet (no retraining)")
-    convert.add_argument("--checkpoint", required=True, help="exact model checkpoint")
+    plot.add_argument("--title", default=None, help="title above the curves")
+    convert = _subcommand(sub, "convert", "turn an exact checkpoint into a calibrated "
+                          "MinConvNet (no retraining)")
+    convert.add_argument("--checkpoint", required=True, help="exact model checkpoint (.npz)")
     convert.add_argument("--calibrate", type=_non_negative_int, default=256,
                          help="training images used to calibrate (0: only re-estimate "
                          "mu_x_hat on 256 images, the paper's plain copy)")
-    convert.add_argument("--clip-value", type=float, default=None)
+    convert.add_argument("--clip-value", type=float, default=None,
+                         help="MinConv2d clip bound T in units of the mean |x|; None: the "
+                         "layer's default")
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
-    convert.add_argument("--out", default=None, help="where to write the min checkpoint")
-    convert.add_argument("--data-root", default=None)
-    convert.add_argument("--test-limit", type=int, default=None)
-    convert.add_argument("--seed", type=int, default=0)
-    table = sub.add_parser("table1", help="reproduce the paper's Table 1 (correlations)")
-    table.add_argument("--samples", type=int, default=1_000_000)
-    table.add_argument("--seed", type=int, default=0)
+    convert.add_argument("--out", default=None,
+                         help="checkpoint file to write the min model to; None: write nothing")
+    convert.add_argument("--data-root", default=None,
+                         help="folder holding the dataset files; None: the usual places")
+    convert.add_argument("--test-limit", type=int, default=None,
+                         help="evaluate on N random test images; None: all")
+    convert.add_argument("--seed", type=int, default=0, help="seed of the image subsets")
+    table = _subcommand(sub, "table1", "reproduce the paper's Table 1 (correlations)")
+    table.add_argument("--samples", type=int, default=1_000_000,
+                       help="random pairs per distribution")
+    table.add_argument("--seed", type=int, default=0, help="random seed")
     return parser
 
 
+def _subcommand(sub, name: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` shows every option's default after its meaning."""
+    return sub.add_parser(name, help=description, description=description,
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
 def _add_train_parser(sub) -> None:
-    train = sub.add_parser("train", help="train a model, with a progress bar and checkpoints")
-    train.add_argument("--model", choices=sorted(MODELS), default="lenet")
-    train.add_argument("--data", choices=sorted(CATALOG), default="mnist-embedded")
-    train.add_argument("--data-root", default=None, help="folder holding the dataset files")
+    train = _subcommand(sub, "train", "train a model, with a progress bar and checkpoints")
+    train.add_argument("--model", choices=sorted(MODELS), default="lenet", help="network to train")
+    train.add_argument("--data", choices=sorted(CATALOG), default="mnist-embedded",
+                       help="dataset (mnist-embedded ships with tinymin)")
+    train.add_argument("--data-root", default=None,
+                       help="folder holding the dataset files; None: the usual places")
     train.add_argument("--download", action="store_true", help="fetch missing dataset files")
-    train.add_argument("--conv", choices=["exact", "min"], default="exact")
+    train.add_argument("--conv", choices=["exact", "min"], default="exact",
+                       help="exact convolution, or the min-selector convolution (Algorithm 1)")
     train.add_argument("--clip-value", type=float, default=None,
-                       help="MinConv2d clip bound T in units of the mean |x| (default: layer's)")
-    train.add_argument("--epochs", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
-    train.add_argument("--lr", type=float, default=1e-3)
+                       help="MinConv2d clip bound T in units of the mean |x|; None: the "
+                       "layer's default")
+    train.add_argument("--epochs", type=int, default=5,
+                       help="epochs in all (with --resume: the total, above those done)")
+    train.add_argument("--batch-size", type=int, default=64, help="training images per step")
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam",
+                       help="update rule")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    train.add_argument("--weight-decay", type=float, default=0.0)
-    train.add_argument("--scheduler", choices=["none", "step", "cosine"], default="none")
+    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (AdamW: decoupled)")
+    train.add_argument("--scheduler", choices=["none", "step", "cosine"], default="none",
+                       help="learning-rate schedule over the epochs")
     train.add_argument("--no-augment", action="store_true", help="no random crops/flips (CIFAR)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default=None, help="run folder (metrics.csv, checkpoint.npz)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of initialisation, shuffling and subsets")
+    train.add_argument("--out", default=None,
+                       help="run folder for config.json, metrics.csv and checkpoint.npz; "
+                       "None: keep nothing")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out; only --epochs (to extend), "
+                       "--no-progress, --train-limit, --test-limit, --data-root, --download, "
+                       "--init-from and --calibrate may differ from the saved run's options")
     train.add_argument("--init-from", default=None,
-                       help="checkpoint whose weights start this run (transfer learning)")
+                       help="checkpoint whose weights start this run (transfer learning; "
+                       "exact -> min allowed)")
     train.add_argument("--calibrate", type=_non_negative_int, default=0,
                        help="with --init-from an exact checkpoint and --conv min: calibrate "
                        "the min layers on N training images before fine-tuning (0: the "
                        "paper's plain copy)")
     train.add_argument("--dropout", type=float, default=None,
-                       help="dropout probability before the last layer (lenet, mini_cifar; "
-                       "default: the paper's 0.5)")
+                       help="dropout probability before the last layer (lenet, mini_cifar); "
+                       "None: the paper's 0.5")
     train.add_argument("--engine", choices=["tinymin", "torch"], default="tinymin",
                        help="tinymin's numpy/Cython engine, or PyTorch (the torch extra; "
                        "also under torchrun)")
     train.add_argument("--device", default=None,
-                       help="--engine torch: cpu (default), cuda or cuda:N")
-    train.add_argument("--train-limit", type=int, default=None, help="use only N training images")
-    train.add_argument("--test-limit", type=int, default=None, help="use only N test images")
+                       help="--engine torch: cpu, cuda or cuda:N; None: cpu")
+    train.add_argument("--train-limit", type=int, default=None,
+                       help="use only N random training images; None: all")
+    train.add_argument("--test-limit", type=int, default=None,
+                       help="use only N random test images; None: all")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_eval_parser(sub) -> None:
-    ev = sub.add_parser("eval", help="evaluate a checkpoint on its dataset's test split")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data-root", default=None)
-    ev.add_argument("--batch-size", type=int, default=256)
-    ev.add_argument("--test-limit", type=int, default=None)
+    ev = _subcommand(sub, "eval", "evaluate a checkpoint on its dataset's test split")
+    ev.add_argument("--checkpoint", required=True, help="checkpoint file (.npz) to evaluate")
+    ev.add_argument("--data-root", default=None,
+                    help="folder holding the dataset files; None: the usual places")
+    ev.add_argument("--batch-size", type=int, default=256, help="test images per batch")
+    ev.add_argument("--test-limit", type=int, default=None,
+                    help="evaluate on N random test images; None: all")
 
 
 def _non_negative_int(text: str) -> int:
@@ -108,15 +139,32 @@ def _non_negative_int(text: str) -> int:
 def check_train_options(args: argparse.Namespace) -> None:
     """Option combinations ``train`` cannot run, refused before anything is built."""
     if args.calibrate and (not args.init_from or args.conv != "min"):
-        raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+        raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")
     if args.resume and not args.out:
-        raise SystemExit("--resume needs --out pointing at the run to continue")
+        raise ValueError("--resume needs --out pointing at the run to continue")
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.dropout is not None and args.model == "mlp":
         raise ValueError("--dropout: the mlp model has no dropout layer")
     if args.device is not None and args.engine != "torch":
         raise ValueError("--device needs --engine torch (tinymin's engine runs on the CPU)")
+    if args.out:
+        check_output_path("--out", args.out, folder=True)
+
+
+def check_output_path(option: str, path: str, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written: a folder where a file is wanted
+    (or a file where a folder is wanted), or a path below an existing file."""
+    target = Path(path)
+    if target.exists() and target.is_dir() != folder:
+        wanted = "a folder" if folder else "a file name"
+        found = "a file" if folder else "a folder"
+        raise ValueError(f"{option} {path}: is {found}; give {wanted}")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+            return
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -163,6 +211,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from tinymin.viz import plot_runs
 
+    check_output_path("--out", args.out)
     plot_runs(args.runs, args.out, title=args.title)
     print(f"wrote {args.out}")
     return 0
@@ -179,6 +228,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Exact checkpoint -> min model (:func:`tinymin.minconv.convert.convert_checkpoint`)."""
     from tinymin.minconv.convert import convert_checkpoint
 
+    if args.out:
+        check_output_path("--out", args.out)
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
                                 args.out, args.data_root, args.test_limit, args.seed)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
@@ -198,9 +249,22 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cm
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; returns the exit status.
+
+    0 on success; 2 for a user error (a bad option, a missing or corrupt file, an option
+    that differs from the checkpoint's), printed as one ``error:`` line, as argparse does
+    for its own; 1 when training diverges (the loss became NaN or infinite).
+    """
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+    except NonFiniteLossError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:  # CheckpointError and DatasetError are ValueErrors
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -23,7 +23,7 @@ import numpy as np
 
 import tinymin
 from tinymin import optim
-from tinymin.checkpoint import CheckpointError
+from tinymin.checkpoint import Checkpoint, CheckpointError
 from tinymin.data import DataLoader, Dataset, random_subset
 from tinymin.data.catalog import DatasetInfo, load_splits
 from tinymin.minconv.convert import calibrate_min, recalibrate_running_statistics
@@ -38,6 +38,16 @@ Log = Callable[[str], None]
 
 #: Test images whose min-layer statistics go to ``scales.csv`` after every epoch.
 SCALE_PROBE_IMAGES = 128
+
+#: The options that may differ from the saved run's when it is resumed: more
+#: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
+#: lives. ``--init-from`` and ``--calibrate`` only shape a run's start, and the
+#: resumed weights come from its checkpoint. Every other option the run recorded
+#: (model, conv, clip value, data, optimizer, lr, momentum, weight decay, scheduler,
+#: batch size, seed, augmentation) must be the same: the resumed run continues the
+#: saved one exactly, or it is refused.
+RESUME_MAY_CHANGE = frozenset({"epochs", "no_progress", "train_limit", "test_limit", "data_root",
+                               "download", "out", "resume", "init_from", "calibrate"})
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
@@ -68,6 +78,30 @@ def model_config(options: Any, info: DatasetInfo) -> dict[str, Any]:
         config["dropout"] = options.dropout
     config["name"] = options.model
     return config
+
+
+def check_resume_options(checkpoint: Checkpoint, options: Any) -> None:
+    """Refuse to resume with an option that would change the run, naming the option
+    with its saved and given values, or with ``--epochs`` not above the epochs done.
+
+    Options listed in :data:`RESUME_MAY_CHANGE` may differ; options the saved run did
+    not record (added to tinymin since) are not compared.
+    """
+    saved = checkpoint.config.get("train_args", {})
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{checkpoint.path}: config 'train_args' must be a JSON object")
+    given = plain_options(options)
+    for name in sorted(set(saved) & set(given) - RESUME_MAY_CHANGE):
+        if saved[name] != given[name]:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"--resume: {flag} {given[name]} differs from the saved run's "
+                             f"{flag} {saved[name]}; resume with the saved value or start a "
+                             f"new run in another --out")
+    done = checkpoint.epoch
+    if options.epochs <= done:
+        raise ValueError(f"--resume: --epochs {options.epochs} is not above the {done} "
+                         f"epoch{'s' if done != 1 else ''} the run in {options.out} has done; "
+                         f"give --epochs {done + 1} or more to train on")
 
 
 def plain_options(options: Any) -> dict[str, Any]:
@@ -105,9 +139,12 @@ class TrainingRun:
 
         Raises
         ------
-        SystemExit
-            With a message, for options that do not fit the model or the checkpoint.
+        ValueError
+            With a message naming the option, for options that do not fit the model,
+            the checkpoint or the run being resumed (CheckpointError, a ValueError, for
+            an unreadable checkpoint).
         """
+        resumed = cls._resumed_checkpoint(options) if options.resume else None
         tinymin.manual_seed(options.seed)
         train_set, test_set, info = load_splits(options.data, options.data_root,
                                                 not options.no_augment, options.download)
@@ -125,14 +162,24 @@ class TrainingRun:
         source_conv = run._start_from(options.init_from, log) if options.init_from else None
         if options.calibrate:
             run._calibrate(source_conv, log)
-        if options.resume:
-            run._resume(log)
+        if resumed is not None:
+            run._resume(resumed, log)
         return run
+
+    @staticmethod
+    def _resumed_checkpoint(options: Any) -> Checkpoint:
+        """The checkpoint ``--resume`` continues, after checking that the options given
+        are the saved run's (see :data:`RESUME_MAY_CHANGE`)."""
+        if not options.out:
+            raise ValueError("--resume needs --out pointing at the run to continue")
+        checkpoint = RunFolder(options.out).load()
+        check_resume_options(checkpoint, options)
+        return checkpoint
 
     def _start_from(self, path: str, log: Log) -> str | None:
         """Copy weights from a checkpoint (exact -> min transfer keeps shapes); returns
         the checkpoint's ``conv`` ("exact" or "min")."""
-        checkpoint, missing = init_from(self.model, path)
+        checkpoint, missing = init_from(self.model, path, self.model_config)
         log(f"initialised from {path} (epoch {checkpoint.epoch}); "
             f"not in checkpoint, kept fresh: {missing or 'none'}")
         if any(key.endswith("running_abs_mean") for key in missing):
@@ -146,9 +193,9 @@ class TrainingRun:
         of the paper's transfer: :func:`tinymin.minconv.convert.calibrate_min`)."""
         options = self.options
         if not options.init_from or not min_layers(self.model):
-            raise SystemExit("--calibrate needs --conv min and --init-from an exact checkpoint")
+            raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")
         if source_conv != "exact":
-            raise SystemExit(f"--calibrate fits min layers to exact ones: {options.init_from} "
+            raise ValueError(f"--calibrate fits min layers to exact ones: {options.init_from} "
                              f"holds a conv={source_conv!r} model, not an exact one")
         if options.resume:
             return  # the resumed checkpoint already holds the calibrated layers
@@ -159,16 +206,13 @@ class TrainingRun:
         for layer in calibrate_min(self.model, images):
             log("  calibrated " + str(layer))
 
-    def _resume(self, log: Log) -> None:
-        if self.folder is None:
-            raise SystemExit("--resume needs --out pointing at the run to continue")
-        checkpoint = self.folder.load()
+    def _resume(self, checkpoint: Checkpoint, log: Log) -> None:
         try:
             self.start_epoch = resume_training(checkpoint, self.model, self.optimizer,
                                                self.scheduler, self.train_loader, self.folder.path)
-        except RuntimeError as exc:  # load_state_dict: another model's keys or shapes
-            raise CheckpointError(f"{checkpoint.path}: cannot resume this run from it, it holds "
-                                  f"another model ({exc}); check --model, --conv and --data") from None
+        except (RuntimeError, ValueError) as exc:  # weights or optimizer state that do not fit
+            raise CheckpointError(f"{checkpoint.path}: cannot resume this run from it ({exc}); "
+                                  "check --model, --conv and --data") from None
         log(f"resuming {self.options.out} after epoch {self.start_epoch}")
 
     # -------------------------------------------------------------------------- run

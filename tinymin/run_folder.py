@@ -100,19 +100,32 @@ class RunFolder:
         return f"RunFolder({str(self.path)!r})"
 
 
-def init_from(model, path: str | os.PathLike) -> tuple[Checkpoint, list[str]]:
+def init_from(model, path: str | os.PathLike,
+              model_config: dict[str, Any] | None = None) -> tuple[Checkpoint, list[str]]:
     """Copy the weights of another run's checkpoint into ``model`` (transfer learning).
 
     Keys the model has and the checkpoint lacks keep their fresh values (an exact
     checkpoint into a min model lacks the min layers' buffers). Returns the
     checkpoint and those missing keys.
 
+    Parameters
+    ----------
+    model : Module
+    path : path
+    model_config : dict, optional
+        The ``build_model`` config of ``model`` (``name``, ``conv``, ...): when given,
+        the checkpoint's model must have the same ``name``, and a min-conv checkpoint
+        cannot start an exact model (the other way round is the paper's transfer).
+
     Raises
     ------
     CheckpointError
-        If the checkpoint holds keys the model does not have, or shapes that differ.
+        Naming the option that differs from the checkpoint, or the keys and shapes
+        that do not fit the model; the model is left as it was.
     """
     checkpoint = load_checkpoint(path)
+    if model_config is not None:
+        _check_same_model(path, checkpoint.config.get("model", {}), model_config)
     try:
         result = model.load_state_dict(checkpoint.model_state, strict=False)
     except RuntimeError as exc:  # a shape differs: another model
@@ -120,6 +133,17 @@ def init_from(model, path: str | os.PathLike) -> tuple[Checkpoint, list[str]]:
     if result.unexpected_keys:
         raise CheckpointError(f"{path}: keys {result.unexpected_keys} do not exist in this model")
     return checkpoint, result.missing_keys
+
+
+def _check_same_model(path: str | os.PathLike, saved: dict[str, Any], wanted: dict[str, Any]) -> None:
+    name, saved_name = wanted.get("name"), saved.get("name")
+    if saved_name is not None and saved_name != name:
+        raise CheckpointError(f"{path}: the checkpoint holds a {saved_name!r} model, but --model "
+                              f"is {name!r}")
+    if saved.get("conv") == "min" and wanted.get("conv") == "exact":
+        raise CheckpointError(f"{path}: the checkpoint holds a conv='min' model, but --conv is "
+                              "'exact' (an exact checkpoint can start a min model, not the "
+                              "other way round)")
 
 
 # ------------------------------------------------------------------- metrics CSV files
