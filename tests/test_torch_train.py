@@ -87,12 +87,13 @@ def test_a_checkpoint_of_another_model_is_refused(engine, tmp_path, capsys):
     assert run_cli("train", "--engine", engine, "--init-from", str(source / "checkpoint.npz"),
                    "--out", str(out), *other) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {source / 'checkpoint.npz'}: holds another model") and err.count("\n") == 1
+    assert err.startswith(f"error: {source / 'checkpoint.npz'}: the checkpoint holds a 'lenet' "
+                          "model, but --model is 'mlp'") and err.count("\n") == 1
     assert not out.exists()
     before = {p.name: p.read_bytes() for p in source.iterdir()}
     assert run_cli("train", "--engine", engine, "--resume", "--epochs", "2", "--out", str(source),
                    *other) == 2
-    assert "cannot resume this run from it, it holds another model" in capsys.readouterr().err
+    assert "--model mlp (saved: lenet)" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in source.iterdir()} == before  # nothing rewritten
 
 

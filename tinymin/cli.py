@@ -96,7 +96,8 @@ def _add_train_parser(sub) -> None:
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out; only --epochs (to extend), "
                        "--no-progress, --train-limit, --test-limit, --data-root, --download, "
-                       "--init-from and --calibrate may differ from the saved run's options")
+                       "--engine, --device, --init-from and --calibrate may differ from the "
+                       "saved run's options")
     train.add_argument("--init-from", default=None,
                        help="checkpoint whose weights start this run (transfer learning; "
                        "exact -> min allowed)")

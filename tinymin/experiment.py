@@ -41,13 +41,15 @@ SCALE_PROBE_IMAGES = 128
 
 #: The options that may differ from the saved run's when it is resumed: more
 #: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
-#: lives. ``--init-from`` and ``--calibrate`` only shape a run's start, and the
-#: resumed weights come from its checkpoint. Every other option the run recorded
-#: (model, conv, clip value, data, optimizer, lr, momentum, weight decay, scheduler,
-#: batch size, seed, augmentation) must be the same: the resumed run continues the
-#: saved one exactly, or it is refused.
+#: lives, and the engine and device that compute the same run. ``--init-from`` and
+#: ``--calibrate`` only shape a run's start, and the resumed weights come from its
+#: checkpoint. Every other option the run recorded (model, conv, clip value, dropout,
+#: data, optimizer, lr, momentum, weight decay, scheduler, batch size, seed,
+#: augmentation) must be the same: the resumed run continues the saved one, or it is
+#: refused.
 RESUME_MAY_CHANGE = frozenset({"epochs", "no_progress", "train_limit", "test_limit", "data_root",
-                               "download", "out", "resume", "init_from", "calibrate"})
+                               "download", "engine", "device", "out", "resume", "init_from",
+                               "calibrate"})
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
@@ -91,12 +93,12 @@ def check_resume_options(checkpoint: Checkpoint, options: Any) -> None:
     if not isinstance(saved, dict):
         raise CheckpointError(f"{checkpoint.path}: config 'train_args' must be a JSON object")
     given = plain_options(options)
-    for name in sorted(set(saved) & set(given) - RESUME_MAY_CHANGE):
-        if saved[name] != given[name]:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"--resume: {flag} {given[name]} differs from the saved run's "
-                             f"{flag} {saved[name]}; resume with the saved value or start a "
-                             f"new run in another --out")
+    differ = [f"--{name.replace('_', '-')} {given[name]} (saved: {saved[name]})"
+              for name in sorted(set(saved) & set(given) - RESUME_MAY_CHANGE)
+              if saved[name] != given[name]]
+    if differ:
+        raise ValueError(f"--resume: options differ from the saved run's: {', '.join(differ)}; "
+                         "resume with the saved values or start a new run in another --out")
     done = checkpoint.epoch
     if options.epochs <= done:
         raise ValueError(f"--resume: --epochs {options.epochs} is not above the {done} "
