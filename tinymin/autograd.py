@@ -152,7 +152,8 @@ class Context:
         self.inputs = inputs
         self.needs_input_grad = tuple(_requires_grad(a) for a in inputs)
         self._saved: tuple = ()
-        self._saved_versions: list[tuple[VersionCounter, int, str]] = []
+        # (counter, its value when saved, input position or -1 for the output, shape)
+        self._saved_versions: list[tuple[VersionCounter, int, int, tuple]] = []
         self.released = False
 
     def save_for_backward(self, *arrays: Any) -> None:
@@ -163,28 +164,33 @@ class Context:
     def saved_tensors(self) -> tuple:
         if self.released:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        for counter, version, role in self._saved_versions:
+        for counter, version, position, shape in self._saved_versions:
             if counter.value != version:
+                role = "the output" if position < 0 else f"input {position}"
                 raise RuntimeError(
                     f"{self.function.__name__}.backward: one of the variables needed for "
                     f"gradient computation has been modified by an in-place operation "
-                    f"({counter.last_op}): {role} is at version {counter.value}; expected "
-                    f"version {version}. Change a .clone() instead, or do the in-place "
-                    f"change after backward()."
+                    f"({counter.last_op}): {role} of {self.function.__name__}, shape {shape}, "
+                    f"is at version {counter.value}; expected version {version}. Change a "
+                    f".clone() instead, or do the in-place change after backward()."
                 )
         return self._saved
 
-    def note_versions(self, tensors: list[tuple[Tensor, str]]) -> None:
+    def note_versions(self, tensors: list[tuple[int, Tensor]]) -> None:
         """Remember the version of every tensor whose memory a saved array shares.
 
-        ``tensors`` pairs each input (and the output) with its role in messages.
+        ``tensors`` pairs each input's position (-1 for the output) with the tensor. A
+        saved array shares a tensor's memory when it is its data or a view of it (a
+        fresh array, whose ``base`` is None, cannot be a view).
         """
-        saved = [a for a in self._saved if isinstance(a, np.ndarray)]
-        for tensor, role in tensors:
-            if any(np.may_share_memory(a, tensor.data) for a in saved):
-                described = f"{role} of {self.function.__name__}, shape {tensor.shape}"
-                self._saved_versions.append((tensor._version_counter,
-                                             tensor._version_counter.value, described))
+        for array in self._saved:
+            if not isinstance(array, np.ndarray):
+                continue
+            for position, tensor in tensors:
+                if array is tensor.data or (array.base is not None
+                                            and np.may_share_memory(array, tensor.data)):
+                    counter = tensor._version_counter
+                    self._saved_versions.append((counter, counter.value, position, tensor.shape))
 
     def release(self) -> None:
         """Free the saved arrays (their memory too); ``backward`` does this when done."""
@@ -240,22 +246,23 @@ class Function:
         from tinymin.tensor import Tensor
 
         ctx = Context(cls, args)
-        arrays = [_unwrap(a) for a in args]
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         output = cls.forward(ctx, *arrays, **kwargs)
         record = _grad_enabled and any(ctx.needs_input_grad)
         result = Tensor(output, requires_grad=record)
-        inputs = [(a, f"input {i}") for i, a in enumerate(args) if isinstance(a, Tensor)]
-        _share_version_with_viewed_input(result, inputs)
+        inputs = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
+        if result.data.base is not None:  # a view (reshape, slice): of an input?
+            _share_version_with_viewed_input(result, inputs)
         if record:
             result.grad_fn = ctx
-            ctx.note_versions(inputs + [(result, "the output")])
+            ctx.note_versions(inputs + [(-1, result)])
         return result
 
 
-def _share_version_with_viewed_input(result: Tensor, inputs: list) -> None:
+def _share_version_with_viewed_input(result: Tensor, inputs: list[tuple[int, Tensor]]) -> None:
     """A result that is a view of an input (reshape, slice) shares its version counter,
     so an in-place change through either one is seen by both."""
-    for tensor, _ in inputs:
+    for _, tensor in inputs:
         if np.may_share_memory(result.data, tensor.data):
             result._version_counter = tensor._version_counter
             return
