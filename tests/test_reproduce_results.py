@@ -1,0 +1,60 @@
+"""benchmarks/reproduce_results.py: the quick smoke run writes a table and a figure."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location(
+        "reproduce_results", REPO / "benchmarks" / "reproduce_results.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    script = _load_script()
+    runs = tmp_path_factory.mktemp("runs")
+    assert script.main(["--quick", "--jobs", "2", "--runs", str(runs)]) == 0
+    return script, runs
+
+
+def test_quick_run_writes_every_row_with_two_seeds(quick_run):
+    script, runs = quick_run
+    table = (runs / "results_table.inc").read_text()
+    mnist_rows = [r for r in script.all_rows() if r.data == "mnist-embedded"]
+    for row in mnist_rows:
+        assert f"mnist-embedded: {row.label}" in table
+    assert table.count("(n = 2)") == len(mnist_rows)
+    assert "python -m tinymin convert --checkpoint EXACT_RUN/checkpoint.npz" in table
+    assert "not run" not in table
+    assert (runs / "results_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finished_runs_are_reused_and_the_table_rebuilt(quick_run, capsys):
+    script, runs = quick_run
+    record = runs / "mnist-exact" / "seed0" / "run.json"
+    before = record.stat().st_mtime_ns
+    assert script.main(["--quick", "--table-only", "--runs", str(runs)]) == 0
+    assert script.main(["--quick", "--runs", str(runs)]) == 0  # nothing left to run
+    assert record.stat().st_mtime_ns == before
+    assert "mnist-exact" in capsys.readouterr().out
+
+
+def test_missing_runs_are_reported_as_not_run(tmp_path):
+    script = _load_script()
+    assert script.main(["--quick", "--table-only", "--runs", str(tmp_path)]) == 0
+    table = (tmp_path / "results_table.inc").read_text()
+    assert table.count("not run") == 5
+
+
+def test_mean_std_uses_the_sample_standard_deviation():
+    script = _load_script()
+    assert script.mean_std([0.97, 0.98, 0.99]) == "98.00 +- 1.00"
