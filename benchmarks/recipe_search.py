@@ -8,7 +8,7 @@ first 2,000 official test images (to save time); the last epoch on all 10,000.
 It builds what ``python -m tinymin train`` builds (same seeding: ``manual_seed``, then
 the model, then a loader shuffled with ``seed=``), and adds the knobs the search
 varied: a linear warm-up over the first epochs, the min layers' weight scale, clip
-bound and running-scale momentum.
+bound, running-scale momentum and input scale multiple.
 
 Usage::
 
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scale", choices=["layer", "channel"], default="layer")
     p.add_argument("--momentum", type=float, default=0.1,
                    help="momentum of the running input scale; < 0: cumulative average")
+    p.add_argument("--xmult", type=float, default=1.0,
+                   help="input scale multiple c: mu_x = c * mean|x| (1 in the paper)")
     p.add_argument("--bs", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="")
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
         options = dict(clip_value=None if a.clip <= 0 else a.clip, scale=a.scale,
                        momentum=None if a.momentum < 0 else a.momentum)
     model = build_model("lenet", conv=a.conv, **options)
+    for module in model.modules():
+        if hasattr(module, "input_scale_multiple"):
+            module.input_scale_multiple[0] = a.xmult
     train = DataLoader(EmbeddedMNIST(train=True), a.bs, shuffle=True, seed=a.seed)
     test_set = EmbeddedMNIST(train=False)
     test = DataLoader(test_set, 500)
