@@ -71,6 +71,7 @@ class Row:
     commands: Callable[[Path, Path | None], list[list[str]]]
     needs: str | None = None
     curve: str | None = None  # legend label in the figure, for the rows drawn there
+    late: bool = False  # run after the others (a baseline, when time allows)
 
 
 def _train(data: str, *options: str) -> Callable[[Path, Path | None], list[list[str]]]:
@@ -94,8 +95,13 @@ def _convert(calibrate: int) -> Callable[[Path, Path | None], list[list[str]]]:
     return commands
 
 
-def rows_for(data: str, exact_epochs: int, scratch: list[str]) -> list[Row]:
-    """The rows of one dataset: exact, min from scratch, and four ways to convert."""
+def rows_for(data: str, exact_epochs: int, scratch: list[str],
+             baseline: list[str] | None = None) -> list[Row]:
+    """The rows of one dataset: exact, min from scratch, and three ways to convert.
+
+    With ``baseline`` (the exact row's options), two controls run last: min-conv from
+    scratch with the exact row's options, and the exact network with the min row's.
+    """
     name = "mnist" if data == "mnist-embedded" else data
     exact = f"{name}-exact"
     cosine = ["--optimizer", "adam", "--scheduler", "cosine"]
@@ -114,14 +120,20 @@ def rows_for(data: str, exact_epochs: int, scratch: list[str]) -> list[Row]:
             "then fine-tune)", data,
             _train(data, "--conv", "min", "--calibrate", "256", "--epochs", "2", "--lr", "1e-5"),
             needs=exact),
-    ]
+    ] + ([Row(f"{name}-scratch-baseline", "min-conv from scratch, the exact row's options",
+              data, _train(data, "--conv", "min", *baseline), curve="min-conv, exact's options",
+              late=True),
+          Row(f"{name}-exact-recipe", "exact LeNet, the min-conv row's options", data,
+              _train(data, *scratch, "--conv", "exact"), late=True)] if baseline else [])
 
 
 def all_rows() -> list[Row]:
-    mnist_scratch = ["--epochs", "10", "--lr", "1e-3", "--optimizer", "adam", "--scheduler", "cosine"]
+    mnist_scratch = ["--recipe", "minconv-scratch"]
+    mnist_baseline = ["--epochs", "10", "--lr", "1e-3", "--optimizer", "adam",
+                      "--scheduler", "cosine"]
     fashion_scratch = ["--epochs", "3", "--lr", "1e-3", "--optimizer", "adam",
                        "--scheduler", "cosine"]
-    return rows_for("mnist-embedded", 10, mnist_scratch) + rows_for("fashion-mnist", 3,
+    return rows_for("mnist-embedded", 10, mnist_scratch, mnist_baseline) + rows_for("fashion-mnist", 3,
                                                                      fashion_scratch)
 
 
@@ -222,20 +234,23 @@ def run_all(rows: list[Row], seeds: tuple[int, ...], runs: Path, quick: bool, jo
     A failed run is reported and skipped (with the rows that need it); the others go on.
     """
     futures: dict[tuple[str, int], Future] = {}
+    # first the rows trained from scratch, seed by seed (exact and min of one seed side
+    # by side), then the rows that start from the exact network, then the ``late`` ones
+    order = sorted(((row, seed) for row in rows for seed in seeds),
+                   key=lambda item: (item[0].late, item[0].needs is not None, item[1]))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for row in sorted(rows, key=lambda r: r.needs is not None):
-            for seed in seeds:
-                dependency = futures.get((row.needs, seed)) if row.needs else None
+        for row, seed in order:
+            dependency = futures.get((row.needs, seed)) if row.needs else None
 
-                def task(row=row, seed=seed, dependency=dependency):
-                    if dependency is not None:
-                        dependency.result()  # raises if the source run failed
-                    record = run_row(row, seed, runs, quick, threads)
-                    print(f"{row.key:<32} seed {seed}: {record['accuracy']:.2%} "
-                          f"({record['wall_s']:.0f} s)", flush=True)
-                    return record
+            def task(row=row, seed=seed, dependency=dependency):
+                if dependency is not None:
+                    dependency.result()  # raises if the source run failed
+                record = run_row(row, seed, runs, quick, threads)
+                print(f"{row.key:<32} seed {seed}: {record['accuracy']:.2%} "
+                      f"({record['wall_s']:.0f} s)", flush=True)
+                return record
 
-                futures[(row.key, seed)] = pool.submit(task)
+            futures[(row.key, seed)] = pool.submit(task)
     for (key, seed), future in futures.items():
         if future.exception() is not None:
             print(f"FAILED {key} seed {seed}: {future.exception()}", file=sys.stderr)

@@ -99,3 +99,63 @@ def test_convert_calibrates_and_saves_an_evaluable_min_checkpoint(tmp_path, caps
     state = load_checkpoint(out).model_state
     assert "0.output_gain" in state and not np.all(state["0.output_gain"] == 1)
     assert main(["eval", "--checkpoint", str(out), "--test-limit", "128"]) == 0
+
+
+def _write_idx(path, array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_eval_on_another_dataset_of_the_same_shape(tmp_path, capsys):
+    # The official MNIST test files hold the same 10,000 images as the embedded test
+    # split, so a model trained on mnist-embedded scores the same on --data mnist.
+    from tinymin.data.datasets import EmbeddedMNIST
+
+    run = tmp_path / "run"
+    main(["train", "--model", "mlp", "--epochs", "1", "--out", str(run), *QUICK])
+    test = EmbeddedMNIST(train=False)
+    root = tmp_path / "data"
+    (root / "mnist").mkdir(parents=True)  # only the test files: eval needs no others
+    _write_idx(root / "mnist" / "t10k-images-idx3-ubyte", test.data, 0x803)
+    _write_idx(root / "mnist" / "t10k-labels-idx1-ubyte", test.targets, 0x801)
+    checkpoint = str(run / "checkpoint.npz")
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", checkpoint, "--test-limit", "500"]) == 0
+    embedded = capsys.readouterr().out
+    assert main(["eval", "--checkpoint", checkpoint, "--data", "mnist", "--data-root", str(root),
+                 "--test-limit", "500"]) == 0
+    full = capsys.readouterr().out
+    assert "on 500 mnist images" in full and "on 500 mnist-embedded images" in embedded
+    assert embedded.split("test accuracy")[1].split()[0] == full.split("test accuracy")[1].split()[0]
+
+
+def test_eval_refuses_a_dataset_of_another_shape(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "--model", "mlp", "--epochs", "1", "--out", str(run), *QUICK])
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run / "checkpoint.npz"), "--data", "cifar10"]) == 2
+    assert ("takes 1x28x28 images and 10 classes, but cifar10 has 3x28x28 images"
+            in capsys.readouterr().err)
+
+
+def test_recipe_fills_in_options_and_explicit_ones_win():
+    from tinymin.cli import parse_args
+    from tinymin.experiment import RECIPES
+
+    recipe = RECIPES["minconv-scratch"]
+    args = parse_args(["train", "--recipe", "minconv-scratch"])
+    assert {key: getattr(args, key) for key in recipe} == recipe
+    args = parse_args(["train", "--recipe", "minconv-scratch", "--epochs", "2", "--lr", "1e-3"])
+    assert (args.epochs, args.lr, args.conv) == (2, 1e-3, "min")
+    assert parse_args(["train"]).conv == "exact"  # no recipe: the plain defaults
+
+
+def test_recipe_is_recorded_in_the_run_config(tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "minconv-scratch", "--epochs", "1", "--out", str(run),
+                 *QUICK]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train_args"]["recipe"] == "minconv-scratch"
+    assert config["model"]["conv"] == "min" and config["train_args"]["scheduler"] == "cosine"

@@ -16,18 +16,19 @@ from pathlib import Path
 import tinymin
 from tinymin.checkpoint import CheckpointError, load_checkpoint
 from tinymin.data import DataLoader, random_subset
-from tinymin.data.catalog import CATALOG, load_splits
-from tinymin.experiment import TrainingRun
+from tinymin.data.catalog import CATALOG, DatasetInfo, load_split
+from tinymin.experiment import RECIPES, TrainingRun
 from tinymin.models import MODELS, build_model
 from tinymin.train import NonFiniteLossError, evaluate
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``recipe``, that recipe's options are ``train``'s defaults."""
     parser = argparse.ArgumentParser(prog="python -m tinymin",
                                      description="Train and study MinConvNets with tinymin.")
     parser.add_argument("--version", action="version", version=f"tinymin {tinymin.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train_parser(sub)
+    _add_train_parser(sub, RECIPES[recipe] if recipe else {})
     _add_eval_parser(sub)
     plot = _subcommand(sub, "plot", "draw accuracy/loss curves of runs into a PNG")
     plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
@@ -64,8 +65,11 @@ def _subcommand(sub, name: str, description: str) -> argparse.ArgumentParser:
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
-def _add_train_parser(sub) -> None:
+def _add_train_parser(sub, defaults: dict) -> None:
     train = _subcommand(sub, "train", "train a model, with a progress bar and checkpoints")
+    train.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                       help="a named set of options (tinymin.experiment.RECIPES); options "
+                       "given explicitly override it")
     train.add_argument("--model", choices=sorted(MODELS), default="lenet", help="network to train")
     train.add_argument("--data", choices=sorted(CATALOG), default="mnist-embedded",
                        help="dataset (mnist-embedded ships with tinymin)")
@@ -118,11 +122,15 @@ def _add_train_parser(sub) -> None:
     train.add_argument("--test-limit", type=int, default=None,
                        help="use only N random test images; None: all")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(**defaults)
 
 
 def _add_eval_parser(sub) -> None:
     ev = _subcommand(sub, "eval", "evaluate a checkpoint on its dataset's test split")
     ev.add_argument("--checkpoint", required=True, help="checkpoint file (.npz) to evaluate")
+    ev.add_argument("--data", choices=sorted(CATALOG), default=None,
+                    help="another dataset with the same input shape and classes; None: the "
+                    "one the checkpoint was trained on")
     ev.add_argument("--data-root", default=None,
                     help="folder holding the dataset files; None: the usual places")
     ev.add_argument("--batch-size", type=int, default=256, help="test images per batch")
@@ -193,15 +201,27 @@ def _torch_run(args: argparse.Namespace):
     return TorchTrainingRun.build(args)
 
 
+def check_same_shape(path: str, config: dict, trained_on: str, info: DatasetInfo) -> None:
+    """Refuse a dataset whose images or classes do not fit the checkpoint's model."""
+    model = (config.get("in_channels"), config.get("input_size"), config.get("num_classes"))
+    wanted = (info.in_channels, info.input_size, info.num_classes)
+    if None not in model and model != wanted:
+        raise ValueError(f"{path}: the model (trained on {trained_on}) takes {model[0]}x{model[1]}"
+                         f"x{model[1]} images and {model[2]} classes, but {info.name} has "
+                         f"{wanted[0]}x{wanted[1]}x{wanted[1]} images and {wanted[2]} classes")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
     config = dict(checkpoint.config.get("model", {}))
     if "name" not in config:
         raise CheckpointError(f"{args.checkpoint}: config names no model")
+    trained_on = checkpoint.config.get("data", "mnist-embedded")
+    data = args.data or trained_on
+    check_same_shape(args.checkpoint, config, trained_on, CATALOG[data])
     model = build_model(config.pop("name"), **config)
     model.load_state_dict(checkpoint.model_state)
-    data = checkpoint.config.get("data", "mnist-embedded")
-    _, test_set, _ = load_splits(data, args.data_root, augment=False)
+    test_set = load_split(data, False, args.data_root, augment=False)
     test_set = random_subset(test_set, args.test_limit, 1)
     result = evaluate(model, DataLoader(test_set, args.batch_size), progress=True)
     print(f"{args.checkpoint}: test loss {result['loss']:.4f}, "
@@ -249,6 +269,15 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cm
             "convert": cmd_convert}
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse; a ``train --recipe`` becomes the defaults of a second parse, so that
+    explicit options still win."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "recipe", None):
+        args = build_parser(args.recipe).parse_args(argv)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; returns the exit status.
 
@@ -256,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     that differs from the checkpoint's), printed as one ``error:`` line, as argparse does
     for its own; 1 when training diverges (the loss became NaN or infinite).
     """
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except NonFiniteLossError as exc:

@@ -45,15 +45,18 @@ def cifar_transforms(train: bool, augment: bool) -> Callable:
 def load_splits(name: str, root: str | None = None, augment: bool = True,
                 download: bool = False) -> tuple[Dataset, Dataset, DatasetInfo]:
     """``(train, test, info)`` for a catalog name such as ``"mnist-embedded"``."""
+    train = load_split(name, True, root, augment, download)
+    return train, load_split(name, False, root, augment, download), CATALOG[name]
+
+
+def load_split(name: str, train: bool, root: str | None = None, augment: bool = True,
+               download: bool = False) -> Dataset:
+    """One split of a catalog dataset; only that split's files are needed."""
     if name not in CATALOG:
         raise ValueError(f"unknown dataset {name!r}; choose from {sorted(CATALOG)}")
-    info = CATALOG[name]
     if name == "mnist-embedded":
-        return EmbeddedMNIST(train=True), EmbeddedMNIST(train=False), info
+        return EmbeddedMNIST(train=train)
     if name in ("mnist", "fashion-mnist"):
         cls = MNIST if name == "mnist" else FashionMNIST
-        return (cls(root, train=True, download=download),
-                cls(root, train=False, download=download), info)
-    return (CIFAR10(root, train=True, transform=cifar_transforms(True, augment), download=download),
-            CIFAR10(root, train=False, transform=cifar_transforms(False, augment), download=download),
-            info)
+        return cls(root, train=train, download=download)
+    return CIFAR10(root, train=train, transform=cifar_transforms(train, augment), download=download)
