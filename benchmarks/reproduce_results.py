@@ -376,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run (seconds)")
     parser.add_argument("--only", choices=["mnist", "fashion-mnist"], default=None,
                         help="only the rows of one dataset")
+    parser.add_argument("--rows", nargs="+", default=None, metavar="KEY",
+                        help="run only these rows (e.g. mnist-convert); the rows they need "
+                        "must have finished already; the table still lists every row")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1")
     parser.add_argument("--jobs", type=int, default=1, help="commands run in parallel")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per run")
@@ -392,8 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r.data == args.only]
     seeds = tuple(range(2 if args.quick and args.seeds == len(SEEDS) else args.seeds))
     runs = args.runs or REPO / "runs" / ("results-quick" if args.quick else "results")
+    unknown = set(args.rows or []) - set(_ROWS)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; choose from {sorted(_ROWS)}")
     if not args.table_only:
-        run_all(rows, seeds, runs, args.quick, args.jobs, args.threads)
+        selected = [r for r in rows if args.rows is None or r.key in args.rows]
+        run_all(selected, seeds, runs, args.quick, args.jobs, args.threads)
     results = collect(rows, seeds, runs, args.quick)
     table, figure = (runs / TABLE.name, runs / FIGURE.name) if args.quick else (TABLE, FIGURE)
     write_table(rows, results, table)

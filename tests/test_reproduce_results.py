@@ -59,3 +59,18 @@ def test_missing_runs_are_reported_as_not_run(tmp_path):
 def test_mean_std_uses_the_sample_standard_deviation():
     script = _load_script()
     assert script.mean_std([0.97, 0.98, 0.99]) == "98.00 +- 1.00"
+
+
+def test_rows_selects_what_runs_and_unknown_rows_are_refused(quick_run):
+    script, runs = quick_run
+    exact = runs / "mnist-exact" / "seed0" / "run.json"
+    converted = [runs / "mnist-convert" / f"seed{seed}" / "run.json" for seed in (0, 1)]
+    transfer = runs / "mnist-transfer" / "seed0" / "run.json"
+    before = exact.stat().st_mtime_ns
+    for path in converted + [transfer]:
+        path.unlink()
+    assert script.main(["--quick", "--rows", "mnist-convert", "--runs", str(runs)]) == 0
+    assert all(path.exists() for path in converted)  # run again, from the exact checkpoints
+    assert not transfer.exists() and exact.stat().st_mtime_ns == before
+    with pytest.raises(SystemExit):
+        script.main(["--quick", "--rows", "no-such-row", "--runs", str(runs)])
