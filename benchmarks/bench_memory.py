@@ -8,17 +8,23 @@ im2col bound and for a smaller one. Usage: ``python benchmarks/bench_memory.py [
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
 
 import numpy as np
 
-import tinymin as tm
-from tinymin import optim
-from tinymin.models import mini_cifar
-from tinymin.nn import functional as F
-from tinymin.nn.functional.conv import get_im2col_limit, set_im2col_limit
+try:
+    import tinymin  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tinymin as tm  # noqa: E402
+from tinymin import optim  # noqa: E402
+from tinymin.models import mini_cifar  # noqa: E402
+from tinymin.nn import functional as F  # noqa: E402
+from tinymin.nn.functional.conv import get_im2col_limit, set_im2col_limit  # noqa: E402
 
 
 def peak_rss_mib() -> float:
