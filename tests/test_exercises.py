@@ -3,7 +3,11 @@ answers fail with the case that names their mistake; the command line's exit sta
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ import pytest
 from tinymin import exercises
 from tinymin.autograd import sum_to as tinymin_sum_to
 from tinymin.exercises import checks
+from tinymin.minconv import functional as minconv
 
 pytest.importorskip("hypothesis")
 
@@ -141,9 +146,8 @@ def test_min_gemm_wrong_answers():
 
 # ----------------------------------------------------------- clip_and_rescale
 def clip_answers(**wrong):
-    steps = checks._minconv_steps()
-    answers = {"clip": steps.step3_clip, "rescale": steps.step4_rescale,
-               "through_clip": steps.step7_through_clip}
+    answers = {"clip": minconv.step3_clip, "rescale": minconv.step4_rescale,
+               "through_clip": minconv.step7_through_clip}
     answers.update(wrong)
     return answers
 
@@ -195,3 +199,28 @@ def test_cli_check_exit_status(tmp_path, capsys):
     (tmp_path / "empty.py").write_text("x = 1\n")
     assert exercises.main(["check", "sum_to", "--file", str(tmp_path / "empty.py")]) == 2
     assert "defines no function sum_to" in capsys.readouterr().out
+
+
+def test_python_m_tinymin_exercise_runs_and_exits_with_the_status(tmp_path):
+    root = Path(__file__).parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    right = tmp_path / "my_min_gemm.py"
+    right.write_text(textwrap.dedent("""
+        import numpy as np
+
+        def min_gemm(cols, w_hat):
+            a, b = cols[:, None, :], w_hat[None, :, :]
+            return (np.sign(a) * np.sign(b) * np.minimum(np.abs(a), np.abs(b))).sum(axis=2)
+    """))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tinymin", "exercise", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    passed = run("check", "min_gemm", "--file", str(right))
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.strip().endswith("all 5 cases pass")
+    template = run("check", "min_gemm")
+    assert template.returncode == 1 and "not written yet" in template.stdout
+    listed = run("list")
+    assert listed.returncode == 0 and listed.stdout.startswith("sum_to ")

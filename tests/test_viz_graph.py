@@ -183,3 +183,10 @@ def test_show_graph_prints_dot_text_without_graphviz(monkeypatch, capsys):
     _, _, y = small_expression()
     assert graph_module.show_graph(y) is None
     assert capsys.readouterr().out == to_dot(y) + "\n"
+
+
+def test_clusters_follow_the_model_order():
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(11)])
+    y = model(tm.ones(1, 2)).sum()
+    labels = re.findall(r'label="(\d+) \(Linear\)"', to_dot(y, params=model, group_by_module=True))
+    assert labels == [str(i) for i in range(11)]  # "10" after "9", not after "1"

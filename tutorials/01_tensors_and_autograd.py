@@ -38,6 +38,8 @@ import numpy as np
 import tinymin as tm
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"  # nothing to shrink in this chapter
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 np.set_printoptions(precision=4, suppress=True)
 
 x = tm.tensor(1.5, requires_grad=True)
@@ -116,6 +118,33 @@ def show_graph(t, depth=0, seen=None):
 
 
 show_graph(L)
+
+# %%
+# The graph, drawn
+# ----------------
+# :func:`tinymin.viz.to_dot` writes the same walk in Graphviz's DOT language:
+# tensors as boxes (name, shape, dtype, the value of a one-element tensor and, after
+# ``backward``, the norm of its gradient), Functions as ovals. Where Graphviz is
+# installed (``pip install "tinymin[graph]"`` and the ``dot`` program),
+# :func:`tinymin.viz.show_graph` draws it as a picture; elsewhere it prints the DOT
+# text, which any Graphviz viewer renders. ``draw_graph(L, "graph.png")`` writes the
+# picture to a file (or the ``.dot`` file, with the command that renders it).
+#
+# The same expression again, on fresh leaves, before ``backward``:
+from tinymin import viz
+
+x2 = tm.tensor(1.5, requires_grad=True)
+w2 = tm.tensor(-2.0, requires_grad=True)
+b2 = F.tanh(w2 * x2)
+L2 = b2 * b2
+viz.show_graph(L2, params={"x": x2, "w": w2}, title="before backward")
+
+# %%
+# and after it: the leaves now carry ``|grad|``, the same numbers as ``x.grad``
+# and ``w.grad`` above (the intermediate tensors keep no gradient unless they
+# call ``retain_grad()``).
+L2.backward()
+viz.show_graph(L2, params={"x": x2, "w": w2}, title="after backward")
 
 # %%
 # Broadcasting and ``sum_to``
@@ -279,3 +308,12 @@ plt.show()
 #   it with ``gradcheck``.
 #
 # Chapter 2 builds layers, losses and a training loop on top of this.
+#
+# Exercise: ``sum_to``
+# --------------------
+# Rebuild :func:`~tinymin.autograd.sum_to` yourself. The template holds the
+# signature, the equation and a body to write: ``python -m tinymin exercise path
+# sum_to`` prints where it is. Copy it, fill it in, then
+# ``python -m tinymin exercise check sum_to --file my_sum_to.py`` runs it against
+# tinymin's own on edge cases, random broadcasts and a gradient check, and names the
+# first case that fails (see :doc:`/guides/learning_path`).

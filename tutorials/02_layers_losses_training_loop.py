@@ -35,6 +35,8 @@ from tinymin.nn import functional as F
 from tinymin.train import evaluate, fit, predict
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 N_TRAIN = 1000 if QUICK else 5000
 EPOCHS = 3 if QUICK else 10
 tm.manual_seed(0)  # weights, shuffling: every random choice in tinymin
@@ -146,6 +148,24 @@ print(f"before training: test loss {before['loss']:.3f}, accuracy {before['accur
       "(chance: ln 10 = 2.303, 10%)")
 
 # %%
+# The MLP's graph, one cluster per layer
+# --------------------------------------
+# One forward and backward pass on two images records the graph that every training
+# step below rebuilds. :func:`tinymin.viz.show_graph` with ``params=model`` names the
+# parameters (``fc1.weight`` ...) and, with ``group_by_module=True``, draws each layer's
+# Functions and parameters in one box, so the picture reads like the ``forward`` method:
+# the flattened images (a plain box: flattening data that needs no gradient records
+# nothing), ``fc1``, ReLU, ``fc2``, then the loss. After ``backward`` each parameter box
+# shows the norm of its gradient. (A rendered picture where Graphviz is installed, the
+# DOT text otherwise.)
+from tinymin import viz
+
+graph_loss = F.cross_entropy(model(tm.tensor(x_train[:2])), y_train[:2])
+graph_loss.backward()
+viz.show_graph(graph_loss, params=model, group_by_module=True, title="MLP, after backward")
+model.zero_grad()  # the gradients of this one look are not for training
+
+# %%
 # The training loop, by hand
 # --------------------------
 # One optimisation step is always the same four moves:
@@ -251,3 +271,11 @@ plt.show()
 #   :math:`(p - \text{onehot})/N`.
 # * Training is ``zero_grad``, forward, ``backward``, ``step``, over and over;
 #   ``fit`` only adds evaluation and bookkeeping.
+#
+# Exercise: ``matmul_backward``
+# -----------------------------
+# A linear layer's backward is a matrix product's backward. Write the gradients of
+# a batched ``a @ b``, broadcasting included, in the template that
+# ``python -m tinymin exercise path matmul_backward`` points to, then check it with
+# ``python -m tinymin exercise check matmul_backward --file my_matmul_backward.py``
+# (finite differences included; see :doc:`/guides/learning_path`).

@@ -40,6 +40,8 @@ from tinymin import optim
 from tinymin.nn import Parameter
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 STEPS = 500 if QUICK else 2000
 START = np.array([-1.5, 2.0])
 np.set_printoptions(precision=6, suppress=True)
@@ -286,3 +288,13 @@ plt.show()
 #   direction, progress by the flattest. Momentum and Adam are two answers.
 # * Schedules are closed-form functions of the epoch; call ``scheduler.step()``
 #   once per epoch.
+
+# %%
+# Exercise: ``adam``
+# ------------------
+# Write one Adam update with its bias correction, the equations of this chapter,
+# and compare it, step after step, with :class:`tinymin.optim.Adam`.
+# ``python -m tinymin exercise path adam`` prints where its template is (the
+# signature, the equation, a body to write); copy it, fill it in, and
+# ``python -m tinymin exercise check adam --file my_adam.py`` runs it against
+# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).

@@ -41,6 +41,8 @@ from tinymin.data.datasets import (
 from tinymin.data.files import candidate_dirs, data_root
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"  # nothing to shrink in this chapter
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 tm.manual_seed(0)
 
 

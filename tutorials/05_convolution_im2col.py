@@ -43,6 +43,8 @@ from tinymin.nn import functional as F
 from tinymin.nn.functional import conv as conv_module
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 rng = np.random.default_rng(0)
 np.set_printoptions(precision=4, suppress=True)
 
@@ -297,3 +299,14 @@ assert np.allclose(first, second, rtol=1e-5, atol=1e-4)
 # * ``TINYMIN_BACKEND`` / ``_ext.use_backend`` switch between compiled kernels and
 #   readable numpy twins with the same results.
 # * ``set_im2col_limit`` trades a little speed for bounded memory.
+
+# %%
+# Exercise: ``im2col``
+# --------------------
+# Write ``im2col`` in numpy: the layout above, with stride and padding; the
+# checker also multiplies your columns by flattened filters and compares the result
+# with ``F.conv2d``.
+# ``python -m tinymin exercise path im2col`` prints where its template is (the
+# signature, the equation, a body to write); copy it, fill it in, and
+# ``python -m tinymin exercise check im2col --file my_im2col.py`` runs it against
+# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).

@@ -49,6 +49,8 @@ from tinymin.analysis import (
 from tinymin.minconv.operators import multiplexer
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 N_TABLE = 200_000 if QUICK else 2_000_000     # pairs per row of Table 1
 N_FIG = 10_000 if QUICK else 100_000          # pairs per point of Figure 3
 rng = np.random.default_rng(0)
@@ -309,3 +311,13 @@ assert np.allclose(_ext.min_gemm(cols, w_rows), by_mux)
 # * In hardware it is a comparator and a 4-to-1 multiplexer (Table 2).
 print("paper's Table 1 rows:", TABLE1_ROWS[0], "...", TABLE1_ROWS[-1],
       "| max |measured - paper| =", f"{np.abs(measured - PAPER_TABLE1).max():.3f}")
+
+# %%
+# Exercise: ``min_gemm``
+# ----------------------
+# Write the signed min-selector GEMM of Eq. 13 in numpy, the whole approximation in
+# one function, and compare it with the kernel behind every min-conv layer.
+# ``python -m tinymin exercise path min_gemm`` prints where its template is (the
+# signature, the equation, a body to write); copy it, fill it in, and
+# ``python -m tinymin exercise check min_gemm --file my_min_gemm.py`` runs it against
+# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).

@@ -45,6 +45,8 @@ from tinymin.nn import functional as F
 from tinymin.nn.functional.conv import conv_geometry
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 tm.manual_seed(0)
 np.set_printoptions(precision=4, suppress=True)
 
@@ -197,6 +199,21 @@ print("max |dL/dw - dL/dw_c * mask| =", np.abs(layer.weight.grad - wc_t.grad * w
 print(f"input gradient zeroed by the clip: {1 - x_inside.mean():.1%} of the pixels")
 
 # %%
+# Algorithm 1 in the graph
+# ------------------------
+# The graph of that traced forward and backward pass shows the split.
+# :func:`tinymin.viz.show_graph` draws the min-conv node as its two halves: the
+# solid path runs through "forward: approximate, Eq. 13" (steps 1-5) to the output,
+# and the gradient comes back, dashed, through "backward: exact conv2d gradients x
+# clip masks" (steps 6-7) to the input and the parameters, whose boxes show the
+# norms of the gradients just computed. The rest of the graph (``y * g``, the sum)
+# is ordinary autograd. (A rendered picture where Graphviz is installed, the DOT
+# text otherwise.)
+from tinymin import viz
+
+viz.show_graph(loss, params=layer, title="one MinConv2d layer, after backward")
+
+# %%
 # Consequence: the input clip does nothing in the forward pass
 # ------------------------------------------------------------
 # (:ref:`math-algorithm1`.) Every :math:`|\hat w| \le T\mu_w \cdot \mu_x/\mu_w = T\mu_x`,
@@ -316,3 +333,15 @@ fig.tight_layout()
 #   a few batches with momentum 0.1 are not enough, which is why
 #   ``recalibrate_running_statistics`` uses a cumulative average.
 plt.show()
+
+# %%
+# Exercise: ``clip_and_rescale``
+# ------------------------------
+# Write steps 3, 4 and 7: the clip with its mask, the rescaling of the weights and
+# the straight-through gradient. The checker compares them with what ``tm.trace()``
+# records inside ``F.min_conv2d`` and checks that your mask is the derivative of
+# your clip. (Step 5 is the ``min_gemm`` exercise of chapter 6.)
+# ``python -m tinymin exercise path clip_and_rescale`` prints where its template is (the
+# signature, the equation, a body to write); copy it, fill it in, and
+# ``python -m tinymin exercise check clip_and_rescale --file my_clip_and_rescale.py`` runs it against
+# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).

@@ -39,6 +39,8 @@ from tinymin.nn import min_layers, recalibrate_running_statistics
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 N_TRAIN, N_TEST = (160, 150) if QUICK else (5000, 10000)
 EPOCHS = 1 if QUICK else 5            # exact and min-from-scratch
 FINE_TUNE_EPOCHS = 1 if QUICK else 3  # transfer

@@ -52,6 +52,8 @@ from tinymin._ext import reference
 from tinymin.minconv.operators import multiplexer
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 rng = np.random.default_rng(0)
 
 x = rng.standard_normal(100_000)

@@ -52,6 +52,8 @@ from tinymin.models import lenet
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 tm.manual_seed(0)
 rng = np.random.default_rng(0)
 

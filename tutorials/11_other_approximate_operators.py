@@ -47,6 +47,8 @@ from tinymin.models import lenet
 from tinymin.train import fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 rng = np.random.default_rng(0)
 n = 200_000 if QUICK else 2_000_000
 

@@ -41,6 +41,8 @@ from tinymin.nn import functional as F
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 N_TRAIN, N_TEST, EPOCHS, BATCH = (224, 200, 1, 16) if QUICK else (5000, 10000, 5, 64)
 N_CALIBRATION = 64 if QUICK else 256
 

@@ -40,6 +40,8 @@ from tinymin.torch import from_torch, to_torch
 from tinymin.train import evaluate, fit
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
+print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
+      else "full: the numbers the text discusses")
 N_TRAIN, N_TEST = (128, 250) if QUICK else (5000, 10000)
 torch.set_num_threads(1)  # small operations: one thread is faster than two that wait
 

@@ -17,6 +17,7 @@ is 0 when every case passes. (The checker needs hypothesis: ``pip install "tinym
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,21 +89,21 @@ def format_list() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str]) -> int:
-    """``exercise list``, ``exercise path NAME`` and ``exercise check NAME [--file PATH]``;
-    the CLI hands its arguments here. Returns the exit status."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tinymin exercise",
-                                     description="Exercises that a checker grades.")
-    commands = parser.add_subparsers(dest="action", required=True)
-    commands.add_parser("list", help="the exercises, in order")
-    path_parser = commands.add_parser("path", help="where an exercise's template is")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``exercise`` sub-command's arguments: ``list``, ``path NAME``,
+    ``check NAME [--file PATH]`` (the CLI calls this, then :func:`run`)."""
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="the exercises, in order")
+    path_parser = actions.add_parser("path", help="where an exercise's template is")
     path_parser.add_argument("name", choices=list(EXERCISES))
-    check_parser = commands.add_parser("check", help="grade your solution of one exercise")
+    check_parser = actions.add_parser("check", help="grade your solution of one exercise")
     check_parser.add_argument("name", choices=list(EXERCISES))
     check_parser.add_argument("--file", help="your solution (default: the template itself)")
-    args = parser.parse_args(list(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out the parsed ``exercise`` sub-command; returns the exit status (0: all
+    cases pass; 1: a case failed; 2: the file could not be loaded)."""
     if args.action == "list":
         print(format_list())
         return 0
@@ -118,4 +119,13 @@ def main(argv: Sequence[str]) -> int:
     return 0 if report.passed else 1
 
 
-__all__ = ["EXERCISES", "Exercise", "check", "format_list", "get_exercise", "main"]
+def main(argv: Sequence[str]) -> int:
+    """``python -m tinymin exercise ...`` without the rest of the command line."""
+    parser = argparse.ArgumentParser(prog="python -m tinymin exercise",
+                                     description="Exercises that a checker grades.")
+    add_arguments(parser)
+    return run(parser.parse_args(list(argv)))
+
+
+__all__ = ["EXERCISES", "Exercise", "add_arguments", "check", "format_list", "get_exercise", "main",
+           "run"]

@@ -23,6 +23,7 @@ import tinymin as tm
 from tinymin import _ext
 from tinymin.autograd import sum_to as tinymin_sum_to
 from tinymin.exercises.checker import Case, call, expect_close, fail, numeric_gradient
+from tinymin.minconv import functional as minconv
 from tinymin.nn import functional as F
 
 
@@ -491,20 +492,6 @@ def _reference_min_gemm(cols, w_hat):
     return _ext.min_gemm(np.ascontiguousarray(cols), np.ascontiguousarray(w_hat))
 
 
-def _minconv_steps():
-    """The module holding Algorithm 1's named step functions (``step3_clip`` ...)."""
-    import importlib
-
-    for name in ("tinymin.minconv.functional", "tinymin.nn.functional.min_conv"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "step3_clip"):
-            return module
-    raise ImportError("exercises: cannot find tinymin's min-conv step functions")
-
-
 def _reference_adam_step(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """``tinymin.optim.Adam.step`` from a given state (PyTorch's state names)."""
     weight = tm.nn.Parameter(np.array(param, dtype=np.float64))
@@ -519,14 +506,13 @@ def _reference_adam_step(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.99
 
 def reference_functions(name: str) -> dict[str, Callable]:
     """tinymin's own answer to exercise ``name``, in the exercise's signature."""
-    steps = _minconv_steps()
     answers: dict[str, dict[str, Callable]] = {
         "sum_to": {"sum_to": tinymin_sum_to},
         "matmul_backward": {"matmul_backward": _tinymin_matmul_grads},
         "im2col": {"im2col": _reference_im2col},
         "min_gemm": {"min_gemm": _reference_min_gemm},
-        "clip_and_rescale": {"clip": steps.step3_clip, "rescale": steps.step4_rescale,
-                             "through_clip": steps.step7_through_clip},
+        "clip_and_rescale": {"clip": minconv.step3_clip, "rescale": minconv.step4_rescale,
+                             "through_clip": minconv.step7_through_clip},
         "adam": {"adam_step": _reference_adam_step},
     }
     return answers[name]

@@ -225,7 +225,10 @@ def to_dot(output: Tensor, params: Any = None, grads: bool = True,
     lines += [f"  {line}" for line in body[""]]
     kinds = {name: type(m).__name__ for name, m in params.named_modules()} \
         if hasattr(params, "named_modules") else {}
-    for i, module in enumerate(sorted(m for m in body if m)):
+    order: dict[str, int] = {}  # clusters in the model's order (that of its parameters)
+    for name in param_names.values():
+        order.setdefault(name.rsplit(".", 1)[0], len(order))
+    for i, module in enumerate(sorted((m for m in body if m), key=lambda m: (order.get(m, 0), m))):
         label = f"{module} ({kinds[module]})" if module in kinds else module
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f"    label={_quote(label)}; style=rounded; color=gray50;")
@@ -305,7 +308,7 @@ def show_graph(output: Tensor, params: Any = None, grads: bool = True,
     """
     dot_text = to_dot(output, params=params, grads=grads, group_by_module=group_by_module)
     if not graphviz_available():
-        print(dot_text)
+        print(f"// {title}\n{dot_text}" if title else dot_text)  # a DOT comment line
         return None
     import matplotlib.image
     import matplotlib.pyplot as plt
@@ -319,5 +322,3 @@ def show_graph(output: Tensor, params: Any = None, grads: bool = True,
     if title:
         ax.set_title(title)
     return fig
-
-

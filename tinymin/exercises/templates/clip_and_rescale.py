@@ -17,8 +17,8 @@ Check your answer::
 
     python -m tinymin exercise check clip_and_rescale --file this_file.py
 
-tinymin's own answer: ``step3_clip``, ``step4_rescale`` and ``step7_through_clip`` of the
-min-conv Function (``tinymin.trace()`` prints what they compute).
+tinymin's own answer: ``step3_clip``, ``step4_rescale`` and ``step7_through_clip`` in
+``tinymin/minconv/functional.py`` (``tinymin.trace()`` prints what they compute).
 """
 
 import numpy as np

@@ -16,7 +16,7 @@ Check your answer::
 
     python -m tinymin exercise check matmul_backward --file this_file.py
 
-tinymin's own answer: ``MatMul.backward`` in ``tinymin/ops/arithmetic.py``.
+tinymin's own answer: ``MatMulFunction.backward`` in ``tinymin/ops/arithmetic.py``.
 """
 
 import numpy as np
