@@ -47,6 +47,7 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
                          "layer's default")
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
+    _add_calibration_options(convert)
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
     convert.add_argument("--data-root", default=None,
@@ -113,6 +114,7 @@ def _add_train_parser(sub, defaults: dict) -> None:
                        help="with --init-from an exact checkpoint and --conv min: calibrate "
                        "the min layers on N training images before fine-tuning (0: the "
                        "paper's plain copy)")
+    _add_calibration_options(train)
     train.add_argument("--dropout", type=float, default=None,
                        help="dropout probability before the last layer (lenet, mini_cifar); "
                        "None: the paper's 0.5")
@@ -140,6 +142,19 @@ def _add_eval_parser(sub) -> None:
     ev.add_argument("--batch-size", type=int, default=256, help="test images per batch")
     ev.add_argument("--test-limit", type=int, default=None,
                     help="evaluate on N random test images; None: all")
+
+
+def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
+    """The choices of :func:`tinymin.minconv.convert.calibrate_min` (convert, train --calibrate)."""
+    from tinymin.minconv.convert import DEFAULT_FIT_MAX_K
+
+    parser.add_argument("--fit-max-k", type=_non_negative_int, default=DEFAULT_FIT_MAX_K,
+                        help="fit the thresholds one by one in the min layers whose receptive "
+                        "field C_in*kh*kw is at most this (the first layer of lenet and "
+                        "mini_cifar); 0: off")
+    parser.add_argument("--linear-correction", action=argparse.BooleanOptionalAction,
+                        default=True, help="fit a gain and offset per unit of the first "
+                        "Linear layer after the min layers")
 
 
 def _non_negative_int(text: str) -> int:
@@ -256,7 +271,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path("--out", args.out)
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
-                                args.out, args.data_root, args.test_limit, args.seed)
+                                args.out, args.data_root, args.test_limit, args.seed,
+                                args.fit_max_k, args.linear_correction)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:

@@ -216,7 +216,8 @@ class TrainingRun:
         plain_train, _, _ = load_splits(options.data, options.data_root, augment=False)
         subset = random_subset(plain_train, options.calibrate, options.seed)
         images = np.stack([subset[i][0] for i in range(len(subset))])
-        for layer in calibrate_min(self.model, images):
+        for layer in calibrate_min(self.model, images, fit_max_k=options.fit_max_k,
+                                   linear_correction=options.linear_correction, seed=options.seed):
             log("  calibrated " + str(layer))
 
     def _resume(self, checkpoint: Checkpoint, log: Log) -> None:

@@ -56,9 +56,10 @@ import numpy as np
 from tinymin.autograd import no_grad
 from tinymin.minconv.functional import min_conv2d
 from tinymin.minconv.layer import MinConv2d, min_layers, name_min_layers
+from tinymin.minconv.thresholds import fit_layer_thresholds
 from tinymin.nn import functional as F
 from tinymin.nn.conv import Conv2d
-from tinymin.nn.layers import Sequential
+from tinymin.nn.layers import Linear, Sequential
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
@@ -132,6 +133,11 @@ def recalibrate_running_statistics(model: Module, batches: Iterable, max_batches
 DEFAULT_SCALE_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
+#: Stage 2 (thresholds fitted one by one) runs on min layers whose receptive field
+#: K = C_in * k_h * k_w is at most this: LeNet's and mini_cifar's first layer.
+DEFAULT_FIT_MAX_K = 100
+
+
 @dataclass
 class LayerCalibration:
     """What :func:`calibrate_min` did to one layer."""
@@ -144,12 +150,27 @@ class LayerCalibration:
     error_after: float
     correlation_before: float
     correlation_after: float
+    thresholds_fitted: bool = False
 
     def __str__(self) -> str:
         return (f"{self.layer:<8} mu_x_hat = {self.chosen_multiple:>5.2f} x mean|x| = "
                 f"{self.running_abs_mean:.4f}   rel. sq. error {self.error_before:.4f} -> "
                 f"{self.error_after:.4f}   corr {self.correlation_before:.4f} -> "
-                f"{self.correlation_after:.4f}")
+                f"{self.correlation_after:.4f}" + ("   (thresholds fitted)" if self.thresholds_fitted
+                                                   else ""))
+
+
+@dataclass
+class LinearCorrection:
+    """What :func:`correct_linear` did to the first exact layer after the min layers."""
+
+    layer: str
+    error_before: float
+    error_after: float
+
+    def __str__(self) -> str:
+        return (f"{self.layer:<8} linear layer: per-unit gain and offset, rel. sq. error "
+                f"{self.error_before:.4f} -> {self.error_after:.4f}")
 
 
 def fit_gain_offset(approx: np.ndarray, target: np.ndarray, per_channel: bool = True
@@ -181,43 +202,123 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-def approximate_output(layer: MinConv2d, x: np.ndarray, running: float) -> np.ndarray:
-    """The layer's eval-mode output for a given mu_x_hat, before any calibration affine."""
-    return min_conv2d(Tensor(x), layer.weight, layer.bias, np.array([running], np.float64),
+def approximate_output(layer: MinConv2d, x: np.ndarray, running: float,
+                       weight: np.ndarray | None = None) -> np.ndarray:
+    """The layer's eval-mode output for a given mu_x_hat (and, optionally, other
+    weights), before any calibration affine."""
+    w = layer.weight if weight is None else Tensor(weight)
+    return min_conv2d(Tensor(x), w, layer.bias, np.array([running], np.float64),
                         None, layer.stride, layer.padding, layer.clip_value, False,
                         layer.momentum, layer.scale, layer.operator).data
 
 
+def receptive_field(layer: MinConv2d) -> int:
+    """:math:`K = C_{in} k_h k_w`, the length of one im2col row."""
+    return int(np.prod(layer.weight.shape[1:]))
+
+
 def calibrate_layer(layer: MinConv2d, x: np.ndarray, name: str = "",
                     grid: Sequence[float] = DEFAULT_SCALE_GRID,
-                    per_channel_gain: bool = True) -> LayerCalibration:
-    """Calibrate one min layer on its input ``x`` (see the module docstring)."""
+                    per_channel_gain: bool = True, fit_max_k: int = DEFAULT_FIT_MAX_K,
+                    seed: int = 0) -> LayerCalibration:
+    """Calibrate one min layer on its input ``x`` (see the module docstring): stage 1
+    always, stage 2 (:mod:`tinymin.minconv.thresholds`) when the layer's receptive
+    field is at most ``fit_max_k`` and it lowers the error."""
     with no_grad():
         target = F.conv2d(Tensor(x), layer.weight, layer.bias, layer.stride, layer.padding).data
         before = layer(Tensor(x)).data  # current state, whatever it is
-        mean_abs = float(np.abs(x).mean())
+        mean_abs = max(float(np.abs(x).mean()), 1e-30)
         current = float(layer.running_abs_mean[0])
-        candidates = [(m, m * mean_abs) for m in grid] + [(current / max(mean_abs, 1e-30), current)]
-        best = None
-        for multiple, running in candidates:
-            approx = approximate_output(layer, x, running)
-            gain, offset = fit_gain_offset(approx, target, per_channel_gain)
-            fitted = approx * gain.reshape(1, -1, 1, 1) + offset.reshape(1, -1, 1, 1)
-            error = relative_squared_error(fitted, target)
-            if best is None or error < best[0]:
-                best = (error, multiple, running, gain, offset, fitted)
-    error, multiple, running, gain, offset, fitted = best
+        candidates = [(m, m * mean_abs, None) for m in grid] + [(current / mean_abs, current, None)]
+        best = _best_candidate(layer, x, target, candidates, per_channel_gain)
+        _apply(layer, best)
+        fitted = False
+        if _can_fit_thresholds(layer, fit_max_k):
+            running, weight = fit_layer_thresholds(layer, x, target, seed=seed)
+            proposal = (running / mean_abs, running, weight)
+            refined = _best_candidate(layer, x, target, [proposal], per_channel_gain)
+            if refined[0] < best[0]:  # through the real layer, clip included
+                best, fitted = refined, True
+                _apply(layer, best)
+    error, multiple, running, _, _, _, output = best
+    return LayerCalibration(name, mean_abs, multiple, running,
+                            relative_squared_error(before, target), error,
+                            _correlation(before, target), _correlation(output, target), fitted)
+
+
+def _best_candidate(layer: MinConv2d, x: np.ndarray, target: np.ndarray,
+                    candidates: Sequence[tuple[float, float, np.ndarray | None]],
+                    per_channel_gain: bool):
+    """Of ``(multiple, mu_x_hat, weight or None)`` candidates, the one whose output is
+    closest to ``target`` after the least-squares gain and offset:
+    ``(error, multiple, mu_x_hat, weight, gain, offset, fitted output)``."""
+    best = None
+    for multiple, running, weight in candidates:
+        approx = approximate_output(layer, x, running, weight)
+        gain, offset = fit_gain_offset(approx, target, per_channel_gain)
+        fitted = approx * gain.reshape(1, -1, 1, 1) + offset.reshape(1, -1, 1, 1)
+        error = relative_squared_error(fitted, target)
+        if best is None or error < best[0]:
+            best = (error, multiple, running, weight, gain, offset, fitted)
+    return best
+
+
+def _apply(layer: MinConv2d, best) -> None:
+    _, multiple, running, weight, gain, offset, _ = best
+    if weight is not None:
+        layer.weight.data[...] = weight
     layer.running_abs_mean[0] = running
     layer.input_scale_multiple[0] = multiple  # training keeps using the calibrated scale
     layer.output_gain[...] = gain
     layer.output_offset[...] = offset
-    return LayerCalibration(name, mean_abs, multiple, running, relative_squared_error(before, target),
-                            error, _correlation(before, target), _correlation(fitted, target))
+
+
+def _can_fit_thresholds(layer: MinConv2d, fit_max_k: int) -> bool:
+    """Stage 2 needs the min operator and one weight scale per layer (Eq. 12 then maps
+    any thresholds back to weights), and a short enough receptive field."""
+    return (0 < receptive_field(layer) <= fit_max_k and layer.operator == "min"
+            and layer.scale == "layer")
+
+
+def correct_linear(layer: Linear, x: np.ndarray, x_exact: np.ndarray, name: str = ""
+                   ) -> LinearCorrection:
+    """Bias and scale correction of an exact ``Linear`` layer fed by min layers.
+
+    ``x`` is what the layer receives in the min network, ``x_exact`` what it receives
+    in the exact one, on the same images. Each output unit :math:`j` gets the
+    least-squares gain and offset that map its pre-activation in the min network,
+    :math:`z_j`, to the exact network's, :math:`z^*_j`,
+
+    .. math::
+
+        (a_j, c_j) = \\arg\\min_{a, c} \\sum_n \\big(z^*_{nj} - a\\, z_{nj} - c\\big)^2,
+        \\qquad W_j \\leftarrow a_j W_j, \\quad b_j \\leftarrow a_j b_j + c_j,
+
+    so the correction lives in the layer's own weights (it stays an ordinary exact
+    layer). The offset alone is the *bias correction* of post-training quantization.
+    """
+    if layer.bias is None:
+        raise ValueError("correct_linear: the layer has no bias to hold the offset")
+    z_exact = layer(Tensor(x_exact)).data
+    z = layer(Tensor(x)).data
+    n, units = z.shape
+    gain, offset = fit_gain_offset(z.reshape(n, units, 1, 1), z_exact.reshape(n, units, 1, 1))
+    layer.weight.data[...] = layer.weight.data * gain.reshape(-1, 1).astype(np.float32)
+    layer.bias.data[...] = (gain * layer.bias.data + offset).astype(np.float32)
+    return LinearCorrection(name, relative_squared_error(z, z_exact),
+                            relative_squared_error(layer(Tensor(x)).data, z_exact))
 
 
 def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
-                  per_channel_gain: bool = True) -> list[LayerCalibration]:
-    """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order.
+                  per_channel_gain: bool = True, fit_max_k: int = DEFAULT_FIT_MAX_K,
+                  linear_correction: bool = True, seed: int = 0
+                  ) -> list[LayerCalibration | LinearCorrection]:
+    """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order,
+    then correct the first ``Linear`` after them.
+
+    Call it once, on a model whose min layers still hold the exact network's weights
+    (a fresh :func:`convert_to_min` copy): the exact network it matches is the same
+    model with every min layer computed as an exact convolution.
 
     Parameters
     ----------
@@ -227,14 +328,24 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
     inputs : array or Tensor
         A few hundred calibration images, shape ``(N, C, H, W)``.
     grid : sequence of float
-        Multiples of the measured mean ``|x|`` tried for ``mu_x_hat``.
+        Multiples of the measured mean ``|x|`` tried for ``mu_x_hat`` (stage 1).
     per_channel_gain : bool
         One gain per output channel (best fit) or one per layer (keeps the folded
         network free of multiplications: see :func:`tinymin.minconv.fold.fold_min_model`).
+    fit_max_k : int
+        Stage 2, :mod:`tinymin.minconv.thresholds`: fit the thresholds one by one in
+        every min layer whose receptive field :math:`K = C_{in} k_h k_w` is at most
+        this (default 100: the first layer of LeNet and of mini_cifar; its cost grows
+        with :math:`C_{out} K`). 0 turns it off.
+    linear_correction : bool
+        Fit a gain and offset per output unit of the first ``Linear`` layer after the
+        last min layer (:func:`correct_linear`), to the exact network's pre-activations.
+    seed : int
+        Seeds the sample of output positions that stage 2 fits on.
 
     Returns
     -------
-    list of LayerCalibration
+    list of LayerCalibration, then a LinearCorrection if one was made
         Chosen scale, error and correlation before/after, per layer. The model is left
         in eval mode.
     """
@@ -243,15 +354,28 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
     x = np.asarray(getattr(inputs, "data", inputs))
     if x.ndim != 4 or len(x) == 0:
         raise ValueError(f"calibrate_min: inputs must be a non-empty (N, C, H, W) batch, got {x.shape}")
-    model.eval()
-    report = []
-    with no_grad():
-        for index, layer in enumerate(model):
-            if isinstance(layer, MinConv2d):
-                report.append(calibrate_layer(layer, x, str(index), grid, per_channel_gain))
-            x = layer(Tensor(x)).data
-    if not report:
+    layers = list(model)
+    min_indices = [i for i, layer in enumerate(layers) if isinstance(layer, MinConv2d)]
+    if not min_indices:
         raise ValueError("calibrate_min: the model holds no MinConv2d layer")
+    to_correct = next((i for i in range(min_indices[-1], len(layers))
+                       if isinstance(layers[i], Linear) and layers[i].bias is not None), None)
+    model.eval()
+    report: list[LayerCalibration | LinearCorrection] = []
+    x_exact = x  # the exact network's activations, on the same images
+    with no_grad():
+        for index, layer in enumerate(layers):
+            if isinstance(layer, MinConv2d):
+                x_exact = F.conv2d(Tensor(x_exact), layer.weight, layer.bias, layer.stride,
+                                   layer.padding).data  # before calibration changes anything
+                report.append(calibrate_layer(layer, x, str(index), grid, per_channel_gain,
+                                              fit_max_k, seed))
+            elif index == to_correct and linear_correction:
+                report.append(correct_linear(layer, x, x_exact, str(index)))
+                break
+            else:
+                x_exact = layer(Tensor(x_exact)).data
+            x = layer(Tensor(x)).data
     return report
 
 
@@ -263,7 +387,7 @@ class ConversionReport:
     exact_accuracy: float
     copy_accuracy: float
     calibration_images: int
-    layers: list[LayerCalibration] = field(default_factory=list)
+    layers: list[LayerCalibration | LinearCorrection] = field(default_factory=list)
     calibrated_accuracy: float | None = None
     seconds: float = 0.0
     written: Path | None = None
@@ -272,7 +396,8 @@ class ConversionReport:
 def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value: float | None = None,
                        shared_gain: bool = False, out: str | os.PathLike | None = None,
                        data_root: str | None = None, test_limit: int | None = None,
-                       seed: int = 0) -> ConversionReport:
+                       seed: int = 0, fit_max_k: int = DEFAULT_FIT_MAX_K,
+                       linear_correction: bool = True) -> ConversionReport:
     """Exact checkpoint -> min model: copy, re-estimate :math:`\\hat\\mu_x`, calibrate,
     evaluate, save (what ``python -m tinymin convert`` runs).
 
@@ -287,6 +412,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         The min layers' clip bound (default: the layer's).
     shared_gain : bool
         One calibration gain per layer instead of per channel (fully foldable).
+    fit_max_k, linear_correction
+        Stage 2 and the linear correction of :func:`calibrate_min`.
     out : path, optional
         Where to write the min model's checkpoint.
     data_root, test_limit, seed
@@ -320,7 +447,9 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
                               evaluate(model, test_loader)["accuracy"], len(images))
     if calibrate > 0:
         start = time.perf_counter()
-        report.layers = calibrate_min(model, images, per_channel_gain=not shared_gain)
+        report.layers = calibrate_min(model, images, per_channel_gain=not shared_gain,
+                                      fit_max_k=fit_max_k, linear_correction=linear_correction,
+                                      seed=seed)
         report.seconds = time.perf_counter() - start
         report.calibrated_accuracy = evaluate(model, test_loader)["accuracy"]
     if out:
