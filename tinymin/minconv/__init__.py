@@ -29,7 +29,9 @@ The min-conv layer                                 :class:`.layer.MinConv2d`
 Section 4.3, transfer learning                     :func:`.convert.convert_to_min`,
                                                    :func:`.convert.recalibrate_running_statistics`
 Beyond the paper: post-training calibration        :func:`.convert.calibrate_min`,
-                                                   :func:`.convert.convert_checkpoint`
+                                                   :func:`.convert.convert_checkpoint`,
+                                                   :func:`.thresholds.fit_thresholds`,
+                                                   :func:`.convert.correct_linear`
 Section 4 (Eq. 12-13): inference without products  :func:`.fold.fold_min_model`,
                                                    :func:`.fold.operation_counts`
 How close each layer is to the exact convolution   :func:`.diagnostics.layer_diagnostics`
