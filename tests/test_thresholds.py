@@ -149,7 +149,7 @@ def test_linear_correction_undoes_a_known_affine_distortion():
     assert report.error_before > 0.05 and report.error_after < 1e-8
 
 
-def test_calibrate_min_reports_the_linear_correction_last_and_can_skip_it():
+def test_calibrate_min_reports_the_linear_correction_last_when_asked():
     tm.manual_seed(0)
     exact = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(4 * 4 * 4, 5), nn.ReLU(), nn.Linear(5, 3)).eval()
@@ -159,7 +159,7 @@ def test_calibrate_min_reports_the_linear_correction_last_and_can_skip_it():
             exact[0](tm.tensor(x))))).data)).data
     converted = nn.convert_to_min(exact)
     plain = copy.deepcopy(converted)
-    report = nn.calibrate_min(converted, x)
+    report = nn.calibrate_min(converted, x, linear_correction=True)
     assert [r.layer for r in report] == ["0", "4"]
     assert isinstance(report[-1], LinearCorrection)
     assert report[-1].error_after <= report[-1].error_before
@@ -168,6 +168,6 @@ def test_calibrate_min_reports_the_linear_correction_last_and_can_skip_it():
         z = converted[4](tm.tensor(list(converted)[3](list(converted)[2](list(converted)[1](
             converted[0](tm.tensor(x))))).data)).data
     assert relative_squared_error(z, features) == pytest.approx(report[-1].error_after, rel=1e-4)
-    skipped = nn.calibrate_min(plain, x, linear_correction=False, fit_max_k=0)
+    skipped = nn.calibrate_min(plain, x, fit_max_k=0)  # no correction by default
     assert [r.layer for r in skipped] == ["0"] and not skipped[0].thresholds_fitted
     np.testing.assert_array_equal(plain[4].weight.data, exact[4].weight.data)

@@ -153,7 +153,7 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
                         "field C_in*kh*kw is at most this (the first layer of lenet and "
                         "mini_cifar); 0: off")
     parser.add_argument("--linear-correction", action=argparse.BooleanOptionalAction,
-                        default=True, help="fit a gain and offset per unit of the first "
+                        default=False, help="fit a gain and offset per unit of the first "
                         "Linear layer after the min layers")
 
 
