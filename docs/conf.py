@@ -92,6 +92,7 @@ doctest_global_setup = """
 import warnings
 warnings.simplefilter("ignore")
 import numpy as np
+np.set_printoptions(precision=8, suppress=False)  # numpy's defaults, whatever ran before
 import tinymin as tm
 tm.manual_seed(0)
 """

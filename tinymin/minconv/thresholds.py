@@ -51,7 +51,7 @@ import numpy as np
 DEFAULT_FIT_ROWS = 50_000
 #: Coordinate-descent sweeps over all thresholds.
 DEFAULT_SWEEPS = 2
-#: Quantile levels of |x| tried for each threshold (from the median to the maximum).
+#: Quantile levels of ``|x|`` tried for each threshold (from the median to the maximum).
 DEFAULT_CANDIDATES = 32
 
 
