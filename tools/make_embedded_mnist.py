@@ -38,15 +38,17 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT_DIR = REPO / "tinymin" / "data" / "_embedded"
+
+sys.path.insert(0, str(REPO))  # run from a checkout: use its tinymin, installed or not
+from tinymin.checkpoint.atomic import atomic_file  # noqa: E402
+
 TRAIN_FILE, TEST_FILE = "mnist_5k.npz", "mnist_t10k.npz"
 
 N_PIXELS = 28 * 28
@@ -149,17 +151,9 @@ def check_disjoint(train: np.ndarray, test: np.ndarray) -> None:
 
 
 def save_atomic(out: Path, **arrays: np.ndarray) -> None:
-    """``np.savez_compressed`` into a temporary file beside ``out``, then rename it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; package data must be world-readable
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """``np.savez_compressed`` through tinymin's one atomic write (temporary file, rename)."""
+    with atomic_file(out) as f:
+        np.savez_compressed(f, **arrays)
 
 
 def build(csv: Path, t10k: Path, out_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
