@@ -17,7 +17,7 @@ import numpy as np
 
 from tinymin import ops
 from tinymin.ops.reduction import normalize_axes
-from tinymin.tensor import Tensor, _data, _shape_args, _to_array, broadcasts_to
+from tinymin.tensor import MaxResult, Tensor, _data, _shape_args, _to_array, broadcasts_to
 
 
 # ---------------------------------------------------------------- constructors
@@ -43,22 +43,27 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with 0 (float32 unless ``dtype=``)."""
     return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with 1 (float32 unless ``dtype=``)."""
     return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape and dtype of ``t``."""
     return Tensor(np.zeros_like(_data(t)), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape and dtype of ``t``."""
     return Tensor(np.ones_like(_data(t)), requires_grad=requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None) -> Tensor:
+    """Evenly spaced values, as :func:`numpy.arange` (``start, stop, step``)."""
     return Tensor(np.arange(*args, dtype=dtype))
 
 
@@ -157,22 +162,28 @@ def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Ten
 
 # ------------------------------------------------- functions mirroring methods
 def exp(x: Tensor) -> Tensor:
+    """Elementwise :math:`e^x`; see :meth:`~tinymin.tensor.Tensor.exp`."""
     return ops.ExpFunction.apply(x)
 
 
 def log(x: Tensor) -> Tensor:
+    """Elementwise natural logarithm; see :meth:`~tinymin.tensor.Tensor.log`."""
     return ops.LogFunction.apply(x)
 
 
 def sqrt(x: Tensor) -> Tensor:
+    """Elementwise square root; see :meth:`~tinymin.tensor.Tensor.sqrt`."""
     return ops.SqrtFunction.apply(x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 (torch name)
+    """Elementwise :math:`|x|`; see :meth:`~tinymin.tensor.Tensor.abs`."""
     return ops.AbsFunction.apply(x)
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clamp every element into ``[min, max]`` (either may be None); see
+    :meth:`~tinymin.tensor.Tensor.clip`."""
     return _as_tensor(x).clip(min, max)
 
 
@@ -180,34 +191,43 @@ clamp = clip
 
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product ``a @ b`` (numpy's broadcasting rules); see :meth:`~tinymin.tensor.Tensor.matmul`."""
     return ops.MatMulFunction.apply(a, b)
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A001
+    """Sum over ``dim``; all elements by default. See :meth:`~tinymin.tensor.Tensor.sum`."""
     return _as_tensor(x).sum(dim, keepdim, **kw)
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Arithmetic mean over ``dim``; all elements by default. See :meth:`~tinymin.tensor.Tensor.mean`."""
     return _as_tensor(x).mean(dim, keepdim, **kw)
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any):  # noqa: A001
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor | MaxResult:  # noqa: A001
+    """Largest element; with an int ``dim``, a ``(values, indices)`` pair; see
+    :meth:`~tinymin.tensor.Tensor.max`."""
     return _as_tensor(x).max(dim, keepdim, **kw)
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """The same elements in a new ``shape``; see :meth:`~tinymin.tensor.Tensor.reshape`."""
     return ops.ReshapeFunction.apply(x, tuple(shape))
 
 
 def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
+    """The axes reordered as ``dims``; see :meth:`~tinymin.tensor.Tensor.permute`."""
     return ops.PermuteFunction.apply(x, tuple(dims))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap axes ``dim0`` and ``dim1``; see :meth:`~tinymin.tensor.Tensor.transpose`."""
     return _as_tensor(x).transpose(dim0, dim1)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim`` .. ``end_dim`` into one; see :meth:`~tinymin.tensor.Tensor.flatten`."""
     return _as_tensor(x).flatten(start_dim, end_dim)
 
 
@@ -231,7 +251,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the largest element; see :meth:`Tensor.argmax`."""
+    """Index of the largest element; see :meth:`~tinymin.tensor.Tensor.argmax`."""
     return _as_tensor(x).argmax(dim, keepdim)
 
 
