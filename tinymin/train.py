@@ -134,10 +134,8 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
             raise NonFiniteLossError(f"{error}: training stopped{kept} (a smaller learning "
                                      "rate usually helps)") from None
         test = evaluate(model, test_loader, loss_fn) if test_loader is not None else {}
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-               "test_loss": test.get("loss", float("nan")),
-               "test_accuracy": test.get("accuracy", float("nan")),
-               "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        row = epoch_row(epoch, train, test, optimizer.param_groups[0]["lr"],
+                        time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
@@ -151,6 +149,16 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
         if log is not None:
             log(format_epoch(row))
     return history
+
+
+def epoch_row(epoch: int, train: dict[str, float], test: dict[str, float], lr: float,
+              seconds: float) -> dict[str, float]:
+    """One row of ``metrics.csv`` (both engines write the same columns); test columns are
+    NaN when there is no test set (``test`` empty)."""
+    return {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
+            "test_loss": test.get("loss", float("nan")),
+            "test_accuracy": test.get("accuracy", float("nan")),
+            "lr": lr, "seconds": seconds}
 
 
 def _check_not_empty(op: str, loader, name: str = "loader") -> None:

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from tinymin.torch.distributed import Placement, sum_over_ranks
-from tinymin.train import NonFiniteLossError
+from tinymin.train import NonFiniteLossError, epoch_row
 
 #: Options torch keeps in a parameter group that tinymin's optimizers do not have.
 TORCH_ONLY_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
@@ -70,6 +70,7 @@ def make_train_loader(dataset, batch_size: int, seed: int, placement: Placement)
 
 
 def make_test_loader(dataset, batch_size: int, placement: Placement) -> DataLoader:
+    """This rank's share of the test set (:class:`RankSlice`), in order, unshuffled."""
     return DataLoader(RankSlice(TorchDataset(dataset), placement.rank, placement.world_size),
                       batch_size=batch_size)
 
@@ -159,10 +160,8 @@ def fit(model: torch.nn.Module, optimizer, train_loader: DataLoader, epochs: int
                                      "checkpoint is left as it was (a smaller learning rate "
                                      "usually helps)") from None
         test = evaluate(model, test_loader, placement) if test_loader is not None else {}
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-               "test_loss": test.get("loss", float("nan")),
-               "test_accuracy": test.get("accuracy", float("nan")),
-               "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+        row = epoch_row(epoch, train, test, optimizer.param_groups[0]["lr"],
+                        time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
@@ -178,6 +177,7 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def model_state_to_numpy(model: torch.nn.Module) -> OrderedDict[str, np.ndarray]:
+    """The model's state_dict as numpy copies on the CPU, the keys tinymin's model has."""
     return OrderedDict((k, v.detach().cpu().numpy().copy()) for k, v in unwrap(model).state_dict().items())
 
 
@@ -213,10 +213,13 @@ def optimizer_state_from_numpy(state_dict: dict[str, Any], optimizer) -> dict[st
 
 
 def scheduler_state_to_numpy(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """A torch scheduler's state_dict in tinymin's form (without torch's bookkeeping)."""
     return {k: v for k, v in state_dict.items() if k not in TORCH_ONLY_SCHEDULER_KEYS}
 
 
 def scheduler_state_from_numpy(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """tinymin's scheduler state in the form torch's ``load_state_dict`` takes: torch
+    counts one ``step()`` more than ``last_epoch`` (the one its constructor makes)."""
     return {**state_dict, "_step_count": int(state_dict["last_epoch"]) + 1}
 
 
@@ -253,6 +256,7 @@ def rng_states() -> dict[str, np.ndarray]:
 
 
 def restore_rng_states(extra: dict[str, np.ndarray]) -> None:
+    """Put back the generators :func:`rng_states` saved (those present in ``extra``)."""
     if "torch_rng_cpu" in extra:
         torch.set_rng_state(torch.from_numpy(np.array(extra["torch_rng_cpu"], dtype=np.uint8)))
     if "torch_rng_cuda" in extra and torch.cuda.is_available():
