@@ -32,6 +32,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 @dataclass(frozen=True)
 class Exercise:
+    """One exercise: the ``functions`` a learner writes in its template, the chapter that
+    teaches them, and ``cases()``, the checks :func:`check` runs on them."""
+
     name: str
     summary: str
     chapter: str
@@ -62,6 +65,7 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in (
 
 
 def get_exercise(name: str) -> Exercise:
+    """The exercise called ``name``; a KeyError that lists them all if there is none."""
     if name not in EXERCISES:
         raise KeyError(f"exercise: no exercise {name!r}; the exercises are {', '.join(EXERCISES)}")
     return EXERCISES[name]
@@ -81,6 +85,7 @@ def check(name: str, file: str | os.PathLike | None = None,
 
 
 def format_list() -> str:
+    """The text of ``python -m tinymin exercise list``: one line per exercise, in order."""
     width = max(len(name) for name in EXERCISES)
     lines = [f"{e.name:<{width}}  {e.summary}  [chapter {e.chapter}]" for e in EXERCISES.values()]
     lines.append("")

@@ -56,6 +56,8 @@ class Case:
 
 @dataclass
 class CaseResult:
+    """How one case went: ``failure`` is None when it passed."""
+
     name: str
     failure: Failure | None
 
@@ -98,6 +100,7 @@ class Report:
 
 # --------------------------------------------------------------- what a test calls
 def fail(case: str, inputs: dict[str, Any], expected: Any, obtained: Any, hint: str) -> None:
+    """Fail ``case``: raise :class:`CaseFailed` with what went in, was expected and came out."""
     raise CaseFailed(Failure(case, inputs, expected, obtained, hint))
 
 
