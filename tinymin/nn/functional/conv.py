@@ -117,6 +117,8 @@ def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:
 
 
 def fits_in_one_chunk(geom: ConvGeometry, itemsize: int) -> bool:
+    """Whether the whole batch's column matrix stays under the im2col bound (then the
+    forward may keep it for the weight gradient instead of rebuilding it)."""
     return geom.batch * geom.rows_per_image * geom.patch_size * itemsize <= _IM2COL_LIMIT_BYTES
 
 
@@ -142,7 +144,8 @@ def nchw_to_rows(grad: np.ndarray) -> np.ndarray:
 
 
 def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
-                  cols: np.ndarray | None, need_x: bool, need_w: bool):
+                  cols: np.ndarray | None, need_x: bool,
+                  need_w: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Exact gradients of :math:`Y = \\mathrm{cols}(x)\\,W^\\top` for inputs and weights.
 
     ``cols`` is the saved column matrix of ``x`` (or None: then it is rebuilt chunk
