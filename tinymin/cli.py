@@ -231,6 +231,7 @@ def check_same_shape(path: str, config: dict, trained_on: str, info: DatasetInfo
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """A checkpoint's test loss and accuracy on its dataset (or ``--data``)."""
     checkpoint = load_checkpoint(args.checkpoint)
     config = dict(checkpoint.config.get("model", {}))
     if "name" not in config:
@@ -249,6 +250,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """Accuracy and loss curves of the run folders into one PNG."""
     from tinymin.viz import plot_runs
 
     check_output_path("--out", args.out)
@@ -258,6 +260,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_table1(args: argparse.Namespace) -> int:
+    """The paper's Table 1 (operator correlations), measured by Monte Carlo."""
     from tinymin.analysis import format_table1, table1
 
     print(format_table1(table1(n_samples=args.samples, seed=args.seed)))
