@@ -119,6 +119,7 @@ class VersionCounter:
         self.last_op = ""
 
     def bump(self, op: str) -> None:
+        """Count one in-place change, made by ``op`` (named in the error backward raises)."""
         self.value += 1
         self.last_op = op
 
@@ -162,6 +163,8 @@ class Context:
 
     @property
     def saved_tensors(self) -> tuple:
+        """What ``forward`` saved; raises RuntimeError if one was changed in place since,
+        or after :meth:`release`."""
         if self.released:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
         for counter, version, position, shape in self._saved_versions:
@@ -200,7 +203,7 @@ class Context:
 
     @property
     def name(self) -> str:
-        # SumFunction's node prints as <SumBackward>, as in PyTorch.
+        """The node's name: ``SumFunction``'s prints as ``<SumBackward>``, as in PyTorch."""
         return self.function.__name__.removesuffix("Function") + "Backward"
 
     def __repr__(self) -> str:
