@@ -175,7 +175,7 @@ class Context:
                     f"gradient computation has been modified by an in-place operation "
                     f"({counter.last_op}): {role} of {self.function.__name__}, shape {shape}, "
                     f"is at version {counter.value}; expected version {version}. Change a "
-                    f".clone() instead, or do the in-place change after backward()."
+                    f".clone() of it instead, or do the in-place change after backward()."
                 )
         return self._saved
 
