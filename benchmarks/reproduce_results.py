@@ -54,6 +54,8 @@ SEEDS = (0, 1, 2)
 #: Options every training command shares.
 COMMON = ["--model", "lenet", "--no-progress"]
 QUICK_LIMITS = ["--train-limit", "128", "--test-limit", "128", "--batch-size", "32"]
+TITLES = {"mnist-embedded": "LeNet, 5,000 embedded MNIST digits\n(tested on the 10,000 official)",
+          "fashion-mnist": "LeNet, Fashion-MNIST (60,000 / 10,000)"}
 
 
 @dataclass(frozen=True)
@@ -338,9 +340,13 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
     import matplotlib.pyplot as plt
     import numpy as np
 
+    # a panel per dataset with at least one finished curve
     datasets = [d for d in dict.fromkeys(r.data for r in rows)
-                if any(r.curve and r.data == d for r in rows)]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+                if any(r.curve and r.data == d and results[r.key] for r in rows)]
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4),
+                             squeeze=False)
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "no finished runs yet", ha="center", va="center")
     for ax, data in zip(axes[0], datasets):
         for row in rows:
             if row.data != data or not row.curve:
@@ -355,7 +361,7 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
                             label=f"{row.curve} ({len(curves)} seeds)")
             ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), color=line.get_color(),
                             alpha=0.25, lw=0)
-        ax.set_title(f"LeNet on {data}")
+        ax.set_title(TITLES.get(data, f"LeNet on {data}"))
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
