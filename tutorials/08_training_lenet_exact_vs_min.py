@@ -231,8 +231,8 @@ print(f"final test accuracy  exact: {exact_curve[-1]:.2%}   min from scratch: "
 # 2-3 epochs of fine-tuning. Longer fine-tuning closes most of the gap: with 4,000
 # training digits and the earlier 1,000-image test split, exact 97.2%, the copy
 # 91.1%, 95.0% after 3 epochs and 96.2% after 12 (learning rate
-# :math:`3 \cdot 10^{-4}`, cosine schedule). :doc:`/guides/results` gives these
-# runs as the mean and spread of 3 seeds on the official 10,000 test images.
+# :math:`3 \cdot 10^{-4}`, cosine schedule). :doc:`/guides/results` gives runs of
+# these kinds as the mean and spread of 3 seeds on the official 10,000 test images.
 # The paper's "transfer matches exact" took hundreds of epochs;
 # chapter 12 shows how to close the gap *without* training, by choosing
 # :math:`\hat\mu_x` and fitting a gain.
