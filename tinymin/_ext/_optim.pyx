@@ -39,7 +39,7 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
 
 
 cdef inline void _adam_chunk(floating* p, const floating* g, floating* m, floating* v,
-                             floating* vmax, Py_ssize_t n, floating beta1, floating one_minus_beta1,
+                             Py_ssize_t n, floating beta1, floating one_minus_beta1,
                              floating beta2, floating one_minus_beta2, floating step_size,
                              floating sqrt_bc2, floating eps) noexcept nogil:
     cdef Py_ssize_t i
@@ -89,7 +89,7 @@ cdef _adam_typed(floating[::1] p, const floating[::1] g, floating[::1] m, floati
             _amsgrad_chunk(&p[start], &g[start], &m[start], &v[start], vmax_ptr + start, size,
                            b1, c1, b2, c2, lr_t, scale, tiny)
         else:
-            _adam_chunk(&p[start], &g[start], &m[start], &v[start], NULL, size,
+            _adam_chunk(&p[start], &g[start], &m[start], &v[start], size,
                         b1, c1, b2, c2, lr_t, scale, tiny)
 
 
