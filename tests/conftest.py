@@ -5,6 +5,7 @@ marker (chapters run by the docs build, not by a plain ``pytest``)."""
 import os
 
 import pytest
+from backends import BACKENDS
 from hypothesis import HealthCheck, settings
 
 from tinymin import _ext
@@ -14,15 +15,6 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-#: The kernel backends a test module can ask for: ``pytestmark = pytest.mark.usefixtures("backend")``.
-BACKENDS = [
-    "numpy",
-    pytest.param("cython", marks=pytest.mark.skipif(
-        not _ext.HAVE_CYTHON,
-        reason="Cython kernels not built (python setup.py build_ext --inplace)")),
-]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -13,20 +13,13 @@ import warnings
 
 import numpy as np
 import pytest
+from backends import BACKENDS, needs_cython
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinymin import _ext
 from tinymin._ext import reference, threads
 
-BACKENDS = [
-    "numpy",
-    pytest.param(
-        "cython",
-        marks=pytest.mark.skipif(not _ext.HAVE_CYTHON, reason="Cython extension not built"),
-    ),
-]
-needs_cython = pytest.mark.skipif(not _ext.HAVE_CYTHON, reason="Cython extension not built")
 DTYPES = [np.float32, np.float64]
 
 

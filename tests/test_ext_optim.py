@@ -6,18 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from backends import BACKENDS, needs_cython
 
 from tinymin import _ext
 from tinymin._ext import threads
-
-BACKENDS = [
-    "numpy",
-    pytest.param(
-        "cython",
-        marks=pytest.mark.skipif(not _ext.HAVE_CYTHON, reason="Cython extension not built"),
-    ),
-]
-needs_cython = pytest.mark.skipif(not _ext.HAVE_CYTHON, reason="Cython extension not built")
 
 
 def adam_loop(p, g, m, v, vmax, beta1, beta2, step_size, sqrt_bc2, eps):

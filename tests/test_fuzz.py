@@ -6,7 +6,6 @@ another exception, never a crash, never a silently wrong shape."""
 from numbers import Integral
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +13,7 @@ import tinymin as tm
 import tinymin.nn.functional as F
 from tinymin import _ext
 
-BACKENDS = ["numpy"] + (["cython"] if _ext.HAVE_CYTHON else [])
-# the backend fixture holds for every example of a test, which is what we want
+# conftest.py's backend fixture (numpy, cython) holds for every example of a test, which is what we want
 FUZZ = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -26,12 +24,6 @@ ARGUMENTS = st.one_of(  # stride / padding / kernel_size values, good and bad
     st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
     st.sampled_from([1.5, (1, 2, 3), "2", None, True, (1.0, 1)]),
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    with _ext.use_backend(request.param):
-        yield request.param
 
 
 def _pair(value, minimum):
