@@ -261,6 +261,27 @@ def test_gemm_cython_equals_numpy_twin_and_broadcast(op, dtype, p, k, c):
     np.testing.assert_allclose(nu, expected, **tol(dtype, k))
 
 
+@needs_cython
+@pytest.mark.parametrize("kernel", ["min_gemm_klanes", "min_gemm_panels"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p,k,c", [(203, 1100, 37), (64, 25, 32), (129, 800, 9), (5, 7, 3),
+                                   (17, 1025, 4), (70, 64, 17), (9, 65, 16)])
+def test_both_min_gemm_kernels_equal_the_numpy_twin(kernel, dtype, p, k, c):
+    # min_gemm picks one of its two kernels by K (PANEL_MAX_K, which depends on the
+    # build's vector width): each is checked on every size here, whichever is picked
+    from tinymin._ext import _min_gemm
+
+    cols, w = operands(np.random.default_rng(p * k + c), p, k, c, dtype)
+    got = getattr(_min_gemm, kernel)(cols, w, np.full((p, c), np.nan, dtype))
+    np.testing.assert_allclose(got, reference.min_gemm(cols, w), **tol(dtype, k))
+    cols[p // 2, k // 2], w[c - 1, 0] = np.nan, np.nan
+    got = getattr(_min_gemm, kernel)(cols, w, np.zeros((p, c), dtype))
+    expected_nan = np.zeros((p, c), dtype=bool)
+    expected_nan[p // 2, :] = True
+    expected_nan[:, c - 1] = True
+    np.testing.assert_array_equal(np.isnan(got), expected_nan)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_naive_min_gemm_equals_min_gemm(dtype):
     cols, w = operands(np.random.default_rng(3), 300, 50, 7, dtype)

@@ -91,15 +91,26 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # %%
 # The Cython kernel
 # -----------------
-# The compiled kernel lives next to the Python package. Its innermost piece is a
-# *micro-kernel*: a tile of output (8 rows x 1 filter) whose 8 accumulators stay
-# in CPU registers for the whole :math:`k` loop. It is vectorised over :math:`k`:
-# one AVX2 register holds 8 consecutive :math:`k` (lane :math:`l` sums the
-# :math:`k` with :math:`k \bmod 8 = l`, and the 8 lanes are added up at the end).
-# Per 8 values of :math:`k` it loads the filter's :math:`|w|` and
-# :math:`\operatorname{sgn}(w)` once (precomputed per call), forms :math:`-|w|`,
-# and applies the clip identity to the 8 rows. Here is the clip and the tile:
-pyx = Path(_ext.__file__).parent / "_selector_gemm.pyx"
+# The compiled kernel lives next to the Python package, in ``_min_gemm.pyx``. Its
+# innermost piece is a *micro-kernel*: a tile of output whose accumulators stay in
+# CPU registers for the whole :math:`k` loop. There are two, and ``min_gemm`` picks
+# one by :math:`K`:
+#
+# * ``_min_tile`` (8 rows x 1 filter) is vectorised over :math:`k`: one vector
+#   register holds consecutive :math:`k` (8 float32 with AVX2; lane :math:`l` sums
+#   the :math:`k` with :math:`k \bmod 8 = l`, and the lanes are added up at the
+#   end). Per vector of :math:`k` it loads the filter's :math:`|w|` and
+#   :math:`\operatorname{sgn}(w)` once (precomputed per call), forms :math:`-|w|`,
+#   and applies the clip identity to the 8 rows.
+# * ``_min_panel_tile`` (8 rows x one vector of filters) is vectorised over the
+#   filters: each input value is broadcast to every lane and meets 8 or 16 filters at
+#   once, and no lanes need adding up at the end. With AVX-512's 32 registers it is
+#   the faster one at every :math:`K`; with AVX2's 16 it runs out of registers, so
+#   there it is used only for short rows (:math:`K \le 64`, LeNet's first layer),
+#   where the lane sums of ``_min_tile`` would dominate.
+#
+# Here is the clip and the k-vectorised tile:
+pyx = Path(_ext.__file__).parent / "_min_gemm.pyx"
 
 
 def cdef_function(source: str, name: str) -> str:
@@ -114,19 +125,29 @@ if pyx.exists():
     print()
     print(cdef_function(source, "_min_tile"))
 else:
-    print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_selector_gemm.pyx")
+    print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_min_gemm.pyx")
+
+# %%
+# Which one runs here depends on the vector width this build was compiled for:
+if _ext.HAVE_CYTHON:
+    from tinymin._ext import _min_gemm
+
+    lanes = _min_gemm.vector_lanes(np.float32)
+    print(f"{lanes} float32 lanes per vector; filter panels up to K = "
+          f"{_min_gemm.PANEL_MAX_K if lanes < 16 else 'any'}; LeNet conv2 (K = {K}) uses "
+          f"{'_min_panel_tile' if K <= _min_gemm.PANEL_MAX_K else '_min_tile'}")
 
 # %%
 # What makes it fast (``benchmarks/README.md`` and the kernel's docstring hold the
 # measurements):
 #
-# * the inner loop runs over a **contiguous** axis (8 consecutive :math:`k` of a row
-#   and of a filter), so gcc turns ``for l in range(nl)`` into single AVX2
-#   instructions on 8 floats;
+# * the inner loop runs over a **contiguous** axis (consecutive :math:`k` of a row
+#   and of a filter, or consecutive filters of a panel), so gcc turns
+#   ``for l in range(nl)`` into single vector instructions on 8 or 16 floats;
 # * nothing in the loop is loop-invariant, so the compiler keeps every value in
-#   registers (an earlier layout, 8 rows x 8 filters vectorised over the filters,
-#   made gcc hoist 8 broadcasts, run out of the 16 registers and spill: about 1.4x
-#   slower);
+#   registers (with 16 AVX2 registers the panel tile makes gcc hoist 8 broadcasts
+#   and spill: about 1.4x slower at K = 800, which is why AVX2 builds keep
+#   ``_min_tile`` for long rows);
 # * :math:`|w|`, :math:`\operatorname{sgn}(w)` are computed **once per call**, not
 #   once per row, zero-padded to a multiple of 8 and 64-byte aligned, and each thread
 #   copies its block of rows into an aligned buffer (a vector load that splits two
@@ -239,7 +260,12 @@ fig.tight_layout()
 # So even a perfect min kernel needs roughly **1.5-2x the time of the BLAS GEMM**
 # on this kind of CPU (the project's performance notes say 1.6-2x): an
 # instruction-level limit, not a lack of tuning (tinymin's kernel measured about
-# 1.5x on this shape and 1.8x on a 3x3 layer, one thread; table above). The paper's argument is
+# 1.3-1.5x on this shape and 1.8x on a 3x3 layer, one thread, against a BLAS using
+# the same vector width). If the line below prints less than 1x, the two do not use
+# the same vectors: for example an OpenBLAS held to its AVX2 kernels by the
+# environment variable ``OPENBLAS_CORETYPE`` on a CPU for which tinymin's kernel was
+# compiled with AVX-512 (``threadpoolctl.threadpool_info()`` names BLAS's kernels).
+# The paper's argument is
 # about *hardware*: a comparator and a 4-to-1 multiplexer (Table 2) are much
 # cheaper in silicon and energy than a multiplier. On a CPU, which
 # already has fast multipliers, a min costs as much as a multiply, and the clip
@@ -255,3 +281,19 @@ if fast is not None:
     print(f"measured here, one thread each: Cython min_gemm takes "
           f"{timings['Cython min_gemm, 1 thread'] / blas:.1f}x the BLAS GEMM time")
 plt.show()
+
+# %%
+# Across layer shapes
+# -------------------
+# One shape says little about another. ``python benchmarks/bench_training.py
+# --threads 1 --skip-epochs --plot FILE`` times the min-selector and the exact
+# convolution (forward, im2col included) against :math:`K = C_\mathrm{in} k_h k_w`
+# and against :math:`C_\mathrm{out}`, and a training epoch against the batch size
+# beside PyTorch. This is its figure from the project's benchmark machine
+# (``benchmarks/README.md`` gives the machine, the date and the tables):
+#
+# .. image:: /_static/benchmark_scaling.png
+#    :alt: convolution time against K and C_out, epoch time against batch size
+#
+# Both convolutions grow linearly in :math:`K` and :math:`C_\mathrm{out}`, and their
+# ratio stays within the 1.5-2x that the instruction count above predicts.

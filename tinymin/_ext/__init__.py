@@ -2,8 +2,8 @@
 
 Every function here exists in two backends with the same signature:
 
-* ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_selector_gemm.pyx`` and
-  ``_optim.pyx`` (OpenMP-parallel, vectorised), built by ``pip install -e .``;
+* ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_min_gemm.pyx``,
+  ``_selector_gemm.pyx`` and ``_optim.pyx`` (OpenMP-parallel, vectorised), built by ``pip install -e .``;
 * ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
   debuggers, and the fallback when the extension is not built.
 

@@ -3,7 +3,7 @@
 With ``TINYMIN_BACKEND=numpy`` (or ``tinymin._ext.use_backend("numpy")``) every
 convolution in tinymin runs through this file, so a debugger steps into plain numpy
 code. Each function has exactly the signature of its Cython twin in
-``_im2col.pyx`` / ``_selector_gemm.pyx``. Arguments are checked, and int arguments
+``_im2col.pyx`` / ``_min_gemm.pyx`` / ``_selector_gemm.pyx``. Arguments are checked, and int arguments
 turned into pairs, by the public wrappers in ``tinymin/_ext/__init__.py``; call those
 (``tinymin._ext.im2col`` ...) rather than these directly.
 

@@ -21,7 +21,7 @@ Check your answer::
     python -m tinymin exercise check min_gemm --file this_file.py
 
 tinymin's own answer: ``tinymin._ext.reference.min_gemm`` and the Cython kernel in
-``tinymin/_ext/_selector_gemm.pyx``; the maths is in docs/guides/minconv_math.rst.
+``tinymin/_ext/_min_gemm.pyx``; the maths is in docs/guides/minconv_math.rst.
 """
 
 import numpy as np

@@ -1,0 +1,350 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The min-selector GEMM in Cython: ``out[p, c] = sum_k m(cols[p, k], w_hat[c, k])``.
+
+``m(a, b) = sgn(a) sgn(b) min(|a|, |b|)`` (Eq. 13, docs/guides/minconv_math.rst,
+section 4), computed through the identity ``m(a, w) = sgn(w) * clip(a, -|w|, |w|)``.
+The validating entry point is :func:`tinymin._ext.min_gemm`; the functions here trust
+their arguments (C-contiguous 2-D float32/float64 arrays of the same dtype, matching
+K). Its numpy twin is ``tinymin._ext.reference.min_gemm``. The two other selector
+GEMMs (max, adder) are in ``_selector_gemm.pyx``.
+
+How the kernels are organised (benchmarks/README.md holds the measurements behind it):
+
+A "vector" below is one register of the width the compiler targets: 64 bytes with
+AVX-512 (``-march=native`` on a CPU that has it; 16 float32 or 8 float64 lanes, 32
+registers), else 32 bytes (AVX2: 8 or 4 lanes, 16 registers). ``min_gemm`` has two
+kernels that compute the same sums and picks one by K (``PANEL_MAX_K``):
+
+``min_gemm_panels`` vectorises over the filters (every K with AVX-512; K <= 64
+otherwise). The weights are repacked into panels of nr filters (K x nr, nr = one
+vector), as |w| and sgn(w); a tile is 8 rows x one panel: for each k the 8 inputs are
+broadcast and each does (max, min, fused multiply-add) against the panel's -|w|, |w|
+and sgn(w), and the results are stored as they are. No lane sums, no padding of K.
+It needs 8 accumulators + 8 broadcasts + 3 weight vectors: with 16 registers gcc
+spills, which is why AVX2 builds use it only where the k-lane kernel's per-output
+lane sums dominate (LeNet's first layer, K = 25: 2.1 against 3.3 ms).
+
+``min_gemm_klanes`` vectorises over k ("k-lanes"):
+
+1. ``|w|`` and ``sgn(w)`` are computed once per call as C x Kp arrays, K zero-padded
+   to Kp, a multiple of the lane count nl (one vector), and 64-byte aligned (numpy
+   only promises 16; a misaligned vector load that splits a cache line costs two).
+2. The rows of ``cols`` are split into blocks of ``MB`` rows, shared among OpenMP
+   threads with ``prange(schedule="dynamic")``: a thread takes the next block when
+   it is free, so a core busy with another process does not hold the others back
+   (with "static" the 2-thread kernel ran 1.3-1.7x slower on a loaded machine). The
+   thread copies its block into its own aligned, zero-padded buffer, then sweeps it
+   in tiles of ``MR`` = 8 rows; for each tile all C filters stream past (tile rows
+   in L1, filters from L2). K longer than ``KC`` is split into chunks, the partial
+   sums kept in ``out``.
+3. The micro-kernel computes 8 rows x 1 filter: 8 accumulator vectors, lane l
+   summing the k with k % nl == l; per k-vector it loads |w| and sgn(w) once, forms
+   -|w|, and does 8 x (max, min, fused multiply-add) with the 8 row vectors read
+   straight from L1. At the end each accumulator's lanes are added up (8 -> 4 -> 2
+   -> 1). Everything lives in registers (8 + 3 + 2 temporaries of AVX2's 16);
+   nothing in the loop is loop-invariant, so gcc has nothing to hoist and spill.
+   The compares are written as ``lo if lo > x else x``, which gcc turns into one
+   ``vmaxps`` (and which keeps a NaN input NaN); the loops live in ``cdef inline
+   ... noexcept nogil`` helpers (gcc did not vectorise them written directly in the
+   ``prange`` body).
+
+Measurements, and the variants that lost: benchmarks/README.md, "How min_gemm got
+fast".
+"""
+
+import sys
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.string cimport memcpy
+
+from tinymin._ext._lanes cimport MB, MR, NRMAX, TINYMIN_VECTOR_BYTES, _nr, _store, _zero
+
+from tinymin._ext.threads import num_threads as _num_threads
+
+# KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
+cdef enum:
+    KC = 1024
+
+#: Up to this many columns (K = C_in kh kw) ``min_gemm`` vectorises over the filters
+#: (:func:`min_gemm_panels`), above it over k (:func:`min_gemm_klanes`). With AVX-512's
+#: 32 vector registers the panel kernel's 8 accumulators, 8 broadcast inputs and 3
+#: weight vectors fit, and it was faster at every K measured (25 to 800); with 16
+#: registers (AVX2) it spills, and won only up to K of about 64 (benchmarks/README.md).
+PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
+
+
+def vector_lanes(dtype) -> int:
+    """Lanes of one vector register for ``dtype`` in this build (what ``_nr`` returns)."""
+    return TINYMIN_VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+cdef inline floating _clip(floating x, floating lo, floating hi) noexcept nogil:
+    # Each ternary is one vmaxps / vminps; written with x last so that a NaN in x
+    # comes out as NaN (vmaxps(a, b) returns b when either is NaN), as in numpy.
+    x = lo if lo > x else x
+    return hi if hi < x else x
+
+# ------------------------------------------------------------------ min micro-kernels
+cdef inline void _finish(floating* acc, floating* out, bint first) noexcept nogil:
+    # Add up the lanes of one accumulator (halving: 8 -> 4 -> 2 -> 1) into out[0], on
+    # top of the partial sum of the earlier k-chunks unless this is the first chunk.
+    cdef Py_ssize_t l, h = _nr(acc[0])
+    while h > 1:
+        h //= 2
+        for l in range(h):
+            acc[l] += acc[l + h]
+    out[0] = acc[0] if first else out[0] + acc[0]
+
+
+cdef inline void _min_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
+                           const floating* ab, const floating* sg,
+                           floating* out, Py_ssize_t ldo, Py_ssize_t nrows,
+                           bint first) noexcept nogil:
+    """8 rows x 1 filter: out[r*ldo] (+)= sum_k sg[k] * clip(x[r*ldx + k], -ab[k], ab[k]).
+
+    ``x``: 8 rows of the packed block (row stride ``ldx``), ``ab``/``sg``: |w| and
+    sgn(w) of one filter; K is a multiple of the lane count nl. Lane l of an
+    accumulator sums the k with k % nl == l; only the first ``nrows`` rows are stored.
+    """
+    cdef Py_ssize_t nl = _nr(x[0])
+    cdef floating a0[NRMAX]
+    cdef floating a1[NRMAX]
+    cdef floating a2[NRMAX]
+    cdef floating a3[NRMAX]
+    cdef floating a4[NRMAX]
+    cdef floating a5[NRMAX]
+    cdef floating a6[NRMAX]
+    cdef floating a7[NRMAX]
+    cdef floating lo, hi, s
+    cdef Py_ssize_t kv, l, k
+    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
+    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    for kv in range(K // nl):
+        for l in range(nl):  # one vector operation per line
+            k = kv * nl + l
+            hi = ab[k]
+            lo = -hi
+            s = sg[k]
+            a0[l] += s * _clip(x[k], lo, hi)
+            a1[l] += s * _clip(x[ldx + k], lo, hi)
+            a2[l] += s * _clip(x[2 * ldx + k], lo, hi)
+            a3[l] += s * _clip(x[3 * ldx + k], lo, hi)
+            a4[l] += s * _clip(x[4 * ldx + k], lo, hi)
+            a5[l] += s * _clip(x[5 * ldx + k], lo, hi)
+            a6[l] += s * _clip(x[6 * ldx + k], lo, hi)
+            a7[l] += s * _clip(x[7 * ldx + k], lo, hi)
+    # rows past nrows (the ragged end of the last block) are computed, never stored
+    _finish(a0, out, first)
+    if nrows > 1: _finish(a1, out + ldo, first)
+    if nrows > 2: _finish(a2, out + 2 * ldo, first)
+    if nrows > 3: _finish(a3, out + 3 * ldo, first)
+    if nrows > 4: _finish(a4, out + 4 * ldo, first)
+    if nrows > 5: _finish(a5, out + 5 * ldo, first)
+    if nrows > 6: _finish(a6, out + 6 * ldo, first)
+    if nrows > 7: _finish(a7, out + 7 * ldo, first)
+
+
+cdef void _min_block(const floating* x, Py_ssize_t nrows, Py_ssize_t Kp, Py_ssize_t C,
+                     const floating* ab, const floating* sg, floating* out) noexcept nogil:
+    """All filters over one packed block of rows (``x``: MB x Kp, ``out`` offset to it).
+
+    Row tiles outside, filters inside: the tile's 8 rows (8 x KC values) stay in L1
+    while the filters stream past from L2.
+    """
+    cdef Py_ssize_t j, r, rt, kb, k0, kc
+    for kb in range((Kp + KC - 1) // KC):
+        k0 = kb * KC
+        kc = Kp - k0 if Kp - k0 < KC else KC
+        for rt in range((nrows + MR - 1) // MR):
+            r = rt * MR
+            for j in range(C):
+                _min_tile(x + r * Kp + k0, Kp, kc, ab + j * Kp + k0, sg + j * Kp + k0,
+                          out + r * C + j, C, nrows - r, k0 == 0)
+
+
+cdef inline void _min_panel_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
+                                 const floating* ab, const floating* sg,
+                                 floating* out, Py_ssize_t ldo, Py_ssize_t nrows,
+                                 Py_ssize_t ncols) noexcept nogil:
+    """8 rows x one panel of nr filters, vectorised over the filters (small K).
+
+    out[r*ldo + c] = sum_k sg[k*nr + c] * clip(x[r*ldx + k], -ab[k*nr + c], ab[k*nr + c])
+    for r < nrows, c < ncols. Rows past ``nrows`` read the last real row again (so
+    nothing past the end of ``x`` is read) and are never stored.
+    """
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef floating a0[NRMAX]
+    cdef floating a1[NRMAX]
+    cdef floating a2[NRMAX]
+    cdef floating a3[NRMAX]
+    cdef floating a4[NRMAX]
+    cdef floating a5[NRMAX]
+    cdef floating a6[NRMAX]
+    cdef floating a7[NRMAX]
+    cdef const floating* r1 = x + (1 if nrows > 1 else 0) * ldx
+    cdef const floating* r2 = x + (2 if nrows > 2 else nrows - 1) * ldx
+    cdef const floating* r3 = x + (3 if nrows > 3 else nrows - 1) * ldx
+    cdef const floating* r4 = x + (4 if nrows > 4 else nrows - 1) * ldx
+    cdef const floating* r5 = x + (5 if nrows > 5 else nrows - 1) * ldx
+    cdef const floating* r6 = x + (6 if nrows > 6 else nrows - 1) * ldx
+    cdef const floating* r7 = x + (7 if nrows > 7 else nrows - 1) * ldx
+    cdef floating x0, x1, x2, x3, x4, x5, x6, x7, hi, lo, s
+    cdef Py_ssize_t k, c, o
+    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
+    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    for k in range(K):
+        # the 8 inputs of this k, each broadcast to every lane
+        x0 = x[k]; x1 = r1[k]; x2 = r2[k]; x3 = r3[k]
+        x4 = r4[k]; x5 = r5[k]; x6 = r6[k]; x7 = r7[k]
+        o = k * nr
+        for c in range(nr):  # one vector operation per line
+            hi = ab[o + c]
+            lo = -hi
+            s = sg[o + c]
+            a0[c] += s * _clip(x0, lo, hi)
+            a1[c] += s * _clip(x1, lo, hi)
+            a2[c] += s * _clip(x2, lo, hi)
+            a3[c] += s * _clip(x3, lo, hi)
+            a4[c] += s * _clip(x4, lo, hi)
+            a5[c] += s * _clip(x5, lo, hi)
+            a6[c] += s * _clip(x6, lo, hi)
+            a7[c] += s * _clip(x7, lo, hi)
+    _store(a0, out, ncols)
+    if nrows > 1: _store(a1, out + ldo, ncols)
+    if nrows > 2: _store(a2, out + 2 * ldo, ncols)
+    if nrows > 3: _store(a3, out + 3 * ldo, ncols)
+    if nrows > 4: _store(a4, out + 4 * ldo, ncols)
+    if nrows > 5: _store(a5, out + 5 * ldo, ncols)
+    if nrows > 6: _store(a6, out + 6 * ldo, ncols)
+    if nrows > 7: _store(a7, out + 7 * ldo, ncols)
+
+
+cdef void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                           const floating* ab, const floating* sg,
+                           floating* out) noexcept nogil:
+    """All filter panels over one block of rows (``x``: nrows x K, read in place)."""
+    cdef Py_ssize_t nr = _nr(x[0])
+    cdef Py_ssize_t jp, j, r, panel = K * nr
+    for jp in range((C + nr - 1) // nr):
+        j = jp * nr
+        r = 0
+        while r < nrows:
+            _min_panel_tile(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
+                            out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r), min(nr, C - j))
+            r += MR
+
+# ------------------------------------------------------------------- weight packing
+def pack_panels(w):
+    """Repack ``w`` (C x K) into filter panels: array (ceil(C/nr), K, nr), zero-padded.
+
+    ``panels[j, k, c] = w[j*nr + c, k]`` with nr = ``vector_lanes(w.dtype)``: the nr
+    filters of panel j are contiguous for each k, the order the micro-kernel reads.
+    Padding filters are zero, so they add nothing and are never stored.
+    """
+    C, K = w.shape
+    nr = vector_lanes(w.dtype)
+    npan = (C + nr - 1) // nr
+    padded = np.zeros((npan * nr, K), dtype=w.dtype)
+    padded[:C] = w
+    return np.ascontiguousarray(padded.reshape(npan, nr, K).transpose(0, 2, 1))
+
+
+def _aligned_zeros(shape, dtype):
+    """Zero array whose data starts on a 64-byte boundary (numpy only promises 16)."""
+    n = int(np.prod(shape))
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(n + 64 // itemsize, dtype=dtype)
+    off = (-raw.ctypes.data % 64) // itemsize
+    return raw[off:off + n].reshape(shape)
+
+
+def out_or_new(out, P, C, dtype):
+    return np.empty((P, C), dtype=dtype) if out is None else out
+
+
+# ------------------------------------------------------------------------ entry points
+def min_gemm(cols, w_hat, out=None):
+    """``out[p, c] = sum_k sgn(cols[p,k]) sgn(w_hat[c,k]) min(|cols[p,k]|, |w_hat[c,k]|)``.
+
+    Arguments are validated by :func:`tinymin._ext.min_gemm`; see there. Up to
+    ``PANEL_MAX_K`` columns the filter-panel kernel runs (:func:`min_gemm_panels`),
+    above it the k-lane kernel (:func:`min_gemm_klanes`); both compute the same sums.
+    """
+    P, K = cols.shape
+    C = w_hat.shape[0]
+    out = out_or_new(out, P, C, cols.dtype)
+    if P == 0 or C == 0:
+        return out
+    if K == 0:
+        out[...] = 0
+        return out
+    if K <= PANEL_MAX_K:
+        return min_gemm_panels(cols, w_hat, out)
+    return min_gemm_klanes(cols, w_hat, out)
+
+
+def min_gemm_klanes(cols, w_hat, out):
+    """``min_gemm`` vectorised over k (for long rows): step 1-3 of the module docstring."""
+    P, K = cols.shape
+    C = w_hat.shape[0]
+    # |w| and sgn(w), K zero-padded to a multiple of the lane count (the padding adds
+    # sgn(0) * clip(0, 0, 0) = 0), 64-byte aligned so no vector load splits a cache line
+    nl = vector_lanes(cols.dtype)
+    Kp = -(-K // nl) * nl
+    ab = _aligned_zeros((C, Kp), cols.dtype)
+    sg = _aligned_zeros((C, Kp), cols.dtype)
+    ab[:, :K] = np.abs(w_hat)
+    sg[:, :K] = np.sign(w_hat)
+    nt = _num_threads()
+    xbuf = _aligned_zeros((nt, MB, Kp), cols.dtype)  # one packed row block per thread
+    if cols.dtype == np.float32:
+        _min_run[float](cols, ab, sg, xbuf, out, nt)
+    else:
+        _min_run[double](cols, ab, sg, xbuf, out, nt)
+    return out
+
+
+def min_gemm_panels(cols, w_hat, out):
+    """``min_gemm`` vectorised over the filters (for short rows, K <= ``PANEL_MAX_K``).
+
+    No lane sums at the end of each output and no zero padding of k: what the k-lane
+    kernel spends on those dominates when K is a few vectors long (LeNet's first
+    layer: K = 25).
+    """
+    pan = pack_panels(w_hat)
+    ab, sg = np.abs(pan), np.sign(pan)
+    if cols.dtype == np.float32:
+        _min_panel_run[float](cols, ab, sg, out)
+    else:
+        _min_panel_run[double](cols, ab, sg, out)
+    return out
+
+cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
+              const floating[:, ::1] sg, floating[:, :, ::1] xbuf,
+              floating[:, ::1] out, int nt):
+    cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1], Kp = ab.shape[1]
+    cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr, r
+    cdef floating* buf
+    for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
+        r0 = b * MB
+        nr = P - r0 if P - r0 < MB else MB
+        # copy the block into this thread's aligned buffer (its padding stays zero)
+        buf = &xbuf[threadid(), 0, 0]
+        for r in range(nr):
+            memcpy(buf + r * Kp, &x[r0 + r, 0], K * sizeof(floating))
+        _min_block(buf, nr, Kp, C, &ab[0, 0], &sg[0, 0], &out[r0, 0])
+
+
+cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
+                    const floating[:, :, ::1] sg, floating[:, ::1] out):
+    cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
+    cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
+    cdef int nt = _num_threads()
+    for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
+        r0 = b * MB
+        nr = P - r0 if P - r0 < MB else MB
+        _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0])
