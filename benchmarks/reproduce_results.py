@@ -37,6 +37,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,7 +183,9 @@ def run_row(row: Row, seed: int, runs: Path, quick: bool, threads: int) -> dict:
     folder = run_folder(runs, row, seed)
     commands = commands_for(row, seed, runs, quick)
     record_path = folder / "run.json"
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():  # an interrupted or different run: start this one afresh
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     start, outputs = time.perf_counter(), []

@@ -37,6 +37,22 @@ def test_train_out_naming_an_existing_file(tmp_path, capsys):
     assert existing.read_text() == "mine"
 
 
+def test_train_out_naming_a_finished_run_without_resume(capsys, mlp_run):
+    # a second run there would append its epochs to the first run's metrics.csv
+    before = (mlp_run / "metrics.csv").read_text()
+    fails_with_one_line(["train", "--model", "mlp", "--epochs", "1", "--out", str(mlp_run), *QUICK],
+                        capsys, str(mlp_run), "--resume")
+    assert (mlp_run / "metrics.csv").read_text() == before
+
+
+@pytest.mark.parametrize("option", ["--train-limit", "--test-limit", "--batch-size"])
+def test_a_limit_of_zero_names_the_option(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "mlp", "--out", str(tmp_path / "r"), option, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be >= 1, got 0" in capsys.readouterr().err
+
+
 def test_convert_out_naming_an_existing_folder(tmp_path, capsys, mlp_run):
     fails_with_one_line(["convert", "--checkpoint", str(mlp_run / "checkpoint.npz"),
                          "--out", str(tmp_path)], capsys, str(tmp_path))

@@ -52,7 +52,7 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
                          help="checkpoint file to write the min model to; None: write nothing")
     convert.add_argument("--data-root", default=None,
                          help="folder holding the dataset files; None: the usual places")
-    convert.add_argument("--test-limit", type=int, default=None,
+    convert.add_argument("--test-limit", type=_positive_int, default=None,
                          help="evaluate on N random test images; None: all")
     convert.add_argument("--seed", type=int, default=0, help="seed of the image subsets")
     table = _subcommand(sub, "table1", "reproduce the paper's Table 1 (correlations)")
@@ -88,7 +88,7 @@ def _add_train_parser(sub, defaults: dict) -> None:
                        "layer's default")
     train.add_argument("--epochs", type=int, default=5,
                        help="epochs in all (with --resume: the total, above those done)")
-    train.add_argument("--batch-size", type=int, default=64, help="training images per step")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="training images per step")
     train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam",
                        help="update rule")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
@@ -123,9 +123,9 @@ def _add_train_parser(sub, defaults: dict) -> None:
                        "also under torchrun)")
     train.add_argument("--device", default=None,
                        help="--engine torch: cpu, cuda or cuda:N; None: cpu")
-    train.add_argument("--train-limit", type=int, default=None,
+    train.add_argument("--train-limit", type=_positive_int, default=None,
                        help="use only N random training images; None: all")
-    train.add_argument("--test-limit", type=int, default=None,
+    train.add_argument("--test-limit", type=_positive_int, default=None,
                        help="use only N random test images; None: all")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(**defaults)
@@ -139,8 +139,8 @@ def _add_eval_parser(sub) -> None:
                     "one the checkpoint was trained on")
     ev.add_argument("--data-root", default=None,
                     help="folder holding the dataset files; None: the usual places")
-    ev.add_argument("--batch-size", type=int, default=256, help="test images per batch")
-    ev.add_argument("--test-limit", type=int, default=None,
+    ev.add_argument("--batch-size", type=_positive_int, default=256, help="test images per batch")
+    ev.add_argument("--test-limit", type=_positive_int, default=None,
                     help="evaluate on N random test images; None: all")
 
 
@@ -161,6 +161,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 

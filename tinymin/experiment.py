@@ -158,6 +158,11 @@ class TrainingRun:
             an unreadable checkpoint).
         """
         resumed = cls._resumed_checkpoint(options) if options.resume else None
+        if options.out and not options.resume and RunFolder(options.out).holds_run():
+            # a new run would append its epochs to the old metrics.csv: a silent mix of two runs
+            raise ValueError(f"--out {options.out}: this folder already holds a run (metrics.csv "
+                             "or checkpoint.npz); pass --resume to continue it, or choose "
+                             "another --out")
         tinymin.manual_seed(options.seed)
         train_set, test_set, info = load_splits(options.data, options.data_root,
                                                 not options.no_augment, options.download)

@@ -83,6 +83,10 @@ class RunFolder:
         return save_checkpoint(self.checkpoint_path, model, config, epoch, optimizer, scheduler,
                                extra=extra)
 
+    def holds_run(self) -> bool:
+        """Whether a run has already written its log or checkpoint here."""
+        return any(p.exists() for p in (self.metrics_path, self.scales_path, self.checkpoint_path))
+
     def load(self) -> Checkpoint:
         """The run's checkpoint, to resume from; first removes the temporary files a
         killed run left behind (a checkpoint's is as large as the checkpoint)."""
