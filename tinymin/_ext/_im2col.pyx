@@ -19,7 +19,8 @@ among OpenMP threads. ``col2im`` adds overlapping windows into the same input
 pixels, so each thread owns whole output planes (no atomics needed): whole images
 when ``cols`` is row-major (C order), (channel, block of images) pairs when it is
 column-major (Fortran order, what conv backward passes: each kernel offset's values
-are then contiguous and fold as shifted row additions, about twice as fast). All
+are then contiguous and fold as shifted row additions; with stride 1 and "same"
+width, as one shifted addition per plane, the wrapped columns masked). All
 loops use ``schedule="dynamic"`` so that a core shared with another process does not
 hold up the rest.
 """
@@ -146,9 +147,23 @@ cdef extern from *:
                                          double* __restrict dst, Py_ssize_t n) {
         for (Py_ssize_t j = 0; j < n; j++) dst[j] += src[j];
     }
+    /* dst[j] += src[j] where keep[j], else nothing: a select, not a multiply by 0/1,
+       so an inf or NaN that is dropped does not turn into a NaN */
+    static inline void tinymin_add_kept_f(const float* __restrict src, float* __restrict dst,
+                                          const unsigned char* __restrict keep, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) dst[j] += keep[j] ? src[j] : 0.0f;
+    }
+    static inline void tinymin_add_kept_d(const double* __restrict src, double* __restrict dst,
+                                          const unsigned char* __restrict keep, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) dst[j] += keep[j] ? src[j] : 0.0;
+    }
     """
     void tinymin_add_row_f(const float* src, float* dst, Py_ssize_t n) noexcept nogil
     void tinymin_add_row_d(const double* src, double* dst, Py_ssize_t n) noexcept nogil
+    void tinymin_add_kept_f(const float* src, float* dst, const unsigned char* keep,
+                            Py_ssize_t n) noexcept nogil
+    void tinymin_add_kept_d(const double* src, double* dst, const unsigned char* keep,
+                            Py_ssize_t n) noexcept nogil
 
 
 cdef inline void _add_shifted_row(const floating* src, floating* dst, Py_ssize_t n,
@@ -163,6 +178,49 @@ cdef inline void _add_shifted_row(const floating* src, floating* dst, Py_ssize_t
     else:
         for j in range(n):
             dst[j * step] += src[j]
+
+
+cdef inline void _add_kept(const floating* src, floating* dst, const unsigned char* keep,
+                           Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        tinymin_add_kept_f(src, dst, keep, n)
+    else:
+        tinymin_add_kept_d(src, dst, keep, n)
+
+
+cdef inline void _col2im_planes_flat(const floating* cols_t, Py_ssize_t P, Py_ssize_t n0,
+                                     Py_ssize_t n1, Py_ssize_t c, Py_ssize_t C,
+                                     Py_ssize_t H, Py_ssize_t W, Py_ssize_t KH,
+                                     Py_ssize_t KW, Py_ssize_t PH, Py_ssize_t PW,
+                                     const unsigned char* keep, floating* dx) noexcept nogil:
+    """:func:`_col2im_planes` for stride 1 and an output as wide as the input (OW = W,
+    "same" padding): then output pixel f = i*W + j of a plane adds into input pixel
+    ``f + (u - PH)*W + (v - PW)`` of the same plane, one constant shift per (u, v),
+    so each (u, v) and image is one long vectorised add over the flattened plane
+    instead of OH adds of OW values. The columns that would wrap into the next row
+    (j - PW + v outside [0, W)) are masked out by ``keep[v]``.
+    """
+    cdef Py_ssize_t u, v, n, i0, i1, j0, j1, f0, f1, shift, HW = H * W
+    cdef const floating* src
+    for n in range(n0, n1):
+        memset(dx + (n * C + c) * HW, 0, HW * sizeof(floating))
+    for u in range(KH):
+        i0 = PH - u if PH > u else 0             # output rows whose input row is inside
+        i1 = H + PH - u if H + PH - u < H else H
+        for v in range(KW):
+            j0 = PW - v if PW > v else 0         # and the columns
+            j1 = W + PW - v if W + PW - v < W else W
+            if i1 <= i0 or j1 <= j0:
+                continue
+            # from the first kept pixel to the last: every index in between stays
+            # inside the plane (the wrapped columns between them are masked)
+            f0 = i0 * W + j0
+            f1 = (i1 - 1) * W + j1
+            shift = (u - PH) * W + (v - PW)
+            for n in range(n0, n1):
+                src = cols_t + ((c * KH + u) * KW + v) * P + n * HW
+                _add_kept(src + f0, dx + (n * C + c) * HW + f0 + shift, keep + v * HW + f0,
+                          f1 - f0)
 
 
 cdef inline void _col2im_planes(const floating* cols_t, Py_ssize_t P, Py_ssize_t n0,
@@ -207,14 +265,21 @@ cdef inline void _col2im_planes(const floating* cols_t, Py_ssize_t P, Py_ssize_t
 cdef void _col2im_run_t(const floating* cols_t, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H,
                         Py_ssize_t W, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
                         Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH,
-                        Py_ssize_t OW, floating* dx, int nt) noexcept nogil:
-    # work items: (channel, block of NB images); each owns its planes of dx
-    cdef Py_ssize_t t, n0, P = N * OH * OW
+                        Py_ssize_t OW, const unsigned char* keep, floating* dx,
+                        int nt) noexcept nogil:
+    # work items: (channel, block of NB images); each owns its planes of dx. ``keep``
+    # (NULL unless stride 1 and OW == W) selects the flattened-plane fold.
+    cdef Py_ssize_t t, n0, n1, P = N * OH * OW
     cdef Py_ssize_t blocks = (N + NB - 1) // NB
     for t in prange(C * blocks, schedule="dynamic", num_threads=nt):
         n0 = (t % blocks) * NB
-        _col2im_planes(cols_t, P, n0, n0 + NB if n0 + NB < N else N, t // blocks, C, H, W,
-                       KH, KW, SH, SW, PH, PW, OH, OW, dx)
+        n1 = n0 + NB if n0 + NB < N else N
+        if keep != NULL:
+            _col2im_planes_flat(cols_t, P, n0, n1, t // blocks, C, H, W, KH, KW, PH, PW,
+                                keep, dx)
+        else:
+            _col2im_planes(cols_t, P, n0, n1, t // blocks, C, H, W, KH, KW, SH, SW, PH, PW,
+                           OH, OW, dx)
 
 
 # ----------------------------------------------------------------------- entry points
@@ -240,9 +305,21 @@ cdef _col2im_t_typed(const floating[:, ::1] cols_t, floating[:, :, :, ::1] dx,
                      Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
                      Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH, Py_ssize_t OW):
     cdef int nt = _num_threads()
+    cdef const unsigned char[:, ::1] keep
+    cdef const unsigned char* keep_ptr = NULL
+    if SH == 1 and SW == 1 and OH == dx.shape[2] and OW == dx.shape[3]:
+        keep = _kept_columns(OH, OW, KW, PW)
+        keep_ptr = &keep[0, 0]
     with nogil:
         _col2im_run_t(&cols_t[0, 0], dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3],
-                      KH, KW, SH, SW, PH, PW, OH, OW, &dx[0, 0, 0, 0], nt)
+                      KH, KW, SH, SW, PH, PW, OH, OW, keep_ptr, &dx[0, 0, 0, 0], nt)
+
+
+def _kept_columns(OH, OW, KW, PW):
+    """keep[v, i*OW + j] = 1 where input column j - PW + v is inside the image (stride 1)."""
+    j = np.arange(OW)
+    inside = (j[None, :] - PW + np.arange(KW)[:, None] >= 0) & (j[None, :] - PW + np.arange(KW)[:, None] < OW)
+    return np.ascontiguousarray(np.tile(inside, (1, OH)).astype(np.uint8))
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None):
