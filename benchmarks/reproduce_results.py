@@ -341,6 +341,7 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     import numpy as np
 
     # a panel per dataset with at least one finished curve
@@ -366,6 +367,7 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
                             alpha=0.25, lw=0)
         ax.set_title(TITLES.get(data, f"LeNet on {data}"))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         if ax.lines:
