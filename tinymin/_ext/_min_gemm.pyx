@@ -72,7 +72,7 @@ cdef enum:
 #: Up to this many columns (K = C_in kh kw) ``min_gemm`` vectorises over the filters
 #: (:func:`min_gemm_panels`), above it over k (:func:`min_gemm_klanes`). With AVX-512's
 #: 32 vector registers the panel kernel's 8 accumulators, 8 broadcast inputs and 3
-#: weight vectors fit, and it was faster at every K measured (25 to 800); with 16
+#: weight vectors fit, and it was faster at every K measured (25 to 4,608); with 16
 #: registers (AVX2) it spills, and won only up to K of about 64 (benchmarks/README.md).
 PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
 
