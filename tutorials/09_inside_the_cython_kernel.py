@@ -296,4 +296,5 @@ plt.show()
 #    :alt: convolution time against K and C_out, epoch time against batch size
 #
 # Both convolutions grow linearly in :math:`K` and :math:`C_\mathrm{out}`, and their
-# ratio stays within the 1.5-2x that the instruction count above predicts.
+# ratio stays between 1.3x and 1.7x, at or under the 1.5-2x that the instruction
+# count above predicts (the exact side pays for im2col too).
