@@ -88,9 +88,10 @@ cdef inline floating _clip(floating x, floating lo, floating hi) noexcept nogil:
     x = lo if lo > x else x
     return hi if hi < x else x
 
+
 # ------------------------------------------------------------------ min micro-kernels
 cdef inline void _finish(floating* acc, floating* out, bint first) noexcept nogil:
-    # Add up the lanes of one accumulator (halving: 8 -> 4 -> 2 -> 1) into out[0], on
+    # Add up the lanes of one accumulator (halving: 16 -> 8 -> 4 -> 2 -> 1) into out[0], on
     # top of the partial sum of the earlier k-chunks unless this is the first chunk.
     cdef Py_ssize_t l, h = _nr(acc[0])
     while h > 1:
@@ -237,6 +238,7 @@ cdef void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py
                             out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r), min(nr, C - j))
             r += MR
 
+
 # ------------------------------------------------------------------- weight packing
 def pack_panels(w):
     """Repack ``w`` (C x K) into filter panels: array (ceil(C/nr), K, nr), zero-padded.
@@ -288,7 +290,8 @@ def min_gemm(cols, w_hat, out=None):
 
 
 def min_gemm_klanes(cols, w_hat, out):
-    """``min_gemm`` vectorised over k (for long rows): step 1-3 of the module docstring."""
+    """``min_gemm`` vectorised over k (long rows in an AVX2 build): steps 1-3 of the
+    module docstring."""
     P, K = cols.shape
     C = w_hat.shape[0]
     # |w| and sgn(w), K zero-padded to a multiple of the lane count (the padding adds
@@ -309,7 +312,8 @@ def min_gemm_klanes(cols, w_hat, out):
 
 
 def min_gemm_panels(cols, w_hat, out):
-    """``min_gemm`` vectorised over the filters (for short rows, K <= ``PANEL_MAX_K``).
+    """``min_gemm`` vectorised over the filters (K <= ``PANEL_MAX_K``: every K in an
+    AVX-512 build, short rows otherwise).
 
     No lane sums at the end of each output and no zero padding of k: what the k-lane
     kernel spends on those dominates when K is a few vectors long (LeNet's first
@@ -322,6 +326,7 @@ def min_gemm_panels(cols, w_hat, out):
     else:
         _min_panel_run[double](cols, ab, sg, out)
     return out
+
 
 cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
               const floating[:, ::1] sg, floating[:, :, ::1] xbuf,
