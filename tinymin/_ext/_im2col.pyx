@@ -317,8 +317,8 @@ cdef _col2im_t_typed(const floating[:, ::1] cols_t, floating[:, :, :, ::1] dx,
 
 def _kept_columns(OH, OW, KW, PW):
     """keep[v, i*OW + j] = 1 where input column j - PW + v is inside the image (stride 1)."""
-    j = np.arange(OW)
-    inside = (j[None, :] - PW + np.arange(KW)[:, None] >= 0) & (j[None, :] - PW + np.arange(KW)[:, None] < OW)
+    column = np.arange(OW)[None, :] - PW + np.arange(KW)[:, None]  # (v, j) -> input column
+    inside = (column >= 0) & (column < OW)                         # OW == W here
     return np.ascontiguousarray(np.tile(inside, (1, OH)).astype(np.uint8))
 
 

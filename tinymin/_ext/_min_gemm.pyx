@@ -91,8 +91,9 @@ cdef inline floating _clip(floating x, floating lo, floating hi) noexcept nogil:
 
 # ------------------------------------------------------------------ min micro-kernels
 cdef inline void _finish(floating* acc, floating* out, bint first) noexcept nogil:
-    # Add up the lanes of one accumulator (halving: 16 -> 8 -> 4 -> 2 -> 1) into out[0], on
-    # top of the partial sum of the earlier k-chunks unless this is the first chunk.
+    # Add up the lanes of one accumulator (halving: 16 -> 8 -> 4 -> 2 -> 1) into
+    # out[0], on top of the partial sum of the earlier k-chunks unless this is the
+    # first chunk.
     cdef Py_ssize_t l, h = _nr(acc[0])
     while h > 1:
         h //= 2
