@@ -106,3 +106,32 @@ def test_average_pooling_folds_and_counts_as_additions():
     assert rows["2: AvgPool2d"] == {"layer": "2: AvgPool2d", "multiplications": 4 * 4 * 4,
                                     "comparisons": 0, "sign_flips": 0, "additions": 4 * 4 * 4 * 3}
     assert rows["1: LeakyReLU"]["comparisons"] == 4 * 8 * 8
+
+
+def test_folded_model_walks_a_large_batch_in_chunks_of_images(monkeypatch):
+    # the folded convolutions bound their column matrix as conv2d does (10,000 LeNet
+    # images at once used to build a 6 GB matrix); chunked output == one-piece output
+    from tinymin import _ext
+    from tinymin.nn.functional.conv import set_im2col_limit
+
+    tm.manual_seed(2)
+    model, _ = calibrated(lenet(conv="min"), (1, 28, 28))
+    x = np.random.default_rng(3).random((7, 1, 28, 28)).astype(np.float32)
+    folded = fold_min_model(model)
+    whole = folded(x)
+    conv2_batches = []
+    im2col = _ext.im2col
+
+    def recording_im2col(images, *args, **kwargs):
+        if images.shape[1] == 32:  # conv2's input
+            conv2_batches.append(images.shape[0])
+        return im2col(images, *args, **kwargs)
+
+    monkeypatch.setattr(_ext, "im2col", recording_im2col)
+    previous = set_im2col_limit(196 * 800 * 4 * 2)  # conv2's columns of two images
+    try:
+        chunked = folded(x)
+    finally:
+        set_im2col_limit(previous)
+    assert conv2_batches == [2, 2, 2, 1]
+    np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-6)
