@@ -341,8 +341,8 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     # a panel per dataset with at least one finished curve
     datasets = [d for d in dict.fromkeys(r.data for r in rows)
