@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from tinymin import _ext
+from tinymin.minconv.functional import selector_conv
 from tinymin.minconv.layer import MinConv2d
-from tinymin.minconv.operators import selector_kernel
 from tinymin.nn.conv import Conv2d, ConvLayer
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, image_chunks, rows_to_nchw
+from tinymin.nn.functional.conv import ConvGeometry, conv_geometry
 from tinymin.nn.layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sequential
 from tinymin.nn.module import Module
 from tinymin.nn.pooling import AvgPool2d, MaxPool2d
@@ -58,13 +57,9 @@ class FoldedMinConv:
         w_shape = (self.weight.shape[0], x.shape[1], *self.kernel)
         geom: ConvGeometry = conv_geometry("folded min conv", x.shape, w_shape, self.stride,
                                            self.padding)
-        out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), self.weight.dtype)
-        # a chunk of images at a time, as conv2d does: the column matrix of 10,000
-        # LeNet images would be 6 GB (set_im2col_limit bounds it)
-        for chunk in image_chunks(geom, x.itemsize):
-            cols = _ext.im2col(x[chunk], self.kernel, self.stride, self.padding)
-            rows = selector_kernel(self.operator)(cols, self.weight)
-            rows_to_nchw(rows + self.bias, chunk.stop - chunk.start, geom, out=out[chunk])
+        # step 5 with the scales folded in (chunks of images: set_im2col_limit)
+        out = selector_conv(x, self.weight, geom, self.operator)
+        out += self.bias.reshape(1, -1, 1, 1)
         return out
 
 

@@ -196,6 +196,26 @@ def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value:
     return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
 
 
+def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
+                  cols: np.ndarray | None = None) -> np.ndarray:
+    """:math:`\\sum_k m(x_{p,k}, w_k)` at every output position, as an NCHW array (no
+    scale, no bias): im2col and the selector GEMM of ``operator``.
+
+    ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
+    caller built it already, else it is built here in memory-bounded chunks of images
+    (:func:`~tinymin.nn.functional.conv.set_im2col_limit`).
+    """
+    selector_gemm = selector_kernel(operator)
+    out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
+    if cols is not None:
+        rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom, out=out)
+    else:
+        for chunk in image_chunks(geom, x.itemsize):
+            rows_to_nchw(selector_gemm(im2col(x[chunk], geom), w_rows),
+                         chunk.stop - chunk.start, geom, out=out[chunk])
+    return out
+
+
 def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
                            operator: str = "min", cols: np.ndarray | None = None) -> np.ndarray:
     """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)`, by im2col and
@@ -205,16 +225,8 @@ def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvG
     (to reuse it in step 6); otherwise it is built here, in memory-bounded chunks.
     Returns the NCHW output without bias.
     """
-    selector_gemm = selector_kernel(operator)
     w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
-    out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x_c.dtype)
-    if cols is not None:
-        rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom, out=out)
-    else:
-        for chunk in image_chunks(geom, x_c.itemsize):
-            chunk_cols = im2col(x_c[chunk], geom)
-            rows_to_nchw(selector_gemm(chunk_cols, w_rows), chunk.stop - chunk.start, geom,
-                         out=out[chunk])
+    out = selector_conv(x_c, w_rows, geom, operator, cols)
     out *= np.asarray(mu_w, dtype=out.dtype).reshape(1, -1, 1, 1)
     return out
 
