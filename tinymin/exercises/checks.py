@@ -46,6 +46,15 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _fixed_then_random(fixed: dict, make_test: Callable, hint: str, random_name: str,
+                       strategy, **options) -> list[Case]:
+    """The hand-picked cases of ``fixed`` (in order, by name), then the same test on
+    inputs that hypothesis draws from ``strategy`` (``options``: e.g. max_examples)."""
+    cases = [Case(name, make_test(name), hint) for name in fixed]
+    cases.append(Case(random_name, make_test(random_name), hint, strategy=strategy, **options))
+    return cases
+
+
 # ===================================================================== sum_to
 SUM_TO_HINT = ("sum away the axes broadcasting prepended, then sum the stretched size-1 axes "
                "with keepdims=True so they stay as 1")
@@ -94,10 +103,10 @@ def _broadcast_pair(st, hnp):
 
 
 def sum_to_cases() -> list[Case]:
+    """``sum_to``: fixed broadcasts, random ones, then the adjoint check."""
     st, hnp = _strategies()
-    cases = [Case(name, _sum_to_test(name), SUM_TO_HINT) for name in _SUM_TO_FIXED]
-    cases.append(Case("random broadcasts (hypothesis)", _sum_to_test("random broadcasts (hypothesis)"),
-                      SUM_TO_HINT, strategy=_broadcast_pair(st, hnp)))
+    cases = _fixed_then_random(_SUM_TO_FIXED, _sum_to_test, SUM_TO_HINT,
+                               "random broadcasts (hypothesis)", _broadcast_pair(st, hnp))
     cases.append(Case("gradient check: adjoint of broadcasting", _sum_to_adjoint, SUM_TO_HINT,
                       strategy=_broadcast_pair(st, hnp), max_examples=30))
     return cases
@@ -169,10 +178,10 @@ def _matmul_gradcheck(functions, drawn):
 
 
 def matmul_backward_cases() -> list[Case]:
+    """``matmul_backward``: fixed shapes, random ones, then finite differences."""
     st, hnp = _strategies()
-    cases = [Case(name, _matmul_test(name), MATMUL_HINT) for name in _MATMUL_FIXED]
-    cases.append(Case("random shapes (hypothesis)", _matmul_test("random shapes (hypothesis)"),
-                      MATMUL_HINT, strategy=_matmul_operands(st, hnp)))
+    cases = _fixed_then_random(_MATMUL_FIXED, _matmul_test, MATMUL_HINT,
+                               "random shapes (hypothesis)", _matmul_operands(st, hnp))
     cases.append(Case("gradient check: finite differences", _matmul_gradcheck, MATMUL_HINT,
                       strategy=_matmul_operands(st, hnp), max_examples=20))
     return cases
@@ -230,10 +239,10 @@ def _im2col_is_conv(functions, drawn):
 
 
 def im2col_cases() -> list[Case]:
+    """``im2col``: fixed geometries, random ones, then a GEMM with the columns is conv2d."""
     st, hnp = _strategies()
-    cases = [Case(name, _im2col_test(name), IM2COL_HINT) for name in _IM2COL_FIXED]
-    cases.append(Case("random geometry (hypothesis)", _im2col_test("random geometry (hypothesis)"),
-                      IM2COL_HINT, strategy=_im2col_geometry(st, hnp)))
+    cases = _fixed_then_random(_IM2COL_FIXED, _im2col_test, IM2COL_HINT,
+                               "random geometry (hypothesis)", _im2col_geometry(st, hnp))
     cases.append(Case("a GEMM with it is conv2d", _im2col_is_conv, IM2COL_HINT,
                       strategy=_im2col_geometry(st, hnp), max_examples=20))
     return cases
@@ -272,11 +281,10 @@ def _min_gemm_operands(st, hnp):
 
 
 def min_gemm_cases() -> list[Case]:
+    """``min_gemm``: fixed operands (signs, zeros), then random ones."""
     st, hnp = _strategies()
-    cases = [Case(name, _min_gemm_test(name), MIN_GEMM_HINT) for name in _MIN_GEMM_FIXED]
-    cases.append(Case("random operands (hypothesis)", _min_gemm_test("random operands (hypothesis)"),
-                      MIN_GEMM_HINT, strategy=_min_gemm_operands(st, hnp)))
-    return cases
+    return _fixed_then_random(_MIN_GEMM_FIXED, _min_gemm_test, MIN_GEMM_HINT,
+                              "random operands (hypothesis)", _min_gemm_operands(st, hnp))
 
 
 # =========================================================== clip_and_rescale
@@ -398,6 +406,8 @@ def _away_from_bound(st, hnp):
 
 
 def clip_and_rescale_cases() -> list[Case]:
+    """``clip_and_rescale``: steps 3, 4 and 7 on fixed layers, random ones, then step 7
+    against the derivative of step 3."""
     st, hnp = _strategies()
     return [
         Case("step 3: clip x", _clip_test("step 3: clip x", "x"), CLIP_HINT),
@@ -476,11 +486,10 @@ def _adam_runs(st, hnp):
 
 
 def adam_cases() -> list[Case]:
+    """``adam``: fixed runs, then random ones."""
     st, hnp = _strategies()
-    cases = [Case(name, _adam_test(name), ADAM_HINT) for name in _ADAM_FIXED]
-    cases.append(Case("random runs (hypothesis)", _adam_test("random runs (hypothesis)"), ADAM_HINT,
-                      strategy=_adam_runs(st, hnp), max_examples=40))
-    return cases
+    return _fixed_then_random(_ADAM_FIXED, _adam_test, ADAM_HINT, "random runs (hypothesis)",
+                              _adam_runs(st, hnp), max_examples=40)
 
 
 # ============================================================ tinymin's own answers
