@@ -63,21 +63,25 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    """``"sgd"``, ``"adam"`` or ``"adamw"`` over ``params``."""
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float,
+                   optimizers: Any = optim):
+    """``"sgd"``, ``"adam"`` or ``"adamw"`` over ``params``, taken from ``optimizers``:
+    :mod:`tinymin.optim`, or ``torch.optim`` for the torch engine (the same class
+    names and arguments), so both engines train with the same settings."""
     if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return optimizers.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return optimizers.Adam(params, lr=lr, weight_decay=weight_decay)
+    return optimizers.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def make_scheduler(name: str, optimizer, epochs: int):
-    """``"step"`` (x0.1 every third of the run), ``"cosine"`` or ``"none"`` (None)."""
+def make_scheduler(name: str, optimizer, epochs: int, schedulers: Any = optim):
+    """``"step"`` (x0.1 every third of the run), ``"cosine"`` or ``"none"`` (None), taken
+    from ``schedulers``: :mod:`tinymin.optim` or ``torch.optim.lr_scheduler``."""
     if name == "step":
-        return optim.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+        return schedulers.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
     if name == "cosine":
-        return optim.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+        return schedulers.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
     return None
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinymin.experiment import TrainingRun
+from tinymin.experiment import TrainingRun, make_optimizer, make_scheduler
 from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
 from tinymin.random import get_rng_state
 from tinymin.torch.convert import from_torch, to_torch
@@ -35,8 +35,6 @@ from tinymin.torch.train import (
     checkpoint_views,
     fit,
     load_training_state,
-    make_optimizer,
-    make_scheduler,
     make_test_loader,
     make_train_loader,
     restore_rng_states,
@@ -106,8 +104,9 @@ class TorchTrainingRun:
             synchronise_input_scales(module)
             model = distributed_data_parallel(module, placement)
         optimizer = make_optimizer(options.optimizer, model.parameters(), options.lr,
-                                   options.momentum, options.weight_decay)
-        scheduler = make_scheduler(options.scheduler, optimizer, options.epochs)
+                                   options.momentum, options.weight_decay, torch.optim)
+        scheduler = make_scheduler(options.scheduler, optimizer, options.epochs,
+                                   torch.optim.lr_scheduler)
         torch.manual_seed(options.seed + placement.rank)  # dropout masks differ across ranks
         if options.resume:
             checkpoint = base.folder.load()

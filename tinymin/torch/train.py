@@ -1,8 +1,9 @@
-"""Training on the torch engine: loaders, optimizers, the loop, and tinymin's checkpoints.
+"""Training on the torch engine: loaders, the loop, and tinymin's checkpoints.
 
 The loop is tinymin's (:mod:`tinymin.train`) with torch parts: a
 ``torch.utils.data.DataLoader`` over tinymin's own datasets, torch's optimizers and
-schedulers, DistributedDataParallel when torchrun started several processes. Run
+schedulers (built by :func:`tinymin.experiment.make_optimizer` and ``make_scheduler`` from
+torch.optim), DistributedDataParallel when torchrun started several processes. Run
 folders and checkpoints are tinymin's own (``metrics.csv``, ``config.json``,
 ``checkpoint.npz``): this module converts optimizer and scheduler states both ways, so
 a run started on one engine resumes on the other.
@@ -73,24 +74,6 @@ def make_test_loader(dataset, batch_size: int, placement: Placement) -> DataLoad
     """This rank's share of the test set (:class:`RankSlice`), in order, unshuffled."""
     return DataLoader(RankSlice(TorchDataset(dataset), placement.rank, placement.world_size),
                       batch_size=batch_size)
-
-
-def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    """torch's SGD, Adam or AdamW with the command line's settings (as tinymin's)."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-
-def make_scheduler(name: str, optimizer, epochs: int):
-    """torch's StepLR or CosineAnnealingLR with the same settings as tinymin's."""
-    if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
-    return None
 
 
 # ----------------------------------------------------------------------- the loop
