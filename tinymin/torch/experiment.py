@@ -148,6 +148,11 @@ class TorchTrainingRun:
             history = fit(self.model, self.optimizer, self.train_loader, epochs, self.test_loader,
                           self.scheduler, placement, start, self._progress(),
                           self._end_of_epoch(config))
+            if placement.distributed:
+                # every rank waits for rank 0's last checkpoint before the group goes:
+                # a rank leaving it while another still used it aborted about one run
+                # in thirty at exit (gloo, "terminate called without an active exception")
+                torch.distributed.barrier()
         finally:
             teardown(placement)
         return history if placement.is_main else []
