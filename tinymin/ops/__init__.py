@@ -17,10 +17,9 @@ to the Module or function a user calls), and lives in one of these files:
     ReshapeFunction, PermuteFunction, ContiguousFunction, GetItemFunction, CatFunction,
     StackFunction, WhereFunction
 ``tinymin/ops/unary.py``
-    ExpFunction, LogFunction, SqrtFunction, AbsFunction, ClipFunction
-``tinymin/tensor.py``
-    AsTypeFunction (``Tensor.astype``)
-``tinymin/nn/functional/activation.py``
+    ExpFunction, LogFunction, SqrtFunction, AbsFunction, ClipFunction, AsTypeFunction
+    (``Tensor.astype``)
+``tinymin/ops/activation.py``
     ReLUFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction, LogSoftmaxFunction
 ``tinymin/nn/functional/conv.py``
     Conv2dFunction
@@ -30,6 +29,13 @@ to the Module or function a user calls), and lives in one of these files:
     MaxPool2dFunction, AvgPool2dFunction
 ``tinymin/minconv/functional.py``
     MinConv2dFunction (Algorithm 1 of the paper)
+
+Beside the Functions, the package holds what the layers above share:
+``tinymin/ops/composite.py`` (``maximum``, ``logsumexp``, ``expand``, ``split`` ...,
+written from the primitives), ``tinymin/ops/conv.py`` (the convolution machinery under
+both ``conv2d`` and ``min_conv2d``: geometry, im2col in chunks, the exact backward) and
+``tinymin/ops/checks.py`` (argument checks). The package imports nothing above the
+engine: ``nn`` and ``minconv`` build on it, never the other way.
 """
 
 from tinymin.ops.arithmetic import (
@@ -51,10 +57,17 @@ from tinymin.ops.shape import (
     StackFunction,
     WhereFunction,
 )
-from tinymin.ops.unary import AbsFunction, ClipFunction, ExpFunction, LogFunction, SqrtFunction
+from tinymin.ops.unary import (
+    AbsFunction,
+    AsTypeFunction,
+    ClipFunction,
+    ExpFunction,
+    LogFunction,
+    SqrtFunction,
+)
 
 __all__ = [
-    "AbsFunction", "AddFunction", "CatFunction", "ClipFunction", "ContiguousFunction",
+    "AbsFunction", "AddFunction", "AsTypeFunction", "CatFunction", "ClipFunction", "ContiguousFunction",
     "DivFunction",
     "ExpFunction", "GetItemFunction", "LogFunction", "MatMulFunction", "MaxFunction",
     "MulFunction", "NegFunction", "PermuteFunction", "PowFunction", "ReshapeFunction",
