@@ -29,7 +29,6 @@ from tinymin.functions import (
     clip,
     exp,
     eye,
-    flatten,
     from_numpy,
     full,
     linspace,
@@ -56,7 +55,16 @@ from tinymin.functions import (
 )
 from tinymin.gradcheck import gradcheck
 from tinymin.ops.activation import relu, sigmoid, softmax, tanh
-from tinymin.ops.composite import chunk, expand, logsumexp, maximum, minimum, repeat, split
+from tinymin.ops.composite import (
+    chunk,
+    expand,
+    flatten,
+    logsumexp,
+    maximum,
+    minimum,
+    repeat,
+    split,
+)
 from tinymin.random import get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.trace import trace

@@ -17,7 +17,6 @@ import numpy as np
 from tinymin import ops
 from tinymin._arrays import shape_args, to_array
 from tinymin.autograd import as_tensor, unwrap
-from tinymin.ops import composite
 from tinymin.tensor import MaxResult, Tensor
 
 
@@ -225,11 +224,6 @@ def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap axes ``dim0`` and ``dim1``; see :meth:`~tinymin.tensor.Tensor.transpose`."""
     return as_tensor(x).transpose(dim0, dim1)
-
-
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge axes ``start_dim`` .. ``end_dim`` into one; see :meth:`~tinymin.tensor.Tensor.flatten`."""
-    return composite.flatten(x, start_dim, end_dim)
 
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
