@@ -41,7 +41,7 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = to_array(_data(data), dtype)
+        self.data: np.ndarray = to_array(data.data if isinstance(data, Tensor) else data, dtype)
         if requires_grad and self.data.dtype not in _FLOAT_TYPES:
             raise TypeError(
                 f"tensor: only floating-point tensors can require grad, got {self.data.dtype}"
