@@ -1,9 +1,11 @@
-"""The primitive differentiable operations, one :class:`~tinymin.autograd.Function` each.
+"""The engine's operations: the primitives, one :class:`~tinymin.autograd.Function`
+each, and what is built from them.
 
 Each class keeps its ``forward`` and its ``backward`` side by side. Tensor methods and
-the ``tinymin.*`` functions call ``SomeFunction.apply``; composite operations (``mean``,
-``softmax``, ``maximum``, ...) are written from these primitives instead of as new
-Functions, so autograd derives their backward.
+the ``tinymin.*`` functions call ``SomeFunction.apply``, or the same composite operation
+(``maximum``, ``logsumexp``, ``split``, ...; see ``tinymin/ops/composite.py``), which
+is written from these primitives instead of as a new Function, so autograd derives its
+backward.
 
 Every autograd Function in tinymin ends in ``Function`` (the name without it belongs
 to the Module or function a user calls), and lives in one of these files:
