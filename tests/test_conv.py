@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import tinymin as tm
 import tinymin.nn.functional as F
 from tinymin import nn
-from tinymin.nn.functional.conv import get_im2col_limit, set_im2col_limit
+from tinymin.ops.conv import get_im2col_limit, set_im2col_limit
 
 # Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
 pytestmark = pytest.mark.usefixtures("backend")

@@ -112,7 +112,7 @@ def test_folded_model_walks_a_large_batch_in_chunks_of_images(monkeypatch):
     # the folded convolutions bound their column matrix as conv2d does (10,000 LeNet
     # images at once used to build a 6 GB matrix); chunked output == one-piece output
     from tinymin import _ext
-    from tinymin.nn.functional.conv import set_im2col_limit
+    from tinymin.ops.conv import set_im2col_limit
 
     tm.manual_seed(2)
     model, _ = calibrated(lenet(conv="min"), (1, 28, 28))

@@ -262,7 +262,7 @@ def test_diagnostics_use_the_calibrated_input_scale_in_training_mode():
 
 
 def test_chunked_min_conv_equals_unchunked_forward_and_backward():
-    from tinymin.nn.functional.conv import set_im2col_limit
+    from tinymin.ops.conv import set_im2col_limit
 
     results = []
     for limit in (None, 36 * 18 * 8):  # the default bound, then about one image per chunk

@@ -42,7 +42,7 @@ from tinymin.minconv import functional as A  # the named steps of Algorithm 1
 from tinymin.minconv.layer import clipped_operands
 from tinymin.minconv.operators import multiplexer
 from tinymin.nn import functional as F
-from tinymin.nn.functional.conv import conv_geometry
+from tinymin.ops.conv import conv_geometry
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
 print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK

@@ -35,8 +35,8 @@ import numpy as np
 
 from tinymin.autograd import Context, Function
 from tinymin.minconv.operators import OPERATORS, selector_kernel
-from tinymin.nn.functional.checks import check_float
-from tinymin.nn.functional.conv import (
+from tinymin.ops.checks import check_float
+from tinymin.ops.conv import (
     ConvGeometry,
     conv_backward,
     conv_geometry,

@@ -148,7 +148,7 @@ def fit_layer_thresholds(layer, x: np.ndarray, target: np.ndarray, rows: int = D
     only if the layer's real output, clip included, is closer to ``target``.
     """
     from tinymin.minconv.layer import clipped_operands
-    from tinymin.nn.functional.conv import conv_geometry, im2col, nchw_to_rows
+    from tinymin.ops.conv import conv_geometry, im2col, nchw_to_rows
 
     was_training = layer.training
     layer.eval()

@@ -3,20 +3,15 @@
 >>> import tinymin.nn.functional as F
 """
 
-from tinymin.nn.functional.activation import (
-    leaky_relu,
-    log_softmax,
-    relu,
-    sigmoid,
-    softmax,
-    tanh,
-)
 from tinymin.nn.functional.conv import conv2d
 from tinymin.nn.functional.dropout import dropout
 from tinymin.nn.functional.linear import linear
 from tinymin.nn.functional.loss import cross_entropy, mse_loss, nll_loss
 from tinymin.nn.functional.normalization import batch_norm
 from tinymin.nn.functional.pooling import avg_pool2d, max_pool2d
+
+# The activations belong to the engine (Tensor.relu uses them); F re-exports them.
+from tinymin.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 
 __all__ = [
     "avg_pool2d", "batch_norm", "conv2d", "max_pool2d", "min_conv2d",

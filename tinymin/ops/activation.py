@@ -1,11 +1,19 @@
-"""Activation functions and (log-)softmax."""
+"""Activation functions and (log-)softmax.
+
+They are part of the engine (``Tensor.relu`` and ``tinymin.relu`` call them), and
+:mod:`tinymin.nn.functional` re-exports them as ``F.relu``, ``F.softmax``, ...
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinymin.autograd import Context, Function
-from tinymin.tensor import Tensor
+
+if TYPE_CHECKING:  # for type hints only; tensor.py is built on this module
+    from tinymin.tensor import Tensor
 
 
 class ReLUFunction(Function):
