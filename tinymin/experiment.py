@@ -37,6 +37,7 @@ from tinymin.models import build_model
 from tinymin.nn import Module
 from tinymin.run_folder import RunFolder, init_from
 from tinymin.train import (
+    EpochEnd,
     NonFiniteLossError,
     fit,
     format_epoch,
@@ -314,18 +315,32 @@ class EpochWriter:
     log: Log | None = None
 
     def write(self, epoch: int, row: dict[str, float], model, optimizer, scheduler,
-              extra: dict[str, np.ndarray], tinymin_model: Callable[[], Module]) -> None:
+              extra: Callable[[], dict[str, np.ndarray]],
+              tinymin_model: Callable[[], Module]) -> None:
         """Write epoch ``epoch`` (``row``: its metrics). ``model``, ``optimizer`` and
         ``scheduler`` go into the checkpoint as they are (anything with a numpy
-        ``state_dict()``), with ``extra`` (the random generators); ``tinymin_model()``
-        gives the tinymin model the scales are measured on (called only for min models)."""
+        ``state_dict()``), with ``extra()``: the random generators, read as the
+        checkpoint is written (after the scales, whose tinymin copy of a torch model
+        draws its initial weights). ``tinymin_model()`` gives the tinymin model the
+        scales are measured on (called only for min models)."""
         if self.folder is not None:
             if self.probe is not None:
                 self.folder.log_scales(self._scales_row(epoch, tinymin_model()))
             self.folder.log_epoch(row)
-            self.folder.save(model, self.config, epoch, optimizer, scheduler, extra=extra)
+            self.folder.save(model, self.config, epoch, optimizer, scheduler, extra=extra())
         if self.log is not None:
             self.log(format_epoch(row))
+
+    def hook(self, model: Module, optimizer, scheduler=None, train_loader=None) -> EpochEnd:
+        """``on_epoch_end`` for :func:`tinymin.train.fit` (tinymin's engine): each epoch
+        writes ``model``, ``optimizer``, ``scheduler`` and the random generators (the
+        train loader's included, so the run resumes bit-exact)."""
+
+        def on_epoch_end(epoch: int, row: dict[str, float]) -> None:
+            self.write(epoch, row, model, optimizer, scheduler, lambda: rng_states(train_loader),
+                       lambda: model)
+
+        return on_epoch_end
 
     def _scales_row(self, epoch: int, model: Module) -> dict[str, Any]:
         model.eval()
@@ -386,17 +401,12 @@ class TrainingRun:
             start.folder.write_config(config)
         log(start.describe())
         writer = start.epoch_writer(config, log)
-        model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
-
-        def on_epoch_end(epoch: int, row: dict[str, float]) -> None:
-            writer.write(epoch, row, model, optimizer, scheduler, rng_states(self.train_loader),
-                         lambda: model)
-
         try:
-            return fit(model, optimizer, self.train_loader, start.epochs_left, self.test_loader,
-                       scheduler, start_epoch=start.start_epoch,
+            return fit(self.model, self.optimizer, self.train_loader, start.epochs_left,
+                       self.test_loader, self.scheduler, start_epoch=start.start_epoch,
                        progress=not start.options.no_progress, log=None,
-                       on_epoch_end=on_epoch_end)
+                       on_epoch_end=writer.hook(self.model, self.optimizer, self.scheduler,
+                                                self.train_loader))
         except NonFiniteLossError as error:
             if start.folder is None:
                 raise

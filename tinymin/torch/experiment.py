@@ -180,8 +180,10 @@ class TorchTrainingRun:
         writer = self.start.epoch_writer(config, self.log)
         model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
 
+        def extra() -> dict[str, np.ndarray]:
+            return {"rng_global": np.array(get_rng_state()), **rng_states()}
+
         def after_epoch(epoch: int, row: dict[str, float]) -> None:
-            extra = {"rng_global": np.array(get_rng_state()), **rng_states()}
             writer.write(epoch, row, *checkpoint_views(model, optimizer, scheduler), extra,
                          lambda: from_torch(unwrap(model)))
 
