@@ -9,9 +9,15 @@ from tinymin import nn, optim
 from tinymin.checkpoint import load_checkpoint
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.experiment import EpochWriter
 from tinymin.models import mlp
-from tinymin.run_folder import append_metrics, read_metrics, truncate_metrics
+from tinymin.run_folder import RunFolder, append_metrics, read_metrics, truncate_metrics
 from tinymin.train import evaluate, fit, predict, resume_training
+
+
+def _writes_to(run_dir, model, opt, loader, config=None):
+    """The ``on_epoch_end`` that keeps a run folder (fit itself writes nothing)."""
+    return EpochWriter(RunFolder(run_dir), config or {}).hook(model, opt, None, loader)
 
 
 def test_mlp_reaches_90_percent_on_embedded_mnist():
@@ -32,14 +38,24 @@ def test_fit_writes_metrics_and_checkpoint(tmp_path):
     loader = DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=0)
     model = mlp(num_classes=2, input_size=4, hidden=8)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history = fit(model, opt, loader, 3, loader, run_dir=tmp_path, config={"k": 1},
-                  progress=False, log=None)
+    history = fit(model, opt, loader, 3, loader, progress=False, log=None,
+                  on_epoch_end=_writes_to(tmp_path, model, opt, loader, {"k": 1}))
     rows = read_metrics(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert rows[-1]["test_accuracy"] == history[-1]["test_accuracy"]
-    assert (tmp_path / "checkpoint.npz").exists()
+    assert load_checkpoint(tmp_path / "checkpoint.npz").config == {"k": 1}
     assert evaluate(model, loader)["accuracy"] == history[-1]["test_accuracy"]
     assert predict(model, x).shape == (64, 2)
+
+
+def test_fit_writes_nothing_and_calls_on_epoch_end_with_each_row(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model, opt, loader = _dropout_run(2, 2)
+    calls = []
+    history = fit(model, opt, loader, 2, start_epoch=3, progress=False, log=None,
+                  on_epoch_end=lambda epoch, row: calls.append((epoch, row)))
+    assert calls == [(4, history[0]), (5, history[1])]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_append_metrics_keeps_previous_rows(tmp_path):
@@ -63,17 +79,19 @@ def _dropout_run(seed_for_init, loader_seed):
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     model, opt, loader = _dropout_run(5, 7)
-    fit(model, opt, loader, 3, run_dir=tmp_path / "straight", progress=False, log=None)
+    fit(model, opt, loader, 3, on_epoch_end=_writes_to(tmp_path / "straight", model, opt, loader),
+        progress=False, log=None)
 
     model, opt, loader = _dropout_run(5, 7)
-    fit(model, opt, loader, 1, run_dir=tmp_path / "resumed", progress=False, log=None)
+    fit(model, opt, loader, 1, on_epoch_end=_writes_to(tmp_path / "resumed", model, opt, loader),
+        progress=False, log=None)
     # a new process: other seeds everywhere, then the checkpoint puts them back
     model, opt, loader = _dropout_run(99, 98)
     checkpoint = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz")
     start = resume_training(checkpoint, model, opt, None, loader, tmp_path / "resumed")
     assert start == 1
-    fit(model, opt, loader, 2, run_dir=tmp_path / "resumed", start_epoch=start, progress=False,
-        log=None)
+    fit(model, opt, loader, 2, start_epoch=start, progress=False, log=None,
+        on_epoch_end=_writes_to(tmp_path / "resumed", model, opt, loader))
 
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model_state
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz").model_state
@@ -85,7 +103,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
     model, opt, loader = _dropout_run(1, 1)
-    fit(model, opt, loader, 2, run_dir=tmp_path, progress=False, log=None)
+    fit(model, opt, loader, 2, on_epoch_end=_writes_to(tmp_path, model, opt, loader),
+        progress=False, log=None)
     # a crash after logging epoch 3 but before its checkpoint was written
     append_metrics(tmp_path / "metrics.csv", {**read_metrics(tmp_path)[-1], "epoch": 3})
     checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
@@ -129,7 +148,8 @@ def test_generator_states_of_other_bit_generators_round_trip_through_json():
 
 def test_resume_with_a_loader_that_cannot_restore_its_shuffling_state(tmp_path):
     model, opt, loader = _dropout_run(1, 1)
-    fit(model, opt, loader, 1, run_dir=tmp_path, progress=False, log=None)
+    fit(model, opt, loader, 1, on_epoch_end=_writes_to(tmp_path, model, opt, loader),
+        progress=False, log=None)
     checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
     with pytest.raises(ValueError, match="cannot restore"):
         resume_training(checkpoint, model, opt, None, list(loader), tmp_path)
