@@ -489,7 +489,7 @@ def test_asking_for_cython_without_extension_warns_once_and_falls_back(monkeypat
             assert name == "numpy"
 
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PROBE = (
     "import sys, warnings\n"
     "warnings.simplefilter('always')\n"

@@ -28,7 +28,7 @@ from tinymin.data.datasets import (
 )
 from tinymin.data.download import RemoteFile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
