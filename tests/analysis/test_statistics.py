@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from strategies import nonzero_floats  # noqa: E402
 
 from tinymin.analysis import (  # noqa: E402
     PAPER_TABLE1,
@@ -157,8 +157,8 @@ def test_elementwise_relative_error_equals_eq6_formula():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.floats(min_value=-1e3, max_value=1e3).filter(lambda v: abs(v) > 1e-3),
-    st.floats(min_value=-1e3, max_value=1e3).filter(lambda v: abs(v) > 1e-3),
+    nonzero_floats,
+    nonzero_floats,
 )
 def test_elementwise_relative_error_formula_property(x, w):
     got = float(elementwise_relative_error(x, w))

@@ -184,3 +184,47 @@ def test_a_value_that_casts_is_loaded():
     model.load_state_dict(state)
     assert model.fc.weight.data.dtype == np.float32 and model.fc.weight.data[0, 0] == 0.5
     assert model.steps.dtype == np.int64 and model.steps[0] == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# register_parameter: PyTorch's checks and order.
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_parameter("gain", nn.Parameter(np.ones(2, dtype=np.float32)))
+        self.register_parameter("offset", None)
+        self.register_parameter("shift", nn.Parameter(np.zeros(2, dtype=np.float32)))
+
+
+def test_register_parameter_registers_in_order_and_skips_none():
+    model = Scale()
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]
+    assert list(model.state_dict()) == ["gain", "shift"]
+    assert model.offset is None
+    assert model.gain is model._parameters["gain"]
+
+
+def test_a_parameter_registered_as_none_can_be_given_later():
+    model = Scale()
+    model.register_parameter("offset", nn.Parameter(np.full(2, 3.0, dtype=np.float32)))
+    assert "offset" in dict(model.named_parameters())
+    np.testing.assert_array_equal(model.state_dict()["offset"], [3.0, 3.0])
+
+
+def test_register_parameter_refuses_what_pytorch_refuses():
+    model = Scale()
+    with pytest.raises(TypeError, match="cannot assign 'ndarray' object to parameter 'w'"):
+        model.register_parameter("w", np.ones(2))
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' object to parameter 'w'"):
+        model.register_parameter("w", tm.ones(2))
+    with pytest.raises(KeyError, match=r'contain "\."'):
+        model.register_parameter("a.b", nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="empty string"):
+        model.register_parameter("", nn.Parameter(np.ones(2)))
+    with pytest.raises(TypeError, match="should be a string"):
+        model.register_parameter(3, nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        model.register_parameter("training", nn.Parameter(np.ones(2)))
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]  # nothing changed
