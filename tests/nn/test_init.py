@@ -61,3 +61,31 @@ def test_xavier_normal_is_seeded_by_manual_seed():
     a = nn.init.xavier_normal_(tm.zeros(20, 10)).data.copy()
     tm.manual_seed(3)
     np.testing.assert_array_equal(nn.init.xavier_normal_(tm.zeros(20, 10)).data, a)
+
+
+def test_uniform_and_normal_draw_from_the_distribution_they_name():
+    tm.manual_seed(1)
+    u = nn.init.uniform_(tm.zeros(400, 250), a=-3.0, b=5.0)
+    assert u.data.min() >= -3.0 and u.data.max() < 5.0
+    assert u.data.mean() == pytest.approx(1.0, abs=0.05)  # (a + b) / 2; its std error is 0.005
+    assert u.data.std() == pytest.approx(8 / math.sqrt(12), rel=0.02)
+    n = nn.init.normal_(tm.zeros(400, 250), mean=2.0, std=0.5)
+    assert n.data.mean() == pytest.approx(2.0, abs=0.01)  # std error 0.001
+    assert n.data.std() == pytest.approx(0.5, rel=0.02)
+
+
+@pytest.mark.parametrize("nonlinearity, a, gain", [("relu", 0.0, math.sqrt(2)),
+                                                    ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
+                                                    ("linear", 0.0, 1.0)])
+def test_kaiming_uniform_bound_follows_he_formula(nonlinearity, a, gain):
+    w = tm.zeros(256, 64, 3, 3)  # fan_in 576, fan_out 2304
+    tm.manual_seed(2)
+    nn.init.kaiming_uniform_(w, a=a, nonlinearity=nonlinearity)
+    bound = gain * math.sqrt(3 / 576)
+    assert np.abs(w.data).max() <= bound * (1 + 1e-6)
+    assert np.abs(w.data).max() > 0.99 * bound  # 147,456 draws reach the bound
+    assert w.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    nn.init.kaiming_uniform_(w, a=a, mode="fan_out", nonlinearity=nonlinearity)
+    assert np.abs(w.data).max() <= gain * math.sqrt(3 / 2304) * (1 + 1e-6)
+    with pytest.raises(ValueError, match="mode"):
+        nn.init.kaiming_uniform_(w, mode="fan_middle")
