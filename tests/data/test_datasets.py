@@ -28,7 +28,7 @@ from tinymin.data.datasets import (
 )
 from tinymin.data.download import RemoteFile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -561,7 +561,7 @@ def _tampered_copy(tmp_path, monkeypatch, split, change):
     x, y = ds.load_embedded_mnist(path=PACKAGED_DIR / recorded.filename)
     x, y = change(x.copy(), y.copy())
     np.savez_compressed(tmp_path / recorded.filename, x=x, y=y)
-    monkeypatch.setattr(ds, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.setattr("tinymin.data.embedded.EMBEDDED_DIR", tmp_path)
     return tmp_path / recorded.filename
 
 
@@ -588,7 +588,7 @@ def test_embedded_detects_a_changed_label_and_a_wrong_count(tmp_path, monkeypatc
 
 
 def test_embedded_missing_file_names_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(ds, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.setattr("tinymin.data.embedded.EMBEDDED_DIR", tmp_path)
     with pytest.raises(DatasetError, match="mnist_t10k.npz"):
         EmbeddedMNIST(train=False)
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from strategies import broadcast_pair, seeds
 
 import tinymin as tm
 from tinymin.gradcheck import GradcheckError
@@ -22,9 +23,6 @@ def rand(rng, shape, low=-2.0, high=2.0):
     return rng.uniform(low, high, size=shape)
 
 
-broadcast_pair = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                   max_side=3)
-seeds = st.integers(0, 2**16)
 
 
 @given(broadcast_pair, seeds)

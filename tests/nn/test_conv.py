@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import conv_cases
 
 import tinymin as tm
 import tinymin.nn.functional as F
@@ -32,14 +33,6 @@ def direct_conv2d(x, w, b, stride, padding):
             patch = xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
             y[:, :, i, j] = np.einsum("nchw,ochw->no", patch, w)
     return y + (0 if b is None else b.reshape(1, -1, 1, 1))
-
-
-conv_cases = st.tuples(
-    st.integers(1, 2), st.integers(1, 3), st.integers(1, 3),  # n, c_in, c_out
-    st.integers(1, 3), st.integers(1, 3),  # kh, kw
-    st.integers(1, 2), st.integers(1, 2), st.integers(0, 2), st.integers(0, 2),  # stride, pad
-    st.integers(0, 4), st.integers(0, 4),  # extra height/width
-)
 
 
 @given(conv_cases, st.integers(0, 1000))

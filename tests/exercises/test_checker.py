@@ -202,7 +202,7 @@ def test_cli_check_exit_status(tmp_path, capsys):
 
 
 def test_python_m_tinymin_exercise_runs_and_exits_with_the_status(tmp_path):
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
     right = tmp_path / "my_min_gemm.py"
     right.write_text(textwrap.dedent("""

@@ -139,3 +139,92 @@ def test_replacing_a_child_keeps_its_place():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
     model.add_module("0", nn.Linear(2, 2))
     assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Module.load_state_dict is all or nothing: keys, shapes and dtypes are checked before anything is
+# copied, so a bad state dict leaves the model as it was.
+
+
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.register_buffer("steps", np.zeros(1, dtype=np.int64))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def _snapshot(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("fc.bias", np.zeros(2, dtype=np.complex128), "fc.bias: checkpoint dtype complex128"),
+    ("steps", np.array([2.5]), "steps: checkpoint dtype float64 cannot be cast.*int64"),
+    ("fc.bias", np.array(["a", "b"]), "fc.bias: checkpoint dtype <U1"),
+])
+def test_a_value_that_cannot_be_cast_is_refused_and_nothing_is_copied(key, value, message):
+    model = Counted()
+    before = _snapshot(model)
+    state = {k: v + 1 for k, v in model.state_dict().items()}  # every value differs
+    state[key] = value
+    with pytest.raises(RuntimeError, match=message):
+        model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
+
+
+def test_a_value_that_casts_is_loaded():
+    model = Counted()
+    state = model.state_dict()
+    state["fc.weight"] = np.full((2, 2), 0.5)  # float64 into float32: same kind
+    state["steps"] = np.array([3], dtype=np.int32)
+    model.load_state_dict(state)
+    assert model.fc.weight.data.dtype == np.float32 and model.fc.weight.data[0, 0] == 0.5
+    assert model.steps.dtype == np.int64 and model.steps[0] == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# register_parameter: PyTorch's checks and order.
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_parameter("gain", nn.Parameter(np.ones(2, dtype=np.float32)))
+        self.register_parameter("offset", None)
+        self.register_parameter("shift", nn.Parameter(np.zeros(2, dtype=np.float32)))
+
+
+def test_register_parameter_registers_in_order_and_skips_none():
+    model = Scale()
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]
+    assert list(model.state_dict()) == ["gain", "shift"]
+    assert model.offset is None
+    assert model.gain is model._parameters["gain"]
+
+
+def test_a_parameter_registered_as_none_can_be_given_later():
+    model = Scale()
+    model.register_parameter("offset", nn.Parameter(np.full(2, 3.0, dtype=np.float32)))
+    assert "offset" in dict(model.named_parameters())
+    np.testing.assert_array_equal(model.state_dict()["offset"], [3.0, 3.0])
+
+
+def test_register_parameter_refuses_what_pytorch_refuses():
+    model = Scale()
+    with pytest.raises(TypeError, match="cannot assign 'ndarray' object to parameter 'w'"):
+        model.register_parameter("w", np.ones(2))
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' object to parameter 'w'"):
+        model.register_parameter("w", tm.ones(2))
+    with pytest.raises(KeyError, match=r'contain "\."'):
+        model.register_parameter("a.b", nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="empty string"):
+        model.register_parameter("", nn.Parameter(np.ones(2)))
+    with pytest.raises(TypeError, match="should be a string"):
+        model.register_parameter(3, nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        model.register_parameter("training", nn.Parameter(np.ones(2)))
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]  # nothing changed
