@@ -37,9 +37,9 @@ import tinymin as tm  # noqa: E402
 from tinymin import _ext, optim  # noqa: E402
 from tinymin.data import DataLoader, TensorDataset  # noqa: E402
 from tinymin.data.catalog import load_splits  # noqa: E402
+from tinymin.minconv.spec import MinConvSpec, MinConvState  # noqa: E402
 from tinymin.models import lenet  # noqa: E402
 from tinymin.torch import to_torch  # noqa: E402
-from tinymin.minconv.spec import MinConvSpec, MinConvState  # noqa: E402
 from tinymin.torch.functional import min_conv2d as torch_min_conv2d  # noqa: E402
 from tinymin.train import train_epoch  # noqa: E402
 
