@@ -216,9 +216,12 @@ def calibrate_layer(layer: MinConv2d, x: np.ndarray, name: str = "",
                 best, fitted = refined, True
                 _apply(layer, best)
     error, multiple, running, _, _, _, output = best
-    return LayerCalibration(name, mean_abs, multiple, running,
-                            relative_squared_error(before, target), error,
-                            _correlation(before, target), _correlation(output, target), fitted)
+    return LayerCalibration(layer=name, mean_abs_input=mean_abs, chosen_multiple=multiple,
+                            running_abs_mean=running,
+                            error_before=relative_squared_error(before, target), error_after=error,
+                            correlation_before=_correlation(before, target),
+                            correlation_after=_correlation(output, target),
+                            thresholds_fitted=fitted)
 
 
 def _best_candidate(layer: MinConv2d, x: np.ndarray, target: np.ndarray,
@@ -345,8 +348,9 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
             if isinstance(layer, MinConv2d):
                 x_exact = F.conv2d(Tensor(x_exact), layer.weight, layer.bias, layer.stride,
                                    layer.padding).data  # before calibration changes anything
-                report.append(calibrate_layer(layer, x, str(index), grid, per_channel_gain,
-                                              fit_max_k, seed))
+                report.append(calibrate_layer(layer, x, str(index), grid,
+                                              per_channel_gain=per_channel_gain,
+                                              fit_max_k=fit_max_k, seed=seed))
             elif index == to_correct and linear_correction:
                 report.append(correct_linear(layer, x, x_exact, str(index)))
                 break

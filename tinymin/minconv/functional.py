@@ -134,7 +134,8 @@ def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value:
     mu_w = step2_weight_scale(weight, scale)
     x_c, x_inside = step3_clip(x, mu_x, clip_value)
     w_c, w_inside = step3_clip(weight, mu_w, clip_value)
-    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+    return ClippedOperands(mu_x=mu_x, mu_w=mu_w, x_c=x_c, x_inside=x_inside, w_c=w_c,
+                           w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
@@ -177,7 +178,7 @@ def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, ge
                           need_x: bool, need_w: bool, cols: np.ndarray | None = None):
     """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d
     (``cols``: the forward's column matrix of ``x_c``, if it kept it)."""
-    return conv_backward(grad, x_c, w_c, geom, cols, need_x, need_w)
+    return conv_backward(grad, x_c, w_c, geom, cols, need_x=need_x, need_w=need_w)
 
 
 def step7_through_clip(grad: np.ndarray | None, inside: np.ndarray | None) -> np.ndarray | None:
@@ -218,7 +219,8 @@ class MinConv2dFunction(Function):
     def backward(ctx: Context, grad):
         x_c, w_c, x_inside, w_inside, geom, layer_name, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w, cols)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x=need_x, need_w=need_w,
+                                           cols=cols)
         record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
                **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)

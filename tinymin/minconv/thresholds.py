@@ -119,8 +119,8 @@ def fit_thresholds(cols: np.ndarray, target: np.ndarray, w_hat: np.ndarray,
     for _ in range(sweeps):
         for c in range(len(tau)):
             for k in range(x.shape[1]):
-                _best_threshold(x[:, k], t[:, c:c + 1], sums[:, c], tau[c], signs[c, k], k,
-                                candidates[k])
+                _best_threshold(x[:, k], t[:, c:c + 1], sums[:, c], tau[c], signs[c, k], k=k,
+                                candidates=candidates[k])
     after = float(channel_errors(sums, t).sum()) / total
     return (signs * tau).astype(np.float32), before, after
 

@@ -136,7 +136,8 @@ def clip_and_rescale(x: torch.Tensor, weight: torch.Tensor, mu_x: torch.Tensor,
     mu_w = step2_weight_scale(weight, scale)
     x_c, x_inside = step3_clip(x, mu_x, clip_value)
     w_c, w_inside = step3_clip(weight, mu_w, clip_value)
-    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+    return ClippedOperands(mu_x=mu_x, mu_w=mu_w, x_c=x_c, x_inside=x_inside, w_c=w_c,
+                           w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
 def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.Tensor,
@@ -253,7 +254,8 @@ class MinConv2dFunction(torch.autograd.Function):
         """Steps 6-7: exact conv2d gradients at the clipped operands, times the clip masks."""
         x_c, w_c, x_inside, w_inside = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding, need_x, need_w)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding,
+                                           need_x=need_x, need_w=need_w)
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
         db = grad.sum(dim=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None
