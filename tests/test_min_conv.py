@@ -294,3 +294,26 @@ def test_column_matrix_is_kept_for_backward_only_when_the_weight_needs_a_gradien
         approx.sum().backward()  # and the input gradient still works without it
         assert x.grad is not None
         x.grad = None
+
+
+def test_from_conv_copies_an_exact_layer():
+    conv = nn.Conv2d(2, 3, 3, stride=2, padding=1).eval()
+    layer = nn.MinConv2d.from_conv(conv, clip_value=2.0, operator="max")
+    assert (layer.stride, layer.padding, layer.clip_value, layer.operator) == ((2, 2), (1, 1), 2.0, "max")
+    np.testing.assert_array_equal(layer.weight.data, conv.weight.data)
+    np.testing.assert_array_equal(layer.bias.data, conv.bias.data)
+    assert not layer.training
+    layer.weight.data[...] = 0  # a copy, not a view
+    assert np.any(conv.weight.data)
+
+
+def test_nn_reexports_minconv_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, tinymin.nn as nn, tinymin.nn.functional as F\n"
+            "assert 'tinymin.minconv' not in sys.modules, 'importing nn imported minconv'\n"
+            "from tinymin import minconv\n"
+            "assert nn.MinConv2d is minconv.MinConv2d and F.min_conv2d is minconv.min_conv2d\n"
+            "assert nn.calibrate_min is minconv.calibrate_min\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
