@@ -33,14 +33,7 @@ import numpy as np
 
 from tinymin.autograd import Context, Function
 from tinymin.minconv.operators import selector_kernel
-from tinymin.minconv.spec import (
-    DEFAULT_CLIP_VALUE,
-    SCALES,
-    ClippedOperands,
-    MinConvSpec,
-    MinConvState,
-    check_min_conv_options,
-)
+from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.nn.functional.checks import check_float
 from tinymin.nn.functional.conv import (
     ConvGeometry,
@@ -53,11 +46,6 @@ from tinymin.nn.functional.conv import (
 )
 from tinymin.tensor import Tensor
 from tinymin.trace import record
-
-__all__ = [
-    "DEFAULT_CLIP_VALUE", "SCALES", "ClippedOperands", "MinConv2dFunction", "MinConvSpec",
-    "MinConvState", "check_min_conv_options", "clip_and_rescale", "min_conv2d",
-]
 
 
 # ---------------------------------------------------------------- the forward steps

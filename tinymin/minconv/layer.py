@@ -33,7 +33,7 @@ class MinConv2d(ConvLayer):
     clip_value : float or None
         Clip bound ``T`` in units of the mean magnitude; None disables the clip. The
         default, 4, was chosen by experiment (see ``DEFAULT_CLIP_VALUE`` in
-        :mod:`tinymin.minconv.functional`).
+        :mod:`tinymin.minconv.spec`).
     momentum : float or None
         Moving-average momentum (PyTorch convention); None for a cumulative average.
     scale : {"layer", "channel"}
