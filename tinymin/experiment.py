@@ -30,7 +30,7 @@ from tinymin import optim
 from tinymin.checkpoint import Checkpoint, CheckpointError
 from tinymin.data import DataLoader, Dataset, random_subset
 from tinymin.data.catalog import DatasetInfo, load_splits
-from tinymin.minconv.convert import calibrate_min, recalibrate_running_statistics
+from tinymin.minconv.calibrate import calibrate_min, recalibrate_running_statistics
 from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
 from tinymin.minconv.layer import min_layers
 from tinymin.models import build_model
@@ -232,7 +232,7 @@ class StartingState:
 
     def _calibrate(self, source_conv: str | None, log: Log) -> None:
         """Fit the copied min layers to the exact ones they replace (tinymin's extension
-        of the paper's transfer: :func:`tinymin.minconv.convert.calibrate_min`)."""
+        of the paper's transfer: :func:`tinymin.minconv.calibrate.calibrate_min`)."""
         options = self.options
         if not options.init_from or not min_layers(self.model):
             raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")

@@ -5,7 +5,7 @@ import pytest
 
 import tinymin as tm
 from tinymin import nn
-from tinymin.minconv.convert import calibrate_layer, fit_gain_offset, relative_squared_error
+from tinymin.minconv.calibrate import calibrate_layer, fit_gain_offset, relative_squared_error
 from tinymin.minconv.fold import fold_min_model
 
 # Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).

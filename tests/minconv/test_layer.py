@@ -10,6 +10,7 @@ import tinymin as tm
 import tinymin.nn.functional as F
 from tinymin import nn, optim
 from tinymin.minconv.operators import multiplexer
+from tinymin.minconv.spec import MinConvSpec, MinConvState
 
 # Every test here runs on both kernel backends (numpy twins and Cython; see conftest.py).
 pytestmark = pytest.mark.usefixtures("backend")
@@ -63,8 +64,9 @@ def test_forward_equals_direct_loop_of_eq13(stride, padding, clip_value, trainin
     w, b = rng.normal(scale=0.3, size=(3, 2, 3, 3)), rng.normal(size=3)
     running = np.array([0.7])
     mu_x = np.abs(x).mean() if training else 0.7
-    y = F.min_conv2d(t64(x), t64(w), t64(b), running, None, stride, padding, clip_value,
-                     training, 0.1, scale, operator)
+    spec = MinConvSpec(stride=stride, padding=padding, clip_value=clip_value, scale=scale,
+                       operator=operator)
+    y = F.min_conv2d(t64(x), t64(w), t64(b), spec, MinConvState(running), training)
     expected = direct_min_conv(x, w, b, stride, padding, mu_x, clip_value, operator,
                                per_channel=scale == "channel")
     np.testing.assert_allclose(y.data, expected, rtol=1e-10, atol=1e-10)
@@ -73,7 +75,8 @@ def test_forward_equals_direct_loop_of_eq13(stride, padding, clip_value, trainin
 def test_float32_forward():
     rng = np.random.default_rng(3)
     x, w = rng.normal(size=(2, 3, 6, 6)), rng.normal(size=(4, 3, 3, 3))
-    y = F.min_conv2d(tm.tensor(x.astype(np.float32)), tm.tensor(w.astype(np.float32)), padding=1)
+    y = F.min_conv2d(tm.tensor(x.astype(np.float32)), tm.tensor(w.astype(np.float32)),
+                     spec=MinConvSpec(padding=1))
     assert y.dtype == np.float32
     expected = direct_min_conv(x, w, None, 1, 1, np.abs(x).mean(), 4.0)  # the default T
     np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-4)
@@ -85,7 +88,7 @@ def test_backward_is_exact_conv_gradient_at_clipped_operands_times_masks(clip_va
     x_np, w_np = rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(3, 2, 3, 3))
     x, w, b = t64(x_np), t64(w_np), t64(rng.normal(size=3))
     upstream = rng.normal(size=(2, 3, 3, 3))
-    y = F.min_conv2d(x, w, b, stride=2, padding=1, clip_value=clip_value)
+    y = F.min_conv2d(x, w, b, MinConvSpec(stride=2, padding=1, clip_value=clip_value))
     y.backward(upstream)
 
     mu_x, mu_w = np.abs(x_np).mean(), np.abs(w_np).mean()
@@ -119,8 +122,8 @@ def test_running_abs_mean_follows_pytorch_momentum():
 def test_eval_uses_the_running_statistic():
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=(1, 1, 4, 4)), rng.normal(size=(1, 1, 3, 3))
-    a = F.min_conv2d(t64(x), t64(w), running_abs_mean=np.array([3.0]), training=False)
-    b = F.min_conv2d(t64(x), t64(w), running_abs_mean=np.array([0.1]), training=False)
+    a = F.min_conv2d(t64(x), t64(w), state=MinConvState(np.array([3.0])), training=False)
+    b = F.min_conv2d(t64(x), t64(w), state=MinConvState(np.array([0.1])), training=False)
     assert not np.allclose(a.data, b.data)
 
 
@@ -147,18 +150,18 @@ def test_input_clip_does_not_change_the_min_forward():
                                               * np.minimum(np.abs(patch), np.abs(w_hat[c])))
     assert (np.abs(x) > mu_x).any()
     np.testing.assert_allclose(clipped, unclipped, rtol=1e-12)
-    np.testing.assert_allclose(F.min_conv2d(t64(x), t64(w), clip_value=1.0).data, clipped,
+    np.testing.assert_allclose(F.min_conv2d(t64(x), t64(w), spec=MinConvSpec(clip_value=1.0)).data, clipped,
                                rtol=1e-10)
 
 
 def test_bad_arguments():
     x, w = tm.zeros(1, 2, 5, 5), tm.zeros(3, 2, 3, 3)
     with pytest.raises(ValueError, match="operator"):
-        F.min_conv2d(x, w, operator="xor")
+        F.min_conv2d(x, w, spec=MinConvSpec(operator="xor"))
     with pytest.raises(ValueError, match="scale"):
-        F.min_conv2d(x, w, scale="pixel")
+        F.min_conv2d(x, w, spec=MinConvSpec(scale="pixel"))
     with pytest.raises(ValueError, match="clip_value"):
-        F.min_conv2d(x, w, clip_value=0)
+        F.min_conv2d(x, w, spec=MinConvSpec(clip_value=0))
     with pytest.raises(ValueError, match=r"min_conv2d.*\(1, 2, 5, 5\).*\(3, 1, 3, 3\)"):
         F.min_conv2d(x, tm.zeros(3, 1, 3, 3))
     with pytest.raises(ValueError, match="running_abs_mean"):
@@ -270,7 +273,7 @@ def test_chunked_min_conv_equals_unchunked_forward_and_backward():
         try:
             x = tm.tensor(np.random.default_rng(4).normal(size=(5, 2, 6, 6)), requires_grad=True)
             w = tm.tensor(np.random.default_rng(3).normal(size=(3, 2, 3, 3)), requires_grad=True)
-            y = F.min_conv2d(x, w, padding=1, clip_value=2.0, running_abs_mean=np.ones(1))
+            y = F.min_conv2d(x, w, None, MinConvSpec(padding=1, clip_value=2.0), MinConvState(np.ones(1)))
             (y * y).sum().backward()
             results.append((y.data, x.grad.copy(), w.grad.copy()))
         finally:
@@ -285,9 +288,32 @@ def test_column_matrix_is_kept_for_backward_only_when_the_weight_needs_a_gradien
     for needs_w in (True, False):
         w = tm.tensor(np.random.default_rng(1).normal(size=(3, 2, 3, 3)), requires_grad=needs_w)
         exact = F.conv2d(x, w, padding=1)
-        approx = F.min_conv2d(x, w, padding=1, running_abs_mean=np.ones(1))
+        approx = F.min_conv2d(x, w, None, MinConvSpec(padding=1), MinConvState(np.ones(1)))
         assert (exact.grad_fn.saved_tensors[-1] is not None) == needs_w
         assert (approx.grad_fn.saved_tensors[-1] is not None) == needs_w
         approx.sum().backward()  # and the input gradient still works without it
         assert x.grad is not None
         x.grad = None
+
+
+def test_from_conv_copies_an_exact_layer():
+    conv = nn.Conv2d(2, 3, 3, stride=2, padding=1).eval()
+    layer = nn.MinConv2d.from_conv(conv, clip_value=2.0, operator="max")
+    assert (layer.stride, layer.padding, layer.clip_value, layer.operator) == ((2, 2), (1, 1), 2.0, "max")
+    np.testing.assert_array_equal(layer.weight.data, conv.weight.data)
+    np.testing.assert_array_equal(layer.bias.data, conv.bias.data)
+    assert not layer.training
+    layer.weight.data[...] = 0  # a copy, not a view
+    assert np.any(conv.weight.data)
+
+
+def test_nn_reexports_minconv_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, tinymin.nn as nn, tinymin.nn.functional as F\n"
+            "assert 'tinymin.minconv' not in sys.modules, 'importing nn imported minconv'\n"
+            "from tinymin import minconv\n"
+            "assert nn.MinConv2d is minconv.MinConv2d and F.min_conv2d is minconv.min_conv2d\n"
+            "assert nn.calibrate_min is minconv.calibrate_min\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,7 @@ import pytest
 
 import tinymin as tm
 from tinymin import nn
-from tinymin.minconv.convert import (
+from tinymin.minconv.calibrate import (
     LinearCorrection,
     calibrate_layer,
     correct_linear,

@@ -10,10 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinymin.autograd import Context, Function
-from tinymin.ops.checks import (
-    check_float,
-    pair,  # noqa: F401 (re-exported: tinymin.torch imports it from here)
-)
+from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     conv_backward,
     conv_geometry,
