@@ -1,4 +1,4 @@
-"""Dropout: zero random activations while training, scale the rest."""
+"""Dropout: zero random activations (or whole channels) while training, scale the rest."""
 
 from __future__ import annotations
 
@@ -25,3 +25,32 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     keep = default_rng().random(x.shape) >= p
     scale = (keep / (1 - p)).astype(x.dtype)
     return x * scale
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout: keep each whole feature map with probability :math:`1-p`.
+
+    .. math::
+
+        y_{n,c} = \\frac{m_{n,c}\\, x_{n,c}}{1 - p}, \\qquad
+        m_{n,c} \\sim \\operatorname{Bernoulli}(1 - p)
+
+    one draw per ``(sample, channel)`` shared by all the channel's pixels (neighbouring
+    pixels are correlated, so per-pixel dropout regularises convolutions little).
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(N, C, H, W)``, or one image ``(C, H, W)`` (one draw per channel).
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected (N, C, H, W) or (C, H, W) input, got {x.shape}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    mask_shape = x.shape[:-2] + (1, 1)
+    keep = default_rng().random(mask_shape) >= p
+    return x * (keep / (1 - p)).astype(x.dtype)
