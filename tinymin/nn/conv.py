@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
+from tinymin.functions import cat, zeros
 from tinymin.nn import functional as F
 from tinymin.nn import init
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter
-from tinymin.functions import cat, zeros
 from tinymin.ops.checks import pair
 from tinymin.ops.conv import ConvGeometry, conv_geometry
 from tinymin.tensor import Tensor

@@ -11,8 +11,8 @@ from tinymin.nn.functional.loss import check_reduction, legacy_reduction, reduce
 from tinymin.ops.checks import check_float
 from tinymin.tensor import Tensor
 
-__all__ = ["BinaryCrossEntropyFunction", "LogSigmoidFunction", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "logsigmoid"]
+__all__ = ["BinaryCrossEntropyFunction", "LogSigmoidFunction", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "logsigmoid"]
 
 
 class LogSigmoidFunction(Function):
