@@ -43,8 +43,7 @@ class _WeightedLoss(_Loss):
         if weight is None:
             self.weight = None
         else:
-            self.register_buffer("weight", np.array(getattr(weight, "data", weight),
-                                                    dtype=np.float32))
+            self.register_buffer("weight", _float_array(weight))
 
 
 class MSELoss(_Loss):
@@ -119,10 +118,16 @@ class BCEWithLogitsLoss(_Loss):
             if value is None:
                 setattr(self, name, None)
             else:
-                self.register_buffer(name, np.array(getattr(value, "data", value),
-                                                    dtype=np.float32))
+                self.register_buffer(name, _float_array(value))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(input, target, self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+def _float_array(values: Any) -> np.ndarray:
+    """A copy of ``values`` as a float array, keeping float64 if given (the loss casts it
+    to the input's dtype at each call)."""
+    array = np.array(getattr(values, "data", values))
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float32)
