@@ -216,9 +216,11 @@ def _smoothing_term(log_probs: Tensor, labels: np.ndarray, weight: Any, ignore_i
 
 def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: str,
                         label_smoothing: float) -> Tensor:
-    if tuple(np.shape(getattr(target, "data", target))) != log_probs.shape:
-        raise ValueError(f"cross_entropy: probability targets need the input's shape "
-                         f"{log_probs.shape}, got {np.shape(getattr(target, 'data', target))}")
+    target_array = np.asarray(getattr(target, "data", target))
+    if target_array.shape != log_probs.shape:
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
+                        f"{target_array.dtype}; a float target holds class probabilities and "
+                        f"needs the input's shape {log_probs.shape}, got {target_array.shape}")
     if not isinstance(target, Tensor):
         target = np.asarray(target, dtype=log_probs.dtype)
     classes = log_probs.shape[1]
