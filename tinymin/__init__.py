@@ -65,7 +65,7 @@ from tinymin.ops.composite import (
     repeat,
     split,
 )
-from tinymin.random import get_rng_state, manual_seed, set_rng_state
+from tinymin.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.trace import trace
 
@@ -73,7 +73,7 @@ float32 = np.float32
 float64 = np.float64
 
 __all__ = [
-    "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
+    "Function", "Generator", "Tensor", "__version__", "data", "models", "nn", "optim",
     "abs", "arange", "argmax", "cat", "chunk", "clamp", "clip", "enable_grad", "exp",
     "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "get_rng_state",
     "gradcheck", "is_grad_enabled", "linspace", "load", "log", "logsumexp", "manual_seed",
