@@ -300,3 +300,13 @@ def test_apply_and_type_checks_work_like_torch():
     ours_names = []
     model.apply(lambda m: ours_names.append(type(m).__name__))
     assert ours_names == names
+
+
+def test_dropout2d_reads_3d_input_as_torch_does():
+    tm.manual_seed(1)
+    with pytest.warns(UserWarning, match="3D input"):
+        y = nn.Dropout2d(0.5)(tm.ones(8, 6, 5)).numpy()
+    with pytest.warns(UserWarning, match="3D input"):
+        ty = tnn.Dropout2d(0.5)(torch.ones(8, 6, 5)).numpy()
+    for out in (y, ty):  # one draw per (n, c), shared along the last axis
+        assert np.all((out == 0).all(-1) | (out == 2).all(-1))

@@ -193,3 +193,13 @@ def test_compose_and_lambda_like_torchvision():
     np.testing.assert_array_equal(out.numpy(), np.full((1, 2, 2), 2.0, dtype=np.float32))
     with pytest.raises(TypeError):
         transforms.Lambda(3)
+
+
+def test_crops_and_flips_go_after_to_tensor_and_keep_tensors():
+    pipeline = transforms.Compose([transforms.ToTensor(), transforms.RandomCrop(28, padding=2),
+                                   transforms.RandomHorizontalFlip(p=1.0),
+                                   transforms.CenterCrop(24)])
+    out = pipeline(IMAGES[0])
+    assert isinstance(out, tm.Tensor) and out.shape == (1, 24, 24)
+    flipped = transforms.RandomHorizontalFlip(p=1.0)(transforms.ToTensor()(IMAGES[0]))
+    np.testing.assert_array_equal(flipped.numpy()[0], IMAGES[0][:, ::-1] / np.float32(255))

@@ -108,7 +108,7 @@ class Flatten(Module):
 class Dropout2d(Module):
     """Zeroes whole channels with probability ``p`` in training mode; identity in eval.
 
-    For ``(N, C, H, W)`` input (or one ``(C, H, W)`` image); see
+    For ``(N, C, H, W)`` input (3-D input as PyTorch reads it); see
     :func:`tinymin.nn.functional.dropout2d`.
     """
 

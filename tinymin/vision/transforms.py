@@ -1,6 +1,7 @@
-"""``torchvision.transforms``' names: ``ToTensor``, ``Normalize``, ``Compose``, ``Lambda``
-(and tinymin's crops and flips, which work on ``(C, H, W)`` arrays and Tensors, so they
-go after ``ToTensor``).
+"""``torchvision.transforms``' names: ``ToTensor``, ``Normalize``, ``Compose``, ``Lambda``,
+and the crops and flips of :mod:`tinymin.data.transforms`, which work on ``(C, H, W)``
+(or ``(N, C, H, W)``) Tensors and arrays, so they go after ``ToTensor`` (torchvision's
+also take PIL images, before it).
 
 A typical torchvision pipeline runs unchanged::
 
@@ -17,14 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tinymin.data.transforms import (
-    CenterCrop,
-    Compose,
-    Lambda,
-    RandomCrop,
-    RandomHorizontalFlip,
-)
-from tinymin.data.transforms import Normalize as _NormalizeArrays
+from tinymin.data import transforms as array_transforms
+from tinymin.data.transforms import Compose, Lambda
 from tinymin.tensor import Tensor
 
 __all__ = ["CenterCrop", "Compose", "Lambda", "Normalize", "RandomCrop",
@@ -73,7 +68,7 @@ class ToTensor:
         return f"{type(self).__name__}()"
 
 
-class Normalize(_NormalizeArrays):
+class Normalize(array_transforms.Normalize):
     r"""Per-channel standardisation :math:`y_c = (x_c - \mathrm{mean}_c) / \mathrm{std}_c`
     of a ``(..., C, H, W)`` Tensor, as torchvision's (a Tensor in, a Tensor out, its
     dtype kept, differentiable); a numpy array gives a float32 array, as
@@ -122,3 +117,25 @@ def _pil_to_array(pic: Any) -> np.ndarray:
     if pic.mode == "1":
         pixels = pixels.astype(np.uint8) * 255
     return pixels
+
+
+class _TensorInTensorOut:
+    """Run an array transform of :mod:`tinymin.data.transforms` on a Tensor too,
+    handing back a Tensor (torchvision's transforms keep the type they are given)."""
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, Tensor):
+            return Tensor(super().__call__(x.numpy()))  # type: ignore[misc]
+        return super().__call__(x)  # type: ignore[misc]
+
+
+class CenterCrop(_TensorInTensorOut, array_transforms.CenterCrop):
+    """:class:`tinymin.data.transforms.CenterCrop`, on Tensors or arrays."""
+
+
+class RandomCrop(_TensorInTensorOut, array_transforms.RandomCrop):
+    """:class:`tinymin.data.transforms.RandomCrop`, on Tensors or arrays."""
+
+
+class RandomHorizontalFlip(_TensorInTensorOut, array_transforms.RandomHorizontalFlip):
+    """:class:`tinymin.data.transforms.RandomHorizontalFlip`, on Tensors or arrays."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from tinymin.random import default_rng
 from tinymin.tensor import Tensor
 
@@ -41,16 +43,22 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     Parameters
     ----------
     x : Tensor
-        ``(N, C, H, W)``, or one image ``(C, H, W)`` (one draw per channel).
+        ``(N, C, H, W)``. A 3-D input is read as PyTorch (still) reads it, with its
+        warning: as ``(N, C, L)``, one draw per ``(n, c)``.
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
     if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected (N, C, H, W) or (C, H, W) input, got {x.shape}")
+        raise ValueError(f"dropout2d: expected (N, C, H, W) or (N, C, L) input, got {x.shape}")
+    if x.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim (as PyTorch does).",
+                      UserWarning, stacklevel=3)
     if not training or p == 0:
         return x
     if p == 1:
         return x * 0.0
-    mask_shape = x.shape[:-2] + (1, 1)
+    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
     keep = default_rng().random(mask_shape) >= p
     return x * (keep / (1 - p)).astype(x.dtype)
