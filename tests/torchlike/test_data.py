@@ -307,3 +307,10 @@ def test_pin_memory_is_accepted_and_changes_nothing():
     ours_plain, _ = both_loaders(batch_size=4)
     ours_pinned, _ = both_loaders(batch_size=4, pin_memory=True, pin_memory_device="")
     assert_same_batches(batches(ours_plain), batches(ours_pinned))
+
+
+def test_torch_utils_data_spelled_through_the_package():
+    """``import torch; torch.utils.data.DataLoader(...)`` ports with the import alone."""
+    import tinymin as torch_like
+
+    assert torch_like.utils.data.DataLoader is DataLoader
