@@ -80,35 +80,6 @@ def test_optimizer_parameter_groups_match_torch(name):
                      lambda p: getattr(torch.optim, name)(p, lr=0.01), groups=True)
 
 
-@pytest.mark.parametrize("name", ["Adadelta", "RMSprop", "Adagrad"])
-def test_optimizer_state_dict_round_trip_continues_exactly(name):
-    w = Parameter(np.ones(3, dtype=np.float32))
-    opt = getattr(optim, name)([w], lr=0.1)
-    for _ in range(3):
-        w.grad = np.full(3, 0.5, dtype=np.float32)
-        opt.step()
-    saved, value = opt.state_dict(), as_numpy(w).copy()
-    w2 = Parameter(value)
-    opt2 = getattr(optim, name)([w2], lr=0.1)
-    opt2.load_state_dict(saved)
-    for p, o in ((w, opt), (w2, opt2)):
-        p.grad = np.full(3, -0.25, dtype=np.float32)
-        o.step()
-    np.testing.assert_array_equal(as_numpy(w), as_numpy(w2))
-    with pytest.raises(ValueError, match="saved by"):
-        optim.SGD([Parameter(np.ones(3))], lr=0.1).load_state_dict(saved)
-
-
-def test_bad_hyperparameters_are_refused():
-    w = [Parameter(np.ones(2))]
-    with pytest.raises(ValueError, match="rho"):
-        optim.Adadelta(w, rho=1.5)
-    with pytest.raises(ValueError, match="alpha"):
-        optim.RMSprop(w, alpha=-0.1)
-    with pytest.raises(ValueError, match="lr_decay"):
-        optim.Adagrad(w, lr_decay=-1)
-
-
 # ---------------------------------------------------------------- schedulers
 def lr_trajectories(make_ours, make_theirs, optimizer="SGD", metrics=None, steps=30,
                     momentum_key=None, **optimizer_options):
@@ -175,18 +146,6 @@ def test_one_cycle_lr_and_momentum_equal_torch_exactly(optimizer, momentum_key, 
     assert got == expected
 
 
-def test_one_cycle_refuses_to_step_past_the_cycle():
-    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
-    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=3)
-    for _ in range(3):
-        sched.step()
-    with pytest.raises(ValueError, match="total_steps=3"):
-        sched.step()
-    with pytest.raises(ValueError, match="momentum"):
-        optim.lr_scheduler.OneCycleLR(optim.Adagrad([Parameter(np.zeros(1))]), max_lr=1.0,
-                                      total_steps=3)
-
-
 PLATEAU = [
     {},
     {"patience": 2, "factor": 0.5},
@@ -213,46 +172,3 @@ def test_cosine_annealing_matches_torch_to_rounding():
         lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
-
-
-def test_chained_schedulers_resume_exactly_from_a_state_dict():
-    def build():
-        return optim.SGD([Parameter(np.zeros(1))], lr=0.1)
-
-    opt = build()
-    sched = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
-    for _ in range(5):
-        sched.step()
-    opt2 = build()
-    sched2 = optim.lr_scheduler.ExponentialLR(opt2, gamma=0.9)
-    opt2.load_state_dict(opt.state_dict())
-    sched2.load_state_dict(sched.state_dict())
-    for _ in range(5):
-        sched.step()
-        sched2.step()
-    assert sched.get_last_lr() == sched2.get_last_lr()
-    # resuming by last_epoch replays the product: the same bits as stepping there
-    opt3 = build()
-    opt3.param_groups[0]["initial_lr"] = 0.1
-    resumed = optim.lr_scheduler.ExponentialLR(opt3, gamma=0.9, last_epoch=9)
-    assert resumed.get_last_lr() == sched.get_last_lr()
-
-
-def test_lambda_lr_state_dict_keeps_callable_objects_like_torch():
-    class Warmup:
-        def __init__(self):
-            self.steps = 4
-
-        def __call__(self, epoch):
-            return min(1.0, (epoch + 1) / self.steps)
-
-    fn = Warmup()
-    sched = optim.lr_scheduler.LambdaLR(optim.SGD([Parameter(np.zeros(1))], lr=1.0), fn)
-    state = sched.state_dict()
-    assert state["lr_lambdas"] == [{"steps": 4}]
-    plain = optim.lr_scheduler.LambdaLR(optim.SGD([Parameter(np.zeros(1))], lr=1.0),
-                                        lambda e: 1.0)
-    assert plain.state_dict()["lr_lambdas"] == [None]
-    fn.steps = 10
-    sched.load_state_dict(state)
-    assert fn.steps == 4 and sched.lr_lambdas == [fn]
