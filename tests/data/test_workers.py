@@ -147,3 +147,10 @@ def test_persistent_workers_live_across_epochs():
     del loader, iterator
     gc.collect()
     assert not any(w.is_alive() for w in workers)
+
+
+def test_a_persistent_loader_starts_new_workers_after_an_error():
+    loader = DataLoader(Failing(), 2, num_workers=2, persistent_workers=True)
+    for _ in range(2):  # the error shut the workers down; the next epoch starts new ones
+        with pytest.raises(ValueError, match="sample 7 is corrupt"):
+            list(loader)

@@ -283,7 +283,7 @@ class DataLoader:
         fetch = Fetcher(self.collate_fn, self.batch_sampler is not None)
         if self.num_workers == 0:
             return (fetch(self.dataset, indices) for indices in self.index_batches())
-        if self.persistent_workers and self._iterator is not None:
+        if self.persistent_workers and self._iterator is not None and self._iterator.alive:
             self._iterator.reset(self)
             return self._iterator
         iterator = MultiProcessIterator(self, fetch, self.worker_base_seed())

@@ -207,6 +207,11 @@ class MultiProcessIterator:
                     raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds "
                                        "waiting for a batch") from None
 
+    @property
+    def alive(self) -> bool:
+        """Whether the workers still run (not after :meth:`shutdown`, e.g. after an error)."""
+        return not self._shut_down
+
     def shutdown(self) -> None:
         """Stop the workers (asking first, then terminating the ones that do not stop)."""
         if self._shut_down:
