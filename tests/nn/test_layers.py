@@ -2,6 +2,7 @@
 comparisons with PyTorch: tests/torchlike/test_layers.py)."""
 
 import numpy as np
+import pytest
 
 import tinymin as tm
 import tinymin.nn as nn
@@ -32,3 +33,14 @@ def test_lazy_linear_takes_its_shape_from_the_first_batch():
     out = layer(tm.ones(4, 3))
     assert out.shape == (4, 2) and type(layer) is nn.Linear and layer.in_features == 3
     assert nn.count_parameters(layer) == 3 * 2 + 2
+
+
+def test_padding_same_converts_to_min_only_with_an_odd_kernel():
+    from tinymin.minconv import MinConv2d
+
+    odd = MinConv2d.from_conv(nn.Conv2d(1, 2, 3, padding="same"))
+    assert odd.padding == (1, 1)
+    with pytest.raises(ValueError, match="pads unevenly"):
+        MinConv2d.from_conv(nn.Conv2d(1, 2, 2, padding="same"))
+    with pytest.raises(ValueError, match="does not support"):
+        MinConv2d(1, 2, 4, padding="same")
