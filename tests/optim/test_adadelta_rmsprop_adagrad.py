@@ -4,6 +4,7 @@ checkpoints and checks (step by step against torch.optim: tests/torchlike/test_o
 import numpy as np
 import pytest
 
+import tinymin as tm
 from tinymin import optim
 from tinymin.nn import Parameter
 
@@ -12,9 +13,15 @@ def as_numpy(x):
     return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
 
 
+def set_gradient(w, grad):
+    """Give ``w`` the gradient ``grad`` through autograd: d/dw sum(w * grad) = grad."""
+    w.grad = None
+    (w * tm.tensor(np.asarray(grad, dtype=w.dtype))).sum().backward()
+
+
 def one_step(name, grad, **options):
     w = Parameter(np.array([1.0, -2.0, 0.5]))
-    w.grad = np.array(grad, dtype=np.float64)
+    set_gradient(w, grad)
     getattr(optim, name)([w], **options).step()
     return as_numpy(w)
 
@@ -41,14 +48,14 @@ def test_optimizer_state_dict_round_trip_continues_exactly(name):
     w = Parameter(np.ones(3, dtype=np.float32))
     opt = getattr(optim, name)([w], lr=0.1)
     for _ in range(3):
-        w.grad = np.full(3, 0.5, dtype=np.float32)
+        set_gradient(w, np.full(3, 0.5))
         opt.step()
     saved, value = opt.state_dict(), as_numpy(w).copy()
     w2 = Parameter(value)
     opt2 = getattr(optim, name)([w2], lr=0.1)
     opt2.load_state_dict(saved)
     for p, o in ((w, opt), (w2, opt2)):
-        p.grad = np.full(3, -0.25, dtype=np.float32)
+        set_gradient(p, np.full(3, -0.25))
         o.step()
     np.testing.assert_array_equal(as_numpy(w), as_numpy(w2))
     with pytest.raises(ValueError, match="saved by"):

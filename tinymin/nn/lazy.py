@@ -25,7 +25,7 @@ __all__ = ["LazyConv2d", "LazyLinear"]
 def _materialize(param: Parameter, shape: tuple[int, ...]) -> None:
     """Give the placeholder ``param`` its real ``shape`` in place (values set later by
     the layer's ``reset_parameters``)."""
-    param.data = np.empty(shape, dtype=param.data.dtype)
+    param.data = np.empty(shape, dtype=param.dtype)
     param.grad = None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinymin.nn import functional as F
-from tinymin.nn.functional.loss import check_reduction, legacy_reduction
+from tinymin.nn.functional.loss import as_array, check_reduction, legacy_reduction
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
@@ -129,5 +129,5 @@ class BCEWithLogitsLoss(_Loss):
 def _float_array(values: Any) -> np.ndarray:
     """A copy of ``values`` as a float array, keeping float64 if given (the loss casts it
     to the input's dtype at each call)."""
-    array = np.array(getattr(values, "data", values))
+    array = np.array(as_array(values))  # a copy
     return array if array.dtype in (np.float32, np.float64) else array.astype(np.float32)

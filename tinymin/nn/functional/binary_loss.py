@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinymin.autograd import Context, Function
-from tinymin.nn.functional.loss import check_reduction, legacy_reduction, reduce_loss
+from tinymin.nn.functional.loss import as_array, check_reduction, legacy_reduction, reduce_loss
 from tinymin.ops.checks import check_float
 from tinymin.tensor import Tensor
 
@@ -63,7 +63,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     reduction = legacy_reduction("binary_cross_entropy", size_average, reduce, reduction)
     check_reduction("binary_cross_entropy", reduction)
     target = _checked_target("binary_cross_entropy", input, target)
-    values = input.data
+    values = input.numpy()
     if values.size and not (np.all(values >= 0) and np.all(values <= 1)):
         raise ValueError("binary_cross_entropy: every input value must be in [0, 1] (these are "
                          f"probabilities), got min {values.min()} and max {values.max()}; "
@@ -138,7 +138,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
 
 def _checked_target(op: str, input: Tensor, target: Any) -> Any:  # noqa: A002
     check_float(op, input=input)
-    target_shape = np.shape(getattr(target, "data", target))
+    target_shape = as_array(target).shape
     if input.shape != target_shape:
         raise ValueError(f"{op}: target shape {target_shape} must equal the input shape "
                          f"{input.shape}")

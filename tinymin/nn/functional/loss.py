@@ -20,7 +20,7 @@ from tinymin.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
 
-__all__ = ["REDUCTIONS", "cross_entropy", "l1_loss", "legacy_reduction", "mse_loss",
+__all__ = ["REDUCTIONS", "as_array", "cross_entropy", "l1_loss", "legacy_reduction", "mse_loss",
            "nll_loss", "reduce_loss"]
 
 
@@ -59,6 +59,11 @@ def reduce_loss(op: str, losses: Tensor, reduction: str) -> Tensor:
     return losses.mean()
 
 
+def as_array(value: Any) -> np.ndarray:
+    """A Tensor's numpy array (shared), or anything else as an array."""
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+
+
 def check_reduction(op: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -94,7 +99,7 @@ def l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noq
 
 def _difference(op: str, input: Tensor, target: Any) -> Tensor:  # noqa: A002
     check_float(op, input=input)
-    target_shape = np.shape(getattr(target, "data", target))
+    target_shape = np.shape(as_array(target))
     if input.shape != target_shape:
         # PyTorch broadcasts with a warning; a shape mismatch here is almost always a bug
         raise ValueError(f"{op}: input shape {input.shape} != target shape {target_shape}")
@@ -184,7 +189,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if input.ndim < 1 or input.ndim == 1:
         raise ValueError(f"cross_entropy: expected input of shape (N, C, ...), got {input.shape}")
     log_probs = log_softmax(input, dim=1)
-    target_array = np.asarray(getattr(target, "data", target))
+    target_array = np.asarray(as_array(target))
     if np.issubdtype(target_array.dtype, np.floating):
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
     loss = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
@@ -216,7 +221,7 @@ def _smoothing_term(log_probs: Tensor, labels: np.ndarray, weight: Any, ignore_i
 
 def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: str,
                         label_smoothing: float) -> Tensor:
-    target_array = np.asarray(getattr(target, "data", target))
+    target_array = np.asarray(as_array(target))
     if target_array.shape != log_probs.shape:
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
                         f"{target_array.dtype}; a float target holds class probabilities and "
@@ -239,7 +244,7 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
 def _flatten_classes(op: str, scores: Tensor, target: Any,
                      ignore_index: int) -> tuple[Tensor, np.ndarray, tuple[int, ...]]:
     """Scores as ``(M, C)`` and labels as ``(M,)`` (class axis 1 moved last), with checks."""
-    labels = np.asarray(getattr(target, "data", target))
+    labels = np.asarray(as_array(target))
     check_float(op, input=scores)
     if scores.ndim < 2 or 0 in scores.shape[1:2]:
         raise ValueError(f"{op}: expected input of shape (N, C, ...) with C >= 1, got {scores.shape}")
@@ -263,7 +268,7 @@ def _flatten_classes(op: str, scores: Tensor, target: Any,
 def _class_weights(op: str, weight: Any, scores: Tensor) -> np.ndarray | None:
     if weight is None:
         return None
-    w = np.asarray(getattr(weight, "data", weight), dtype=scores.dtype)
+    w = np.asarray(as_array(weight), dtype=scores.dtype)
     if w.shape != (scores.shape[1],):
         raise ValueError(f"{op}: weight must have one value per class, shape "
                          f"({scores.shape[1]},), got {w.shape}")
