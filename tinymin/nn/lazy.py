@@ -25,7 +25,9 @@ __all__ = ["LazyConv2d", "LazyLinear"]
 def _materialize(param: Parameter, shape: tuple[int, ...]) -> None:
     """Give the placeholder ``param`` its real ``shape`` in place (values set later by
     the layer's ``reset_parameters``)."""
-    param.data = np.empty(shape, dtype=param.dtype)
+    array = np.empty(shape, dtype=param.dtype)
+    # .data holds the array itself, or (as in PyTorch) a Tensor that shares it
+    param.data = array if isinstance(param.data, np.ndarray) else Tensor(array)
     param.grad = None
 
 
