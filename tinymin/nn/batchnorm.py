@@ -39,7 +39,7 @@ class _BatchNorm(Module):
         if x.ndim not in self.input_ranks or x.shape[1] != self.num_features:
             expected = self.layout.format(C=self.num_features)
             raise ValueError(f"{name}: expected input {expected}, got {x.shape}")
-        if self.training and x.size // x.shape[1] == 1:
+        if self.training and x.numel() // x.shape[1] == 1:
             raise ValueError(f"{name}: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}")
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,

@@ -54,7 +54,7 @@ def reduce_loss(op: str, losses: Tensor, reduction: str) -> Tensor:
         return losses
     if reduction == "sum":
         return losses.sum()
-    if losses.size == 0:  # PyTorch gives nan; numpy would warn about the empty mean
+    if losses.numel() == 0:  # PyTorch gives nan; numpy would warn about the empty mean
         return losses.sum() * np.nan
     return losses.mean()
 
