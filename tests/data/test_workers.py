@@ -154,3 +154,20 @@ def test_a_persistent_loader_starts_new_workers_after_an_error():
     for _ in range(2):  # the error shut the workers down; the next epoch starts new ones
         with pytest.raises(ValueError, match="sample 7 is corrupt"):
             list(loader)
+
+
+class Dying(Dataset):
+    """A worker that dies outright (as from the OOM killer) at sample 3."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        if index == 3:
+            os._exit(3)
+        return np.array([index])
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for():
+    with pytest.raises(RuntimeError, match="exited unexpectedly .*exit code 3"):
+        list(DataLoader(Dying(), 2, num_workers=2))
