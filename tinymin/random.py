@@ -84,7 +84,8 @@ class Generator:
     to a DataLoader, a sampler or :func:`~tinymin.data.random_split` to keep their draws
     apart from (and reproducible independently of) the global generator.
 
-    >>> g = Generator().manual_seed(42)
+    >>> import tinymin as tm
+    >>> g = tm.Generator().manual_seed(42)
     >>> g.initial_seed()
     42
 

@@ -67,6 +67,7 @@ class StepLR(LRScheduler):
     --------
     >>> from tinymin.nn import Parameter
     >>> from tinymin.optim import SGD
+    >>> from tinymin.optim.lr_scheduler import StepLR
     >>> scheduler = StepLR(SGD([Parameter([0.0])], lr=0.1), step_size=2)
     >>> lrs = []
     >>> for epoch in range(5):
