@@ -1,0 +1,37 @@
+"""The exercises, in the order of the tutorial chapters.
+
+An exercise's folder holds its template, its cases and its hints (see
+:mod:`tinymin.exercises.exercise`); this list is the only place that names them all.
+"""
+
+from __future__ import annotations
+
+from tinymin.exercises import (
+    adam,
+    clip_and_rescale,
+    im2col,
+    matmul_backward,
+    min_gemm,
+    sum_to,
+)
+from tinymin.exercises.exercise import Exercise
+
+#: Every exercise by name, in chapter order.
+EXERCISES: dict[str, Exercise] = {module.EXERCISE.name: module.EXERCISE for module in (
+    sum_to, matmul_backward, adam, im2col, min_gemm, clip_and_rescale,
+)}
+
+
+def get_exercise(name: str) -> Exercise:
+    """The exercise called ``name``; a KeyError that lists them all if there is none."""
+    if name not in EXERCISES:
+        raise KeyError(f"exercise: no exercise {name!r}; the exercises are {', '.join(EXERCISES)}")
+    return EXERCISES[name]
+
+
+def by_chapter() -> dict[int, list[Exercise]]:
+    """The exercises grouped by chapter, in order."""
+    chapters: dict[int, list[Exercise]] = {}
+    for exercise in EXERCISES.values():
+        chapters.setdefault(exercise.chapter, []).append(exercise)
+    return chapters
