@@ -9,16 +9,25 @@ from __future__ import annotations
 from tinymin.exercises import (
     adam,
     clip_and_rescale,
+    collate,
+    gain_offset,
     im2col,
+    kernel_timing,
     matmul_backward,
     min_gemm,
+    operation_counts,
+    relative_error,
+    selectors,
     sum_to,
+    torch_clip,
+    train_epoch,
 )
 from tinymin.exercises.exercise import Exercise
 
 #: Every exercise by name, in chapter order.
 EXERCISES: dict[str, Exercise] = {module.EXERCISE.name: module.EXERCISE for module in (
-    sum_to, matmul_backward, adam, im2col, min_gemm, clip_and_rescale,
+    sum_to, matmul_backward, adam, collate, im2col, min_gemm, relative_error, clip_and_rescale,
+    train_epoch, kernel_timing, operation_counts, selectors, gain_offset, torch_clip,
 )}
 
 
