@@ -70,6 +70,7 @@ class Case:
     hint: str
     strategy: Any = None
     max_examples: int = 60
+    shrink: bool = True  # False where each example is costly (shrinking would run for long)
 
 
 # --------------------------------------------------------------- what a test calls
@@ -190,11 +191,12 @@ def _hypothesis_test(case: Case, functions: Mapping[str, Callable]) -> Callable[
     Derandomised (the same examples on every run) and without the example database, so
     a check never depends on what an earlier run found.
     """
-    from hypothesis import HealthCheck, Verbosity, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
+    phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if case.shrink else ())
     @settings(max_examples=case.max_examples, derandomize=True, database=None, deadline=None,
               verbosity=Verbosity.quiet, print_blob=False, report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), phases=phases)
     @given(case.strategy)
     def test(drawn):
         case.test(functions, drawn)
