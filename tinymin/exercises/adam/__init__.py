@@ -15,8 +15,8 @@ EXERCISE = Exercise(
         "and steps along the first divided by the square root of the second.",
         "Both averages start at zero, so early on they are too small: the bias correction "
         "divides each by (1 - beta^t). Which one does `step` count from, 0 or 1?",
-        "eps is added after the square root, not under it; return new arrays for param, m "
-        "and v (the next call gets your m and v back).",
+        "eps is added after the square root, not under it. The answer is three new arrays, "
+        "param, m and v (the next call gets your m and v back).",
     ),
     cases=cases,
     reference=reference,

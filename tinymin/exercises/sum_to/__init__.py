@@ -17,7 +17,7 @@ EXERCISE = Exercise(
         "axes of size 1. The gradient has to undo both: which axes of grad were prepended, "
         "and where does `shape` hold a 1 that grad does not?",
         "numpy's sum takes a tuple of axes, and a flag that keeps a summed axis with size 1. "
-        "Compare the shape you return with `shape` in the case 'stretched axes'.",
+        "Compare the shape of your answer with `shape` in the case 'stretched axes'.",
     ),
     cases=cases,
     reference=reference,
