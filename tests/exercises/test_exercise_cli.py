@@ -60,7 +60,7 @@ def test_hints_are_staged_and_never_the_code(capsys):
         every = capsys.readouterr().out
         assert every.count("\nhint ") == len(e.hints) - 1
         for hint in e.hints:
-            code = ("return ", "def ", "lambda", "= np.", "= torch.")  # no line of a solution
+            code = ("return np", "return (", "def ", "lambda", "= np.", "= torch.")  # no line of a solution
             assert not any(word in hint for word in code), (e.name, hint)
 
 
