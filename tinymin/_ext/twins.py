@@ -54,6 +54,7 @@ def compare_to_twin(kernel: Callable, twin: Callable, args: Sequence[Any], repea
     --------
     >>> from tinymin import _ext
     >>> from tinymin._ext import reference
+    >>> from tinymin._ext.twins import compare_to_twin
     >>> cols, w = np.ones((8, 4)), np.ones((2, 4))
     >>> row = compare_to_twin(_ext.min_gemm, reference.min_gemm, (cols, w), repeats=3)
     >>> sorted(row), row["max_abs_difference"]

@@ -20,7 +20,7 @@ from tinymin.exercises.checker import Case
 class Exercise:
     """One exercise.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Stable name (the command line's, and the key a learner's functions are known by).
