@@ -8,6 +8,7 @@ exception at import or a KeyboardInterrupt ended in a traceback.
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -165,3 +166,25 @@ def test_prints_do_not_fool_the_checker(tmp_path):
 def test_a_missing_file_is_a_load_error(tmp_path):
     report = exercises.check("min_gemm", tmp_path / "missing.py")
     assert report.load_error == f"no file {tmp_path / 'missing.py'}" and not report.passed
+
+
+def test_results_forged_on_the_checkers_pipe_do_not_pass(tmp_path):
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to find the pipe")
+    report = check_source(tmp_path, """
+        import json, os
+        from tinymin.exercises.min_gemm.cases import cases
+
+        events = [{"event": "loaded"}]
+        for index, case in enumerate(cases()):
+            events.append({"event": "start", "case": index, "name": case.name})
+            events.append({"event": "result", "case": index, "name": case.name, "failure": None})
+        events.append({"event": "done"})
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            try:
+                os.write(fd, "".join(json.dumps(e) + "\\n" for e in events).encode())
+            except OSError:
+                pass
+        os._exit(0)
+    """)
+    assert_clear_failure(report, "got a message the checker did not send, while importing your file")

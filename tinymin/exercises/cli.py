@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     except progress.ProgressError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the sandbox has stopped the checking process
+        print("exercise: interrupted", file=sys.stderr)
+        return 130
 
 
 def _list(args) -> int:

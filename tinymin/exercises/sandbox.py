@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -79,10 +80,15 @@ def _run_child(name: str, path: Path, limits: Limits, report: Report) -> None:
         p for p in (str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")) if p))
     child = subprocess.Popen(
         [sys.executable, "-m", "tinymin.exercises.child", name, str(path), str(write_fd)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env,
+        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env,
         start_new_session=True)  # its own process group: a Ctrl-C reaches only the parent
     os.close(write_fd)
-    channel = _Channel(read_fd)
+    channel = _Channel(read_fd, secrets.token_hex(16))
+    try:  # the child reads its token before it imports anything of the learner's
+        child.stdin.write(channel.token.encode() + b"\n")
+        child.stdin.close()
+    except OSError:
+        pass  # the child is gone already: the channel will say so
     try:
         _follow(channel, child, log, limits, report)
     except KeyboardInterrupt:
@@ -131,6 +137,8 @@ def _what_happened(event: Any, child: subprocess.Popen, log, limit: float, doing
         return f"took longer than {limit:g} s {doing} (an endless loop?)"
     if event == "garbage":
         return f"wrote something unreadable on the checker's pipe while {doing}"
+    if event == "forged":
+        return f"got a message the checker did not send, while {doing}"
     if event != "eof":
         return f"sent an unexpected message while {doing}: {str(event)[:80]}"
     try:
@@ -162,13 +170,18 @@ def _kill(child: subprocess.Popen) -> None:
 
 
 class _Channel:
-    """Reads one JSON line at a time from the child, with a time limit per line."""
+    """Reads one JSON line at a time from the child, with a time limit per line.
 
-    def __init__(self, fd: int) -> None:
-        self.fd, self.buffer = fd, b""
+    Every message carries ``token``, which the child read from its stdin before it
+    imported the learner's file: a line printed or written by the learner's code
+    without it is "forged", not a result.
+    """
+
+    def __init__(self, fd: int, token: str) -> None:
+        self.fd, self.token, self.buffer = fd, token, b""
 
     def next_event(self, timeout: float) -> dict[str, Any] | str:
-        """The next message, or "timeout", "eof" (the pipe closed) or "garbage"."""
+        """The next message, or "timeout", "eof" (the pipe closed), "garbage" or "forged"."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             left = deadline - time.monotonic()
@@ -183,7 +196,9 @@ class _Channel:
             event = json.loads(line)
         except ValueError:
             return "garbage"
-        return event if isinstance(event, dict) else "garbage"
+        if not isinstance(event, dict):
+            return "garbage"
+        return event if event.pop("token", None) == self.token else "forged"
 
 
 # ------------------------------------------------------------------ tampering
@@ -206,8 +221,8 @@ def _compare_and_restore(before: dict[Path, bytes], template: Path) -> list[str]
 
 
 # ------------------------------------------------------------------ the child side
-def _send(fd: int, **message: Any) -> None:
-    data = (json.dumps(message) + "\n").encode()
+def _send(fd: int, token: str, **message: Any) -> None:
+    data = (json.dumps({**message, "token": token}) + "\n").encode()
     while data:
         data = data[os.write(fd, data):]
 
@@ -217,22 +232,24 @@ def child_main(name: str, file: str, fd: int) -> None:
     process's whole job: ``python -m tinymin.exercises.child``)."""
     from tinymin.exercises.registry import get_exercise
 
+    token = sys.stdin.readline().strip()
     exercise = get_exercise(name)
     cases = exercise.cases()
-    _send(fd, event="ready", cases=len(cases))
+    _send(fd, token, event="ready", cases=len(cases))
     try:
         functions = load_functions(file, exercise.functions)
     except BaseException as err:  # noqa: BLE001 (whatever the import raised is the learner's)
-        _send(fd, event="load_error", message=_load_error(err))
+        _send(fd, token, event="load_error", message=_load_error(err))
         return
-    _send(fd, event="loaded")
+    _send(fd, token, event="loaded")
     for index in range(len(cases)):
-        _send(fd, event="start", case=index, name=cases[index].name)
+        _send(fd, token, event="start", case=index, name=cases[index].name)
         failure = run_case(cases[index], functions)
-        _send(fd, event="result", case=index, name=cases[index].name, failure=encode_failure(failure))
+        _send(fd, token, event="result", case=index, name=cases[index].name,
+              failure=encode_failure(failure))
         if failure is not None and failure.kind == "not_written":
             break
-    _send(fd, event="done")
+    _send(fd, token, event="done")
 
 
 def _load_error(err: BaseException) -> str:
