@@ -174,14 +174,14 @@ plt.show()
 # %%
 # Exercise
 # --------
-# **selectors**: write the max-selector and the adder GEMMs that this chapter compares
+# **selector_gemms**: write the max-selector and the adder GEMMs that this chapter compares
 # with the minimum, against ``tinymin._ext.max_gemm`` and ``adder_gemm``.
 #
 # .. code-block:: bash
 #
-#     python -m tinymin exercise start selectors    # writes my_selectors.py to fill in
-#     python -m tinymin exercise check selectors --file my_selectors.py
-#     python -m tinymin exercise hint selectors 1   # stuck? 2 and 3 say more
+#     python -m tinymin exercise start selector_gemms    # writes my_selector_gemms.py to fill in
+#     python -m tinymin exercise check selector_gemms --file my_selector_gemms.py
+#     python -m tinymin exercise hint selector_gemms 1   # stuck? 2 and 3 say more
 #
 # **Try this:** add a fourth operator to the comparison, :math:`m(a, b) =
 # \operatorname{sgn}(ab)\sqrt{|ab|}`, by writing its GEMM like yours, and measure its

@@ -160,8 +160,8 @@ def test_selectors_wrong_answers():
     def adder_plus(cols, w):
         return np.abs(cols[:, None, :] - w[None, :, :]).sum(axis=2)
 
-    assert first_failure("selectors", max_gemm=unsigned_max).case == "max: signs and zeros"
-    assert first_failure("selectors", adder_gemm=adder_plus).case == "adder: one pair"
+    assert first_failure("selector_gemms", max_gemm=unsigned_max).case == "max: signs and zeros"
+    assert first_failure("selector_gemms", adder_gemm=adder_plus).case == "adder: one pair"
 
 
 def test_gain_offset_wrong_answers():

@@ -17,7 +17,7 @@ from tinymin.exercises import (
     min_gemm,
     operation_counts,
     relative_error,
-    selectors,
+    selector_gemms,
     sum_to,
     torch_clip,
     train_epoch,
@@ -27,7 +27,7 @@ from tinymin.exercises.exercise import Exercise
 #: Every exercise by name, in chapter order.
 EXERCISES: dict[str, Exercise] = {module.EXERCISE.name: module.EXERCISE for module in (
     sum_to, matmul_backward, adam, collate, im2col, min_gemm, relative_error, clip_and_rescale,
-    train_epoch, kernel_timing, operation_counts, selectors, gain_offset, torch_clip,
+    train_epoch, kernel_timing, operation_counts, selector_gemms, gain_offset, torch_clip,
 )}
 
 

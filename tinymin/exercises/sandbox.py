@@ -3,7 +3,7 @@
 The learner's code may loop forever, call ``sys.exit`` or ``os._exit``, raise anything
 at import, recurse without end, be killed, or write to tinymin's own files. None of
 that may pass, hang the checker or end in a traceback. So the file is imported and its
-cases run in a separate Python process (``python -m tinymin.exercises.child``), which
+cases run in a separate Python process (:func:`child_main`), which
 reports each step as one JSON line on a pipe of its own (the learner's prints go to a
 log, never into the results):
 
@@ -39,6 +39,10 @@ from tinymin.exercises.checker import Failure, LoadError, load_functions, run_ca
 from tinymin.exercises.report import CaseResult, Report, decode_failure, encode_failure
 
 PACKAGE = Path(tinymin.__file__).resolve().parent
+#: The child's program. The current folder leaves ``sys.path`` first: a learner's
+#: ``random.py`` or ``selectors.py`` there must not stand in for the standard library's.
+_CHILD = ("import sys; del sys.path[0]; from tinymin.exercises.sandbox import child_main; "
+          "child_main(sys.argv[1], sys.argv[2], int(sys.argv[3]))")
 _WATCHED_SUFFIXES = (".py", ".pyx", ".pxd")
 
 
@@ -79,7 +83,7 @@ def _run_child(name: str, path: Path, limits: Limits, report: Report) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")) if p))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tinymin.exercises.child", name, str(path), str(write_fd)],
+        [sys.executable, "-c", _CHILD, name, str(path), str(write_fd)],
         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env,
         start_new_session=True)  # its own process group: a Ctrl-C reaches only the parent
     os.close(write_fd)
@@ -228,8 +232,8 @@ def _send(fd: int, token: str, **message: Any) -> None:
 
 
 def child_main(name: str, file: str, fd: int) -> None:
-    """Build the cases, import ``file``, run the cases, reporting to ``fd`` (the child
-    process's whole job: ``python -m tinymin.exercises.child``)."""
+    """Build the cases, import ``file``, run the cases, reporting to ``fd``: the child
+    process's whole job (its first line on stdin is the token of every message)."""
     from tinymin.exercises.registry import get_exercise
 
     token = sys.stdin.readline().strip()

@@ -1,4 +1,4 @@
-"""Solution of the selectors exercise."""
+"""Solution of the selector_gemms exercise."""
 
 import numpy as np
 

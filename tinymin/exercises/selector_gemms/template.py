@@ -1,4 +1,4 @@
-"""Exercise selectors: two other operators in place of the product (chapter 11).
+"""Exercise selector_gemms: two other operators in place of the product (chapter 11).
 
 A min-conv layer computes :math:`\\sum_k m(x_k, w_k)` where a convolution computes
 :math:`\\sum_k x_k w_k`. Chapter 11 tries two other choices of :math:`m`, each a
@@ -17,7 +17,7 @@ GEMM-shaped kernel ``(P, K) x (C, K) -> (P, C)``:
 
 Check your answer::
 
-    python -m tinymin exercise check selectors --file this_file.py
+    python -m tinymin exercise check selector_gemms --file this_file.py
 
 tinymin's own answer: ``max_gemm`` and ``adder_gemm`` in ``tinymin/_ext/reference.py``
 (and the Cython kernels in ``tinymin/_ext/_selector_gemm.pyx``).

@@ -1,4 +1,4 @@
-"""The cases of ``selectors``, against ``tinymin._ext.max_gemm`` and ``adder_gemm``."""
+"""The cases of ``selector_gemms``, against ``tinymin._ext.max_gemm`` and ``adder_gemm``."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""Exercise ``selectors``: the max-selector and the adder in place of the product (chapter 11)."""
+"""Exercise ``selector_gemms``: the max-selector and the adder in place of the product (chapter 11)."""
 
 from pathlib import Path
 
 from tinymin.exercises.exercise import Exercise
-from tinymin.exercises.selectors.cases import cases, reference
+from tinymin.exercises.selector_gemms.cases import cases, reference
 
 EXERCISE = Exercise(
-    name="selectors",
+    name="selector_gemms",
     summary="the max-selector and adder GEMMs that chapter 11 compares with the minimum",
     chapter=11,
     functions=("max_gemm", "adder_gemm"),
