@@ -325,7 +325,7 @@ print("paper's Table 1 rows:", TABLE1_ROWS[0], "...", TABLE1_ROWS[-1],
 #     python -m tinymin exercise hint min_gemm 1   # stuck? 2 and 3 say more
 #
 # **relative_error**: write the relative error of Eq. 6, NaN where the product is 0,
-# against :func:`tinymin.analysis.statistics.elementwise_relative_error`.
+# against :func:`tinymin.analysis.approximation.elementwise_relative_error`.
 #
 # .. code-block:: bash
 #

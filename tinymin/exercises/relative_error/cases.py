@@ -1,5 +1,5 @@
 """The cases of ``relative_error``, against
-``tinymin.analysis.statistics.elementwise_relative_error``."""
+``tinymin.analysis.approximation.elementwise_relative_error``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinymin.analysis.statistics import elementwise_relative_error
+from tinymin.analysis.approximation import elementwise_relative_error
 from tinymin.exercises.checker import Case, call, expect_close, fail
 from tinymin.exercises.common import fixed_then_random, floats, rng, strategies
 

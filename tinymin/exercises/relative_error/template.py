@@ -15,7 +15,7 @@ Check your answer::
 
     python -m tinymin exercise check relative_error --file this_file.py
 
-tinymin's own answer: ``tinymin.analysis.statistics.elementwise_relative_error``.
+tinymin's own answer: ``tinymin.analysis.approximation.elementwise_relative_error``.
 """
 
 import numpy as np
