@@ -143,3 +143,17 @@ def test_python_m_tinymin_exercise_exits_with_the_status(tmp_path):
     assert loads_nothing.returncode == 2 and "FAILED: no file" in loads_nothing.stdout
     usage = run("check")
     assert usage.returncode == 2 and "name one exercise, or give --all" in usage.stderr
+
+
+def test_an_exercise_that_cannot_run_here_is_skipped_not_passed():
+    from tinymin.exercises.checker import Failure
+    from tinymin.exercises.report import CaseResult, Report
+
+    skipped = Failure("a case", {}, None, None, "skipped: torch is not installed", "", kind="skipped")
+    report = Report("torch_clip", "my_torch_clip.py", total=2,
+                    results=[CaseResult("a case", skipped), CaseResult("another", skipped)])
+    assert not report.passed and report.verdict == "skipped: torch is not installed"
+    assert [r.status for r in report.results] == ["skip", "skip"]
+    assert report.to_dict()["skipped"] == 2
+    report.results[1] = CaseResult("another", None)
+    assert report.passed and report.verdict == "score 1/1 (1 skipped): all cases pass"

@@ -122,6 +122,10 @@ def _tensors(st, hnp):
 def cases() -> list[Case]:
     """Fixed tensors, autograd, then random tensors against the numpy step."""
     st, hnp = strategies()
+    try:  # import torch now, while the cases are built: not within the first case's time limit
+        _torch()
+    except CaseSkipped:
+        pass  # each case says it is skipped
     found = [Case(name, _test(name), HINTS[name]) for name in _FIXED]
     found.append(Case("autograd sees the clip", _autograd, HINTS["autograd sees the clip"]))
     name = "random tensors: the twin of the numpy step (hypothesis)"
