@@ -124,8 +124,8 @@ def test_min_gemm_wrong_answers():
 
 # ----------------------------------------------------------- clip_and_rescale
 def clip_answers(**wrong):
-    answers = {"clip": minconv.step3_clip, "rescale": minconv.step4_rescale,
-               "through_clip": minconv.step7_through_clip}
+    answers = {"step3_clip": minconv.step3_clip, "step4_rescale": minconv.step4_rescale,
+               "step7_through_clip": minconv.step7_through_clip}
     answers.update(wrong)
     return answers
 
@@ -137,13 +137,13 @@ def test_clip_and_rescale_wrong_answers():
     def clip_strict_mask(a, mu, clip_value):
         return np.clip(a, -clip_value * mu, clip_value * mu), np.abs(a) < clip_value * mu
 
-    failure = first_failure("clip_and_rescale", clip_answers(clip=clip_in_raw_units))
+    failure = first_failure("clip_and_rescale", clip_answers(step3_clip=clip_in_raw_units))
     assert failure.case == "step 3: clip x" and failure.problem.startswith("a_c: wrong values")
-    failure = first_failure("clip_and_rescale", clip_answers(clip=clip_strict_mask))
+    failure = first_failure("clip_and_rescale", clip_answers(step3_clip=clip_strict_mask))
     assert failure.case == "step 3: values exactly on the bound"
     assert failure.problem == "inside: wrong mask"
-    inverted = clip_answers(rescale=lambda w_c, mu_x, mu_w: w_c * mu_w / mu_x)
+    inverted = clip_answers(step4_rescale=lambda w_c, mu_x, mu_w: w_c * mu_w / mu_x)
     failure = first_failure("clip_and_rescale", inverted)
     assert failure.case == "step 4: rescale"
-    failure = first_failure("clip_and_rescale", clip_answers(through_clip=lambda grad, inside: grad))
+    failure = first_failure("clip_and_rescale", clip_answers(step7_through_clip=lambda grad, inside: grad))
     assert failure.case == "step 7: through the clip"

@@ -21,6 +21,8 @@ HINTS = {
     "step 7: through the clip": "the gradient of the clipped operand, back to the operand",
     "random layers (hypothesis)": "steps 3, 4 and 7 of random layers and bounds",
     "gradient check: step 7 is the derivative of step 3": "the mask against central differences of the clip",
+    "no clip (clip_value None)": "clip_value None clips nothing: step 3 gives (a, None), step 7 the "
+                                 "gradient as it is",
 }
 
 
@@ -75,21 +77,21 @@ def _test(case: str, what: str):
         hint = HINTS[case]
         if what in ("x", "bound", "all"):
             inputs = {"a": x, "mu": steps["mu_x"], "clip_value": clip_value}
-            obtained = call(case, hint, inputs, functions["clip"], x.copy(), steps["mu_x"], clip_value)
+            obtained = call(case, hint, inputs, functions["step3_clip"], x.copy(), steps["mu_x"], clip_value)
             _expect_clip(case, inputs, steps["x_c"], steps["x_inside"], obtained)
         if what in ("w", "all"):
             inputs = {"a": w, "mu": steps["mu_w"], "clip_value": clip_value}
-            obtained = call(case, hint, inputs, functions["clip"], w.copy(), steps["mu_w"], clip_value)
+            obtained = call(case, hint, inputs, functions["step3_clip"], w.copy(), steps["mu_w"], clip_value)
             _expect_clip(case, inputs, steps["w_c"], steps["w_inside"], obtained)
         if what in ("rescale", "all"):
             inputs = {"w_c": steps["w_c"], "mu_x": steps["mu_x"], "mu_w": steps["mu_w"]}
-            obtained = call(case, hint, inputs, functions["rescale"], steps["w_c"].copy(), steps["mu_x"],
-                            steps["mu_w"])
+            obtained = call(case, hint, inputs, functions["step4_rescale"], steps["w_c"].copy(),
+                            steps["mu_x"], steps["mu_w"])
             expect_close(case, hint, inputs, steps["w_hat"], obtained)
         if what in ("through", "all"):
             for grad, inside, expected in (("dx_c", "x_inside", "dx"), ("dw_c", "w_inside", "dw")):
                 inputs = {"grad": steps[grad], "inside": steps[inside]}
-                obtained = call(case, hint, inputs, functions["through_clip"], steps[grad].copy(),
+                obtained = call(case, hint, inputs, functions["step7_through_clip"], steps[grad].copy(),
                                 steps[inside].copy())
                 expect_close(case, hint, inputs, steps[expected], obtained)
     return test
@@ -102,17 +104,32 @@ def _derivative(functions, drawn):
     a, mu, clip_value = drawn
     grad = rng(27).standard_normal(a.shape)
     inputs = {"a": a, "mu": mu, "clip_value": clip_value, "grad": grad}
-    clipped = call(case, hint, inputs, functions["clip"], a.copy(), mu, clip_value)
+    clipped = call(case, hint, inputs, functions["step3_clip"], a.copy(), mu, clip_value)
     if not isinstance(clipped, tuple) or len(clipped) != 2:
         fail(case, inputs, "(a_c, inside)", clipped, "return a pair (a_c, inside)", hint)
-    obtained = call(case, hint, inputs, functions["through_clip"], grad.copy(), np.asarray(clipped[1]).copy())
+    obtained = call(case, hint, inputs, functions["step7_through_clip"], grad.copy(),
+                    np.asarray(clipped[1]).copy())
 
     def loss(a_):
-        out = call(case, hint, inputs, functions["clip"], a_.copy(), mu, clip_value)
+        out = call(case, hint, inputs, functions["step3_clip"], a_.copy(), mu, clip_value)
         return float(np.sum(grad * out[0]))
 
     expect_close(case, hint, inputs, numeric_gradient(loss, a), obtained, rtol=1e-5, atol=1e-6,
                  what="d/da sum(grad * clip(a))")
+
+
+def _no_clip(functions):
+    case = "no clip (clip_value None)"
+    hint = HINTS[case]
+    a, grad = rng(32).standard_normal((2, 3)), rng(33).standard_normal((2, 3))
+    inputs = {"a": a, "mu": 0.8, "clip_value": None}
+    obtained = call(case, hint, inputs, functions["step3_clip"], a.copy(), 0.8, None)
+    if not isinstance(obtained, tuple) or len(obtained) != 2 or obtained[1] is not None:
+        fail(case, inputs, "(a, None)", obtained, "step 3 with clip_value None: return (a, None)", hint)
+    expect_close(case, hint, inputs, a, obtained[0], what="a_c")
+    inputs = {"grad": grad, "inside": None}
+    obtained = call(case, hint, inputs, functions["step7_through_clip"], grad.copy(), None)
+    expect_close(case, hint, inputs, grad, obtained, what="step 7 with inside None")
 
 
 def _layers(st, hnp):
@@ -143,6 +160,7 @@ def cases() -> list[Case]:
              ("step 3: clip w", "w"),
              ("step 4: rescale", "rescale"), ("step 7: through the clip", "through")]
     found = [Case(name, _test(name, what), HINTS[name]) for name, what in fixed]
+    found.append(Case("no clip (clip_value None)", _no_clip, HINTS["no clip (clip_value None)"]))
     found.append(Case("random layers (hypothesis)", _test("random layers (hypothesis)", "all"),
                       HINTS["random layers (hypothesis)"], strategy=_layers(st, hnp), max_examples=25))
     name = "gradient check: step 7 is the derivative of step 3"
@@ -152,5 +170,5 @@ def cases() -> list[Case]:
 
 def reference() -> dict[str, Callable]:
     """tinymin's own answer: the named steps of ``tinymin/minconv/functional.py``."""
-    return {"clip": minconv.step3_clip, "rescale": minconv.step4_rescale,
-            "through_clip": minconv.step7_through_clip}
+    return {"step3_clip": minconv.step3_clip, "step4_rescale": minconv.step4_rescale,
+            "step7_through_clip": minconv.step7_through_clip}
