@@ -21,6 +21,8 @@ tinymin's own answer: the functions of the same names in
 ``tinymin/minconv/functional.py`` (``tinymin.trace()`` prints what they compute).
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 
