@@ -95,10 +95,7 @@ def _run_child(name: str, path: Path, limits: Limits, report: Report) -> None:
         pass  # the child is gone already: the channel will say so
     try:
         _follow(channel, child, log, limits, report)
-    except KeyboardInterrupt:
-        _kill(child)
-        raise
-    finally:
+    finally:  # after the last case, a timeout, or a Ctrl-C in the parent alike
         _kill(child)
         os.close(read_fd)
         log.close()
