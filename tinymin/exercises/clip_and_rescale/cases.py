@@ -1,5 +1,5 @@
-"""The cases of ``clip_and_rescale``, against steps 3, 4 and 7 of ``min_conv2d`` as
-``tinymin.trace()`` records them."""
+"""The cases of ``clip_and_rescale``, against steps 3, 4 and 7 of a ``MinConv2d`` layer
+as ``tinymin.trace()`` records them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any, Callable
 import numpy as np
 
 import tinymin as tm
+from tinymin import nn
 from tinymin.exercises.checker import Case, call, expect_close, fail, numeric_gradient
 from tinymin.exercises.common import floats, rng, strategies
 from tinymin.minconv import functional as minconv
-from tinymin.nn import functional as F
 
 HINTS = {
     "step 3: clip x": "the inputs, some far beyond the bound",
@@ -28,10 +28,12 @@ HINTS = {
 
 def _algorithm1_steps(x: np.ndarray, w: np.ndarray, clip_value: float) -> dict[str, Any]:
     """Steps 1-7 of one min_conv2d call, forward and backward, read from ``tinymin.trace()``."""
+    layer = nn.MinConv2d(w.shape[1], w.shape[0], w.shape[2:], bias=False, clip_value=clip_value)
+    layer.weight = nn.Parameter(np.array(w, dtype=np.float64))  # float64, as the learner's arrays
+    layer.train()  # mu_x is the batch's own mean |x|
     tx = tm.tensor(x, requires_grad=True, dtype=np.float64)
-    tw = tm.tensor(w, requires_grad=True, dtype=np.float64)
     with tm.trace(keep_arrays=True) as steps:
-        y = F.min_conv2d(tx, tw, clip_value=clip_value, training=True)
+        y = layer(tx)
         y.backward(rng(25).standard_normal(y.shape))
     values: dict[str, Any] = {}
     for record in steps:
