@@ -8,7 +8,7 @@ import numpy as np
 
 from tinymin.exercises.checker import Case, call, expect_close, fail
 from tinymin.exercises.common import floats, rng, strategies
-from tinymin.minconv.convert import fit_gain_offset
+from tinymin.minconv.calibrate import fit_gain_offset
 
 HINTS = {
     "an exact affine relation is recovered": "target = 2 * approx - 1 exactly: gain 2, offset -1",

@@ -23,7 +23,8 @@ Check your answer::
 
     python -m tinymin exercise check gain_offset --file this_file.py
 
-tinymin's own answer: ``fit_gain_offset``, used by ``tinymin.nn.calibrate_min``.
+tinymin's own answer: ``fit_gain_offset`` in ``tinymin/minconv/calibrate.py``, used by
+``calibrate_min``.
 """
 
 import numpy as np
