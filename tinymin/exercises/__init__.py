@@ -36,7 +36,7 @@ def check(name: str, file: str | os.PathLike | None = None, functions: Mapping[s
     process, or ``functions`` given directly (a mapping name -> callable) in this one."""
     exercise = get_exercise(name)
     if functions is None:
-        return check_file(name, file if file is not None else exercise.template, limits or Limits())
+        return check_file(name, file if file is not None else exercise.template, limits)
     cases = exercise.cases()
     report = Report(name, "the given functions", total=len(cases))
     for case, failure in zip(cases, run_cases(cases, functions)):

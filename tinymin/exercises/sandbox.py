@@ -56,10 +56,12 @@ class Limits:
     startup: float = 120.0
 
 
-def check_file(name: str, path: str | os.PathLike, limits: Limits = Limits()) -> Report:
-    """Grade the functions of exercise ``name`` in the file at ``path``, sandboxed."""
+def check_file(name: str, path: str | os.PathLike, limits: Limits | None = None) -> Report:
+    """Grade the functions of exercise ``name`` in the file at ``path``, sandboxed
+    (``limits``: :class:`Limits`, its defaults when None)."""
     from tinymin.exercises.registry import get_exercise
 
+    limits = Limits() if limits is None else limits
     exercise = get_exercise(name)
     path = Path(path)
     report = Report(name, str(path), total=0)
