@@ -32,10 +32,21 @@ def test_the_solution_passes_every_case(name):
     assert report.total >= 5 and report.score == report.total
 
 
+def tinymin_own(name):
+    """tinymin's answer: the exercise's reference, or for torch_clip the torch engine's step
+    (the exercises may not import tinymin.torch; the tests may)."""
+    if EXERCISES[name].reference is not None:
+        return EXERCISES[name].reference()
+    assert name == "torch_clip"
+    from tinymin.torch.functional import step3_clip
+
+    return {"step3_clip": step3_clip}
+
+
 @pytest.mark.parametrize("name", list(EXERCISES))
 def test_tinymin_own_function_passes_every_case(name):
     skip_without_dependency(name)
-    report = exercises.check(name, functions=EXERCISES[name].reference())
+    report = exercises.check(name, functions=tinymin_own(name))
     assert report.passed, report.format()
 
 

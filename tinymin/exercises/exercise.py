@@ -36,8 +36,10 @@ class Exercise:
         the solution.
     cases : callable
         Returns the list of :class:`~tinymin.exercises.checker.Case`, in order.
-    reference : callable
-        Returns tinymin's own answer as ``{function name: callable}``.
+    reference : callable or None
+        Returns tinymin's own answer as ``{function name: callable}``; None where it
+        lives in a layer the exercises may not import (``torch_clip``'s is
+        ``tinymin.torch.functional.step3_clip``; its cases check against the numpy twin).
     folder : pathlib.Path
         The exercise's folder (its ``template.py`` is there).
     """
@@ -48,7 +50,7 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     cases: Callable[[], list[Case]]
-    reference: Callable[[], dict[str, Callable]]
+    reference: Callable[[], dict[str, Callable]] | None
     folder: Path
 
     @property
