@@ -170,8 +170,8 @@ print(f"multiplications left in the convolutions: {conv_mults}")
 # Exercise
 # --------
 # **torch_clip**: write the PyTorch twin of Algorithm 1's step 3, the clip and its mask,
-# in torch operations that autograd records, against ``tinymin.torch``'s own (skipped
-# where torch is missing).
+# in torch operations that autograd records; the checker compares it with the numpy
+# step it mirrors (skipped where torch is missing).
 #
 # .. code-block:: bash
 #
