@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,13 @@ def test_results_forged_on_the_checkers_pipe_do_not_pass(tmp_path):
         os._exit(0)
     """)
     assert_clear_failure(report, "got a message the checker did not send, while importing your file")
+
+
+def test_a_file_that_edits_tinymin_itself_fails_and_is_undone(tmp_path):
+    cases = Path(exercises.__file__).parent / "min_gemm" / "cases.py"
+    before = cases.read_bytes()
+    report = check_source(tmp_path, RIGHT_MIN_GEMM + f"""
+    open({str(cases)!r}, "a").write("\\nHINTS.clear()\\n")
+    """)
+    assert cases.read_bytes() == before
+    assert_clear_failure(report, "tinymin/exercises/min_gemm/cases.py")

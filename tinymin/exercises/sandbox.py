@@ -13,9 +13,9 @@ for each case ``start`` then ``result`` -> ``done``.
 The parent waits for each line with a time limit. When a case runs over its limit the
 child is killed and the case fails as ``timeout``; a child that dies fails its case as
 ``crash``, with the exit status or the signal. Either way the cases after it are not
-run (they count as not passed). Before and after, the parent compares tinymin's installed files: a file the
-learner's code changed fails the check, and an exercise template is put back as it was.
-POSIX only (``select`` on a pipe).
+run (they count as not passed). Before and after, the parent compares tinymin's own
+source files: one that the learner's code changed fails the check, and is put back as it
+was. POSIX only (``select`` on a pipe).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def check_file(name: str, path: str | os.PathLike, limits: Limits | None = None)
     try:
         _run_child(exercise.name, path.resolve(), limits, report)
     finally:
-        report.tampered = _compare_and_restore(before, exercise.template)
+        report.tampered = _compare_and_restore(before)
     return report
 
 
@@ -211,13 +211,13 @@ def _snapshot() -> dict[Path, bytes]:
             if p.suffix in _WATCHED_SUFFIXES and p.is_file() and "__pycache__" not in p.parts}
 
 
-def _compare_and_restore(before: dict[Path, bytes], template: Path) -> list[str]:
-    """The package files that differ from ``before`` (relative paths); every exercise
-    template among them is written back as it was."""
+def _compare_and_restore(before: dict[Path, bytes]) -> list[str]:
+    """The package's source files that differ from ``before`` (relative paths), each
+    changed or deleted one written back as it was (a file added is only named)."""
     after = _snapshot()
     changed = sorted({p for p in before if after.get(p) != before[p]} | (set(after) - set(before)))
     for path in changed:
-        if path in before and path.name == "template.py":
+        if path in before:
             with atomic_file(path) as f:
                 f.write(before[path])
     return [str(p.relative_to(PACKAGE.parent)) for p in changed]
