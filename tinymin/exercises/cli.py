@@ -145,9 +145,17 @@ def _check(args) -> int:
             print(f"\n{sum(r.passed for r in reports)} of {len(reports)} exercises pass")
         for line in _hints(get_exercise(names[0]), args.hint) if not args.all else []:
             print(line)
+    return _exit_status(reports)
+
+
+def _exit_status(reports: list[Report]) -> int:
+    """0: every case of every exercise passes; 2: one exercise checked and its file could
+    not be graded (not loadable, or every case skipped here); 1 otherwise."""
     if all(r.passed for r in reports):
         return 0
-    return 2 if any(r.load_error or r.skipped == r.total for r in reports) and len(reports) == 1 else 1
+    if len(reports) == 1 and (reports[0].load_error is not None or reports[0].skipped == reports[0].total):
+        return 2
+    return 1
 
 
 def _solution_file(args, name: str) -> Path:
