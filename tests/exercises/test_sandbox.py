@@ -199,3 +199,19 @@ def test_a_file_that_edits_tinymin_itself_fails_and_is_undone(tmp_path):
     """)
     assert cases.read_bytes() == before
     assert_clear_failure(report, "tinymin/exercises/min_gemm/cases.py")
+
+
+def test_an_answer_that_cannot_even_be_printed_is_a_failed_case(tmp_path):
+    report = check_source(tmp_path, """
+        class Weird:
+            def __repr__(self):
+                raise RuntimeError("no")
+
+            def __array__(self, *args, **kwargs):
+                raise RuntimeError("no")
+
+        def min_gemm(cols, w_hat):
+            return Weird()
+    """)
+    assert_clear_failure(report, "returned a Weird, not a numpy array or number")
+    assert len(report.results) == report.total  # no crash: every case ran

@@ -178,7 +178,10 @@ def _encode_value(value: Any) -> Any:
         return {"tuple": [_encode_value(v) for v in value]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return {"repr": repr(value)[:2000]}
+    try:  # whatever the learner's function returned, even an object whose repr fails
+        return {"repr": repr(value)[:2000]}
+    except Exception as err:  # noqa: BLE001
+        return {"repr": f"<a {type(value).__name__} whose repr raised {type(err).__name__}>"}
 
 
 class _Shown:
