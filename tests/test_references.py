@@ -23,7 +23,7 @@ SKIPPED_DIRS = {"_build", "auto_tutorials", "__pycache__", "build"}
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:tinymin|tutorials|docs|benchmarks|tests|tools)"
                        r"(?:/[\w.-]+)+\.(?:py|pyx|pxd|rst|md|txt|toml|npz|csv))\b")
 #: A file name in capitals stands for many files (``tests/exercises/solutions/NAME.py``).
-PLACEHOLDER = re.compile(r"/[A-Z][A-Z_]*\.\w+$")
+PLACEHOLDER = re.compile(r"/[A-Z][A-Z_]*\.py$")
 #: Any Markdown file named on its own, e.g. ``README.md``.
 MARKDOWN = re.compile(r"(?<![\w/.-])([\w.-]+\.md)\b")
 #: Files that live outside the repository (the project's working notes).
