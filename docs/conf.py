@@ -6,7 +6,11 @@ Build (from the repository root, warnings as errors)::
     TINYMIN_QUICK=1 sphinx-build -W --keep-going -b html docs docs/_build/html  # quick
     sphinx-build -W -b doctest docs docs/_build/doctest
 
-No network is needed: no intersphinx, no remote images.
+No network is needed to build or to read the docs: no intersphinx, no remote images,
+and MathJax is served from the built site (``_static/mathjax``, copied there by
+sphinx-mathjax-offline) instead of a CDN. ``python tools/check_docs_offline.py`` opens
+pages in headless Chromium with the network blocked and checks that every equation
+renders and that nothing is requested from outside the site.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "sphinx.ext.mathjax",
+    # MathJax 3 from the built site, never from a CDN: the maths must render offline
+    # (a classroom lab, a train). The extension copies its bundled MathJax into
+    # _static/mathjax and points mathjax_path at it. Its import name has hyphens.
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
 ]
