@@ -124,7 +124,12 @@ if HAVE_TUTORIALS:
         "abort_on_example_error": False,
         "plot_gallery": "True",
         "remove_config_comments": True,
+        # The computation-times pages load jQuery, Bootstrap and DataTables from CDNs
+        # (raw HTML that sphinx-gallery writes): the docs must load nothing from outside
+        # the site. Each chapter's page still shows its own running time.
+        "write_computation_times": False,
     }
+    exclude_patterns += ["sg_execution_times.rst", "auto_tutorials/sg_execution_times.rst"]
 else:
     exclude_patterns.append("auto_tutorials")
     print("tinymin docs: tutorials/README.txt not found; building without the gallery")
