@@ -33,7 +33,8 @@ def pdb_transcript(command_lines: list[str] | str, pdb_commands: list[str],
     command_lines : list of str or str
         The shell command as displayed, one string per displayed line (joined with
         `` \\`` continuations); leading ``NAME=value`` words set environment variables,
-        and a leading ``python`` is this interpreter.
+        a leading ``python`` is this interpreter, and this checkout comes first on
+        ``PYTHONPATH``.
     pdb_commands : list of str
         What is typed at the ``(Pdb)`` prompts, in order.
     timeout : float
@@ -53,6 +54,8 @@ def pdb_transcript(command_lines: list[str] | str, pdb_commands: list[str],
         env[name] = value
     if words[0] == "python":
         words[0] = sys.executable
+    # This checkout's tinymin, installed or not (a script in tutorials/ would not see it).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run(words, input="\n".join(pdb_commands) + "\n", capture_output=True,
                             text=True, cwd=ROOT, env=env, timeout=timeout)
     chunks = result.stdout.split(PROMPT)
