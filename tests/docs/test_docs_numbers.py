@@ -105,3 +105,20 @@ def test_chapter_7_states_the_layer_defaults_it_uses():
     prose = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert not re.search(r"T\s*\\*mu_x\s*\\*approx\s*[0-9]", prose)
     assert "of the pixels are clipped" in text
+
+
+def test_the_results_prose_quotes_the_generated_table():
+    # results_table.inc is written by benchmarks/reproduce_results.py; the prose of
+    # results.rst may only quote its figures (historical values say "before: ...").
+    prose = (GUIDES / "results.rst").read_text()
+    prose = re.sub(r"\(before: [^)]*\)", "", prose)
+    table = (GUIDES / "results_table.inc").read_text()
+    quoted = re.findall(r"(\d+\.\d+) \+- (\d+\.\d+)", prose)
+    measured = set(re.findall(r"(\d+\.\d+) \+- (\d+\.\d+)", table))
+    assert quoted, "results.rst quotes no 'mean +- std' figure: update this test"
+    assert [f"{m} +- {s}" for m, s in quoted if (m, s) not in measured] == []
+    gap = re.search(r"scratch (\d+\.\d+) \+- [\d.]+% against the exact LeNet's (\d+\.\d+) \+- [\d.]+%, "
+                    r"a gap of \*\*(\d+\.\d+) point\*\*", " ".join(prose.split()))
+    assert gap, "the from-scratch gap sentence changed: update this test"
+    min_acc, exact_acc, stated = (float(g) for g in gap.groups())
+    assert stated == pytest.approx(exact_acc - min_acc, abs=0.005)
