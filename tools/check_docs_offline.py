@@ -213,17 +213,20 @@ def start_browser(binary: str, profile: str) -> tuple[subprocess.Popen, str]:
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         "about:blank",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = Path(profile) / "chromium.log"  # a file, not a pipe that nobody reads and fills
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log_file)
     port_file = Path(profile) / "DevToolsActivePort"
     deadline = time.monotonic() + 60
     while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
         if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
             proc.kill()
-            raise RuntimeError(f"{binary} did not start its DevTools server\n{err[-2000:]}")
+            err = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{binary} did not start its DevTools server\n{err}")
         time.sleep(0.1)
     port = int(port_file.read_text().split()[0])
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy
+    with no_proxy.open(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
         targets = json.load(response)
     pages = [t for t in targets if t.get("type") == "page"]
     if not pages:
