@@ -31,7 +31,7 @@ so that ``im2col(x, ...) @ weight.reshape(C_out, -1).T`` is the convolution
 from __future__ import annotations
 
 # First, before numpy loads OpenBLAS: threads.py sets the BLAS/OpenMP environment.
-from tinymin._ext.threads import num_threads, set_num_threads  # isort: skip
+from tinymin._ext.threads import kernel_threads, num_threads, set_num_threads  # isort: skip
 
 import contextlib
 import importlib
@@ -53,6 +53,7 @@ __all__ = [
     "col2im",
     "conv_output_shape",
     "im2col",
+    "kernel_threads",
     "max_gemm",
     "min_gemm",
     "num_threads",

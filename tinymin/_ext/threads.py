@@ -44,10 +44,12 @@ P = 12544, K = 800, C = 64, float32, 2 threads, medians of 9, quiet machine):
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from numbers import Integral
 
-__all__ = ["num_threads", "set_num_threads"]
+__all__ = ["kernel_threads", "num_threads", "set_num_threads"]
 
 
 def _set_environment_defaults() -> None:
@@ -127,3 +129,21 @@ def set_num_threads(n: int) -> None:
     for lib in _blas():
         lib.set_num_threads(_num_threads)
         _release(lib)
+
+
+@contextlib.contextmanager
+def kernel_threads(n: int) -> Iterator[int]:
+    """Run tinymin's OpenMP kernels on ``n`` threads inside the block (BLAS untouched).
+
+    For callers with a thread setting of their own: the torch engine runs tinymin's
+    kernels with ``torch.get_num_threads()`` threads. Costs a global assignment, no
+    call into threadpoolctl.
+    """
+    global _num_threads
+    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"kernel_threads: n must be an int >= 1, got {n!r}")
+    previous, _num_threads = _num_threads, int(n)
+    try:
+        yield _num_threads
+    finally:
+        _num_threads = previous
