@@ -83,6 +83,13 @@ except ImportError as _err:  # not built (source checkout), or built for another
     )
 else:
     _WHY = ""
+    try:  # step 4 of the thread policy (threads.py): a libgomp that torch loaded spins
+        from tinymin._ext import threads as _threads
+        from tinymin._ext._openmp import start_team as _start_team
+
+        _threads.quiet_spinning_runtime(_start_team)
+    except ImportError:  # built before _openmp.pyx existed: the kernels still work
+        pass
 
 #: True when the compiled Cython kernels could be imported.
 HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None and _optim is not None
