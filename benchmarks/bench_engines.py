@@ -56,16 +56,27 @@ SHAPES = [("LeNet conv1", (64, 1, 28, 28), (32, 1, 5, 5), 2),
 MODELS = {"lenet": lenet, "mini_cifar": mini_cifar}
 
 
-def median_seconds(fn, repeats: int, synchronise=lambda: None) -> float:
-    fn()  # warm-up: allocations, kernel selection
-    synchronise()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+#: The clock of the layer table: wall time, or with ``--clock cpu`` this thread's CPU
+#: time (one thread only; immune to the time slices other processes take).
+CLOCK = time.perf_counter
+
+
+def interleaved_seconds(jobs: dict, synchronise=lambda: None) -> dict:
+    """Median seconds of each job ``label: (function, repeats)``, timed in rounds (one run
+    of every job per round, a job dropping out after its repeats), so that a drift of
+    the machine's load hits every job alike. One warm-up round first."""
+    for fn, _ in jobs.values():
         fn()
-        synchronise()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    synchronise()
+    times: dict = {label: [] for label in jobs}
+    for round_ in range(max(n for _, n in jobs.values())):
+        for label, (fn, n) in jobs.items():
+            if round_ < n:
+                start = CLOCK()
+                fn()
+                synchronise()
+                times[label].append(CLOCK() - start)
+    return {label: statistics.median(t) for label, t in times.items()}
 
 
 @contextlib.contextmanager
@@ -83,32 +94,42 @@ def unfold_reference():
 
 def layer_row(name: str, x: np.ndarray, w: np.ndarray, padding: int, device: str, repeats: int) -> str:
     """One row of the forward table: torch min-conv (kernel, unfold), torch exact conv2d,
-    tinymin min-conv."""
+    tinymin min-conv, timed in interleaved rounds."""
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     xt, wt = torch.from_numpy(x).to(device), torch.from_numpy(w).to(device)
-    running = torch.ones(1, device=device)
-    with torch.no_grad():
-        spec, state = MinConvSpec(padding=padding), MinConvState(running)
-
-        def minconv():
-            return torch_min_conv2d(xt, wt, None, spec, state, training=False)
-
-        t_min = median_seconds(minconv, repeats, sync)
-        with unfold_reference():
-            t_unfold = median_seconds(minconv, 3 if device == "cpu" else repeats, sync)
-        t_exact = median_seconds(lambda: torch.nn.functional.conv2d(xt, wt, None, 1, padding),
-                                 repeats, sync)
+    spec, state = MinConvSpec(padding=padding), MinConvState(torch.ones(1, device=device))
     layer = tm.nn.MinConv2d(w.shape[1], w.shape[0], w.shape[2], padding=padding, bias=False).eval()
     layer.weight.data[...] = w
-    with tm.no_grad():
-        t_tinymin = median_seconds(lambda: layer(tm.Tensor(x)), repeats)
-    return (f"| {name} | {t_min * 1e3:.2f} ms | {t_unfold * 1e3:.2f} ms | {t_exact * 1e3:.2f} ms "
-            f"| **{t_min / t_exact:.2f}x** | {t_unfold / t_min:.1f}x | {t_tinymin * 1e3:.2f} ms |")
+
+    def minconv():
+        with torch.no_grad():
+            return torch_min_conv2d(xt, wt, None, spec, state, training=False)
+
+    def unfold():
+        with unfold_reference():
+            return minconv()
+
+    def exact():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(xt, wt, None, 1, padding)
+
+    def tinymin_minconv():
+        with tm.no_grad():
+            return layer(tm.Tensor(x))
+
+    slow = max(3, repeats // 3) if device == "cpu" else repeats  # the unfold path on a CPU
+    t = interleaved_seconds({"min": (minconv, repeats), "unfold": (unfold, slow),
+                             "exact": (exact, repeats), "tinymin": (tinymin_minconv, repeats)}, sync)
+    return (f"| {name} | {t['min'] * 1e3:.2f} ms | {t['unfold'] * 1e3:.2f} ms | {t['exact'] * 1e3:.2f} ms "
+            f"| **{t['min'] / t['exact']:.2f}x** | {t['unfold'] / t['min']:.1f}x "
+            f"| {t['tinymin'] * 1e3:.2f} ms |")
 
 
 def layer_table(device: str, repeats: int) -> None:
     exact = "cuDNN" if device.startswith("cuda") else "oneDNN"
-    print(f"\nForward pass, batch 64, float32, torch on {device}, median of {repeats}")
+    clock = "wall" if CLOCK is time.perf_counter else "this thread's CPU"
+    print(f"\nForward pass, batch 64, float32, torch on {device}, median of {repeats} "
+          f"(interleaved rounds), {clock} time")
     if device.startswith("cuda"):
         print(f"cuDNN TF32 allowed: {torch.backends.cudnn.allow_tf32}; Triton kernel: "
               f"{selector.triton_kernels() is not None}")
@@ -195,12 +216,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="default: all cores")
     parser.add_argument("--models", default="lenet,mini_cifar", help="epochs of these models")
+    parser.add_argument("--layer-repeats", type=int, default=9, help="repeats of the layer table")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="layer table: cpu = this thread's CPU time (needs --threads 1, CPU)")
     parser.add_argument("--skip-layers", action="store_true", help="the epoch tables only")
     parser.add_argument("--skip-epochs", action="store_true", help="the layer table only")
     parser.add_argument("--with-unfold-epoch", action="store_true",
                         help="also a torch min epoch with step 5 by the unfold reference")
     args = parser.parse_args()
+    global CLOCK
     threads = args.threads or _ext.num_threads()
+    if args.clock == "cpu":
+        if threads != 1 or args.device != "cpu":
+            parser.error("--clock cpu measures one thread on the CPU: add --threads 1")
+        CLOCK = time.thread_time
     _ext.set_num_threads(threads)
     torch.set_num_threads(threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -209,7 +238,7 @@ def main() -> None:
     if args.device.startswith("cuda"):
         print(f"GPU: {torch.cuda.get_device_name(args.device)}")
     if not args.skip_layers:
-        layer_table(args.device, max(args.repeats, 5))
+        layer_table(args.device, args.layer_repeats)
     if not args.skip_epochs:
         epoch_table(args.models.split(","), args.images, args.device, args.repeats,
                     args.with_unfold_epoch)
