@@ -82,7 +82,7 @@ def _set_environment_defaults() -> None:
 def _libgomp_already_loaded() -> bool:
     """Whether some library loaded libgomp into this process before tinymin's extension."""
     try:
-        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD)  # a handle only if already loaded
+        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_NOW)  # a handle only if already loaded
     except (OSError, AttributeError):  # not loaded, or no RTLD_NOLOAD on this platform
         return False
     return True
