@@ -441,9 +441,9 @@ def main(argv=None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    except ImportError:
+    except ImportError as err:
         torch = None
-        print("pytorch not installed (pip install torch, CPU): tinymin columns only")
+        print(f"pytorch not importable ({err}; pip install torch, CPU): tinymin columns only")
     x, y = load_images(args.data, args.images)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"LeNet, batch {BATCH}, {len(x)} images of {args.data}; {threads} thread(s); "
