@@ -169,3 +169,16 @@ def test_the_torch_engines_min_conv_runs_step_5_through_the_operator(monkeypatch
     w = torch.randn(4, 3, 3, 3, requires_grad=True)
     min_conv2d(x, w).sum().backward()  # the exact backward needs no selector
     assert calls == ["min"] and x.grad is not None and w.grad is not None
+
+
+def test_the_operator_itself_checks_before_any_kernel_runs():
+    x, w, scale = operands((2, 3, 6, 6), (4, 3, 3, 3), torch.float32)
+    op = torch.ops.tinymin.selector_conv2d
+    with pytest.raises(ValueError, match=r"input \(2, 3, 6, 6\) and weight \(4, 2, 3, 3\)"):
+        op(x, w[:, :2].contiguous(), scale, [1, 1], [0, 0], "min")
+    with pytest.raises(ValueError, match="scale shape"):
+        op(x, w, scale[:2].contiguous(), [1, 1], [0, 0], "min")
+    with pytest.raises(ValueError, match="stride"):
+        op(x, w, scale, [0, 1], [0, 0], "min")
+    with pytest.raises(ValueError, match="operator"):
+        op(x, w, scale, [1, 1], [0, 0], "mul")

@@ -179,11 +179,13 @@ def selector_conv2d(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
     """Step 5: ``y[n, c] = scale[c] * sum_k m(x, w[c])`` over each zero-padded receptive
     field (module docstring); ``x`` (N, C_in, H, W), ``weight`` (C_out, C_in, kh, kw),
     ``scale`` (C_out,). Any device: the unfold reference."""
+    check_operands(x, weight, scale, stride, padding, operator)
     return unfolded_selector_conv2d(x, weight, scale, stride, padding, operator)
 
 
 @selector_conv2d.register_kernel("cpu")
 def _selector_conv2d_cpu(x, weight, scale, stride, padding, operator):
+    check_operands(x, weight, scale, stride, padding, operator)
     if not _uses_kernels(x, weight):
         return unfolded_selector_conv2d(x, weight, scale, stride, padding, operator)
     return tinymin_selector_conv2d(x.contiguous(), weight.contiguous(), scale.to(x.dtype),
@@ -192,6 +194,7 @@ def _selector_conv2d_cpu(x, weight, scale, stride, padding, operator):
 
 @selector_conv2d.register_kernel("cuda")
 def _selector_conv2d_cuda(x, weight, scale, stride, padding, operator):
+    check_operands(x, weight, scale, stride, padding, operator)
     triton_selector = triton_kernels()
     if triton_selector is None or not _uses_kernels(x, weight):
         return unfolded_selector_conv2d(x, weight, scale, stride, padding, operator)
@@ -219,21 +222,37 @@ def triton_kernels():
     return _triton_module or None
 
 
-def selector_conv2d_checked(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
-                            stride: Sequence[int], padding: Sequence[int],
-                            operator: str = "min") -> torch.Tensor:
-    """:func:`selector_conv2d` after the checks the kernels rely on (shapes, operator)."""
+def check_operands(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
+                   stride: Sequence[int], padding: Sequence[int], operator: str) -> None:
+    """The checks every implementation relies on (a kernel trusts its input): shapes,
+    stride and padding, the operator, one device. Raises ``ValueError`` naming both shapes."""
     if operator not in OPERATORS:
         raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
     if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"min_conv2d: input {tuple(x.shape)} and weight {tuple(weight.shape)} "
                          "must be (N, C_in, H, W) and (C_out, C_in, kh, kw)")
+    if tuple(scale.shape) != (weight.shape[0],):
+        raise ValueError(f"min_conv2d: scale shape {tuple(scale.shape)} != ({weight.shape[0]},)")
+    if len(stride) != 2 or len(padding) != 2 or min(stride) < 1 or min(padding) < 0:
+        raise ValueError(f"min_conv2d: stride {tuple(stride)} must be 2 positive ints and "
+                         f"padding {tuple(padding)} 2 non-negative ints")
     if min(output_size(x.shape, weight.shape, stride, padding)[2:]) <= 0:
         raise ValueError(f"min_conv2d: kernel {tuple(weight.shape[2:])} is larger than the padded "
                          f"input (input {tuple(x.shape)}, padding {tuple(padding)})")
+    if not x.device == weight.device == scale.device:
+        raise ValueError(f"min_conv2d: input, weight and scale on different devices "
+                         f"({x.device}, {weight.device}, {scale.device})")
+
+
+def selector_conv2d_checked(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
+                            stride: Sequence[int], padding: Sequence[int],
+                            operator: str = "min") -> torch.Tensor:
+    """:func:`selector_conv2d` with ``scale`` a scalar or one value per filter (``mu_w`` of
+    either weight scale), checked first."""
     scale = scale.reshape(-1).expand(weight.shape[0]).contiguous()
+    check_operands(x, weight, scale, stride, padding, operator)
     return selector_conv2d(x, weight, scale, list(stride), list(padding), operator)
 
 
 __all__ = ["get_chunk_bytes", "selector_conv2d", "selector_conv2d_checked", "set_chunk_bytes",
-           "tinymin_selector_conv2d", "unfolded_selector_conv2d"]
+           "check_operands", "tinymin_selector_conv2d", "unfolded_selector_conv2d"]
