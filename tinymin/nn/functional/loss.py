@@ -59,6 +59,10 @@ def _check_targets(op: str, scores: Tensor, target) -> np.ndarray:
         raise ValueError(f"{op}: expected input of shape (N, C) with N, C >= 1, got {scores.shape}")
     if labels.ndim != 1 or len(labels) != scores.shape[0]:
         raise ValueError(f"{op}: target shape {labels.shape} does not match input shape {scores.shape}")
+    if labels.dtype == object and all(isinstance(v, (int, np.integer)) for v in labels.flat):
+        # Python ints too large for int64 (2**70): out of range, not of the wrong kind
+        raise ValueError(f"{op}: target values must be in [0, {scores.shape[1]}), got "
+                         f"min {min(labels.flat)} and max {max(labels.flat)}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
