@@ -3,7 +3,8 @@
 :func:`check_options` runs before anything is built: on tinymin's engine, and on the
 torch engine before the process group is joined (so that under torchrun a bad option is
 one line from rank 0, not a hang or a traceback from each rank). Both engines accept and
-refuse exactly the same arguments: ``tests/test_run_options.py`` runs every case on each.
+refuse exactly the same arguments: ``tests/test_options_both_engines.py`` runs every
+case on each.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def load(f: str | os.PathLike) -> Any:
             raise ValueError(f"unknown layout {layout!r:.80}")
         if layout["type"] in ("Tensor", "ndarray"):
             array = arrays["tensor"]
-            _check_numeric("'tensor'", array)
+            _check_numeric("'tensor'", array, op="load")
             return Tensor(array, dtype=array.dtype) if layout["type"] == "Tensor" else array
         sections = layout["sections"]
         if not isinstance(sections, list) or not all(isinstance(n, str) and n and "/" not in n
@@ -119,11 +119,11 @@ def _check_keys(where: str, mapping: Mapping) -> None:
                             "the names of a state dict are strings")
 
 
-def _check_numeric(where: str, array: np.ndarray) -> None:
+def _check_numeric(where: str, array: np.ndarray, op: str = "save") -> None:
     """Only numbers and bools: anything else (objects, strings) is refused, never pickled."""
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"save: {where} has dtype {array.dtype}; only numeric and bool arrays "
-                        "can be saved")
+        raise TypeError(f"{op}: {where} has dtype {array.dtype}; only numeric and bool arrays "
+                        "are stored")
 
 
 def _plain(value: Any) -> Any:
