@@ -34,6 +34,7 @@ from __future__ import annotations
 from tinymin._ext.threads import num_threads, set_num_threads  # isort: skip
 
 import contextlib
+import functools
 import importlib
 import os
 import warnings
@@ -245,6 +246,7 @@ def _geometry(who, h, w, kernel_size, stride, padding):
     return kernel_size, stride, padding, out_hw
 
 
+@functools.cache
 def _memory_bytes() -> int:
     """This machine's physical memory (no array larger than it can be allocated)."""
     try:
