@@ -102,14 +102,17 @@ print("per channel:", A.step2_weight_scale(w, "channel").ravel())
 # ``step3_clip`` also returns the mask :math:`|a/\mu| \le T` that step 7 needs.
 x_c, x_inside = A.step3_clip(x, mu_x, T)
 w_c, w_inside = A.step3_clip(w, mu_w, T)
-print(f"input bound T*mu_x = {T * mu_x:.4f}: {1 - x_inside.mean():.1%} of the pixels are clipped")
+stroke = x > 0                     # the pixels of the pen strokes (the rest is 0)
+print(f"input bound T*mu_x = {T * mu_x:.4f}: {1 - x_inside.mean():.1%} of the pixels are clipped,"
+      f" {(~x_inside)[stroke].mean():.1%} of the {stroke.mean():.1%} that are stroke pixels")
 print(f"weight bound T*mu_w = {T * float(mu_w):.4f}: {1 - w_inside.mean():.1%} of the weights are clipped")
 
 # %%
-# MNIST pixels are mostly 0, with strokes near 1: their mean :math:`|x|` is about
-# 0.13, so a bound of :math:`T\mu_x \approx 0.4` clips most of the stroke pixels.
-# Keep that in mind: we will see below that this clip changes nothing in the
-# forward pass, only in the backward one.
+# MNIST pixels are mostly 0, with strokes near 1, so their mean :math:`|x|` is small
+# (``mu_x`` above) and the input bound :math:`T\mu_x` lies below the brightest
+# strokes: the line above says how many of the stroke pixels it clips. Keep that in
+# mind: we will see below that this clip changes nothing in the forward pass, only in
+# the backward one.
 #
 # Step 4: rescale the weights (Eq. 12)
 # ------------------------------------
@@ -337,13 +340,20 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# Exercise: ``clip_and_rescale``
-# ------------------------------
-# Write steps 3, 4 and 7: the clip with its mask, the rescaling of the weights and
-# the straight-through gradient. The checker compares them with what ``tm.trace()``
-# records inside ``F.min_conv2d`` and checks that your mask is the derivative of
-# your clip. (Step 5 is the ``min_gemm`` exercise of chapter 6.)
-# ``python -m tinymin exercise path clip_and_rescale`` prints where its template is (the
-# signature, the equation, a body to write); copy it, fill it in, and
-# ``python -m tinymin exercise check clip_and_rescale --file my_clip_and_rescale.py`` runs it against
-# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).
+# Exercise
+# --------
+# **clip_and_rescale**: write steps 3, 4 and 7: the clip with its mask, the rescaling of
+# the weights and the straight-through gradient, checked against what ``tm.trace()``
+# records inside ``F.min_conv2d`` and by a gradient check (your mask is your clip's
+# derivative).
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start clip_and_rescale    # writes my_clip_and_rescale.py to fill in
+#     python -m tinymin exercise check clip_and_rescale --file my_clip_and_rescale.py
+#     python -m tinymin exercise hint clip_and_rescale 1   # stuck? 2 and 3 say more
+#
+# **Try this:** trace the layer above with ``clip_value=1`` and ``clip_value=8`` and
+# count the clipped pixels of each.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.
