@@ -282,9 +282,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path("--out", args.out)
         check_output_file("--out", args.out, inputs=(args.checkpoint,), force=args.force)
-    report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
-                                args.out, args.data_root, args.test_limit, args.seed,
-                                args.fit_max_k, args.linear_correction)
+    report = convert_checkpoint(args.checkpoint, calibrate=args.calibrate, clip_value=args.clip_value,
+                                shared_gain=args.shared_gain, out=args.out, data_root=args.data_root,
+                                test_limit=args.test_limit, seed=args.seed, fit_max_k=args.fit_max_k,
+                                linear_correction=args.linear_correction)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:

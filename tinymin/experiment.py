@@ -199,7 +199,7 @@ class StartingState:
             if folder is not None and writer:
                 folder.unlock()
             raise
-        return cls(options, model, config, train_set, test_set, folder, resumed)
+        return cls(options, model, config, train_set, test_set, folder=folder, resumed=resumed)
 
     @staticmethod
     def _open_folder(folder: RunFolder | None, options: Any, writer: bool) -> Checkpoint | None:
@@ -398,8 +398,8 @@ class EpochWriter:
         train loader's included, so the run resumes bit-exact)."""
 
         def on_epoch_end(epoch: int, row: dict[str, float]) -> None:
-            self.write(epoch, row, model, optimizer, scheduler, lambda: rng_states(train_loader),
-                       lambda: model)
+            self.write(epoch, row, model, optimizer, scheduler,
+                       extra=lambda: rng_states(train_loader), tinymin_model=lambda: model)
 
         return on_epoch_end
 

@@ -143,8 +143,10 @@ def _parse_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:
     model_state = _section(arrays, "model/")
     if not model_state:
         raise CheckpointError(f"{path}: checkpoint holds no model weights")
-    return Checkpoint(path, config, epoch, model_state, _state(path, arrays, "optimizer/"),
-                      _state(path, arrays, "scheduler/"), _section(arrays, "extra/"))
+    return Checkpoint(path, config, epoch, model_state,
+                      optimizer_state=_state(path, arrays, "optimizer/"),
+                      scheduler_state=_state(path, arrays, "scheduler/"),
+                      extra=_section(arrays, "extra/"))
 
 
 def _state(path: Path, arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any] | None:

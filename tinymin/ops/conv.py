@@ -112,7 +112,8 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
     _ext.check_array_size(op, "an output", (x_shape[0], w_shape[0], out_h, out_w), 4, cause)
     _ext.check_array_size(op, "a column matrix of one image", (out_h * out_w, x_shape[1] * kh * kw),
                           4, f"{cause} and weight shape {tuple(w_shape)}")
-    return ConvGeometry(x_shape[0], x_shape[1], w_shape[0], (kh, kw), stride, padding, out_h, out_w)
+    return ConvGeometry(batch=x_shape[0], in_channels=x_shape[1], out_channels=w_shape[0],
+                        kernel=(kh, kw), stride=stride, padding=padding, out_h=out_h, out_w=out_w)
 
 
 def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:

@@ -172,8 +172,9 @@ class TorchTrainingRun:
                 raise unresumable(start.resumed, exc) from None
             restore_rng_states(start.resumed.extra, placement.rank)
         return cls(start, placement, model, optimizer, scheduler,
-                   make_train_loader(start.train_set, options.batch_size, options.seed, placement),
-                   make_test_loader(start.test_set, TEST_BATCH_SIZE, placement), log)
+                   train_loader=make_train_loader(start.train_set, options.batch_size, options.seed,
+                                                  placement),
+                   test_loader=make_test_loader(start.test_set, TEST_BATCH_SIZE, placement), log=log)
 
     @property
     def global_batch(self) -> int:
@@ -200,7 +201,7 @@ class TorchTrainingRun:
                  f"global batch {self.global_batch}")
         try:
             history = fit(self.model, self.optimizer, self.train_loader, start.epochs_left,
-                          self.test_loader, self.scheduler, placement,
+                          self.test_loader, self.scheduler, placement=placement,
                           start_epoch=start.start_epoch, progress=self._progress(),
                           on_epoch_end=self._end_of_epoch(config))
             if placement.distributed:
