@@ -138,8 +138,14 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,  # noqa: A002 (torc
     """
     reduction = legacy_reduction("nll_loss", size_average, reduce, reduction)
     check_reduction("nll_loss", reduction)
-    scores, labels, out_shape = _flatten_classes("nll_loss", input, target, ignore_index)
-    sample_weight = _sample_weights("nll_loss", weight, labels, ignore_index, scores)
+    return _negative_log_likelihood("nll_loss", input, target, weight, ignore_index, reduction)
+
+
+def _negative_log_likelihood(op: str, input: Tensor, target: Any, weight: Any,  # noqa: A002
+                             ignore_index: int, reduction: str) -> Tensor:
+    """:func:`nll_loss`'s maths; ``op`` names the public function in error messages."""
+    scores, labels, out_shape = _flatten_classes(op, input, target, ignore_index)
+    sample_weight = _sample_weights(op, weight, labels, ignore_index, scores)
     picked = scores[np.arange(len(labels)), np.where(labels == ignore_index, 0, labels)]
     losses = -(picked * sample_weight)
     if reduction == "none":
@@ -186,13 +192,15 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     check_float("cross_entropy", input=input)
-    if input.ndim < 1 or input.ndim == 1:
-        raise ValueError(f"cross_entropy: expected input of shape (N, C, ...), got {input.shape}")
+    if input.ndim < 2 or input.shape[1] == 0:
+        raise ValueError(f"cross_entropy: expected input of shape (N, C, ...) with C >= 1, "
+                         f"got {input.shape}")
     log_probs = log_softmax(input, dim=1)
     target_array = np.asarray(as_array(target))
     if np.issubdtype(target_array.dtype, np.floating):
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
-    loss = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
+    loss = _negative_log_likelihood("cross_entropy", log_probs, target, weight, ignore_index,
+                                    reduction)
     if label_smoothing == 0.0:
         return loss
     return (1 - label_smoothing) * loss + _smoothing_term(
@@ -237,7 +245,7 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
         terms = terms * class_weight.reshape((1, -1) + (1,) * (log_probs.ndim - 2))
     losses = -terms.sum(1)
     if reduction == "mean":
-        return losses.sum() / log_probs.shape[0]  # PyTorch: over N, not over the weights
+        return _weighted_mean(losses.sum(), log_probs.shape[0])  # PyTorch: over N, not the weights
     return reduce_loss("cross_entropy", losses, reduction)
 
 
