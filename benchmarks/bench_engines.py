@@ -72,7 +72,7 @@ def layer_row(name: str, x: np.ndarray, w: np.ndarray, padding: int, device: str
         t_exact = median_seconds(lambda: torch.nn.functional.conv2d(xt, wt, None, 1, padding),
                                  repeats, sync)
     layer = tm.nn.MinConv2d(w.shape[1], w.shape[0], w.shape[2], padding=padding, bias=False).eval()
-    layer.weight.data[...] = w
+    layer.weight.numpy()[...] = w
     with tm.no_grad():
         t_tinymin = median_seconds(lambda: layer(tm.Tensor(x)), repeats)
     return (f"| {name} | {t_min * 1e3:.1f} ms | {t_exact * 1e3:.1f} ms | {t_min / t_exact:.1f}x "

@@ -106,4 +106,4 @@ def _by_name(obj: Mapping, name: str) -> Mapping:
 
 def _plain(value: Any) -> Any:
     """A Tensor becomes its array; everything else stays as it is."""
-    return value.data if isinstance(value, Tensor) else value
+    return value.numpy() if isinstance(value, Tensor) else value

@@ -122,7 +122,7 @@ def _tinymin_matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray) -> tup
     ta = tm.tensor(a, requires_grad=True, dtype=np.float64)
     tb = tm.tensor(b, requires_grad=True, dtype=np.float64)
     (ta @ tb).backward(grad)
-    return ta.grad, tb.grad
+    return ta.grad.numpy(), tb.grad.numpy()
 
 
 def _matmul_test(case: str):
@@ -229,7 +229,7 @@ def _im2col_is_conv(functions, drawn):
     weight = _rng(22).standard_normal((2, c, k, k))
     inputs = {"x": x, "kernel_size": k, "stride": stride, "padding": padding, "weight": weight}
     cols = call(case, IM2COL_HINT, inputs, functions["im2col"], x.copy(), k, stride, padding)
-    expected = F.conv2d(tm.tensor(x), tm.tensor(weight), stride=stride, padding=padding).data
+    expected = F.conv2d(tm.tensor(x), tm.tensor(weight), stride=stride, padding=padding).numpy()
     oh, ow = expected.shape[2:]
     if not isinstance(cols, np.ndarray) or cols.shape != (n * oh * ow, c * k * k):
         fail(case, inputs, f"cols of shape {(n * oh * ow, c * k * k)}",
@@ -436,9 +436,9 @@ def _tinymin_adam(param: np.ndarray, grads: list[np.ndarray], hyper: dict[str, f
                               eps=hyper["eps"])
     history = []
     for grad in grads:
-        weight.grad = np.array(grad, dtype=np.float64)
+        weight.grad = tm.tensor(grad, dtype=np.float64)
         optimizer.step()
-        history.append(weight.data.copy())
+        history.append(weight.numpy().copy())
     return history
 
 
@@ -508,10 +508,10 @@ def _reference_adam_step(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.99
     optimizer = tm.optim.Adam([weight], lr=lr, betas=(beta1, beta2), eps=eps)
     optimizer.state[weight].update(step=step - 1, exp_avg=np.array(m, dtype=np.float64),
                                    exp_avg_sq=np.array(v, dtype=np.float64))
-    weight.grad = np.array(grad, dtype=np.float64)
+    weight.grad = tm.tensor(grad, dtype=np.float64)
     optimizer.step()
     state = optimizer.state[weight]
-    return weight.data.copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
+    return weight.numpy().copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
 
 
 def reference_functions(name: str) -> dict[str, Callable]:

@@ -153,12 +153,12 @@ class Module:
             if set_to_none or param.grad is None:
                 param.grad = None
             else:
-                param.grad[...] = 0
+                param.grad.zero_()
 
     def astype(self, dtype: Any) -> Module:
         """Convert parameters and floating buffers in place to ``dtype``."""
         for param in self.parameters():
-            param.data = param.data.astype(dtype)
+            param.data = param.data.type(dtype)
             param.grad = None
         for module in self.modules():
             for name in module._buffers:
@@ -179,7 +179,7 @@ class Module:
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for module_name, module in self.named_modules():
             for name, param in module._parameters.items():
-                state[_join(module_name, name)] = param.data.copy()
+                state[_join(module_name, name)] = param.numpy().copy()
             for name in module._buffers:
                 state[_join(module_name, name)] = np.array(getattr(module, name), copy=True)
         return state
@@ -206,8 +206,8 @@ class Module:
         for key, (module, name, is_param) in own.items():
             if key not in state_dict:
                 continue
-            value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-            current = np.asarray(module._parameters[name].data if is_param else getattr(module, name))
+            value = np.asarray(state_dict[key])
+            current = np.asarray(module._parameters[name].numpy() if is_param else getattr(module, name))
             if value.shape != current.shape:
                 problems.append(f"{key}: checkpoint shape {value.shape} != model shape {current.shape}")
             elif not np.can_cast(value.dtype, current.dtype, casting="same_kind"):
@@ -236,7 +236,7 @@ class Module:
 
     def _load_value(self, name: str, is_param: bool, value: np.ndarray) -> None:
         if is_param:
-            target = self._parameters[name].data
+            target = self._parameters[name].numpy()
             np.copyto(target, value, casting="same_kind")  # in place: optimizers keep it
         else:
             current = getattr(self, name)
@@ -271,7 +271,7 @@ def _join(prefix: str, name: str) -> str:
 
 def count_parameters(module: Module) -> int:
     """Number of learnable scalars in ``module``."""
-    return sum(p.size for p in module.parameters())
+    return sum(p.numel() for p in module.parameters())
 
 
 __all__ = ["IncompatibleKeys", "Module", "count_parameters"]

@@ -38,10 +38,10 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
 def mse_loss(input: Tensor, target) -> Tensor:  # noqa: A002 (torch name)
     """Mean squared error :math:`\\frac{1}{n} \\sum_i (x_i - y_i)^2`."""
     check_float("mse_loss", input=input)
-    target_shape = np.shape(getattr(target, "data", target))
+    target_shape = np.shape(target)
     if input.shape != target_shape:
         raise ValueError(f"mse_loss: input shape {input.shape} != target shape {target_shape}")
-    if input.size == 0:
+    if input.numel() == 0:
         raise ValueError(f"mse_loss: the mean of an empty input (shape {input.shape}) is undefined")
     if not isinstance(target, Tensor):
         # a plain array is a constant: use the input's dtype (float64 targets would
@@ -53,7 +53,7 @@ def mse_loss(input: Tensor, target) -> Tensor:  # noqa: A002 (torch name)
 
 def _check_targets(op: str, scores: Tensor, target) -> np.ndarray:
     """Validate integer class targets against ``(N, C)`` scores; return them as int64."""
-    labels = np.asarray(getattr(target, "data", target))
+    labels = np.asarray(target)
     check_float(op, input=scores)
     if scores.ndim != 2 or 0 in scores.shape:
         raise ValueError(f"{op}: expected input of shape (N, C) with N, C >= 1, got {scores.shape}")
