@@ -30,10 +30,8 @@ from tinymin.checkpoint.serialization import load, save
 from tinymin.device import device
 from tinymin.dtypes import (  # PyTorch's dtype names; float, int and bool below
     double,
-    float16,
     float32,
     float64,
-    half,
     int8,
     int16,
     int32,
@@ -112,7 +110,7 @@ bool = np.bool_  # noqa: A001
 __all__ = [
     "Function", "Size", "Tensor", "__version__", "accelerator", "backends", "cuda", "data",
     "device", "models", "nn", "optim",
-    "bool", "double", "float", "float16", "float32", "float64", "half", "int", "int8", "int16",
+    "bool", "double", "float", "float32", "float64", "int", "int8", "int16",
     "int32", "int64", "long", "short", "uint8",
     "abs", "allclose", "arange", "argmax", "argmin", "cat", "chunk", "clamp", "clip",
     "enable_grad", "exp", "expand", "eye", "flatten", "from_numpy", "full", "get_rng_state",

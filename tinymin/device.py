@@ -85,3 +85,30 @@ def is_device(value: Any) -> bool:
         return True
     return isinstance(value, str) and value.partition(":")[0] in (
         "cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "hpu", "mtia", "privateuseone")
+
+
+def parse_to_args(what: str, args: tuple, kwargs: dict) -> tuple[device | None, Any, bool]:
+    """Read the arguments of ``.to(...)`` as PyTorch does: ``to(device)``,
+    ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its dtype) and the keywords
+    ``device=``, ``dtype=``, ``non_blocking=``, ``copy=``, ``memory_format=``.
+
+    Returns
+    -------
+    (device or None, dtype or None, copy)
+        The device is checked (the CPU, or the GPU error); the dtype is as given.
+    """
+    kwargs = dict(kwargs)
+    target, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"{what}: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if hasattr(arg, "_array"):  # a tensor: its dtype (and its device, the CPU)
+            dtype = arg.dtype
+        elif is_device(arg) or (isinstance(arg, int) and not isinstance(arg, bool)):
+            target = arg
+        else:
+            dtype = arg
+    return (None if target is None else as_device(target, what)), dtype, copy

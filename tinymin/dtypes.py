@@ -5,6 +5,10 @@ scalar types: ``tinymin.long`` *is* ``numpy.int64``, and ``x.dtype == tinymin.lo
 compares as a learner expects. :func:`as_dtype` turns whatever a PyTorch program passes
 as a dtype (one of these names, a numpy dtype, Python's ``float``/``int``/``bool``, a
 string such as ``"float32"`` or ``"torch.LongTensor"``) into a numpy dtype.
+
+There is no float16 (``half``): tinymin computes in float32 or float64 (numpy's float16
+arithmetic is slow, and the kernels take float32 and float64), and a float16 array
+becomes a float32 tensor.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-float16 = half = np.float16
 float32 = np.float32
 float64 = double = np.float64
 uint8 = np.uint8
@@ -26,7 +29,7 @@ bool_ = np.bool_
 
 #: ``x.type()`` names, as ``torch.FloatTensor`` ... (``tinymin.`` in front).
 _TYPE_NAMES = {
-    np.dtype(np.float16): "HalfTensor", np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float32): "FloatTensor",
     np.dtype(np.float64): "DoubleTensor", np.dtype(np.uint8): "ByteTensor",
     np.dtype(np.int8): "CharTensor", np.dtype(np.int16): "ShortTensor",
     np.dtype(np.int32): "IntTensor", np.dtype(np.int64): "LongTensor",
@@ -53,7 +56,7 @@ def as_dtype(dtype: Any) -> np.dtype:
         name = dtype.split(".")[-1]
         if name in _BY_TYPE_NAME:
             return _BY_TYPE_NAME[name]
-        dtype = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
+        dtype = {"float": "float32", "double": "float64", "long": "int64",
                  "int": "int32", "short": "int16", "bool": "bool"}.get(name, name)
     try:
         return np.dtype(dtype)

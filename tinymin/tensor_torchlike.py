@@ -15,7 +15,7 @@ import numpy as np
 
 from tinymin import ops
 from tinymin._arrays import shape_args, to_array
-from tinymin.device import CPU, as_device, device, gpu_error, is_device
+from tinymin.device import CPU, as_device, device, gpu_error, parse_to_args
 from tinymin.dtypes import as_dtype, is_floating_point, type_name
 
 if TYPE_CHECKING:  # for type hints only; tensor.py is built on this module
@@ -79,21 +79,7 @@ class TorchlikeMethods:
         The device must be the CPU; a dtype conversion is :meth:`type`. Returns this
         tensor itself when nothing changes (unless ``copy=True``).
         """
-        target_device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if hasattr(arg, "_array"):
-                dtype = arg.dtype
-            elif is_device(arg) or isinstance(arg, int) and not isinstance(arg, bool):
-                target_device = arg
-            else:
-                dtype = arg
-        if target_device is not None:
-            as_device(target_device, "Tensor.to")
+        _, dtype, copy = parse_to_args("Tensor.to", args, kwargs)
         out = self if dtype is None else self.type(dtype)
         return out.clone() if copy and out is self else out
 
@@ -126,10 +112,6 @@ class TorchlikeMethods:
     def double(self) -> Tensor:
         """float64."""
         return self.type(np.float64)
-
-    def half(self) -> Tensor:
-        """float16."""
-        return self.type(np.float16)
 
     def long(self) -> Tensor:
         """int64 (truncates toward zero, as in PyTorch)."""

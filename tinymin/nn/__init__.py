@@ -1,6 +1,6 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
-from tinymin.nn import functional, init
+from tinymin.nn import functional, init, utils
 from tinymin.nn.batchnorm import BatchNorm2d
 from tinymin.nn.conv import Conv2d, ConvLayer
 from tinymin.nn.layers import (
@@ -23,7 +23,7 @@ __all__ = [
     "convert_to_min", "min_layers",
     "recalibrate_running_statistics",
     "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "count_parameters", "functional", "init",
+    "ReLU", "Sequential", "Sigmoid", "Tanh", "count_parameters", "functional", "init", "utils",
 ]
 
 # THE one exception to the layering (listed as the only ignored import of the

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinymin.device import gpu_error, parse_to_args
+from tinymin.dtypes import as_dtype
 from tinymin.nn.parameter import Parameter
 
 #: Returned by :meth:`Module.load_state_dict`, as in PyTorch.
@@ -172,6 +174,27 @@ class Module:
 
     def float(self) -> Module:
         return self.astype(np.float32)
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, as ``torch.nn.Module.to``:
+        this module itself, its floating parameters and buffers converted in place to a
+        float ``dtype`` if one is given. The device must be the CPU (a GPU raises the
+        error that names ``--engine torch``)."""
+        _, dtype, _ = parse_to_args("Module.to", args, kwargs)
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating-point dtypes, got {dtype}")
+            self.astype(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """This module: it is on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused with the error that names tinymin's PyTorch engine."""
+        raise gpu_error("Module.cuda()", "cuda" if device is None else device)
 
     # ---------------------------------------------------------- serialisation
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
