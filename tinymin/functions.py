@@ -37,7 +37,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     >>> x = tm.tensor([1.0, 2.0, 3.0], requires_grad=True)
     >>> (x * x).sum().backward()
     >>> x.grad
-    array([2., 4., 6.], dtype=float32)
+    tensor([2., 4., 6.])
     """
     _check_device(device, "tensor")
     if isinstance(data, Tensor):

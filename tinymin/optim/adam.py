@@ -67,7 +67,7 @@ class Adam(Optimizer):
     >>> w.grad = tm.tensor([0.5, -4.0], dtype=tm.float64)
     >>> Adam([w], lr=0.1).step()  # the first step moves each entry by about lr
     >>> w.data
-    tensor([0.9000, 2.1000], dtype=float64)
+    tensor([0.9, 2.1], dtype=float64)
     """
 
     def __init__(

@@ -61,7 +61,7 @@ class SGD(Optimizer):
     >>> w.grad = tm.tensor([0.5, -1.0], dtype=tm.float64)  # as backward() would leave it
     >>> SGD([w], lr=0.1).step()  # w.data -= 0.1 * w.grad
     >>> w.data
-    tensor([0.9500, 2.1000], dtype=float64)
+    tensor([0.95, 2.1 ], dtype=float64)
     """
 
     def __init__(
