@@ -16,7 +16,7 @@ from tinymin._ext import threads as _threads  # noqa: F401  # isort: skip
 import numpy as np  # noqa: E402 (after the setting above, on purpose)
 
 # Subpackages, reachable as ``tm.nn``, ``tm.optim``, ``tm.cuda`` ... as in PyTorch.
-from tinymin import _ext, accelerator, backends, cuda, data, models, nn, optim  # noqa: F401
+from tinymin import _ext, accelerator, backends, cuda, data, models, nn, optim, utils  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import (
     Function,
@@ -96,7 +96,7 @@ from tinymin.ops.composite import (
     std,
     var,
 )
-from tinymin.random import get_rng_state, manual_seed, set_rng_state
+from tinymin.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.tensor_torchlike import Size
 from tinymin.trace import trace
@@ -108,8 +108,8 @@ int = np.int32  # noqa: A001
 bool = np.bool_  # noqa: A001
 
 __all__ = [
-    "Function", "Size", "Tensor", "__version__", "accelerator", "backends", "cuda", "data",
-    "device", "models", "nn", "optim",
+    "Function", "Generator", "Size", "Tensor", "__version__", "accelerator", "backends",
+    "cuda", "data", "device", "models", "nn", "optim", "utils",
     "bool", "double", "float", "float32", "float64", "int", "int8", "int16",
     "int32", "int64", "long", "short", "uint8",
     "abs", "allclose", "arange", "argmax", "argmin", "cat", "chunk", "clamp", "clip",
