@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import tinymin as tm
 from tinymin import nn, optim
 from tinymin.checkpoint import load_checkpoint
 from tinymin.cli import main
@@ -158,7 +159,7 @@ def make_pair(name):
 
 def step(params, optimizer, grads, engine):
     for p, g in zip(params, grads):
-        p.grad = g.copy() if engine == "tinymin" else torch.tensor(g)
+        p.grad = tm.tensor(g) if engine == "tinymin" else torch.tensor(g)
     optimizer.step()
 
 
