@@ -10,6 +10,7 @@ the library and prints. The work itself lives in the library: ``train`` in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ from tinymin.data.catalog import CATALOG, DatasetInfo, load_split
 from tinymin.exercises import cli as exercise_cli
 from tinymin.experiment import RECIPES, TrainingRun
 from tinymin.models import MODELS, build_model
+from tinymin.run_folder import check_output_file
+from tinymin.run_options import check_options
 from tinymin.train import NonFiniteLossError, evaluate
 
 
@@ -50,6 +53,9 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     _add_calibration_options(convert)
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
+    convert.add_argument("--force", action="store_true",
+                         help="let --out replace an existing file (the input checkpoint "
+                         "included) or write into another run's folder")
     convert.add_argument("--data-root", default=None,
                          help="folder holding the dataset files; None: the usual places")
     convert.add_argument("--test-limit", type=_positive_int, default=None,
@@ -107,6 +113,9 @@ def _add_train_parser(sub, defaults: dict) -> None:
                        "--no-progress, --train-limit, --test-limit, --data-root, --download, "
                        "--engine, --device, --init-from and --calibrate may differ from the "
                        "saved run's options")
+    train.add_argument("--restart", action="store_true",
+                       help="discard the run in --out (its config.json, metrics.csv, scales.csv "
+                       "and checkpoint.npz) and start it again from scratch")
     train.add_argument("--init-from", default=None,
                        help="checkpoint whose weights start this run (transfer learning; "
                        "exact -> min allowed)")
@@ -172,17 +181,9 @@ def _positive_int(text: str) -> int:
 
 
 def check_train_options(args: argparse.Namespace) -> None:
-    """Option combinations ``train`` cannot run, refused before anything is built."""
-    if args.calibrate and (not args.init_from or args.conv != "min"):
-        raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")
-    if args.resume and not args.out:
-        raise ValueError("--resume needs --out pointing at the run to continue")
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.dropout is not None and args.model == "mlp":
-        raise ValueError("--dropout: the mlp model has no dropout layer")
-    if args.device is not None and args.engine != "torch":
-        raise ValueError("--device needs --engine torch (tinymin's engine runs on the CPU)")
+    """Options ``train`` cannot run, refused before anything is built (the check both
+    engines share, :func:`tinymin.run_options.check_options`, and the output path)."""
+    check_options(args)
     if args.out:
         check_output_path("--out", args.out, folder=True)
 
@@ -280,6 +281,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_path("--out", args.out)
+        check_output_file("--out", args.out, inputs=(args.checkpoint,), force=args.force)
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
                                 args.out, args.data_root, args.test_limit, args.seed,
                                 args.fit_max_k, args.linear_correction)
@@ -319,11 +321,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except NonFiniteLossError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _report(f"error: {exc}")
         return 1
     except (ValueError, OSError) as exc:  # CheckpointError and DatasetError are ValueErrors
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        _report(f"error: {_one_line(exc)}")
         return 2
+
+
+def _report(line: str) -> None:
+    """An error line to stderr, from one process: under torchrun every rank meets the
+    same error, and rank 0 alone says it."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:

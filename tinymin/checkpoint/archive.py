@@ -118,6 +118,9 @@ def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInf
             shape, _, dtype = read_header(entry)
         except ValueError as exc:
             raise CheckpointError(f"{path}: entry {name!r} has no valid .npy header ({exc})") from None
+    if dtype.hasobject:  # np.load would refuse it too, without naming it
+        raise CheckpointError(f"{path}: entry {name!r} is an object array (a pickle); tinymin "
+                              "never unpickles")
     claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if claimed > info.file_size:
         raise CheckpointError(
