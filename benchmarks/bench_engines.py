@@ -99,7 +99,7 @@ def layer_row(name: str, x: np.ndarray, w: np.ndarray, padding: int, device: str
     xt, wt = torch.from_numpy(x).to(device), torch.from_numpy(w).to(device)
     spec, state = MinConvSpec(padding=padding), MinConvState(torch.ones(1, device=device))
     layer = tm.nn.MinConv2d(w.shape[1], w.shape[0], w.shape[2], padding=padding, bias=False).eval()
-    layer.weight.data[...] = w
+    layer.weight.numpy()[...] = w
 
     def minconv():
         with torch.no_grad():

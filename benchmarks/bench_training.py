@@ -147,7 +147,7 @@ def copy_weights(model, torch_model, torch) -> None:
     """Give the PyTorch network tinymin's weights (the same shapes, the same order)."""
     with torch.no_grad():
         for p, q in zip(model.parameters(), torch_model.parameters()):
-            q.copy_(torch.from_numpy(p.data))
+            q.copy_(torch.from_numpy(p.numpy()))
 
 
 # ------------------------------------------------------------- 1. per layer
@@ -161,7 +161,7 @@ def layer_table(x: np.ndarray, y: np.ndarray, repeats: int, torch) -> list[tuple
     acts = [xb]  # the input of every layer, from one real forward pass
     with tm.no_grad():
         for layer in layers:
-            acts.append(layer(tm.tensor(acts[-1])).data)
+            acts.append(layer(tm.tensor(acts[-1])).numpy())
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(a.shape).astype(np.float32) for a in acts[1:]]
     if torch is not None:
@@ -234,7 +234,7 @@ def step_rows(x, y, repeats: int, torch) -> list[tuple]:
     model = lenet()
     params = list(model.parameters())
     rng = np.random.default_rng(1)
-    grads = [rng.standard_normal(p.data.shape).astype(np.float32) for p in params]
+    grads = [tm.from_numpy(rng.standard_normal(p.shape).astype(np.float32)) for p in params]
     opt = optim.Adam(params, lr=1e-3)
     loader = DataLoader(TensorDataset(x, y), BATCH, shuffle=True, seed=0)
 
@@ -249,13 +249,13 @@ def step_rows(x, y, repeats: int, torch) -> list[tuple]:
 
     jobs = {"tm step": tm_step, "tm data": tm_batch}
     if torch is not None:
-        tparams = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in params]
+        tparams = [torch.nn.Parameter(torch.from_numpy(p.numpy().copy())) for p in params]
         topt = torch.optim.Adam(tparams, lr=1e-3)
         xs, ys = torch.from_numpy(x), torch.from_numpy(y)
 
         def torch_step():
             for q, g in zip(tparams, grads):
-                q.grad = torch.from_numpy(g)
+                q.grad = torch.from_numpy(g.numpy())
             topt.step()
 
         def torch_batch():
@@ -290,19 +290,19 @@ def optimizer_table(repeats: int, torch) -> None:
     params = list(lenet().parameters())
     rng = np.random.default_rng(2)
     for p in params:
-        p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+        p.grad = tm.from_numpy(rng.standard_normal(p.shape).astype(np.float32))
     settings = {"Adam": ("Adam", dict(lr=1e-3)), "AdamW": ("AdamW", dict(lr=1e-3)),
                 "SGD momentum 0.9": ("SGD", dict(lr=0.01, momentum=0.9))}
     jobs = {}
     for label, (name, options) in settings.items():
         jobs[("tm", label)] = getattr(optim, name)(params, **options).step
         if torch is not None:
-            tparams = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in params]
+            tparams = [torch.nn.Parameter(torch.from_numpy(p.numpy().copy())) for p in params]
             for q, p in zip(tparams, params):
-                q.grad = torch.from_numpy(p.grad.copy())
+                q.grad = torch.from_numpy(p.grad.numpy().copy())
             jobs[("pt", label)] = getattr(torch.optim, name)(tparams, foreach=True, **options).step
     ms = interleaved_ms(jobs, repeats)
-    n = sum(p.data.size for p in params)
+    n = sum(p.numel() for p in params)
     print(f"\n### Optimizer step on LeNet's {n / 1e6:.2f} M parameters (ms, medians)\n")
     print("| optimizer | tinymin | torch.optim (foreach) | tinymin / PyTorch (target <= 1.5) |")
     print("|---|---:|---:|---:|")

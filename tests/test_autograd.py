@@ -98,7 +98,7 @@ def test_inplace_update_of_a_leaf_requires_no_grad():
         w -= 0.1
     with tm.no_grad():
         w -= 0.5
-    assert w.data[0] == 0.5
+    assert w.numpy()[0] == 0.5
 
 
 @pytest.mark.parametrize(

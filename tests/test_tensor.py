@@ -20,10 +20,10 @@ def test_tensor_copies_but_from_numpy_shares():
     a = np.zeros(3)
     t = tm.tensor(a)
     a[0] = 1
-    assert t.data[0] == 0
+    assert t.numpy()[0] == 0
     s = tm.from_numpy(a)
     a[1] = 5
-    assert s.data[1] == 5
+    assert s.numpy()[1] == 5
 
 
 def test_properties_and_conversions():
@@ -32,7 +32,7 @@ def test_properties_and_conversions():
     assert isinstance(t.numpy(), np.ndarray)
     assert t.sum().item() == 10.0
     d = t.detach()
-    assert not d.requires_grad and d.data is t.data
+    assert not d.requires_grad and d.numpy() is t.numpy()
     with pytest.raises(ValueError, match="one-element"):
         t.item()
 
@@ -50,7 +50,7 @@ def test_comparisons_return_bool_tensors_without_grad():
     assert mask.dtype == np.bool_ and not mask.requires_grad
     assert (x == 2.0).tolist() == [False, True, False]
     assert (x <= 2).tolist() == [True, True, False]
-    assert (x != 1.0).data.sum() == 2 and (x >= 3).data.sum() == 1 and (x < 2).data.sum() == 1
+    assert (x != 1.0).numpy().sum() == 2 and (x >= 3).numpy().sum() == 1 and (x < 2).numpy().sum() == 1
 
 
 def test_numpy_arrays_on_the_left_defer_to_tensor():
@@ -61,12 +61,13 @@ def test_numpy_arrays_on_the_left_defer_to_tensor():
 
 def test_reductions_accept_torch_and_numpy_names():
     x = tm.tensor(np.arange(6.0).reshape(2, 3))
-    np.testing.assert_array_equal(x.sum(dim=1).data, x.sum(axis=1).data)
+    np.testing.assert_array_equal(x.sum(dim=1).numpy(), x.sum(axis=1).numpy())
     assert x.mean(1, keepdim=True).shape == (2, 1)
     assert x.mean(axis=1, keepdims=True).shape == (2, 1)
     values, indices = x.max(dim=1)
     assert values.tolist() == [2.0, 5.0] and indices.tolist() == [2, 2]
-    assert x.max(axis=0).tolist() == [3.0, 4.0, 5.0]
+    assert x.max(axis=0).values.tolist() == [3.0, 4.0, 5.0]  # axis= is dim=, as in PyTorch
+    assert x.max(dim=(0, 1)).tolist() == 5.0  # several dims: the values only
     assert x.min(0).indices.tolist() == [0, 0, 0]
     assert x.argmax(1).tolist() == [2, 2]
     with pytest.raises(TypeError, match="dim= or axis="):
@@ -94,14 +95,14 @@ def test_shape_errors_name_the_op_and_shapes(fn, message):
 
 
 def test_constructors_and_seed():
-    assert tm.zeros(2, 3).shape == (2, 3) and tm.ones((2,)).data.sum() == 2
-    assert tm.zeros_like(tm.ones(2)).data.sum() == 0 and tm.ones_like(tm.zeros(3)).data.sum() == 3
+    assert tm.zeros(2, 3).shape == (2, 3) and tm.ones((2,)).numpy().sum() == 2
+    assert tm.zeros_like(tm.ones(2)).numpy().sum() == 0 and tm.ones_like(tm.zeros(3)).numpy().sum() == 3
     assert tm.arange(4).tolist() == [0, 1, 2, 3]
     tm.manual_seed(5)
-    a = tm.randn(3).data.copy()
+    a = tm.randn(3).numpy().copy()
     tm.manual_seed(5)
-    np.testing.assert_array_equal(a, tm.randn(3).data)
-    assert 0 <= tm.rand(10).data.min() and tm.rand(10).data.max() < 1
+    np.testing.assert_array_equal(a, tm.randn(3).numpy())
+    assert 0 <= tm.rand(10).numpy().min() and tm.rand(10).numpy().max() < 1
     with pytest.raises(ValueError, match="seed"):
         tm.manual_seed(-1)
 
@@ -179,26 +180,27 @@ def test_maximum_and_minimum_share_the_gradient_where_they_tie():
 
 def test_values_match_numpy():
     x = tm.tensor(X)
-    np.testing.assert_allclose(x.relu().data, np.maximum(X, 0))
-    np.testing.assert_allclose(x.softmax(1).data.sum(1), 1.0)
-    np.testing.assert_allclose(x.std(1).data, X.std(1))
-    np.testing.assert_allclose(x.std(1, unbiased=True).data, X.std(1, ddof=1))
-    np.testing.assert_allclose(x.logsumexp(0).data, np.log(np.exp(X).sum(0)))
+    np.testing.assert_allclose(x.relu().numpy(), np.maximum(X, 0))
+    np.testing.assert_allclose(x.softmax(1).numpy().sum(1), 1.0)
+    np.testing.assert_allclose(x.std(1).numpy(), X.std(1, ddof=1))  # PyTorch's default
+    np.testing.assert_allclose(x.std(1, unbiased=False).numpy(), X.std(1))
+    np.testing.assert_allclose(x.std(1, correction=0).numpy(), X.std(1))
+    np.testing.assert_allclose(x.logsumexp(0).numpy(), np.log(np.exp(X).sum(0)))
     assert x.logsumexp(1, keepdim=True).shape == (3, 1)
-    np.testing.assert_array_equal(x[:, :1].expand(2, -1, 4).data, np.broadcast_to(X[:, :1], (2, 3, 4)))
-    np.testing.assert_array_equal(x.repeat(2, 1, 3).data, np.tile(X, (2, 1, 3)))
+    np.testing.assert_array_equal(x[:, :1].expand(2, -1, 4).numpy(), np.broadcast_to(X[:, :1], (2, 3, 4)))
+    np.testing.assert_array_equal(x.repeat(2, 1, 3).numpy(), np.tile(X, (2, 1, 3)))
     assert x.repeat(0, 1).shape == (0, 4)
-    np.testing.assert_array_equal(x.t().data, X.T)
-    np.testing.assert_array_equal(x.square().data, X**2)
-    np.testing.assert_array_equal(x.pow(2).data, X**2)
-    np.testing.assert_array_equal(x.sign().data, np.sign(X))
-    np.testing.assert_array_equal(x.argmin(1).data, X.argmin(1))
+    np.testing.assert_array_equal(x.t().numpy(), X.T)
+    np.testing.assert_array_equal(x.square().numpy(), X**2)
+    np.testing.assert_array_equal(x.pow(2).numpy(), X**2)
+    np.testing.assert_array_equal(x.sign().numpy(), np.sign(X))
+    np.testing.assert_array_equal(x.argmin(1).numpy(), X.argmin(1))
     assert x.argmin().item() == X.argmin() and tm.argmax(x, 0, keepdim=True).shape == (1, 4)
-    np.testing.assert_array_equal(tm.maximum(x, 0.0).data, np.maximum(X, 0))
-    np.testing.assert_array_equal(x.minimum(tm.zeros(4)).data, np.minimum(X, 0))
+    np.testing.assert_array_equal(tm.maximum(x, 0.0).numpy(), np.maximum(X, 0))
+    np.testing.assert_array_equal(x.minimum(tm.zeros(4)).numpy(), np.minimum(X, 0))
     assert [c.shape for c in x.chunk(3, dim=1)] == [(3, 2), (3, 2)]
     assert [c.shape for c in x.split(3, dim=1)] == [(3, 3), (3, 1)]
-    np.testing.assert_array_equal(tm.cat(x.split([1, 2]), 0).data, X)
+    np.testing.assert_array_equal(tm.cat(x.split([1, 2]), 0).numpy(), X)
 
 
 def test_logsumexp_does_not_overflow():
@@ -210,11 +212,11 @@ def test_logsumexp_does_not_overflow():
 def test_clone_and_contiguous():
     x = tm.tensor(X, requires_grad=True)
     copy = x.clone()
-    assert copy.data is not x.data and copy.grad_fn is not None
+    assert copy.numpy() is not x.numpy() and copy.grad_fn is not None
     assert x.contiguous() is x
     transposed = x.t()
-    assert not transposed.data.flags.c_contiguous
-    assert transposed.contiguous().data.flags.c_contiguous
+    assert not transposed.numpy().flags.c_contiguous
+    assert transposed.contiguous().numpy().flags.c_contiguous
 
 
 def test_comparisons_all_any_have_method_names():
@@ -228,15 +230,15 @@ def test_comparisons_all_any_have_method_names():
 
 def test_constructors():
     full = tm.full((2, 3), 1.5)
-    assert full.dtype == np.float32 and full.data.tolist() == [[1.5] * 3] * 2
+    assert full.dtype == np.float32 and full.numpy().tolist() == [[1.5] * 3] * 2
     assert tm.full(2, 7).dtype == np.int64 and tm.full((1,), True).dtype == np.bool_
-    np.testing.assert_array_equal(tm.eye(3).data, np.eye(3))
+    np.testing.assert_array_equal(tm.eye(3).numpy(), np.eye(3))
     assert tm.eye(2, 3, dtype=np.float64).shape == (2, 3)
-    np.testing.assert_allclose(tm.linspace(0, 1, 5).data, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(tm.linspace(0, 1, 5).numpy(), [0, 0.25, 0.5, 0.75, 1])
     tm.manual_seed(0)
     r = tm.randint(3, 5, (100,))
     assert r.dtype == np.int64 and set(r.tolist()) == {3, 4}
-    assert tm.randint(4, size=(2, 2)).data.max() < 4 and tm.randint(2, 10).shape == (10,)
+    assert tm.randint(4, size=(2, 2)).numpy().max() < 4 and tm.randint(2, 10).shape == (10,)
     like = tm.randn_like(tm.zeros(2, 3, dtype=np.float64))
     assert like.shape == (2, 3) and like.dtype == np.float64
 

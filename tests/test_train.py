@@ -203,27 +203,27 @@ def test_a_nan_loss_stops_fit_and_keeps_the_last_checkpoint(tmp_path):
     keep = EpochWriter(RunFolder(tmp_path), {}).hook(model, optimizer, None, loader)
     fit(model, optimizer, loader, 1, progress=False, log=None, on_epoch_end=keep)
     saved = (tmp_path / "checkpoint.npz").read_bytes()
-    weights = model.weight.data.copy()
+    weights = model.weight.numpy().copy()
     dataset.arrays[0][12] = np.nan  # the second batch of the next epoch
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan in epoch 2, batch 2 of 4: "
                                                  r"training stopped \(a smaller"):
         fit(model, optimizer, loader, 1, start_epoch=1, progress=False, log=None, on_epoch_end=keep)
     assert (tmp_path / "checkpoint.npz").read_bytes() == saved
-    assert np.all(np.isfinite(model.weight.data))
-    assert not np.array_equal(model.weight.data, weights)  # batch 1 of epoch 2 did train
+    assert np.all(np.isfinite(model.weight.numpy()))
+    assert not np.array_equal(model.weight.numpy(), weights)  # batch 1 of epoch 2 did train
 
 
 @IGNORE_NAN_WARNINGS
 def test_train_step_takes_no_step_on_an_infinite_loss():
     model = nn.Linear(4, 3)
     optimizer = optim.SGD(model.parameters(), lr=0.1)
-    before = model.weight.data.copy()
+    before = model.weight.numpy().copy()
     x, y = _data(2).arrays
     x = x.copy()
     x[0, 0] = np.inf
     with pytest.raises(NonFiniteLossError, match="the loss became (nan|inf)"):
         train_step(model, optimizer, tensor(x), tensor(y))
-    np.testing.assert_array_equal(model.weight.data, before)
+    np.testing.assert_array_equal(model.weight.numpy(), before)
 
 
 @IGNORE_NAN_WARNINGS

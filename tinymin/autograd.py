@@ -67,6 +67,47 @@ def enable_grad() -> Iterator[None]:
         _grad_enabled = previous
 
 
+class set_grad_enabled:  # noqa: N801 (PyTorch's name; a class so it works both ways)
+    """Turn graph recording on or off: at once when called, and back as it was when
+    used as a context manager leaves its ``with`` block, as ``torch.set_grad_enabled``.
+
+    Examples
+    --------
+    >>> import tinymin as tm
+    >>> with tm.set_grad_enabled(False):
+    ...     tm.is_grad_enabled()
+    False
+    >>> tm.is_grad_enabled()
+    True
+    """
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: Any) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+
+@contextlib.contextmanager
+def inference_mode(mode: bool = True) -> Iterator[None]:
+    """``torch.inference_mode``: here the same as :func:`no_grad` (``mode=False``
+    records as usual). PyTorch also skips version counting in it; tinymin's counter is
+    one integer, so there is nothing to skip."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = previous and not mode
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
 def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the backward of broadcasting.
 
@@ -141,6 +182,9 @@ class Context:
         The :class:`Function` subclass that produced the output.
     inputs : tuple
         The positional arguments of ``apply``: Tensors and plain values.
+    input_grad_fns : tuple
+        Each input's ``grad_fn`` when this node was recorded (None for leaves and plain
+        values): the node the gradient goes on to, even after an in-place op.
     needs_input_grad : tuple of bool
         For each input, whether its gradient is wanted (lets ``backward`` skip work).
     saved_tensors : tuple of numpy.ndarray
@@ -152,6 +196,9 @@ class Context:
         self.function = function
         self.inputs = inputs
         self.needs_input_grad = tuple(_requires_grad(a) for a in inputs)
+        # The node each input was when recorded: an in-place op gives a tensor a new
+        # grad_fn, and this edge must still lead to the old one (see _topological_order).
+        self.input_grad_fns = tuple(getattr(a, "grad_fn", None) for a in inputs)
         self._saved: tuple = ()
         # (counter, its value when saved, input position or -1 for the output, shape)
         self._saved_versions: list[tuple[VersionCounter, int, int, tuple]] = []
@@ -190,8 +237,8 @@ class Context:
             if not isinstance(array, np.ndarray):
                 continue
             for position, tensor in tensors:
-                if array is tensor.data or (array.base is not None
-                                            and np.may_share_memory(array, tensor.data)):
+                if array is tensor._array or (array.base is not None
+                                            and np.may_share_memory(array, tensor._array)):
                     counter = tensor._version_counter
                     self._saved_versions.append((counter, counter.value, position, tensor.shape))
 
@@ -214,14 +261,14 @@ def _requires_grad(value: Any) -> bool:
     return bool(getattr(value, "requires_grad", False))
 
 
-# Function.apply builds Tensors, and tensor.py is built on this module, so the three
+# Function.apply builds Tensors, and tensor.py is built on this module, so the
 # functions that need the Tensor class look it up when called: the one link upwards
 # inside the engine, and the only place where ops find the Tensor class.
 def unwrap(value: Any) -> Any:
     """A Tensor becomes its numpy array; anything else passes through."""
     from tinymin.tensor import Tensor
 
-    return value.data if isinstance(value, Tensor) else value
+    return value._array if isinstance(value, Tensor) else value
 
 
 def as_tensor(value: Any) -> Tensor:
@@ -259,12 +306,12 @@ class Function:
         from tinymin.tensor import Tensor
 
         ctx = Context(cls, args)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a._array if isinstance(a, Tensor) else a for a in args]
         output = cls.forward(ctx, *arrays, **kwargs)
         record = _grad_enabled and any(ctx.needs_input_grad)
         result = Tensor(output, requires_grad=record)
         inputs = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        if result.data.base is not None:  # a view (reshape, slice): of an input?
+        if result._array.base is not None:  # a view (reshape, slice): of an input?
             _share_version_with_viewed_input(result, inputs)
         if record:
             result.grad_fn = ctx
@@ -276,7 +323,7 @@ def _share_version_with_viewed_input(result: Tensor, inputs: list[tuple[int, Ten
     """A result that is a view of an input (reshape, slice) shares its version counter,
     so an in-place change through either one is seen by both."""
     for _, tensor in inputs:
-        if np.may_share_memory(result.data, tensor.data):
+        if np.may_share_memory(result._array, tensor._array):
             result._version_counter = tensor._version_counter
             return
 
@@ -284,8 +331,8 @@ def _share_version_with_viewed_input(result: Tensor, inputs: list[tuple[int, Ten
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``: fill ``.grad`` of every leaf that requires it.
 
-    Gradients accumulate into ``.grad`` (call ``zero_grad`` between steps), as in
-    PyTorch. Each node frees what it saved once its backward has run, so a second
+    Gradients accumulate into ``.grad``, a Tensor (call ``zero_grad`` between steps),
+    as in PyTorch. Each node frees what it saved once its backward has run, so a second
     ``backward`` through the same graph raises RuntimeError unless the first one was
     given ``retain_graph=True``.
 
@@ -305,58 +352,62 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             "create the leaves with requires_grad=True"
         )
     seed = _initial_gradient(root, gradient)
-    pending = {id(root): seed}
-    for node in reversed(_topological_order(root)):
-        grad = pending.pop(id(node), None)
+    pending = {(id(root), id(root.grad_fn)): seed}
+    for tensor, grad_fn in reversed(_topological_order(root)):
+        grad = pending.pop((id(tensor), id(grad_fn)), None)
         if grad is None:
             continue
-        if node.grad_fn is None or node._retain_grad:
-            _accumulate(node, grad)
-        if node.grad_fn is not None:
-            _propagate(node.grad_fn, grad, pending)
+        if grad_fn is None or (tensor._retain_grad and grad_fn is tensor.grad_fn):
+            _accumulate(tensor, grad)
+        if grad_fn is not None:
+            _propagate(grad_fn, grad, pending)
             if not retain_graph:
-                node.grad_fn.release()
+                grad_fn.release()
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
     if gradient is None:
-        if root.data.size != 1:
+        if root._array.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for scalar outputs; "
                 f"this tensor has shape {root.shape}, pass gradient= of that shape"
             )
-        return np.ones_like(root.data)
-    grad = np.asarray(unwrap(gradient), dtype=root.data.dtype)
+        return np.ones_like(root._array)
+    grad = np.asarray(unwrap(gradient), dtype=root._array.dtype)
     if grad.shape != root.shape:
         raise ValueError(f"backward: gradient shape {grad.shape} != tensor shape {root.shape}")
     return grad
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root``, every tensor after the inputs it was made from.
+def _topological_order(root: Tensor) -> list[tuple[Tensor, Context | None]]:
+    """The graph's nodes reachable from ``root``, each after the nodes it was made from.
 
-    An explicit stack replaces recursion, so a graph thousands of ops deep is fine.
+    A node is a pair (tensor, its grad_fn at the time): usually one per tensor, but an
+    in-place op (``c += 1``) makes a second node for the same tensor, whose input is the
+    first. An explicit stack replaces recursion, so a graph thousands of ops deep is fine.
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    order: list[tuple[Tensor, Context | None]] = []
+    visited: set[tuple[int, int]] = set()
+    stack = [((root, root.grad_fn), False)]
     while stack:
-        tensor, children_done = stack.pop()
+        node, children_done = stack.pop()
         if children_done:
-            order.append(tensor)
+            order.append(node)
             continue
-        if id(tensor) in visited:
+        key = (id(node[0]), id(node[1]))
+        if key in visited:
             continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor.grad_fn is not None:
-            for parent in tensor.grad_fn.inputs:
-                if _requires_grad(parent) and id(parent) not in visited:
-                    stack.append((parent, False))
+        visited.add(key)
+        stack.append((node, True))
+        ctx = node[1]
+        if ctx is not None:
+            for parent, parent_fn, needed in zip(ctx.inputs, ctx.input_grad_fns, ctx.needs_input_grad):
+                if needed and (id(parent), id(parent_fn)) not in visited:
+                    stack.append(((parent, parent_fn), False))
     return order
 
 
-def _propagate(ctx: Context, grad: np.ndarray, pending: dict[int, np.ndarray]) -> None:
+def _propagate(ctx: Context, grad: np.ndarray, pending: dict[tuple[int, int], np.ndarray]) -> None:
     """Call one node's backward and add its input gradients to the pending sums."""
     if ctx.released:
         raise RuntimeError(_SECOND_BACKWARD.format(name=ctx.name))
@@ -370,7 +421,8 @@ def _propagate(ctx: Context, grad: np.ndarray, pending: dict[int, np.ndarray]) -
             f"{len(ctx.inputs)} inputs; return one gradient (or None) per positional "
             f"input of forward"
         )
-    for parent, needed, parent_grad in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
+    for parent, parent_fn, needed, parent_grad in zip(ctx.inputs, ctx.input_grad_fns,
+                                                      ctx.needs_input_grad, input_grads):
         if not needed or parent_grad is None:
             continue
         if parent_grad.shape != parent.shape:
@@ -378,13 +430,16 @@ def _propagate(ctx: Context, grad: np.ndarray, pending: dict[int, np.ndarray]) -
                 f"{ctx.name} returned a gradient of shape {parent_grad.shape} for an "
                 f"input of shape {parent.shape}"
             )
-        key = id(parent)
+        key = (id(parent), id(parent_fn))
         pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
 
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
-    grad = grad.astype(tensor.data.dtype, copy=False)
+    """Add ``grad`` into ``tensor.grad`` (a Tensor of its own memory, as in PyTorch)."""
+    grad = grad.astype(tensor._array.dtype, copy=False)
+    from tinymin.tensor import Tensor
+
     if tensor.grad is None:
-        tensor.grad = grad.copy()  # never alias an array the graph still uses
+        tensor.grad = Tensor._from_array(grad.copy())  # never alias an array the graph uses
     else:
-        tensor.grad = tensor.grad + grad
+        tensor.grad = Tensor._from_array(tensor.grad._array + grad)

@@ -17,15 +17,19 @@ import numpy as np
 from tinymin import ops
 from tinymin._arrays import shape_args, to_array
 from tinymin.autograd import as_tensor, unwrap
+from tinymin.device import as_device
+from tinymin.dtypes import as_dtype
+from tinymin.ops import composite
 from tinymin.tensor import MaxResult, Tensor
 
 
 # ---------------------------------------------------------------- constructors
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None) -> Tensor:
     """Create a :class:`Tensor`.
 
     Python floats become float32; numpy float64 arrays stay float64; integer and
     boolean data keep their type (labels, masks). Pass ``dtype=`` to force one.
+    ``device`` may only be the CPU (see :mod:`tinymin.device`).
 
     Examples
     --------
@@ -33,50 +37,70 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     >>> x = tm.tensor([1.0, 2.0, 3.0], requires_grad=True)
     >>> (x * x).sum().backward()
     >>> x.grad
-    array([2., 4., 6.], dtype=float32)
+    tensor([2., 4., 6.])
     """
+    _check_device(device, "tensor")
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [d._array if isinstance(d, Tensor) else d for d in data]
     if isinstance(data, np.ndarray):
         data = data.copy()  # like torch.tensor: the new tensor owns its data
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data, requires_grad=requires_grad, dtype=None if dtype is None else as_dtype(dtype))
 
 
-def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
     """A tensor of ``shape`` filled with 0 (float32 unless ``dtype=``)."""
+    _check_device(device, "zeros")
     return Tensor(np.zeros(shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
     """A tensor of ``shape`` filled with 1 (float32 unless ``dtype=``)."""
+    _check_device(device, "ones")
     return Tensor(np.ones(shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape and dtype of ``t``."""
-    return Tensor(np.zeros_like(unwrap(t)), requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+               device: Any = None) -> Tensor:
+    """Zeros with the shape and dtype (unless ``dtype=``) of ``t``."""
+    _check_device(device, "zeros_like")
+    return Tensor(np.zeros_like(unwrap(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape and dtype of ``t``."""
-    return Tensor(np.ones_like(unwrap(t)), requires_grad=requires_grad)
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
+    """Ones with the shape and dtype (unless ``dtype=``) of ``t``."""
+    _check_device(device, "ones_like")
+    return Tensor(np.ones_like(unwrap(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args: Any, dtype: Any = None) -> Tensor:
-    """Evenly spaced values, as :func:`numpy.arange` (``start, stop, step``)."""
-    return Tensor(np.arange(*args, dtype=dtype))
+def arange(*args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values, as :func:`numpy.arange` (``start, stop, step``); int64 for
+    integer arguments, float32 for floats, as in PyTorch."""
+    _check_device(device, "arange")
+    values = np.arange(*args, dtype=None if dtype is None else as_dtype(dtype))
+    if dtype is None and values.dtype == np.float64:
+        values = values.astype(np.float32)
+    return Tensor(values, requires_grad=requires_grad)
 
 
-def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
     """Standard normal samples from tinymin's seeded generator."""
+    _check_device(device, "randn")
     from tinymin.random import default_rng
 
     data = default_rng().standard_normal(shape_args(shape)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
     """Uniform samples in ``[0, 1)`` from tinymin's seeded generator."""
+    _check_device(device, "rand")
     from tinymin.random import default_rng
 
     data = default_rng().random(shape_args(shape)).astype(dtype)
@@ -91,7 +115,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def full(size: Sequence[int] | int, fill_value: Any, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+         requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value``.
 
     Parameters
@@ -104,13 +128,15 @@ def full(size: Sequence[int] | int, fill_value: Any, dtype: Any = None,
     dtype : numpy dtype, optional
     requires_grad : bool
     """
+    _check_device(device, "full")
     dtype = to_array(unwrap(fill_value)).dtype if dtype is None else dtype
     return Tensor(np.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = np.float32,
-        requires_grad: bool = False) -> Tensor:
+        requires_grad: bool = False, device: Any = None) -> Tensor:
     """The ``n`` x ``m`` identity matrix (``m = n`` by default): ones on the diagonal."""
+    _check_device(device, "eye")
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -125,7 +151,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = np.float32,
     return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
-def randint(*args: Any, size: Any = None, dtype: Any = np.int64) -> Tensor:
+def randint(*args: Any, size: Any = None, dtype: Any = np.int64, device: Any = None) -> Tensor:
     """Uniform random integers in ``[low, high)`` from tinymin's seeded generator.
 
     Called as in PyTorch: ``randint(high, size)`` or ``randint(low, high, size)``, with
@@ -139,6 +165,7 @@ def randint(*args: Any, size: Any = None, dtype: Any = np.int64) -> Tensor:
     """
     from tinymin.random import default_rng
 
+    _check_device(device, "randint")
     if size is None:
         if not args:
             raise TypeError("randint: missing the size argument")
@@ -207,7 +234,10 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor | MaxResult:  # noqa: A001
     """Largest element; with an int ``dim``, a ``(values, indices)`` pair; see
-    :meth:`~tinymin.tensor.Tensor.max`."""
+    :meth:`~tinymin.tensor.Tensor.max`. ``max(a, b)`` of two tensors is
+    :func:`tinymin.maximum`, as in PyTorch."""
+    if isinstance(dim, Tensor):
+        return composite.maximum(x, dim)
     return as_tensor(x).max(dim, keepdim, **kw)
 
 
@@ -245,6 +275,69 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     return ops.WhereFunction.apply(unwrap(condition), a, b)
 
 
-def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Index of the largest element; see :meth:`~tinymin.tensor.Tensor.argmax`."""
-    return as_tensor(x).argmax(dim, keepdim)
+    return as_tensor(x).argmax(dim, keepdim, **kw)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Index of the smallest element; see :meth:`~tinymin.tensor.Tensor.argmin`."""
+    return as_tensor(x).argmin(dim, keepdim, **kw)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor | MaxResult:  # noqa: A001
+    """Smallest element; with an int ``dim``, a ``(values, indices)`` pair; see
+    :meth:`~tinymin.tensor.Tensor.min`. ``min(a, b)`` of two tensors is
+    :func:`tinymin.minimum`."""
+    if isinstance(dim, Tensor):
+        return composite.minimum(x, dim)
+    return as_tensor(x).min(dim, keepdim, **kw)
+
+
+def prod(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    """Product over ``dim``; see :meth:`~tinymin.tensor.Tensor.prod`."""
+    return as_tensor(x).prod(dim, keepdim, **kw)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """``x`` with a new dim of size 1 at ``dim``; see :meth:`~tinymin.tensor.Tensor.unsqueeze`."""
+    return as_tensor(x).unsqueeze(dim)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """``x`` without its dims of size 1; see :meth:`~tinymin.tensor.Tensor.squeeze`."""
+    return as_tensor(x).squeeze(dim)
+
+
+def numel(x: Tensor) -> int:
+    """The number of elements of ``x``."""
+    return as_tensor(x).numel()
+
+
+def isnan(x: Any) -> Tensor:
+    """Where ``x`` is NaN: a bool tensor, no gradient."""
+    return as_tensor(x).isnan()
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether :math:`|a - b| \\le \\text{atol} + \\text{rtol} \\cdot |b|` everywhere
+    (broadcasting), as ``torch.allclose``."""
+    return bool(np.allclose(unwrap(a), unwrap(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def randperm(n: int, dtype: Any = np.int64, requires_grad: bool = False,
+             device: Any = None) -> Tensor:
+    """A random permutation of ``0 .. n-1`` from tinymin's seeded generator."""
+    from tinymin.random import default_rng
+
+    _check_device(device, "randperm")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    return Tensor(default_rng().permutation(n).astype(as_dtype(dtype)), requires_grad=requires_grad)
+
+
+def _check_device(device: Any, what: str) -> None:
+    """Accept ``device=None`` or the CPU; anything else raises the GPU error."""
+    if device is not None:
+        as_device(device, what)

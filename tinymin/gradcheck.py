@@ -65,7 +65,8 @@ def gradcheck(
     (output * projection).sum().backward()
 
     for i in checked:
-        analytic = inputs[i].grad if inputs[i].grad is not None else np.zeros(inputs[i].shape)
+        grad = inputs[i].grad
+        analytic = grad.numpy() if grad is not None else np.zeros(inputs[i].shape)
         numeric = _numerical_gradient(fn, inputs, i, projection, eps)
         _compare(i, analytic, numeric, atol, rtol)
     return True
@@ -73,15 +74,15 @@ def gradcheck(
 
 def _numerical_gradient(fn, inputs, index: int, projection: np.ndarray, eps: float) -> np.ndarray:
     """Central differences of ``sum(projection * fn(inputs))`` w.r.t. ``inputs[index]``."""
-    data = inputs[index].data
+    data = inputs[index].numpy()
     numeric = np.zeros_like(data)
     with no_grad():
         for position in np.ndindex(data.shape):
             original = data[position]
             data[position] = original + eps
-            plus = float((fn(*inputs).data * projection).sum())
+            plus = float((fn(*inputs).numpy() * projection).sum())
             data[position] = original - eps
-            minus = float((fn(*inputs).data * projection).sum())
+            minus = float((fn(*inputs).numpy() * projection).sum())
             data[position] = original
             numeric[position] = (plus - minus) / (2 * eps)
     return numeric

@@ -1,30 +1,33 @@
 """The Tensor: a numpy array that remembers how it was made, so it can be differentiated.
 
-``t.data`` is the numpy array, ``t.grad`` the gradient (a numpy array, or None),
-``t.grad_fn`` the graph node (:class:`~tinymin.autograd.Context`) of the operation
-that produced ``t``. Every method below is one op from :mod:`tinymin.ops` (a
-primitive, a composite or an activation) or a short composition of them.
+As in PyTorch, ``t.data`` is a Tensor that shares ``t``'s memory without its history,
+``t.grad`` the gradient (a Tensor, or None) and ``t.grad_fn`` the graph node
+(:class:`~tinymin.autograd.Context`) of the operation that produced ``t``. The numbers
+themselves are one numpy array, ``t.numpy()`` (the attribute ``_array`` inside, which is
+what a debugger shows). Every method below is one op from :mod:`tinymin.ops` (a
+primitive, a composite or an activation) or a short composition of them; the in-place
+methods live in :mod:`tinymin.tensor_inplace`, the conversions and PyTorch's
+``new_*``/``*_as`` names in :mod:`tinymin.tensor_torchlike`.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
 from tinymin import autograd, ops
-from tinymin._arrays import broadcasts_to, reduction_args, shape_args, to_array
+from tinymin._arrays import shape_args, to_array
 from tinymin.ops import activation, composite
 from tinymin.ops.reduction import normalize_axes
-
-#: What ``Tensor.max(dim=...)`` returns, as ``torch.return_types.max`` does.
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
+from tinymin.tensor_inplace import InPlaceMethods
+from tinymin.tensor_reductions import MaxResult, ReductionMethods  # noqa: F401 (MaxResult: its home for users)
+from tinymin.tensor_torchlike import TorchlikeMethods
 
 _FLOAT_TYPES = (np.float16, np.float32, np.float64)
 
 
-class Tensor:
+class Tensor(ReductionMethods, InPlaceMethods, TorchlikeMethods):
     """A multi-dimensional array with reverse-mode automatic differentiation.
 
     Parameters
@@ -41,43 +44,72 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = to_array(data.data if isinstance(data, Tensor) else data, dtype)
-        if requires_grad and self.data.dtype not in _FLOAT_TYPES:
+        #: The numbers: one numpy array (``numpy()`` returns it; ``data`` wraps it).
+        self._array: np.ndarray = to_array(data._array if isinstance(data, Tensor) else data, dtype)
+        if requires_grad and self._array.dtype not in _FLOAT_TYPES:
             raise TypeError(
-                f"tensor: only floating-point tensors can require grad, got {self.data.dtype}"
+                f"tensor: only floating-point tensors can require grad, got {self._array.dtype}"
             )
         self.requires_grad: bool = bool(requires_grad)
-        self.grad: np.ndarray | None = None
+        self._grad: Tensor | None = None
         self.grad_fn: autograd.Context | None = None
         self._retain_grad = False
         # Shared with views of the same memory; see autograd.VersionCounter.
         self._version_counter = autograd.VersionCounter()
 
+    @staticmethod
+    def _from_array(array: np.ndarray) -> Tensor:
+        """A new Tensor around ``array`` as it is (no copy, no dtype change)."""
+        return Tensor(array, dtype=array.dtype)
+
     # ------------------------------------------------------------------ basics
     @property
+    def data(self) -> Tensor:
+        """This tensor's numbers as a new Tensor that shares its memory but not its
+        history: no ``grad_fn``, no ``requires_grad``, and changes made through it are
+        not seen by autograd (PyTorch's ``.data``; prefer :meth:`detach`)."""
+        return Tensor._from_array(self._array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}; "
+                            "wrap an array with tinymin.from_numpy")
+        self._array = value._array
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward`` accumulated here: a Tensor of this shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad expected to be a Tensor or None, "
+                                f"got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(f"grad: assigned grad has shape {value.shape}, "
+                                 f"the tensor has shape {self.shape}")
+        self._grad = value
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    def numel(self) -> int:
-        return self.data.size
+        return self._array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._array)
 
     @property
     def is_leaf(self) -> bool:
@@ -85,24 +117,28 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying numpy array (shared, not copied), like ``torch.Tensor.numpy``."""
-        return self.data
+        return self._array
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """Let numpy functions (``np.asarray``, ``np.testing``) read the numbers."""
+        return self._array if dtype is None else self._array.astype(dtype, copy=False)
 
     def item(self) -> float | int | bool:
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a number, shape {self.shape}")
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._array.tolist()
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory and the version counter)."""
-        out = Tensor(self.data)
+        out = Tensor._from_array(self._array)
         out._version_counter = self._version_counter
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype not in _FLOAT_TYPES:
+        if requires_grad and self._array.dtype not in _FLOAT_TYPES:
             raise TypeError(f"requires_grad_: {self.dtype} tensors cannot require grad")
         self.requires_grad = requires_grad
         return self
@@ -118,18 +154,8 @@ class Tensor:
         """
         autograd.backward(self, gradient, retain_graph)
 
-    def astype(self, dtype: Any) -> Tensor:
-        """A copy converted to ``dtype`` (the gradient is converted back)."""
-        return ops.AsTypeFunction.apply(self, np.dtype(dtype))
-
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
-
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._array, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -141,13 +167,6 @@ class Tensor:
 
     # The graph is keyed by identity; comparisons below return Tensors, not bools.
     __hash__ = object.__hash__
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
-            )
-        return bool(self.data)
 
     # ------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -192,73 +211,6 @@ class Tensor:
     def matmul(self, other: Any) -> Tensor:
         return ops.MatMulFunction.apply(self, other)
 
-    # ------------------------------------------------------------- in place
-    # For optimizers, initialisers and data you own: refused on a tensor that requires
-    # grad while the graph is recorded. Each one bumps the version counter, so a
-    # backward that saved this tensor's old values raises instead of using new ones.
-    @property
-    def _version(self) -> int:
-        """How many in-place changes this tensor's memory has seen (as in PyTorch)."""
-        return self._version_counter.value
-
-    def _modify(self, op: str, write) -> Tensor:
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                f"{op}: in-place update of a tensor that requires grad; "
-                "wrap it in tinymin.no_grad()"
-            )
-        write(self.data)
-        self._version_counter.bump(op)
-        return self
-
-    def _ufunc_(self, op: str, ufunc, other: Any) -> Tensor:
-        return self._modify(op, lambda d: ufunc(d, _data(other), out=d, casting="same_kind"))
-
-    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        """In place :math:`x \\leftarrow x + \\alpha \\cdot \\text{other}`."""
-        return self._ufunc_("add_", np.add, _data(other) * alpha if alpha != 1 else other)
-
-    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        """In place :math:`x \\leftarrow x - \\alpha \\cdot \\text{other}`."""
-        return self._ufunc_("sub_", np.subtract, _data(other) * alpha if alpha != 1 else other)
-
-    def mul_(self, other: Any) -> Tensor:
-        """In place :math:`x \\leftarrow x \\cdot \\text{other}`."""
-        return self._ufunc_("mul_", np.multiply, other)
-
-    def zero_(self) -> Tensor:
-        """Set every element to 0, in place."""
-        return self._modify("zero_", lambda d: d.fill(0))
-
-    def fill_(self, value: Any) -> Tensor:
-        """Set every element to ``value``, in place."""
-        return self._modify("fill_", lambda d: d.fill(_data(value)))
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (torch names)
-        """In-place :meth:`clamp`."""
-        if min is None and max is None:
-            raise ValueError("clamp_: at least one of min and max must be given")
-        return self._modify("clamp_", lambda d: np.clip(d, min, max, out=d))
-
-    def copy_(self, src: Any) -> Tensor:
-        """Copy ``src`` (broadcast to this shape, same-kind casting) into this tensor."""
-        source = np.asarray(_data(src))
-        if not broadcasts_to(source.shape, self.shape):
-            raise ValueError(f"copy_: cannot copy shape {source.shape} into shape {self.shape}")
-        return self._modify("copy_", lambda d: np.copyto(d, source, casting="same_kind"))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        self._modify("__setitem__", lambda d: d.__setitem__(_unwrap_index(index), _data(value)))
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._ufunc_("+=", np.add, other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._ufunc_("-=", np.subtract, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._ufunc_("*=", np.multiply, other)
-
     # ---------------------------------------------------- elementwise functions
     def exp(self) -> Tensor:
         return ops.ExpFunction.apply(self)
@@ -291,7 +243,7 @@ class Tensor:
     def sign(self) -> Tensor:
         """-1, 0 or 1 by the sign of each element; constant, so no gradient flows back
         (its derivative is 0 wherever it exists)."""
-        return Tensor(np.sign(self.data))
+        return Tensor(np.sign(self._array))
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise larger of ``self`` and ``other``; see :func:`tinymin.maximum`."""
@@ -313,14 +265,14 @@ class Tensor:
         """:math:`\\tanh x`; see :func:`tinymin.ops.activation.tanh`."""
         return activation.tanh(self)
 
-    def softmax(self, dim: int = -1) -> Tensor:
+    def softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
         """:math:`e^{x_i} / \\sum_j e^{x_j}` along ``dim``; see :func:`tinymin.ops.activation.softmax`."""
-        return activation.softmax(self, dim)
+        return activation.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, dim: int = -1) -> Tensor:
+    def log_softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
         """:math:`x_i - \\log \\sum_j e^{x_j}` along ``dim``; see
         :func:`tinymin.ops.activation.log_softmax`."""
-        return activation.log_softmax(self, dim)
+        return activation.log_softmax(self, dim, axis=axis)
 
     def clone(self) -> Tensor:
         """A copy with its own memory that stays in the graph (the gradient passes through)."""
@@ -328,73 +280,7 @@ class Tensor:
 
     def contiguous(self) -> Tensor:
         """This tensor if its data is C-contiguous, else a C-contiguous copy (in the graph)."""
-        return self if self.data.flags.c_contiguous else ops.ContiguousFunction.apply(self)
-
-    # --------------------------------------------------------------- reductions
-    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: bool | None = None) -> Tensor:
-        """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default."""
-        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        return ops.SumFunction.apply(self, dim, keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-             keepdims: bool | None = None) -> Tensor:
-        """Arithmetic mean: ``sum / count`` over the reduced axes."""
-        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        axes = normalize_axes(dim, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(dim, keepdim) / count
-
-    def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-        """Variance over ``dim``, biased by default; see :func:`tinymin.ops.composite.var`."""
-        return composite.var(self, dim, keepdim, unbiased)
-
-    def std(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-        """Standard deviation, biased by default; see :func:`tinymin.ops.composite.std`."""
-        return composite.std(self, dim, keepdim, unbiased)
-
-    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """:math:`\\log \\sum e^{x}` along ``dim``, overflow-free; see :func:`tinymin.logsumexp`."""
-        return composite.logsumexp(self, dim, keepdim)
-
-    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        """Whether every element (along ``dim``) is non-zero; a bool tensor, no gradient."""
-        return Tensor(np.all(self.data, axis=dim, keepdims=keepdim))
-
-    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        """Whether some element (along ``dim``) is non-zero; a bool tensor, no gradient."""
-        return Tensor(np.any(self.data, axis=dim, keepdims=keepdim))
-
-    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: bool | None = None) -> Tensor | MaxResult:
-        """Largest element; with an int ``dim=``, a ``(values, indices)`` pair as in PyTorch.
-
-        With numpy's ``axis=`` (or a tuple of dims) only the values are returned.
-        """
-        with_indices = isinstance(dim, (int, np.integer)) and axis is None
-        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        values = ops.MaxFunction.apply(self, dim, keepdim)
-        if not with_indices:
-            return values
-        return MaxResult(values, self.argmax(dim, keepdim))
-
-    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: bool | None = None) -> Tensor | MaxResult:
-        """Smallest element, computed as ``-max(-x)``; same return rules as :meth:`max`."""
-        with_indices = isinstance(dim, (int, np.integer)) and axis is None
-        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        values = -ops.MaxFunction.apply(-self, dim, keepdim)
-        if not with_indices:
-            return values
-        return MaxResult(values, self.argmin(dim, keepdim))
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        """Index of the largest element (of the flattened tensor without ``dim``)."""
-        return _index_of(np.argmax, self.data, dim, keepdim)
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        """Index of the smallest element (of the flattened tensor without ``dim``)."""
-        return _index_of(np.argmin, self.data, dim, keepdim)
+        return self if self._array.flags.c_contiguous else ops.ContiguousFunction.apply(self)
 
     # -------------------------------------------------------------- reshaping
     def reshape(self, *shape: Any) -> Tensor:
@@ -445,10 +331,13 @@ class Tensor:
         return ops.PermuteFunction.apply(self, tuple(reversed(range(self.ndim))))
 
     def unsqueeze(self, dim: int) -> Tensor:
-        return self.reshape(np.expand_dims(self.data, dim).shape)
+        return self.reshape(np.expand_dims(self._array, dim).shape)
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        return self.reshape(np.squeeze(self.data, axis=dim).shape)
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drop the dims of size 1 (of those in ``dim`` if given; a named dim of another
+        size is kept, as in PyTorch)."""
+        dims = range(self.ndim) if dim is None else normalize_axes(dim, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItemFunction.apply(self, _unwrap_index(index))
@@ -456,41 +345,34 @@ class Tensor:
     # ------------------------------------------------ comparisons (no gradient)
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         """``self == other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data == _data(other))
+        return Tensor(self._array == _data(other))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         """``self != other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data != _data(other))
+        return Tensor(self._array != _data(other))
 
     def __lt__(self, other: Any) -> Tensor:
         """``self < other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data < _data(other))
+        return Tensor(self._array < _data(other))
 
     def __le__(self, other: Any) -> Tensor:
         """``self <= other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data <= _data(other))
+        return Tensor(self._array <= _data(other))
 
     def __gt__(self, other: Any) -> Tensor:
         """``self > other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data > _data(other))
+        return Tensor(self._array > _data(other))
 
     def __ge__(self, other: Any) -> Tensor:
         """``self >= other`` elementwise: a bool tensor, no gradient."""
-        return Tensor(self.data >= _data(other))
+        return Tensor(self._array >= _data(other))
 
     # The method names PyTorch gives the comparisons above.
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
 
-def _index_of(argfunction, data: np.ndarray, dim: int | None, keepdim: bool) -> Tensor:
-    out = argfunction(data, axis=dim)
-    if keepdim and dim is not None:
-        out = np.expand_dims(out, dim)
-    return Tensor(out)
-
-
 def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value._array if isinstance(value, Tensor) else value
 
 
 def _unwrap_index(index: Any) -> Any:

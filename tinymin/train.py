@@ -63,7 +63,7 @@ def train_step(model: nn.Module, optimizer, x: Tensor, y: Tensor,
         raise NonFiniteLossError(f"the loss became {loss.item()}")
     loss.backward()
     optimizer.step()
-    correct = int((logits.data.argmax(axis=1) == y.data).sum())
+    correct = int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
     return loss.item(), correct
 
 
@@ -97,17 +97,17 @@ def evaluate(model: nn.Module, loader, loss_fn: LossFn = F.cross_entropy,
         for x, y in _progress(loader, len(loader), "eval", progress):
             logits = model(x)
             total_loss += loss_fn(logits, y).item() * len(y)
-            correct += int((logits.data.argmax(axis=1) == y.data).sum())
+            correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
             seen += len(y)
     return {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1)}
 
 
 def predict(model: nn.Module, x: np.ndarray | Tensor, batch_size: int = 256) -> np.ndarray:
     """Logits for a whole array of inputs, in eval mode and batches."""
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     model.eval()
     with no_grad():
-        outs = [model(Tensor(data[i:i + batch_size])).data for i in range(0, len(data), batch_size)]
+        outs = [model(Tensor(data[i:i + batch_size])).numpy() for i in range(0, len(data), batch_size)]
     return np.concatenate(outs)
 
 
@@ -186,7 +186,7 @@ def _check_finite_weights(model: nn.Module, epoch: int) -> None:
     """A finite loss can still come with an update that overflowed a weight; such
     weights must not reach a checkpoint."""
     for name, p in model.named_parameters():
-        if not np.all(np.isfinite(p.data)):
+        if not np.all(np.isfinite(p.numpy())):
             raise NonFiniteLossError(f"parameter {name} became non-finite in epoch {epoch}")
 
 

@@ -27,9 +27,12 @@ Run it with ``python tutorials/01_tensors_and_autograd.py``
 # %%
 # A tensor is a numpy array with a memory
 # ---------------------------------------
-# :class:`tinymin.Tensor` wraps a numpy array (``.data``). When it is created
-# with ``requires_grad=True`` it is a *leaf* of the graph whose gradient we want;
-# ``.grad`` will hold :math:`\partial L / \partial x` after ``backward``.
+# :class:`tinymin.Tensor` wraps a numpy array: ``x.numpy()`` returns it (the same
+# memory, no copy). When it is created with ``requires_grad=True`` it is a *leaf* of
+# the graph whose gradient we want; ``.grad`` will hold :math:`\partial L / \partial x`
+# after ``backward``, as a Tensor (``x.grad.numpy()`` is its array). As in PyTorch,
+# ``x.data`` is a Tensor too: the same memory without the history, for updates that
+# autograd must not see (``w.data.normal_(0, 0.01)``).
 import os
 
 import matplotlib.pyplot as plt
@@ -44,7 +47,7 @@ np.set_printoptions(precision=4, suppress=True)
 
 x = tm.tensor(1.5, requires_grad=True)
 w = tm.tensor(-2.0, requires_grad=True)
-print(x, "| data:", x.data, type(x.data).__name__, x.dtype, "| leaf:", x.is_leaf)
+print(x, "| data:", x.numpy(), type(x.numpy()).__name__, x.dtype, "| leaf:", x.is_leaf)
 
 # %%
 # The chain rule by hand
@@ -108,7 +111,7 @@ def show_graph(t, depth=0, seen=None):
     seen = set() if seen is None else seen
     name = t.grad_fn.name if t.grad_fn is not None else "leaf"
     again = "  (used twice: shown above)" if id(t) in seen else ""
-    print("    " * depth + f"{name}  value={float(t.data):.4f}{again}")
+    print("    " * depth + f"{name}  value={float(t.numpy()):.4f}{again}")
     if t.grad_fn is None or id(t) in seen:
         return
     seen.add(id(t))
@@ -279,16 +282,16 @@ except AssertionError as err:
 grid = np.linspace(-6, 6, 241)
 xs = tm.tensor(grid, requires_grad=True, dtype=np.float64)
 f(xs).sum().backward()
-autograd_df = xs.grad
+autograd_df = xs.grad.numpy()
 formula_df = (np.cos(grid) - grid / 2 * np.sin(grid)) * np.exp(-grid**2 / 4)
 eps = 1e-5
 with tm.no_grad():
-    fd_df = (f(tm.tensor(grid + eps)).data - f(tm.tensor(grid - eps)).data) / (2 * eps)
+    fd_df = (f(tm.tensor(grid + eps)).numpy() - f(tm.tensor(grid - eps)).numpy()) / (2 * eps)
 print(f"max |autograd - formula|            = {np.abs(autograd_df - formula_df).max():.2e}")
 print(f"max |autograd - finite differences| = {np.abs(autograd_df - fd_df).max():.2e}")
 
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-ax.plot(grid, f(tm.tensor(grid)).data, color="0.3", label=r"$f(x) = \sin(x)\,e^{-x^2/4}$")
+ax.plot(grid, f(tm.tensor(grid)).numpy(), color="0.3", label=r"$f(x) = \sin(x)\,e^{-x^2/4}$")
 ax.plot(grid, autograd_df, linewidth=3, alpha=0.6, label=r"$f'(x)$ by autograd")
 ax.plot(grid[::6], fd_df[::6], "o", markersize=4, label=r"$f'(x)$ by finite differences")
 ax.axhline(0, color="0.8", linewidth=0.8)

@@ -60,7 +60,7 @@ print(layer)
 for name, p in layer.named_parameters():
     print(f"  {name:6s} shape={p.shape}")
 X = tm.randn(2, 4)
-assert np.allclose(layer(X).data, X.data @ layer.weight.data.T + layer.bias.data, atol=1e-6)
+assert np.allclose(layer(X).numpy(), X.numpy() @ layer.weight.numpy().T + layer.bias.numpy(), atol=1e-6)
 print("layer(X) == X @ W.T + b:", True)
 
 # %%
@@ -117,7 +117,7 @@ t = np.array([0, 2])
 loss = F.cross_entropy(z, t)
 loss.backward()
 
-zz = z.data.astype(np.float64)
+zz = z.numpy().astype(np.float64)
 m = zz.max(axis=1, keepdims=True)
 log_p = zz - (m + np.log(np.exp(zz - m).sum(axis=1, keepdims=True)))
 by_hand = -log_p[np.arange(2), t].mean()
@@ -127,7 +127,7 @@ print(f"F.cross_entropy = {loss.item():.4f}   by hand = {by_hand:.4f}")
 print("(sample 2 is confidently wrong, -log p = 1000: large, but no overflow at z = 500)")
 print("dL/dz by autograd:\n", z.grad, "\n(p - onehot) / N:\n", grad_by_hand)
 assert np.isclose(loss.item(), by_hand, rtol=1e-5)
-assert np.allclose(z.grad, grad_by_hand, atol=1e-6)
+assert np.allclose(z.grad.numpy(), grad_by_hand, atol=1e-6)
 
 # %%
 # The data
@@ -187,7 +187,7 @@ for xb, yb in train_loader:
     loss.backward()                           # 3
     optimizer.step()                          # 4
     batch_losses.append(loss.item())
-    correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+    correct += int((logits.numpy().argmax(axis=1) == yb.numpy()).sum())
 test_after_1 = evaluate(model, test_loader)
 epoch1 = {"epoch": 1, "train_loss": float(np.mean(batch_losses)),
           "train_accuracy": correct / N_TRAIN,
@@ -248,7 +248,7 @@ plt.show()
 # in batches). We show the first 24 test digits with the predicted class and its
 # softmax probability; mistakes are in red.
 logits = predict(model, x_test)
-probs = np.exp(F.log_softmax(tm.tensor(logits), dim=1).data)
+probs = np.exp(F.log_softmax(tm.tensor(logits), dim=1).numpy())
 pred = probs.argmax(axis=1)
 print(f"test accuracy: {np.mean(pred == y_test):.2%} ({np.sum(pred != y_test)} mistakes "
       f"out of {len(y_test)})")

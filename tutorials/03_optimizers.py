@@ -145,13 +145,13 @@ def run_tinymin(make_optimizer, steps):
     """Optimise f with a tinymin optimizer; return the path (steps+1, 2) and losses."""
     param = Parameter(START.copy())             # float64: START is a float64 array
     optimizer = make_optimizer([param])
-    path, losses = [param.data.copy()], []
+    path, losses = [param.numpy().copy()], []
     for _ in range(steps):
         optimizer.zero_grad()
         loss = rosenbrock(param)
         loss.backward()
         optimizer.step()
-        path.append(param.data.copy())
+        path.append(param.numpy().copy())
         losses.append(loss.item())
     return np.array(path), np.array(losses)
 

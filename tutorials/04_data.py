@@ -107,7 +107,7 @@ def collate_onehot(samples, num_classes=3):
 
 
 xb, yb = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_onehot)))
-print("labels", [int(ds[i][1]) for i in range(4)], "->\n", yb.data)
+print("labels", [int(ds[i][1]) for i in range(4)], "->\n", yb.numpy())
 
 # %%
 # Shuffling, reproducibly
@@ -119,7 +119,7 @@ print("labels", [int(ds[i][1]) for i in range(4)], "->\n", yb.data)
 
 
 def epoch_orders(loader, epochs=3):
-    return [np.concatenate([y.data for _, y in loader]).tolist() for _ in range(epochs)]
+    return [np.concatenate([y.numpy() for _, y in loader]).tolist() for _ in range(epochs)]
 
 
 index_ds = TensorDataset(np.zeros((8, 1), np.float32), np.arange(8))  # label = index

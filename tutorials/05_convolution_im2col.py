@@ -106,7 +106,7 @@ y_im2col = y_rows.reshape(N, OH, OW, C_OUT).transpose(0, 3, 1, 2)
 # ---------------
 # :func:`tinymin.nn.functional.conv2d` is exactly step 2 inside an autograd
 # ``Function``. All three agree to rounding error:
-y_F = F.conv2d(tm.tensor(x), tm.tensor(w), tm.tensor(b), stride=STRIDE, padding=PAD).data
+y_F = F.conv2d(tm.tensor(x), tm.tensor(w), tm.tensor(b), stride=STRIDE, padding=PAD).numpy()
 print(f"max |direct - im2col|   = {np.abs(y_direct - y_im2col).max():.2e}")
 print(f"max |direct - F.conv2d| = {np.abs(y_direct - y_F).max():.2e}")
 assert np.allclose(y_direct, y_im2col) and np.allclose(y_direct, y_F)
@@ -164,7 +164,8 @@ G = g.transpose(0, 2, 3, 1).reshape(-1, C_OUT)             # (P, C_out), rows li
 dW = (G.T @ cols).reshape(w.shape)
 db = G.sum(axis=0)
 dx = _ext.col2im(G @ w.reshape(C_OUT, -1), x.shape, K, STRIDE, PAD)
-for name, ours, auto in (("dW", dW, wt.grad), ("db", db, bt.grad), ("dx", dx, xt.grad)):
+for name, ours, auto in (("dW", dW, wt.grad.numpy()), ("db", db, bt.grad.numpy()),
+                         ("dx", dx, xt.grad.numpy())):
     print(f"{name}: max |by hand - autograd| = {np.abs(ours - auto).max():.2e}")
     assert np.allclose(ours, auto)
 
@@ -226,7 +227,7 @@ big_cols = _ext.im2col(xb, 5, 1, 2)
 w_rows = wb.reshape(16, -1)
 for name in backends:
     with _ext.use_backend(name):
-        outputs[name] = F.conv2d(tm.tensor(xb), tm.tensor(wb), padding=2).data
+        outputs[name] = F.conv2d(tm.tensor(xb), tm.tensor(wb), padding=2).numpy()
         timings[name] = {
             "im2col": median_time(lambda: _ext.im2col(xb, 5, 1, 2), repeats),
             "conv2d forward": median_time(
@@ -275,7 +276,7 @@ for limit in (conv_module.get_im2col_limit(), 2 * bytes_per_image):
     previous = conv_module.set_im2col_limit(limit)
     try:
         tracemalloc.start()
-        results[limit] = F.conv2d(tm.tensor(xb), tm.tensor(wb), padding=2).data
+        results[limit] = F.conv2d(tm.tensor(xb), tm.tensor(wb), padding=2).numpy()
         peaks[limit] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     finally:

@@ -54,8 +54,8 @@ np.set_printoptions(precision=4, suppress=True)
 images, labels = EmbeddedMNIST(train=True).arrays()
 x = images[:8]                     # (8, 1, 28, 28), pixels in [0, 1]
 layer = nn.MinConv2d(1, 6, kernel_size=3, padding=1)
-w = layer.weight.data              # (6, 1, 3, 3)
-b = layer.bias.data                # (6,)
+w = layer.weight.numpy()              # (6, 1, 3, 3)
+b = layer.bias.numpy()                # (6,)
 T = layer.clip_value               # the clip bound, in units of the mean magnitude
 print("input", x.shape, " weight", w.shape, " clip bound T =", T)
 
@@ -143,7 +143,7 @@ print("y", y_steps.shape)
 # fresh copies of the buffers). The two must agree to the last bit.
 spec = MinConvSpec(stride=1, padding=1, clip_value=T, momentum=0.1)
 state = MinConvState(layer.running_abs_mean.copy(), layer.num_batches_tracked.copy())
-y_fn = F.min_conv2d(tm.Tensor(x), layer.weight, layer.bias, spec, state, training=True).data
+y_fn = F.min_conv2d(tm.Tensor(x), layer.weight, layer.bias, spec, state, training=True).numpy()
 print("max |steps - F.min_conv2d| =", np.abs(y_steps - y_fn).max())
 
 # %%
@@ -198,8 +198,9 @@ print(steps)
 xc_t = tm.Tensor(x_c, requires_grad=True)
 wc_t = tm.Tensor(w_c, requires_grad=True)
 (F.conv2d(xc_t, wc_t, layer.bias, 1, 1) * tm.Tensor(g)).sum().backward()
-print("max |dL/dx - dL/dx_c * mask| =", np.abs(xt.grad - xc_t.grad * x_inside).max())
-print("max |dL/dw - dL/dw_c * mask| =", np.abs(layer.weight.grad - wc_t.grad * w_inside).max())
+dx, dx_c, dw, dw_c = (t.grad.numpy() for t in (xt, xc_t, layer.weight, wc_t))
+print("max |dL/dx - dL/dx_c * mask| =", np.abs(dx - dx_c * x_inside).max())
+print("max |dL/dw - dL/dw_c * mask| =", np.abs(dw - dw_c * w_inside).max())
 print(f"input gradient zeroed by the clip: {1 - x_inside.mean():.1%} of the pixels")
 
 # %%
@@ -229,8 +230,8 @@ print(f"max |w_hat| = {np.abs(w_hat).max():.4f} <= T*mu_x = {T * mu_x:.4f}")
 y_unclipped = A.step5_approximate_conv(x, w_hat, mu_w, geom)
 y_clipped = A.step5_approximate_conv(x_c, w_hat, mu_w, geom)
 print("min-conv: max |y(x) - y(x_c)| =", np.abs(y_unclipped - y_clipped).max())
-exact_x = F.conv2d(tm.Tensor(x), tm.Tensor(w_c), None, 1, 1).data
-exact_xc = F.conv2d(tm.Tensor(x_c), tm.Tensor(w_c), None, 1, 1).data
+exact_x = F.conv2d(tm.Tensor(x), tm.Tensor(w_c), None, 1, 1).numpy()
+exact_xc = F.conv2d(tm.Tensor(x_c), tm.Tensor(w_c), None, 1, 1).numpy()
 print("exact conv: max |conv(x) - conv(x_c)| =", np.abs(exact_x - exact_xc).max(),
       " (the clip does change the exact convolution)")
 
@@ -256,9 +257,9 @@ def approx_vs_exact(conv_layer, inputs):
         spec = MinConvSpec(stride=conv_layer.stride, padding=conv_layer.padding,
                              clip_value=conv_layer.clip_value)
         approx = F.min_conv2d(tm.Tensor(inputs), conv_layer.weight, conv_layer.bias, spec,
-                              training=True).data
+                              training=True).numpy()
         exact = F.conv2d(tm.Tensor(ops.x_c), tm.Tensor(ops.w_c), conv_layer.bias,
-                         conv_layer.stride, conv_layer.padding).data
+                         conv_layer.stride, conv_layer.padding).numpy()
     rho = np.corrcoef(approx.ravel(), exact.ravel())[0, 1]
     err = np.linalg.norm(approx - exact) / np.linalg.norm(exact)
     return approx, exact, rho, err

@@ -61,8 +61,8 @@ s = 0.37
 z = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
 lrelu = nn.LeakyReLU(0.01)
 pool = nn.MaxPool2d(2)
-print("lrelu(s z) - s lrelu(z):", np.abs(lrelu(tm.Tensor(s * z)).data - s * lrelu(tm.Tensor(z)).data).max())
-print("pool(s z)  - s pool(z): ", np.abs(pool(tm.Tensor(s * z)).data - s * pool(tm.Tensor(z)).data).max())
+print("lrelu(s z) - s lrelu(z):", (lrelu(tm.Tensor(s * z)) - s * lrelu(tm.Tensor(z))).abs().max().item())
+print("pool(s z)  - s pool(z): ", (pool(tm.Tensor(s * z)) - s * pool(tm.Tensor(z))).abs().max().item())
 a, b = rng.standard_normal(1000), rng.standard_normal(1000)
 print("m(s a, b) - s m(a, b/s):", max(abs(multiplexer(s * ai, bi) - s * multiplexer(ai, bi / s))
                                       for ai, bi in zip(a, b)))
@@ -122,7 +122,7 @@ for step in folded.steps:
 # model up to float32 rounding (a different order of the same operations).
 batch = x_test[:64 if QUICK else 256]
 with tm.no_grad():
-    reference = model(tm.Tensor(batch)).data
+    reference = model(tm.Tensor(batch)).numpy()
 folded_logits = folded(batch)
 print(f"max |logits(eval model) - logits(folded)| = {np.abs(reference - folded_logits).max():.2e}"
       f"   (logits up to {np.abs(reference).max():.2f})")
@@ -204,7 +204,7 @@ nn.recalibrate_running_statistics(channel_model, DataLoader(TensorDataset(x_trai
 channel_folded = fold_min_model(channel_model)
 print(channel_folded)
 with tm.no_grad():
-    diff = np.abs(channel_model(tm.Tensor(batch[:16])).data - channel_folded(batch[:16])).max()
+    diff = np.abs(channel_model(tm.Tensor(batch[:16])).numpy() - channel_folded(batch[:16])).max()
 print(f"max |logits difference| = {diff:.2e}")
 rows = operation_counts(channel_model, shape)
 print("multiplications in the convolutions:",

@@ -153,8 +153,8 @@ layer = model[index]
 with tm.no_grad():
     x_in = images
     for module in list(model)[:index]:           # the min network's own activations
-        x_in = module(tm.Tensor(x_in)).data
-    target = F.conv2d(tm.Tensor(x_in), layer.weight, layer.bias, layer.stride, layer.padding).data
+        x_in = module(tm.Tensor(x_in)).numpy()
+    target = F.conv2d(tm.Tensor(x_in), layer.weight, layer.bias, layer.stride, layer.padding).numpy()
 mean_abs = float(np.abs(x_in).mean())
 approx = approximate_output(layer, x_in, mean_abs)      # mu_x_hat = 1 x mean|x|, no gain
 gain, offset = fit_gain_offset(approx, target)

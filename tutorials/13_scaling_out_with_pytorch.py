@@ -94,8 +94,9 @@ def relative_differences(x: np.ndarray) -> dict[str, float]:
     out_t, out_p = model64(xt), twin64(xp)
     out_t.sum().backward()
     out_p.sum().backward()
-    pairs = {"output": (out_t.data, out_p.detach().numpy()), "input gradient": (xt.grad, xp.grad.numpy()),
-             "conv1 weight gradient": (model64[0].weight.grad, twin64[0].weight.grad.numpy())}
+    pairs = {"output": (out_t.numpy(), out_p.detach().numpy()),
+             "input gradient": (xt.grad.numpy(), xp.grad.numpy()),
+             "conv1 weight gradient": (model64[0].weight.grad.numpy(), twin64[0].weight.grad.numpy())}
     model64.zero_grad()
     twin64.zero_grad()
     return {k: float(np.abs(a - b).max() / np.abs(a).max()) for k, (a, b) in pairs.items()}
@@ -131,7 +132,7 @@ else:
     from tinymin.minconv import functional as numpy_steps
     from tinymin.torch import functional as torch_steps
 
-    w = model[0].weight.data
+    w = model[0].weight.numpy()
     mu_w = numpy_steps.step2_weight_scale(w, "layer")
     w_c, inside = numpy_steps.step3_clip(w, mu_w, DEFAULT_CLIP_VALUE)
     w_c_torch, inside_torch = torch_steps.step3_clip(torch.from_numpy(w), torch.tensor(mu_w),
@@ -177,7 +178,7 @@ else:
     folded = fold_min_model(back)
     logits = folded(x_test[:64])
     with tm.no_grad():
-        reference = back(tm.Tensor(x_test[:64])).data
+        reference = back(tm.Tensor(x_test[:64])).numpy()
     same = bool((logits.argmax(1) == reference.argmax(1)).all())
     print(f"folded network: the same predictions as the model: {same}")
     rows = operation_counts(back, (1, 28, 28), folded=True)

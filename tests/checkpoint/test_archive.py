@@ -28,7 +28,7 @@ def test_round_trip_restores_model_optimizer_and_config(tmp_path):
     other = small_model()
     other.load_state_dict(ck.model_state)
     for a, b in zip(model.parameters(), other.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     opt2 = optim.Adam(other.parameters(), lr=0.5)
     opt2.load_state_dict(ck.optimizer_state)
     assert opt2.param_groups[0]["lr"] == 0.01

@@ -42,7 +42,7 @@ def test_collate_wrong_answers():
     def always_float(samples):
         batch = right(samples)
         if isinstance(batch, tuple):
-            return tuple(type(b)(b.data.astype(np.float32)) if hasattr(b, "data") else b for b in batch)
+            return tuple(type(b)(b.numpy().astype(np.float32)) if hasattr(b, "numpy") else b for b in batch)
         return batch
 
     def unchecked(samples):
@@ -91,7 +91,7 @@ def test_train_epoch_wrong_answers():
                 loss.backward()
                 optimizer.step()
                 losses.append((loss.item(), len(y)))
-                correct += int((logits.data.argmax(axis=1) == y.data).sum())
+                correct += int((logits.argmax(dim=1) == y).sum())
                 seen += len(y)
             mean = sum(l * n for l, n in losses) / seen if weighted else statistics.mean(l for l, _ in losses)
             return {"loss": mean, "accuracy": correct / seen}

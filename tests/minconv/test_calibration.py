@@ -41,10 +41,10 @@ def test_calibration_never_makes_a_layer_worse(seed):
     layer.running_abs_mean[0] = rng.uniform(0.1, 5)
     x = np.abs(rng.normal(size=(16, 3, 8, 8))).astype(np.float32) * rng.uniform(0.1, 3)
     # the exact output of the weights as they are now (stage 2 rewrites them)
-    target = tm.nn.functional.conv2d(tm.tensor(x), layer.weight, layer.bias, 1, 1).data
+    target = tm.nn.functional.conv2d(tm.tensor(x), layer.weight, layer.bias, 1, 1).numpy()
     report = calibrate_layer(layer, x)
     assert report.error_after <= report.error_before + 1e-12
-    assert relative_squared_error(layer(tm.tensor(x)).data, target) == pytest.approx(
+    assert relative_squared_error(layer(tm.tensor(x)).numpy(), target) == pytest.approx(
         report.error_after, rel=1e-4)
 
 
@@ -54,19 +54,19 @@ def test_end_to_end_on_a_small_model_matches_the_exact_network_better():
                           nn.Conv2d(8, 8, 3, padding=1), nn.LeakyReLU(), nn.Flatten(),
                           nn.Linear(8 * 4 * 4, 4)).eval()
     x = np.random.default_rng(0).random((64, 1, 8, 8)).astype(np.float32)
-    reference = exact(tm.tensor(x)).data
+    reference = exact(tm.tensor(x)).numpy()
     converted = nn.convert_to_min(exact)
     nn.recalibrate_running_statistics(converted, [x])
-    before = relative_squared_error(converted(tm.tensor(x)).data, reference)
+    before = relative_squared_error(converted(tm.tensor(x)).numpy(), reference)
     report = nn.calibrate_min(converted, x[:48])
-    after = relative_squared_error(converted(tm.tensor(x)).data, reference)
+    after = relative_squared_error(converted(tm.tensor(x)).numpy(), reference)
     assert [r.layer for r in report] == ["0", "3"]
     assert all(r.error_after <= r.error_before for r in report)
     assert after < before
     assert not converted.training
     assert converted[0].is_calibrated
     # Calibrated gains still fold (with a per-channel rescale before the second min layer).
-    np.testing.assert_allclose(fold_min_model(converted)(x), converted(tm.tensor(x)).data,
+    np.testing.assert_allclose(fold_min_model(converted)(x), converted(tm.tensor(x)).numpy(),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -78,8 +78,8 @@ def test_calibration_gain_scales_the_backward():
     plain = nn.MinConv2d(1, 2, 3).double()
     plain.load_state_dict({k: v for k, v in layer.state_dict().items()
                            if k not in ("output_gain",)}, strict=False)
-    y = plain(tm.tensor(x.data))
-    x2 = tm.tensor(x.data, requires_grad=True)
+    y = plain(tm.tensor(x.numpy()))
+    x2 = tm.tensor(x.numpy(), requires_grad=True)
     plain(x2).backward(np.broadcast_to(np.array([2.0, 3.0]).reshape(1, 2, 1, 1), y.shape).copy())
     np.testing.assert_allclose(x.grad, x2.grad)
 

@@ -23,7 +23,7 @@ def calibrated(model, shape, seed=0):
 def test_folded_lenet_gives_the_eval_logits(clip_value):
     tm.manual_seed(0)
     model, x = calibrated(lenet(conv="min", clip_value=clip_value), (1, 28, 28))
-    expected = model(tm.tensor(x)).data
+    expected = model(tm.tensor(x)).numpy()
     folded = fold_min_model(model)
     np.testing.assert_allclose(folded(x), expected, rtol=1e-4, atol=1e-4)
 
@@ -31,10 +31,10 @@ def test_folded_lenet_gives_the_eval_logits(clip_value):
 def test_folded_mini_cifar_and_other_operators():
     tm.manual_seed(1)
     model, x = calibrated(mini_cifar(conv="min"), (3, 28, 28))
-    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).numpy(), rtol=1e-4,
                                atol=1e-4)
     model, x = calibrated(lenet(conv="min", operator="adder"), (1, 28, 28))
-    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).numpy(), rtol=1e-4,
                                atol=1e-4)
 
 
@@ -43,12 +43,12 @@ def test_channel_scale_into_a_linear_folds_and_into_a_min_layer_costs_a_rescale(
     single = nn.Sequential(nn.MinConv2d(1, 3, 3, padding=1, scale="channel"), nn.LeakyReLU(),
                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
     single, x = calibrated(single, (1, 8, 8))
-    np.testing.assert_allclose(fold_min_model(single)(x), single(tm.tensor(x)).data, rtol=1e-4,
+    np.testing.assert_allclose(fold_min_model(single)(x), single(tm.tensor(x)).numpy(), rtol=1e-4,
                                atol=1e-5)
     model, x = calibrated(lenet(conv="min", scale="channel"), (1, 28, 28))
     folded = fold_min_model(model)
     assert "ChannelRescale" in repr(folded)
-    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).data, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).numpy(), rtol=1e-4, atol=1e-4)
     rows = {r["layer"]: r for r in operation_counts(model, (1, 28, 28))}
     assert rows["0: MinConv2d"]["multiplications"] == 0
     assert rows["3: MinConv2d"]["multiplications"] == 32 * 14 * 14  # rescale of its input
@@ -80,7 +80,7 @@ def test_non_positive_calibration_gains_fold_exactly_with_an_affine_step():
     conv1.output_gain[...] = gain
     conv1.output_offset[...] = np.linspace(-0.1, 0.1, conv1.out_channels)
     folded = fold_min_model(model)
-    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).data, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(folded(x), model(tm.tensor(x)).numpy(), rtol=1e-4, atol=1e-4)
     assert np.all(np.isfinite(folded.steps[0].bias))
     rows = {r["layer"]: r for r in operation_counts(model, (1, 28, 28))}
     assert rows["0: MinConv2d"]["multiplications"] == 32 * 28 * 28  # the affine after it
@@ -100,7 +100,7 @@ def test_average_pooling_folds_and_counts_as_additions():
                           nn.MinConv2d(4, 6, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
                           nn.Flatten(), nn.Linear(6 * 2 * 2, 3))
     model, x = calibrated(model, (1, 8, 8))
-    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).data, rtol=1e-4,
+    np.testing.assert_allclose(fold_min_model(model)(x), model(tm.tensor(x)).numpy(), rtol=1e-4,
                                atol=1e-5)
     rows = {r["layer"]: r for r in operation_counts(model, (1, 8, 8))}
     assert rows["2: AvgPool2d"] == {"layer": "2: AvgPool2d", "multiplications": 4 * 4 * 4,

@@ -69,7 +69,7 @@ def test_forward_equals_direct_loop_of_eq13(stride, padding, clip_value, trainin
     y = F.min_conv2d(t64(x), t64(w), t64(b), spec, MinConvState(running), training)
     expected = direct_min_conv(x, w, b, stride, padding, mu_x, clip_value, operator,
                                per_channel=scale == "channel")
-    np.testing.assert_allclose(y.data, expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-10)
 
 
 def test_float32_forward():
@@ -79,7 +79,7 @@ def test_float32_forward():
                      spec=MinConvSpec(padding=1))
     assert y.dtype == np.float32
     expected = direct_min_conv(x, w, None, 1, 1, np.abs(x).mean(), 4.0)  # the default T
-    np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("clip_value", [None, 0.8])
@@ -124,7 +124,7 @@ def test_eval_uses_the_running_statistic():
     x, w = rng.normal(size=(1, 1, 4, 4)), rng.normal(size=(1, 1, 3, 3))
     a = F.min_conv2d(t64(x), t64(w), state=MinConvState(np.array([3.0])), training=False)
     b = F.min_conv2d(t64(x), t64(w), state=MinConvState(np.array([0.1])), training=False)
-    assert not np.allclose(a.data, b.data)
+    assert not np.allclose(a.numpy(), b.numpy())
 
 
 def test_table2_multiplexer_equals_formula_on_every_case():
@@ -150,8 +150,8 @@ def test_input_clip_does_not_change_the_min_forward():
                                               * np.minimum(np.abs(patch), np.abs(w_hat[c])))
     assert (np.abs(x) > mu_x).any()
     np.testing.assert_allclose(clipped, unclipped, rtol=1e-12)
-    np.testing.assert_allclose(F.min_conv2d(t64(x), t64(w), spec=MinConvSpec(clip_value=1.0)).data, clipped,
-                               rtol=1e-10)
+    np.testing.assert_allclose(F.min_conv2d(t64(x), t64(w), spec=MinConvSpec(clip_value=1.0)).numpy(),
+                               clipped, rtol=1e-10)
 
 
 def test_bad_arguments():
@@ -178,7 +178,7 @@ def test_convert_to_min_copies_weights_and_leaves_the_original():
     assert isinstance(exact[0], nn.Conv2d) and not isinstance(exact[0], nn.MinConv2d)
     layers = nn.min_layers(converted)
     assert [name for name, _ in layers] == ["0", "2.0"]
-    np.testing.assert_array_equal(layers[1][1].weight.data, exact[2][0].weight.data)
+    np.testing.assert_array_equal(layers[1][1].weight.numpy(), exact[2][0].weight.numpy())
     assert layers[0][1].clip_value is None
     state = exact.state_dict()
     result = nn.MinConv2d(1, 4, 3).load_state_dict({"weight": state["0.weight"],
@@ -207,7 +207,7 @@ def test_trace_records_every_step_of_algorithm1():
     names = steps.steps()
     assert [n.split(".")[0] for n in names] == ["1", "2", "3", "4", "5", "6", "7"]
     assert "mu_x" in str(steps)
-    assert steps[0].values["mu_x"]["value"] == pytest.approx(float(np.abs(x.data).mean()), rel=1e-6)
+    assert steps[0].values["mu_x"]["value"] == pytest.approx(float(np.abs(x.numpy()).mean()), rel=1e-6)
 
 
 def test_min_conv_layer_learns():
@@ -232,7 +232,7 @@ def test_min_conv_layer_learns():
         loss.backward()
         opt.step()
     model.eval()
-    accuracy = (model(tm.tensor(x)).data.argmax(1) == y).mean()
+    accuracy = (model(tm.tensor(x)).numpy().argmax(1) == y).mean()
     assert accuracy > 0.9
 
 
@@ -275,7 +275,7 @@ def test_chunked_min_conv_equals_unchunked_forward_and_backward():
             w = tm.tensor(np.random.default_rng(3).normal(size=(3, 2, 3, 3)), requires_grad=True)
             y = F.min_conv2d(x, w, None, MinConvSpec(padding=1, clip_value=2.0), MinConvState(np.ones(1)))
             (y * y).sum().backward()
-            results.append((y.data, x.grad.copy(), w.grad.copy()))
+            results.append((y.numpy(), x.grad.numpy().copy(), w.grad.numpy().copy()))
         finally:
             if previous is not None:
                 set_im2col_limit(previous)
@@ -300,11 +300,11 @@ def test_from_conv_copies_an_exact_layer():
     conv = nn.Conv2d(2, 3, 3, stride=2, padding=1).eval()
     layer = nn.MinConv2d.from_conv(conv, clip_value=2.0, operator="max")
     assert (layer.stride, layer.padding, layer.clip_value, layer.operator) == ((2, 2), (1, 1), 2.0, "max")
-    np.testing.assert_array_equal(layer.weight.data, conv.weight.data)
-    np.testing.assert_array_equal(layer.bias.data, conv.bias.data)
+    np.testing.assert_array_equal(layer.weight.numpy(), conv.weight.numpy())
+    np.testing.assert_array_equal(layer.bias.numpy(), conv.bias.numpy())
     assert not layer.training
-    layer.weight.data[...] = 0  # a copy, not a view
-    assert np.any(conv.weight.data)
+    layer.weight.numpy()[...] = 0  # a copy, not a view
+    assert np.any(conv.weight.numpy())
 
 
 def test_nn_reexports_minconv_lazily():

@@ -90,19 +90,19 @@ def test_fitted_thresholds_are_an_ordinary_layer_state():
     tm.manual_seed(0)
     layer = nn.MinConv2d(1, 4, 3, padding=1).eval()
     x = np.random.default_rng(0).random((6, 1, 8, 8)).astype(np.float32)
-    target = tm.nn.functional.conv2d(tm.tensor(x), layer.weight, layer.bias, 1, 1).data
+    target = tm.nn.functional.conv2d(tm.tensor(x), layer.weight, layer.bias, 1, 1).numpy()
     layer.running_abs_mean[0] = 2 * np.abs(x).mean()
     running, weight = fit_layer_thresholds(layer, x, target)
-    assert np.abs(weight).mean() == pytest.approx(np.abs(layer.weight.data).mean(), rel=1e-5)
+    assert np.abs(weight).mean() == pytest.approx(np.abs(layer.weight.numpy()).mean(), rel=1e-5)
     fitted_layer = copy.deepcopy(layer)
-    fitted_layer.weight.data[...] = weight
+    fitted_layer.weight.numpy()[...] = weight
     fitted_layer.running_abs_mean[0] = running
     w_hat = clipped_operands(fitted_layer, x).w_hat
     assert np.abs(w_hat).mean() == pytest.approx(running, rel=1e-5)
-    assert np.array_equal(np.sign(w_hat), np.sign(layer.weight.data))
+    assert np.array_equal(np.sign(w_hat), np.sign(layer.weight.numpy()))
     # the proposal fits the target better than the layer it started from
     def error(lay):
-        out = lay(tm.tensor(x)).data
+        out = lay(tm.tensor(x)).numpy()
         g, o = fit_gain_offset(out, target)
         return relative_squared_error(out * g.reshape(1, -1, 1, 1) + o.reshape(1, -1, 1, 1), target)
     assert error(fitted_layer) < error(layer)
@@ -120,8 +120,8 @@ def test_stage_two_only_ever_improves_a_layer(seed):
     both = calibrate_layer(layer, x)
     assert not only_scale.thresholds_fitted
     assert both.error_after <= only_scale.error_after
-    target = tm.nn.functional.conv2d(tm.tensor(x), stage1.weight, stage1.bias, 1, 2).data
-    assert relative_squared_error(layer(tm.tensor(x)).data, target) == pytest.approx(
+    target = tm.nn.functional.conv2d(tm.tensor(x), stage1.weight, stage1.bias, 1, 2).numpy()
+    assert relative_squared_error(layer(tm.tensor(x)).numpy(), target) == pytest.approx(
         both.error_after, rel=1e-4)
     if both.thresholds_fitted:  # training afterwards uses the fitted scale
         assert layer.input_scale_multiple[0] * np.abs(x).mean() == pytest.approx(
@@ -142,10 +142,10 @@ def test_linear_correction_undoes_a_known_affine_distortion():
     rng = np.random.default_rng(0)
     x_exact = rng.normal(size=(40, 6)).astype(np.float32)
     x = 0.5 * x_exact  # min features at half the scale: z = 0.5 W x* + b
-    z_exact = layer(tm.tensor(x_exact)).data
+    z_exact = layer(tm.tensor(x_exact)).numpy()
     report = correct_linear(layer, x, x_exact, "6")
     assert isinstance(report, LinearCorrection) and report.layer == "6"
-    np.testing.assert_allclose(layer(tm.tensor(x)).data, z_exact, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer(tm.tensor(x)).numpy(), z_exact, rtol=1e-4, atol=1e-5)
     assert report.error_before > 0.05 and report.error_after < 1e-8
 
 
@@ -156,18 +156,18 @@ def test_calibrate_min_reports_the_linear_correction_last_when_asked():
     x = np.random.default_rng(0).random((32, 1, 8, 8)).astype(np.float32)
     with tm.no_grad():
         features = exact[4](tm.tensor(list(exact)[3](list(exact)[2](list(exact)[1](
-            exact[0](tm.tensor(x))))).data)).data
+            exact[0](tm.tensor(x))))).numpy())).numpy()
     converted = nn.convert_to_min(exact)
     plain = copy.deepcopy(converted)
     report = nn.calibrate_min(converted, x, linear_correction=True)
     assert [r.layer for r in report] == ["0", "4"]
     assert isinstance(report[-1], LinearCorrection)
     assert report[-1].error_after <= report[-1].error_before
-    assert np.array_equal(converted[6].weight.data, exact[6].weight.data)  # only the first
+    assert np.array_equal(converted[6].weight.numpy(), exact[6].weight.numpy())  # only the first
     with tm.no_grad():
         z = converted[4](tm.tensor(list(converted)[3](list(converted)[2](list(converted)[1](
-            converted[0](tm.tensor(x))))).data)).data
+            converted[0](tm.tensor(x))))).numpy())).numpy()
     assert relative_squared_error(z, features) == pytest.approx(report[-1].error_after, rel=1e-4)
     skipped = nn.calibrate_min(plain, x, fit_max_k=0)  # no correction by default
     assert [r.layer for r in skipped] == ["0"] and not skipped[0].thresholds_fitted
-    np.testing.assert_array_equal(plain[4].weight.data, exact[4].weight.data)
+    np.testing.assert_array_equal(plain[4].weight.numpy(), exact[4].weight.numpy())

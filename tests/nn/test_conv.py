@@ -42,7 +42,7 @@ def test_conv2d_matches_direct_loop(case, seed):
     x = rng.normal(size=(n, ci, kh + eh, kw + ew))
     w, b = rng.normal(size=(co, ci, kh, kw)), rng.normal(size=co)
     y = F.conv2d(t64(x), t64(w), t64(b), stride=(sh, sw), padding=(ph, pw))
-    np.testing.assert_allclose(y.data, direct_conv2d(x, w, b, (sh, sw), (ph, pw)), atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), direct_conv2d(x, w, b, (sh, sw), (ph, pw)), atol=1e-10)
 
 
 @given(conv_cases, st.integers(0, 1000))
@@ -59,7 +59,7 @@ def test_conv2d_float32_close_to_float64():
     x, w = rng.normal(size=(2, 3, 8, 8)), rng.normal(size=(4, 3, 3, 3))
     y32 = F.conv2d(tm.tensor(x.astype(np.float32)), tm.tensor(w.astype(np.float32)), padding=1)
     assert y32.dtype == np.float32
-    np.testing.assert_allclose(y32.data, direct_conv2d(x, w, None, (1, 1), (1, 1)), atol=1e-4)
+    np.testing.assert_allclose(y32.numpy(), direct_conv2d(x, w, None, (1, 1), (1, 1)), atol=1e-4)
 
 
 def test_chunked_conv_equals_unchunked():
@@ -67,7 +67,7 @@ def test_chunked_conv_equals_unchunked():
     x, w = t64(rng.normal(size=(5, 2, 6, 6))), t64(rng.normal(size=(3, 2, 3, 3)))
     full = F.conv2d(x, w, padding=1)
     full.sum().backward()
-    gx, gw = x.grad.copy(), w.grad.copy()
+    gx, gw = x.grad.numpy().copy(), w.grad.numpy().copy()
     x.grad = w.grad = None
     previous = set_im2col_limit(36 * 18 * 8)  # bytes of about one image's columns
     try:
@@ -76,7 +76,7 @@ def test_chunked_conv_equals_unchunked():
     finally:
         set_im2col_limit(previous)
     assert get_im2col_limit() == previous
-    np.testing.assert_allclose(chunked.data, full.data)
+    np.testing.assert_allclose(chunked.numpy(), full.numpy())
     np.testing.assert_allclose(x.grad, gx)
     np.testing.assert_allclose(w.grad, gw)
 
@@ -112,9 +112,9 @@ def test_pooling_values_and_gradients(k, s, p):
     # Distinct values, so the arg-max is unique and finite differences are valid.
     x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) * 0.1
     stride = s or k
-    np.testing.assert_allclose(F.max_pool2d(t64(x), k, s, p).data,
+    np.testing.assert_allclose(F.max_pool2d(t64(x), k, s, p).numpy(),
                                direct_pool(x, k, stride, p, np.max, -np.inf))
-    np.testing.assert_allclose(F.avg_pool2d(t64(x), k, s, p).data,
+    np.testing.assert_allclose(F.avg_pool2d(t64(x), k, s, p).numpy(),
                                direct_pool(x, k, stride, p, np.mean, 0.0))
     assert tm.gradcheck(lambda a: F.max_pool2d(a, k, s, p), [t64(x)])
     assert tm.gradcheck(lambda a: F.avg_pool2d(a, k, s, p), [t64(x)])
@@ -133,16 +133,17 @@ def test_batch_norm_training_eval_and_gradients():
     gamma, beta = t64(rng.normal(size=3)), t64(rng.normal(size=3))
     running_mean, running_var = np.zeros(3), np.ones(3)
     y = F.batch_norm(x, running_mean, running_var, gamma, beta, training=True, momentum=0.1)
-    normed = (y.data - beta.data.reshape(1, 3, 1, 1)) / gamma.data.reshape(1, 3, 1, 1)
+    normed = (y.numpy() - beta.numpy().reshape(1, 3, 1, 1)) / gamma.numpy().reshape(1, 3, 1, 1)
     np.testing.assert_allclose(normed.mean(axis=(0, 2, 3)), 0, atol=1e-10)
     np.testing.assert_allclose(normed.var(axis=(0, 2, 3)), 1, rtol=1e-3)
-    np.testing.assert_allclose(running_mean, 0.1 * x.data.mean(axis=(0, 2, 3)))
-    np.testing.assert_allclose(running_var, 0.9 + 0.1 * x.data.var(axis=(0, 2, 3), ddof=1))
+    np.testing.assert_allclose(running_mean, 0.1 * x.numpy().mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(running_var, 0.9 + 0.1 * x.numpy().var(axis=(0, 2, 3), ddof=1))
     assert tm.gradcheck(lambda a, g, b: F.batch_norm(a, None, None, g, b, training=True),
                         [x, gamma, beta])
     y_eval = F.batch_norm(x, running_mean, running_var, training=False)
-    expected = (x.data - running_mean.reshape(1, 3, 1, 1)) / np.sqrt(running_var.reshape(1, 3, 1, 1) + 1e-5)
-    np.testing.assert_allclose(y_eval.data, expected)
+    expected = ((x.numpy() - running_mean.reshape(1, 3, 1, 1))
+                / np.sqrt(running_var.reshape(1, 3, 1, 1) + 1e-5))
+    np.testing.assert_allclose(y_eval.numpy(), expected)
 
 
 def test_layers_and_repr():

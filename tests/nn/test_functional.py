@@ -32,27 +32,27 @@ def test_activation_gradients(fn, shape, seed):
 
 def test_activation_values():
     x = np.array([-2.0, -0.5, 0.0, 1.5])
-    np.testing.assert_allclose(F.relu(t64(x)).data, np.maximum(x, 0))
-    np.testing.assert_allclose(F.leaky_relu(t64(x)).data, np.where(x > 0, x, 0.01 * x))
-    np.testing.assert_allclose(F.sigmoid(t64(x)).data, 1 / (1 + np.exp(-x)))
-    np.testing.assert_allclose(F.tanh(t64(x)).data, np.tanh(x))
+    np.testing.assert_allclose(F.relu(t64(x)).numpy(), np.maximum(x, 0))
+    np.testing.assert_allclose(F.leaky_relu(t64(x)).numpy(), np.where(x > 0, x, 0.01 * x))
+    np.testing.assert_allclose(F.sigmoid(t64(x)).numpy(), 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(F.tanh(t64(x)).numpy(), np.tanh(x))
 
 
 def test_softmax_is_stable_and_normalised():
     logits = t64([[1000.0, 1001.0, 999.0], [-1000.0, 0.0, 5.0]])
-    p = F.softmax(logits, dim=1).data
+    p = F.softmax(logits, dim=1).numpy()
     assert np.all(np.isfinite(p))
     np.testing.assert_allclose(p.sum(1), 1.0)
     expected = np.exp([-1.0, 0.0, -2.0]) / np.exp([-1.0, 0.0, -2.0]).sum()
     np.testing.assert_allclose(p[0], expected)
-    assert np.all(np.isfinite(F.log_softmax(logits, dim=1).data))
-    assert np.all(np.isfinite(F.sigmoid(t64([-1000.0, 1000.0])).data))
+    assert np.all(np.isfinite(F.log_softmax(logits, dim=1).numpy()))
+    assert np.all(np.isfinite(F.sigmoid(t64([-1000.0, 1000.0])).numpy()))
 
 
 def test_linear_matches_formula_and_gradcheck():
     rng = np.random.default_rng(0)
     x, w, b = t64(rng.normal(size=(5, 3))), t64(rng.normal(size=(2, 3))), t64(rng.normal(size=2))
-    np.testing.assert_allclose(F.linear(x, w, b).data, x.data @ w.data.T + b.data)
+    np.testing.assert_allclose(F.linear(x, w, b).numpy(), x.numpy() @ w.numpy().T + b.numpy())
     assert tm.gradcheck(F.linear, [x, w, b])
     assert tm.gradcheck(lambda a, c: F.linear(a, c), [x, w])
 
@@ -66,7 +66,7 @@ def test_cross_entropy_value_and_gradient():
     rng = np.random.default_rng(1)
     logits = t64(rng.normal(size=(4, 3)))
     target = np.array([0, 2, 1, 2])
-    z = logits.data
+    z = logits.numpy()
     expected = -np.mean(z[np.arange(4), target] - np.log(np.exp(z).sum(1)))
     np.testing.assert_allclose(F.cross_entropy(logits, target).item(), expected)
     assert tm.gradcheck(lambda a: F.cross_entropy(a, tm.tensor(target)), [logits])
@@ -109,12 +109,12 @@ def test_float32_stays_float32_in_mse_loss_and_max_backward():
 def test_dropout_scaling_reproducibility_and_eval():
     x = tm.ones(1000, 100)
     tm.manual_seed(0)
-    y = F.dropout(x, 0.3, training=True).data
+    y = F.dropout(x, 0.3, training=True).numpy()
     kept = y != 0
     assert abs(kept.mean() - 0.7) < 0.01
     np.testing.assert_allclose(y[kept], 1 / 0.7, rtol=1e-6)
     tm.manual_seed(0)
-    np.testing.assert_array_equal(F.dropout(x, 0.3, training=True).data, y)
+    np.testing.assert_array_equal(F.dropout(x, 0.3, training=True).numpy(), y)
     assert F.dropout(x, 0.3, training=False) is x
     with pytest.raises(ValueError, match="dropout"):
         F.dropout(x, 1.5)
@@ -125,7 +125,7 @@ def test_dropout_gradient_uses_the_same_mask():
     tm.manual_seed(1)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad, y.data)
+    np.testing.assert_allclose(x.grad, y.numpy())
 
 
 # ------------------------------------------------- the layers of issue #20 (item 7)

@@ -1,8 +1,9 @@
 """Tests for tinymin.optim: update rules against hand-computed values, state, schedulers.
 
-Parameters are a tiny stand-in (``.data`` and ``.grad``), so these tests need neither
-tinymin.tensor nor tinymin.nn. Every expected number is written out from the equations
-in the class docstrings; the comments show the intermediate values.
+Parameters are a tiny stand-in (a numpy ``.data``, and the ``numpy()``, ``shape`` and
+``grad`` an optimizer reads), so the update rules are tested on plain arrays. Every
+expected number is written out from the equations in the class docstrings; the comments
+show the intermediate values.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from tinymin import optim
+from tinymin import from_numpy, optim
 from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 from tinymin.nn import Parameter
 from tinymin.optim import (
@@ -31,11 +32,31 @@ RTOL = 1e-12
 
 
 class P:
-    """Stand-in parameter: a numpy ``data`` array and a ``grad`` (None or an array)."""
+    """Stand-in parameter: a numpy ``data`` array, and a ``grad`` that is None or a Tensor
+    (an array assigned to it is wrapped, as backward() would leave it)."""
 
     def __init__(self, data, grad=None, dtype=np.float64):
         self.data = np.array(data, dtype=dtype)
         self.grad = None if grad is None else np.array(grad, dtype=dtype)
+
+    def numpy(self):
+        return self.data
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = None if value is None else from_numpy(np.asarray(value))
 
 
 def run(optimizer, param, grads):
@@ -563,7 +584,7 @@ def test_trajectory_matches_torch_optim(backend, name, options):
         for _ in range(5):
             for p, t in zip(ours, theirs):
                 p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
-                t.grad = torch.from_numpy(p.grad.copy())
+                t.grad = torch.from_numpy(p.grad.numpy().copy())
             opt.step()
             reference.step()
     for p, t in zip(ours, theirs):
@@ -578,7 +599,7 @@ def test_trajectory_matches_torch_optim(backend, name, options):
 def _stepped(optimizer_class, **options):
     p = Parameter(np.array([1.0, 2.0], dtype=np.float32))
     optimizer = optimizer_class([p], lr=0.1, **options)
-    p.grad = np.array([0.5, -0.5], dtype=np.float32)
+    p.grad = from_numpy(np.array([0.5, -0.5], dtype=np.float32))
     optimizer.step()
     return optimizer
 

@@ -107,7 +107,7 @@ def test_a_plain_torch_sequential_comes_to_tinymin():
     from tinymin.tensor import Tensor
 
     expected = module(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(model(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 class Unsupported(nn.Module):

@@ -79,8 +79,8 @@ def run_tinymin(model, x, upstream):
     xt = Tensor(x, requires_grad=True)
     out = model(xt)
     (out * Tensor(upstream)).sum().backward()
-    grads = {name: p.grad for name, p in model.named_parameters()}
-    return out.data, xt.grad, grads
+    grads = {name: p.grad.numpy() for name, p in model.named_parameters()}
+    return out.numpy(), xt.grad.numpy(), grads
 
 
 def run_torch(module, x, upstream, device="cpu"):
@@ -149,7 +149,7 @@ def test_one_layer_agrees_for_every_operator_and_option(operator, options):
         upstream = np.random.default_rng(step).standard_normal(out_t.shape)
         (out_t * Tensor(upstream)).sum().backward()
         (out_p * torch.tensor(upstream)).sum().backward()
-        assert_close(out_p.detach().numpy(), out_t.data, 1e-9, "output")
+        assert_close(out_p.detach().numpy(), out_t.numpy(), 1e-9, "output")
         assert_close(xp.grad.numpy(), xt.grad, 1e-9, "input gradient")
         assert_close(torch_layer.weight.grad.numpy(), layer.weight.grad, 1e-9, "weight gradient")
         if bias:

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import tinymin as tm
 from tinymin import nn, optim
 from tinymin.checkpoint import load_checkpoint
 from tinymin.cli import main
@@ -158,7 +159,7 @@ def make_pair(name):
 
 def step(params, optimizer, grads, engine):
     for p, g in zip(params, grads):
-        p.grad = g.copy() if engine == "tinymin" else torch.tensor(g)
+        p.grad = tm.tensor(g) if engine == "tinymin" else torch.tensor(g)
     optimizer.step()
 
 
@@ -171,24 +172,24 @@ def test_optimizer_state_moves_between_engines_and_the_next_step_agrees(name):
     for g in grads[:2]:  # two steps on torch, then the state moves to tinymin
         step(theirs, their_opt, g, "torch")
     for p, t in zip(ours, theirs):
-        p.data[...] = t.detach().numpy()
+        p.numpy()[...] = t.detach().numpy()
     our_opt.load_state_dict(optimizer_state_to_numpy(their_opt.state_dict()))
     step(ours, our_opt, grads[2], "tinymin")
     step(theirs, their_opt, grads[2], "torch")
     for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-7)
 
     ours, theirs, our_opt, their_opt = make_pair(name)  # and the other way
     for g in grads[:2]:
         step(ours, our_opt, g, "tinymin")
     with torch.no_grad():
         for p, t in zip(ours, theirs):
-            t.copy_(torch.from_numpy(p.data))
+            t.copy_(torch.from_numpy(p.numpy()))
     their_opt.load_state_dict(optimizer_state_from_numpy(our_opt.state_dict(), their_opt))
     step(ours, our_opt, grads[2], "tinymin")
     step(theirs, their_opt, grads[2], "torch")
     for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(t.detach().numpy(), p.data, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(t.detach().numpy(), p.numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_scheduler_state_moves_between_engines():
@@ -217,7 +218,7 @@ def test_a_torch_trained_model_runs_the_same_in_tinymin(tmp_path):
     from tinymin.torch import to_torch
 
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
-    ours = model.eval()(Tensor(x)).data
+    ours = model.eval()(Tensor(x)).numpy()
     theirs = to_torch(model).eval()(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
 

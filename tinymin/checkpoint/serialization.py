@@ -128,4 +128,4 @@ def _check_numeric(where: str, array: np.ndarray, op: str = "save") -> None:
 
 def _plain(value: Any) -> Any:
     """A Tensor becomes its array; everything else stays as it is."""
-    return value.data if isinstance(value, Tensor) else value
+    return value.numpy() if isinstance(value, Tensor) else value

@@ -54,7 +54,7 @@ def default_collate(samples: Sequence[Any]) -> Any:
     if kind == "mapping":
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if kind == "array":
-        return Tensor(np.stack([getattr(s, "data", s) for s in samples]))
+        return Tensor(np.stack([np.asarray(s) for s in samples]))
     if kind == "number":
         return Tensor(np.array(samples, dtype=_number_dtype(samples)))
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
@@ -80,7 +80,7 @@ def _layout(sample: Any) -> Any:
     if kind == "mapping":
         return sorted(map(str, sample))
     if kind == "array":
-        return np.shape(getattr(sample, "data", sample))
+        return np.shape(sample)
     return None
 
 

@@ -35,7 +35,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = [np.asarray(getattr(a, "data", a)) for a in arrays]
+        self.arrays = [np.asarray(a) for a in arrays]
         n = len(self.arrays[0])
         for a in self.arrays[1:]:
             if len(a) != n:

@@ -184,7 +184,7 @@ def approximate_output(layer: MinConv2d, x: np.ndarray, running: float,
     spec = MinConvSpec(stride=layer.stride, padding=layer.padding, clip_value=layer.clip_value,
                        momentum=layer.momentum, scale=layer.scale, operator=layer.operator)
     state = MinConvState(running_abs_mean=np.array([running], np.float64))
-    return min_conv2d(Tensor(x), w, layer.bias, spec, state, training=False).data
+    return min_conv2d(Tensor(x), w, layer.bias, spec, state, training=False).numpy()
 
 
 def receptive_field(layer: MinConv2d) -> int:
@@ -200,8 +200,8 @@ def calibrate_layer(layer: MinConv2d, x: np.ndarray, name: str = "",
     always, stage 2 (:mod:`tinymin.minconv.thresholds`) when the layer's receptive
     field is at most ``fit_max_k`` and it lowers the error."""
     with no_grad():
-        target = F.conv2d(Tensor(x), layer.weight, layer.bias, layer.stride, layer.padding).data
-        before = layer(Tensor(x)).data  # current state, whatever it is
+        target = F.conv2d(Tensor(x), layer.weight, layer.bias, layer.stride, layer.padding).numpy()
+        before = layer(Tensor(x)).numpy()  # current state, whatever it is
         mean_abs = max(float(np.abs(x).mean()), 1e-30)
         current = float(layer.running_abs_mean[0])
         candidates = [(m, m * mean_abs, None) for m in grid] + [(current / mean_abs, current, None)]
@@ -244,7 +244,7 @@ def _best_candidate(layer: MinConv2d, x: np.ndarray, target: np.ndarray,
 def _apply(layer: MinConv2d, best) -> None:
     _, multiple, running, weight, gain, offset, _ = best
     if weight is not None:
-        layer.weight.data[...] = weight
+        layer.weight.numpy()[...] = weight
     layer.running_abs_mean[0] = running
     layer.input_scale_multiple[0] = multiple  # training keeps using the calibrated scale
     layer.output_gain[...] = gain
@@ -277,14 +277,14 @@ def correct_linear(layer: Linear, x: np.ndarray, x_exact: np.ndarray, name: str 
     """
     if layer.bias is None:
         raise ValueError("correct_linear: the layer has no bias to hold the offset")
-    z_exact = layer(Tensor(x_exact)).data
-    z = layer(Tensor(x)).data
+    z_exact = layer(Tensor(x_exact)).numpy()
+    z = layer(Tensor(x)).numpy()
     n, units = z.shape
     gain, offset = fit_gain_offset(z.reshape(n, units, 1, 1), z_exact.reshape(n, units, 1, 1))
-    layer.weight.data[...] = layer.weight.data * gain.reshape(-1, 1).astype(np.float32)
-    layer.bias.data[...] = (gain * layer.bias.data + offset).astype(np.float32)
+    layer.weight.numpy()[...] = layer.weight.numpy() * gain.reshape(-1, 1).astype(np.float32)
+    layer.bias.numpy()[...] = (gain * layer.bias.numpy() + offset).astype(np.float32)
     return LinearCorrection(name, relative_squared_error(z, z_exact),
-                            relative_squared_error(layer(Tensor(x)).data, z_exact))
+                            relative_squared_error(layer(Tensor(x)).numpy(), z_exact))
 
 
 def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
@@ -331,7 +331,7 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
     """
     if not isinstance(model, Sequential):
         raise ValueError(f"calibrate_min: expected a Sequential model, got {type(model).__name__}")
-    x = np.asarray(getattr(inputs, "data", inputs))
+    x = np.asarray(inputs)
     if x.ndim != 4 or len(x) == 0:
         raise ValueError(f"calibrate_min: inputs must be a non-empty (N, C, H, W) batch, got {x.shape}")
     layers = list(model)
@@ -347,7 +347,7 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
         for index, layer in enumerate(layers):
             if isinstance(layer, MinConv2d):
                 x_exact = F.conv2d(Tensor(x_exact), layer.weight, layer.bias, layer.stride,
-                                   layer.padding).data  # before calibration changes anything
+                                   layer.padding).numpy()  # before calibration changes anything
                 report.append(calibrate_layer(layer, x, str(index), grid,
                                               per_channel_gain=per_channel_gain,
                                               fit_max_k=fit_max_k, seed=seed))
@@ -355,6 +355,6 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
                 report.append(correct_linear(layer, x, x_exact, str(index)))
                 break
             else:
-                x_exact = layer(Tensor(x_exact)).data
-            x = layer(Tensor(x)).data
+                x_exact = layer(Tensor(x_exact)).numpy()
+            x = layer(Tensor(x)).numpy()
     return report

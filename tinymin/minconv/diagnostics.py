@@ -33,11 +33,11 @@ def compare_with_exact(layer: MinConv2d, x: np.ndarray) -> dict[str, Any]:
     running = layer.running_abs_mean.copy()  # measuring must not move mu_x_hat
     counted = layer.num_batches_tracked.copy()
     with no_grad():
-        approx = layer(Tensor(x)).data.astype(np.float64)
+        approx = layer(Tensor(x)).numpy().astype(np.float64)
         exact = F.conv2d(Tensor(ops.x_c), Tensor(ops.w_c), layer.bias, layer.stride, layer.padding)
     layer.running_abs_mean[...] = running
     layer.num_batches_tracked[...] = counted
-    exact = exact.data.astype(np.float64)
+    exact = exact.numpy().astype(np.float64)
     return {
         "correlation": float(np.corrcoef(approx.ravel(), exact.ravel())[0, 1]),
         "relative_error": float(np.linalg.norm(approx - exact) / max(np.linalg.norm(exact), 1e-30)),
@@ -57,7 +57,7 @@ def layer_diagnostics(model: Module, x: np.ndarray | Tensor) -> list[dict[str, A
     if not isinstance(model, Sequential):
         raise ValueError(f"layer_diagnostics: expected a Sequential, got {type(model).__name__}")
     names = {id(layer): name for name, layer in min_layers(model)}
-    out = np.asarray(getattr(x, "data", x))
+    out = np.asarray(x)
     rows = []
     with no_grad():
         for layer in model:
@@ -66,7 +66,7 @@ def layer_diagnostics(model: Module, x: np.ndarray | Tensor) -> list[dict[str, A
                 out = result.pop("output").astype(out.dtype)
                 rows.append({"layer": names[id(layer)], **result})
             else:
-                out = layer(Tensor(out)).data
+                out = layer(Tensor(out)).numpy()
     return rows
 
 

@@ -100,7 +100,7 @@ class ScaleFreeStep:
     layer: Module
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.layer(Tensor(x)).data
+        return self.layer(Tensor(x)).numpy()
 
 
 @dataclass
@@ -110,7 +110,7 @@ class FoldedModel:
     steps: list[Any] = field(default_factory=list)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = np.asarray(getattr(x, "data", x))
+        out = np.asarray(x)
         for step in self.steps:
             out = step(out)
         return out
@@ -174,14 +174,14 @@ def fold_min_model(model: Sequential) -> FoldedModel:
 def _fold_min_conv(layer: MinConv2d, scale: float) -> tuple[list[Any], Any]:
     """The folded steps of one min layer, and the scale its stored output carries."""
     mu_x = float(layer.running_abs_mean[0])
-    w = layer.weight.data.astype(np.float64)
+    w = layer.weight.numpy().astype(np.float64)
     mu_w = np.abs(w).mean(axis=None if layer.scale == "layer" else (1, 2, 3), keepdims=True)
     T = layer.clip_value
     w_c = w if T is None else np.clip(w, -T * mu_w, T * mu_w)
     w_hat = w_c * mu_x / mu_w                                   # Eq. 12, precomputed
     gain = layer.output_gain.astype(np.float64)
     offset = layer.output_offset.astype(np.float64)
-    bias = layer.bias.data.astype(np.float64) if layer.bias is not None else np.zeros(layer.out_channels)
+    bias = layer.bias.numpy().astype(np.float64) if layer.bias is not None else np.zeros(layer.out_channels)
     # y = gain * (base * sum_k m(x_s, w_hat / scale) + b) + offset,  base = mu_w * scale > 0
     base = np.broadcast_to(mu_w.reshape(-1) * scale, gain.shape)
     affine_after = not np.all(gain > 0)
@@ -214,8 +214,8 @@ def _flattened_scale(scale: np.ndarray, model: Sequential, index: int) -> np.nda
 
 
 def _fold_linear(layer: Linear, scale: Any) -> FoldedLinear:
-    weight = (layer.weight.data * np.asarray(scale, dtype=np.float64)).astype(layer.weight.dtype)
-    return FoldedLinear(weight, None if layer.bias is None else layer.bias.data.copy())
+    weight = (layer.weight.numpy() * np.asarray(scale, dtype=np.float64)).astype(layer.weight.dtype)
+    return FoldedLinear(weight, None if layer.bias is None else layer.bias.numpy().copy())
 
 
 # ------------------------------------------------------------------- operation counts

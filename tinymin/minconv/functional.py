@@ -232,7 +232,7 @@ def calibrated_output(y: Tensor, gain: np.ndarray | None, offset: np.ndarray | N
         y = y * Tensor(gain.reshape(1, -1, 1, 1))
     if offset is not None:
         y = y + Tensor(offset.reshape(1, -1, 1, 1))
-    record(layer_name, "5b. calibrated y = gain * y + offset", y=y.data)
+    record(layer_name, "5b. calibrated y = gain * y + offset", y=y.numpy())
     return y
 
 
@@ -286,7 +286,7 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)  # before mu_x_hat moves
-    x_data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    x_data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     running = state.running_abs_mean
     if x_data.size == 0:
         # an empty batch has no mean |x| and moves no statistic; any scale gives the

@@ -71,9 +71,9 @@ class MinConv2d(ConvLayer):
                              "support; use an odd kernel_size")
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                     conv.padding, conv.bias is not None, **options)
-        layer.weight.data[...] = conv.weight.data
+        layer.weight.numpy()[...] = conv.weight.numpy()
         if conv.bias is not None:
-            layer.bias.data[...] = conv.bias.data
+            layer.bias.numpy()[...] = conv.bias.numpy()
         layer.train(conv.training)
         return layer
 
@@ -109,7 +109,7 @@ class MinConv2d(ConvLayer):
     def weight_scale(self) -> np.ndarray:
         """Current :math:`\\mu_w` (scalar, or one per output channel)."""
         axes = None if self.scale == "layer" else (1, 2, 3)
-        return np.abs(self.weight.data).mean(axis=axes)
+        return np.abs(self.weight.numpy()).mean(axis=axes)
 
     def reset_running_stats(self) -> None:
         self.running_abs_mean[...] = 1.0
@@ -138,7 +138,7 @@ def clipped_operands(layer: MinConv2d, x: np.ndarray | Tensor) -> ClippedOperand
     ``input_scale_multiple``), in evaluation mode :math:`\\hat\\mu_x`; the running
     statistics are read, never updated. For diagnostics, calibration and teaching.
     """
-    x = np.asarray(getattr(x, "data", x))
+    x = np.asarray(x)
     mu_x = step1_input_scale(x, layer.running_abs_mean, layer.training,
                              float(layer.input_scale_multiple[0]))
-    return clip_and_rescale(x, layer.weight.data, mu_x, layer.clip_value, layer.scale)
+    return clip_and_rescale(x, layer.weight.numpy(), mu_x, layer.clip_value, layer.scale)

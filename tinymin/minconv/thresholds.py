@@ -167,7 +167,7 @@ def fit_layer_thresholds(layer, x: np.ndarray, target: np.ndarray, rows: int = D
     fitted, _, _ = fit_thresholds(cols, wanted, w_hat, sweeps)
     mean_tau = float(np.abs(fitted).mean())
     if mean_tau == 0:
-        return float(layer.running_abs_mean[0]), layer.weight.data.copy()
-    mu_w = float(np.abs(layer.weight.data).mean())
-    weight = (fitted * (mu_w / mean_tau)).reshape(layer.weight.shape).astype(layer.weight.data.dtype)
+        return float(layer.running_abs_mean[0]), layer.weight.numpy().copy()
+    mu_w = float(np.abs(layer.weight.numpy()).mean())
+    weight = (fitted * (mu_w / mean_tau)).reshape(layer.weight.shape).astype(layer.weight.numpy().dtype)
     return mean_tau, weight

@@ -1,6 +1,6 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
-from tinymin.nn import functional, init
+from tinymin.nn import functional, init, utils
 from tinymin.nn.activation import LogSigmoid, LogSoftmax, Softmax
 from tinymin.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from tinymin.nn.containers import ModuleDict, ModuleList
@@ -31,6 +31,7 @@ __all__ = [
     "Dropout", "Dropout2d", "Flatten", "Identity", "LazyConv2d", "LazyLinear", "LeakyReLU",
     "Linear", "LogSigmoid", "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "count_parameters", "functional", "init",
+    "utils",
 ]
 
 # THE one exception to the layering (the import-linter contract in pyproject.toml

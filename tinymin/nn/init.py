@@ -42,7 +42,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values.astype(tensor.dtype)
+    tensor.numpy()[...] = values.astype(tensor.dtype)
     return tensor
 
 
@@ -57,17 +57,17 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    tensor.data[...] = 0
+    tensor.numpy()[...] = 0
     return tensor
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    tensor.data[...] = 1
+    tensor.numpy()[...] = 1
     return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.data[...] = value
+    tensor.numpy()[...] = value
     return tensor
 
 

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinymin.device import gpu_error, parse_to_args
+from tinymin.dtypes import as_dtype
 from tinymin.nn.parameter import Parameter
 
 #: Returned by :meth:`Module.load_state_dict`, as in PyTorch.
@@ -155,12 +157,12 @@ class Module:
             if set_to_none or param.grad is None:
                 param.grad = None
             else:
-                param.grad[...] = 0
+                param.grad.zero_()
 
     def astype(self, dtype: Any) -> Module:
         """Convert parameters and floating buffers in place to ``dtype``."""
         for param in self.parameters():
-            param.data = param.data.astype(dtype)
+            param.data = param.data.type(dtype)
             param.grad = None
         for module in self.modules():
             for name in module._buffers:
@@ -175,13 +177,34 @@ class Module:
     def float(self) -> Module:
         return self.astype(np.float32)
 
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, as ``torch.nn.Module.to``:
+        this module itself, its floating parameters and buffers converted in place to a
+        float ``dtype`` if one is given. The device must be the CPU (a GPU raises the
+        error that names ``--engine torch``)."""
+        _, dtype, _ = parse_to_args("Module.to", args, kwargs)
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating-point dtypes, got {dtype}")
+            self.astype(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """This module: it is on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused with the error that names tinymin's PyTorch engine."""
+        raise gpu_error("Module.cuda()", "cuda" if device is None else device)
+
     # ---------------------------------------------------------- serialisation
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed like PyTorch (``"0.weight"``)."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for module_name, module in self.named_modules():
             for name, param in module._parameters.items():
-                state[_join(module_name, name)] = param.data.copy()
+                state[_join(module_name, name)] = param.numpy().copy()
             for name in module._buffers:
                 state[_join(module_name, name)] = np.array(getattr(module, name), copy=True)
         return state
@@ -208,8 +231,8 @@ class Module:
         for key, (module, name, is_param) in own.items():
             if key not in state_dict:
                 continue
-            value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
-            current = np.asarray(module._parameters[name].data if is_param else getattr(module, name))
+            value = np.asarray(state_dict[key])
+            current = np.asarray(module._parameters[name].numpy() if is_param else getattr(module, name))
             if value.shape != current.shape:
                 problems.append(f"{key}: checkpoint shape {value.shape} != model shape {current.shape}")
             elif not np.can_cast(value.dtype, current.dtype, casting="same_kind"):
@@ -238,7 +261,7 @@ class Module:
 
     def _load_value(self, name: str, is_param: bool, value: np.ndarray) -> None:
         if is_param:
-            target = self._parameters[name].data
+            target = self._parameters[name].numpy()
             np.copyto(target, value, casting="same_kind")  # in place: optimizers keep it
         else:
             current = getattr(self, name)
@@ -273,7 +296,7 @@ def _join(prefix: str, name: str) -> str:
 
 def count_parameters(module: Module) -> int:
     """Number of learnable scalars in ``module``."""
-    return sum(p.size for p in module.parameters())
+    return sum(p.numel() for p in module.parameters())
 
 
 __all__ = ["IncompatibleKeys", "Module", "count_parameters"]

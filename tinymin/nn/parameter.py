@@ -17,7 +17,7 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        array = data.data if isinstance(data, Tensor) else data
+        array = data.numpy() if isinstance(data, Tensor) else data
         array = np.array(array, copy=True)  # a parameter owns its storage
         if array.dtype not in (np.float32, np.float64):
             array = array.astype(np.float32)

@@ -14,7 +14,7 @@ to the Module or function a user calls), and lives in one of these files:
     AddFunction, SubFunction, MulFunction, DivFunction, NegFunction, PowFunction,
     MatMulFunction
 ``tinymin/ops/reduction.py``
-    SumFunction, MaxFunction
+    SumFunction, MaxFunction, ProdFunction
 ``tinymin/ops/shape.py``
     ReshapeFunction, PermuteFunction, ContiguousFunction, GetItemFunction, CatFunction,
     StackFunction, WhereFunction
@@ -49,7 +49,7 @@ from tinymin.ops.arithmetic import (
     PowFunction,
     SubFunction,
 )
-from tinymin.ops.reduction import MaxFunction, SumFunction
+from tinymin.ops.reduction import MaxFunction, ProdFunction, SumFunction
 from tinymin.ops.shape import (
     CatFunction,
     ContiguousFunction,
@@ -72,6 +72,6 @@ __all__ = [
     "AbsFunction", "AddFunction", "AsTypeFunction", "CatFunction", "ClipFunction", "ContiguousFunction",
     "DivFunction",
     "ExpFunction", "GetItemFunction", "LogFunction", "MatMulFunction", "MaxFunction",
-    "MulFunction", "NegFunction", "PermuteFunction", "PowFunction", "ReshapeFunction",
+    "MulFunction", "NegFunction", "PermuteFunction", "PowFunction", "ProdFunction", "ReshapeFunction",
     "SqrtFunction", "StackFunction", "SubFunction", "SumFunction", "WhereFunction",
 ]

@@ -136,15 +136,18 @@ def tanh(x: Tensor) -> Tensor:
     return TanhFunction.apply(x)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """Numerically stable :math:`\\log \\operatorname{softmax}(x)` along ``dim``."""
+def log_softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """Numerically stable :math:`\\log \\operatorname{softmax}(x)` along ``dim`` (or
+    numpy's ``axis``)."""
+    dim = dim if axis is None else axis
     _check_dim("log_softmax", x, dim)
     return LogSoftmaxFunction.apply(x, dim)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """:math:`\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}` along ``dim``."""
-    return log_softmax(x, dim).exp()
+def softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """:math:`\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}` along ``dim`` (or
+    numpy's ``axis``)."""
+    return log_softmax(x, dim, axis=axis).exp()
 
 
 def _check_dim(op: str, x: Tensor, dim: int) -> None:

@@ -48,15 +48,18 @@ class MulFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # each gradient needs only the other operand: save no more (as PyTorch), so that
+        # ``c * 2`` does not hold on to ``c`` and a later ``c += 1`` does not invalidate it
+        ctx.save_for_backward(a if need_b else None, b if need_a else None, _shape(a), _shape(b))
         return np.multiply(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        a, b = ctx.saved_tensors
+        a, b, shape_a, shape_b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (sum_to(grad * b, _shape(a)) if need_a else None,
-                sum_to(grad * a, _shape(b)) if need_b else None)
+        return (sum_to(grad * b, shape_a) if need_a else None,
+                sum_to(grad * a, shape_b) if need_b else None)
 
 
 class DivFunction(Function):
@@ -64,15 +67,16 @@ class DivFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
+        need_b = ctx.needs_input_grad[1]
+        ctx.save_for_backward(a if need_b else None, b, _shape(a), _shape(b))  # a only for b's
         return np.divide(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad):
-        a, b = ctx.saved_tensors
+        a, b, shape_a, shape_b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (sum_to(grad / b, _shape(a)) if need_a else None,
-                sum_to(-grad * a / (b * b), _shape(b)) if need_b else None)
+        return (sum_to(grad / b, shape_a) if need_a else None,
+                sum_to(-grad * a / (b * b), shape_b) if need_b else None)
 
 
 class NegFunction(Function):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinymin._arrays import broadcasts_to, shape_args
+from tinymin._arrays import broadcasts_to, reduction_args, shape_args
 from tinymin.autograd import as_tensor
 from tinymin.ops.arithmetic import AddFunction
 from tinymin.ops.reduction import MaxFunction, normalize_axes
@@ -52,7 +52,8 @@ def minimum(a: Any, b: Any) -> Tensor:
     return -maximum(-a, -b)
 
 
-def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+              keepdims: bool | None = None) -> Tensor:
     """:math:`\\log \\sum_i e^{x_i}` over ``dim`` (all elements by default), without overflow.
 
     The largest element :math:`m` is taken out first, as a constant:
@@ -70,10 +71,13 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     dim : int or tuple of int, optional
     keepdim : bool
         Keep the reduced dims with size 1.
+    axis, keepdims : optional
+        numpy's names for ``dim`` and ``keepdim``.
     """
     x = as_tensor(x)
+    dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
     axes = normalize_axes(dim, x.ndim)
-    peak = np.max(x.data, axis=axes, keepdims=True)
+    peak = np.max(x._array, axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf): shift by nothing
     with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf
         out = (x - peak).exp().sum(axes, keepdim=True).log() + peak
@@ -170,20 +174,47 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(x, math.ceil(x.shape[axis] / chunks) or 1, dim)
 
 
-def var(x: Tensor, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-    """Variance :math:`\\frac{1}{n}\\sum (x - \\bar x)^2` over the ``n`` reduced elements;
-    ``unbiased=True`` divides by :math:`n - 1`, PyTorch's default (not tinymin's)."""
+def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Variance over the ``n`` reduced elements, with PyTorch's signature and default:
+
+    .. math:: \\operatorname{var}(x) = \\frac{1}{n - c} \\sum_i (x_i - \\bar x)^2
+
+    where the correction :math:`c` is 1 by default (Bessel's, the unbiased estimate).
+
+    Parameters
+    ----------
+    x : Tensor
+    dim : int or tuple of int, optional
+        All elements by default; ``axis`` is the same (numpy's name).
+    unbiased : bool, optional
+        The older spelling: True is ``correction=1``, False ``correction=0``.
+    keepdim : bool
+        Keep the reduced dims with size 1 (``keepdims`` is the same).
+    correction : float, optional
+        :math:`c`; 1 unless given. Where :math:`n - c \\le 0` the result is nan or inf.
+    """
     x = as_tensor(x)
+    if isinstance(dim, bool):  # var(True): PyTorch's var(unbiased)
+        dim, unbiased = None, dim
+    dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
+    if unbiased is not None and correction is not None:
+        raise TypeError("var: pass either unbiased= or correction=, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
     axes = normalize_axes(dim, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
     centred = x - x.mean(dim, keepdim=True)
-    return (centred * centred).sum(dim, keepdim) / (count - 1 if unbiased else count)
+    with np.errstate(divide="ignore", invalid="ignore"):  # n <= c: nan or inf, as in PyTorch
+        return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
 
 
-def std(x: Tensor, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-    """Standard deviation :math:`\\sqrt{\\operatorname{var}}`, biased by default as
-    :func:`var` is (PyTorch divides by :math:`n - 1` unless told otherwise)."""
-    return var(x, dim, keepdim, unbiased).sqrt()
+def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Standard deviation :math:`\\sqrt{\\operatorname{var}}`, with the arguments and the
+    default correction (1) of :func:`var`."""
+    return var(x, dim, unbiased, keepdim, correction=correction, axis=axis,
+               keepdims=keepdims).sqrt()
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

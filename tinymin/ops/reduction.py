@@ -1,4 +1,4 @@
-"""Reductions: ``sum`` and ``max`` over some axes (``mean`` is built from ``sum``)."""
+"""Reductions: ``sum``, ``max`` and ``prod`` over some axes (``mean`` is built from ``sum``)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,33 @@ class MaxFunction(Function):
         share = is_max / is_max.sum(axis=axes, keepdims=True)
         grad = np.reshape(grad, out.shape)
         return (grad * share, None, None)
+
+
+class ProdFunction(Function):
+    """:math:`y = \\prod_{i \\in \\text{axes}} a_i`.
+
+    The gradient of one factor is the product of all the others,
+    :math:`\\partial y/\\partial a_i = \\prod_{j \\ne i} a_j`, computed as the product
+    of the factors before it times the product of those after it (two cumulative
+    products), so a zero factor needs no division.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, axis=None, keepdims=False):
+        axes = normalize_axes(axis, np.ndim(a))
+        ctx.save_for_backward(a, axes, keepdims)
+        return np.prod(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, axes, keepdims = ctx.saved_tensors
+        kept = [i for i in range(a.ndim) if i not in axes]
+        # the reduced axes moved to the end and merged into one: shape (kept..., n)
+        moved = np.transpose(a, kept + list(axes)).reshape([a.shape[i] for i in kept] + [-1])
+        ones = np.ones(moved.shape[:-1] + (1,), dtype=moved.dtype)
+        before = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+        after = np.flip(np.cumprod(np.flip(np.concatenate([moved[..., 1:], ones], axis=-1), -1),
+                                   axis=-1), -1)
+        others = (before * after).reshape([a.shape[i] for i in kept + list(axes)])
+        others = np.transpose(others, np.argsort(kept + list(axes)))
+        return (_expand_reduced(grad, a.shape, axes, keepdims) * others, None, None)

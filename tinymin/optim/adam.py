@@ -61,12 +61,13 @@ class Adam(Optimizer):
     Examples
     --------
     >>> import numpy as np
+    >>> import tinymin as tm
     >>> from tinymin.nn import Parameter
     >>> w = Parameter(np.array([1.0, 2.0]))
-    >>> w.grad = np.array([0.5, -4.0])
+    >>> w.grad = tm.tensor([0.5, -4.0], dtype=tm.float64)
     >>> Adam([w], lr=0.1).step()  # the first step moves each entry by about lr
     >>> w.data
-    array([0.9, 2.1])
+    tensor([0.9, 2.1], dtype=float64)
     """
 
     def __init__(

@@ -12,8 +12,8 @@ An optimizer holds two things, with the same names and shapes as in PyTorch:
     A dict from parameter to that parameter's own running values (momentum buffer,
     Adam's moments and step counter), filled in by the first ``step()``.
 
-``step()`` reads each ``p.grad`` and changes ``p.data`` **in place**, so that every
-view of the array (and every module holding it) sees the new values. A parameter
+``step()`` reads each ``p.grad`` and changes ``p``'s numbers (``p.numpy()``) **in
+place**, so that every view of the array (and every module holding it) sees the new values. A parameter
 whose ``grad`` is ``None`` received no gradient and is left alone. The loop over
 groups and parameters lives here, once; a subclass (SGD, Adam) only writes
 :meth:`Optimizer.update_parameter`, the maths for one parameter. The updates work
@@ -40,8 +40,10 @@ __all__ = ["Optimizer"]
 class ParameterLike(Protocol):
     """What an optimizer needs of a parameter (``tinymin.nn.Parameter`` is one)."""
 
-    data: np.ndarray  # updated in place by step()
-    grad: np.ndarray | None  # None, or an array of data's shape
+    shape: tuple[int, ...]
+    grad: Any  # None, or a Tensor of the parameter's shape
+
+    def numpy(self) -> np.ndarray: ...  # the numbers, updated in place by step()
 
 
 class Optimizer:
@@ -167,7 +169,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.fill(0)
+                    p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place.
@@ -191,7 +193,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue  # no gradient reached it: leave the parameter alone
-                self.update_parameter(p.data, checked_grad(p), self.state[p], group)
+                self.update_parameter(p.numpy(), checked_grad(p), self.state[p], group)
         return loss
 
     def update_parameter(
@@ -202,7 +204,7 @@ class Optimizer:
         Parameters
         ----------
         param : ndarray
-            The parameter's values (``p.data``), changed in place.
+            The parameter's values (``p.numpy()``), changed in place.
         grad : ndarray
             Its gradient, of the same shape; only read, never changed.
         state : dict
@@ -357,14 +359,14 @@ class Optimizer:
 
 # ---------------------------------------------------------------------- helpers
 def checked_grad(p: ParameterLike) -> np.ndarray:
-    """``p.grad``, after checking it has the parameter's shape.
+    """The numpy array of ``p.grad``, after checking it has the parameter's shape.
 
     Without this check numpy would broadcast a wrong-shaped gradient silently.
     """
-    grad = p.grad
-    if grad.shape != p.data.shape:
+    grad = p.grad.numpy()
+    if grad.shape != p.shape:
         raise ValueError(
-            f"a gradient of shape {grad.shape} does not match its parameter of shape {p.data.shape}"
+            f"a gradient of shape {grad.shape} does not match its parameter of shape {p.shape}"
         )
     return grad
 
@@ -389,7 +391,7 @@ def gradient_with_weight_decay(
 
 
 def _looks_like_parameter(obj: Any) -> bool:
-    return isinstance(getattr(obj, "data", None), np.ndarray) and hasattr(obj, "grad")
+    return callable(getattr(obj, "numpy", None)) and hasattr(obj, "grad")
 
 
 def _check_is_parameter(p: Any, position: int) -> None:
@@ -398,8 +400,8 @@ def _check_is_parameter(p: Any, position: int) -> None:
         if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str):
             hint = " (this looks like named_parameters(); pass parameters() instead)"
         raise TypeError(
-            f"an optimizer can only optimize parameters (objects with a numpy .data and a "
-            f".grad), but the item at position {position} is a {type(p).__name__}{hint}"
+            f"an optimizer can only optimize parameters (tensors: objects with a .numpy() "
+            f"and a .grad), but the item at position {position} is a {type(p).__name__}{hint}"
         )
     if type(p).__hash__ is None:
         raise TypeError(
@@ -426,10 +428,10 @@ def _restore_state_value(value: Any, p: ParameterLike, description: str) -> Any:
     """A copy of a saved state value, checked against its parameter ``p``."""
     if not isinstance(value, np.ndarray):
         return copy.deepcopy(value)
-    if value.shape != p.data.shape:
+    if value.shape != p.shape:
         raise ValueError(
-            f"{description} has shape {value.shape}, but the parameter has shape {p.data.shape}"
+            f"{description} has shape {value.shape}, but the parameter has shape {p.shape}"
         )
     if np.issubdtype(value.dtype, np.floating):
-        return value.astype(p.data.dtype, copy=True)  # state lives in the parameter's dtype
+        return value.astype(p.dtype, copy=True)  # state lives in the parameter's dtype
     return value.copy()

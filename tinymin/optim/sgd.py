@@ -55,12 +55,13 @@ class SGD(Optimizer):
     Examples
     --------
     >>> import numpy as np
+    >>> import tinymin as tm
     >>> from tinymin.nn import Parameter
     >>> w = Parameter(np.array([1.0, 2.0]))
-    >>> w.grad = np.array([0.5, -1.0])  # as backward() would leave it
+    >>> w.grad = tm.tensor([0.5, -1.0], dtype=tm.float64)  # as backward() would leave it
     >>> SGD([w], lr=0.1).step()  # w.data -= 0.1 * w.grad
     >>> w.data
-    array([0.95, 2.1 ])
+    tensor([0.95, 2.1 ], dtype=float64)
     """
 
     def __init__(

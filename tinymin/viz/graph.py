@@ -109,12 +109,12 @@ def _parameter_names(params: Any) -> dict[int, str]:
 def _tensor_label(tensor: Tensor, name: str | None, grads: bool) -> str:
     lines = [name] if name else []
     lines.append(f"{tuple(tensor.shape)} {tensor.dtype}")
-    if tensor.data.size == 1:
-        lines.append(f"value {tensor.data.item():.4g}")
+    if tensor.numel() == 1:
+        lines.append(f"value {tensor.item():.4g}")
     if tensor.requires_grad:
         lines.append("requires_grad")
     if grads and tensor.grad is not None:
-        lines.append(f"|grad| {float(np.linalg.norm(tensor.grad)):.4g}")
+        lines.append(f"|grad| {float(np.linalg.norm(tensor.grad.numpy())):.4g}")
     return "\n".join(lines)
 
 

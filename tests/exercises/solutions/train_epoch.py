@@ -13,6 +13,6 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, progress=True
         loss.backward()
         optimizer.step()
         total_loss += loss.item() * len(y)
-        correct += int((logits.data.argmax(axis=1) == y.data).sum())
+        correct += int((logits.argmax(dim=1) == y).sum())
         seen += len(y)
     return {"loss": total_loss / seen, "accuracy": correct / seen}

@@ -37,9 +37,9 @@ def _tinymin_adam(param: np.ndarray, grads: list[np.ndarray], hyper: dict[str, f
                               eps=hyper["eps"])
     history = []
     for grad in grads:
-        weight.grad = np.array(grad, dtype=np.float64)
+        weight.grad = tm.tensor(grad, dtype=np.float64)
         optimizer.step()
-        history.append(weight.data.copy())
+        history.append(weight.numpy().copy())
     return history
 
 
@@ -88,10 +88,10 @@ def _tinymin_adam_step(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999,
     optimizer = tm.optim.Adam([weight], lr=lr, betas=(beta1, beta2), eps=eps)
     optimizer.state[weight].update(step=step - 1, exp_avg=np.array(m, dtype=np.float64),
                                    exp_avg_sq=np.array(v, dtype=np.float64))
-    weight.grad = np.array(grad, dtype=np.float64)
+    weight.grad = tm.tensor(grad, dtype=np.float64)
     optimizer.step()
     state = optimizer.state[weight]
-    return weight.data.copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
+    return weight.numpy().copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
 
 
 def reference() -> dict[str, Callable]:

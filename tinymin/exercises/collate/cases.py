@@ -61,10 +61,11 @@ def expect_batch(case: str, inputs: dict, expected: Any, obtained: Any, where: s
         if not isinstance(obtained, Tensor):
             fail(case, inputs, "a Tensor", _describe(obtained),
                  f"{where}: {_describe(obtained)}, expected a tinymin Tensor", HINTS[case])
-        if obtained.data.dtype != expected.data.dtype:
-            fail(case, inputs, expected.data.dtype, obtained.data.dtype,
-                 f"{where}: dtype {obtained.data.dtype}, expected {expected.data.dtype}", HINTS[case])
-        expect_close(case, HINTS[case], inputs, expected.data, obtained.data, rtol=0, atol=0, what=where)
+        if obtained.dtype != expected.dtype:
+            fail(case, inputs, expected.dtype, obtained.dtype,
+                 f"{where}: dtype {obtained.dtype}, expected {expected.dtype}", HINTS[case])
+        expect_close(case, HINTS[case], inputs, expected.numpy(), obtained.numpy(), rtol=0, atol=0,
+                     what=where)
 
 
 def _describe(value: Any) -> str:

@@ -32,7 +32,7 @@ def tinymin_matmul_grads(a: np.ndarray, b: np.ndarray, grad: np.ndarray) -> tupl
     ta = tm.tensor(a, requires_grad=True, dtype=np.float64)
     tb = tm.tensor(b, requires_grad=True, dtype=np.float64)
     (ta @ tb).backward(grad)
-    return ta.grad, tb.grad
+    return ta.grad.numpy(), tb.grad.numpy()
 
 
 def _pair(case, inputs, obtained):

@@ -17,7 +17,7 @@ EXERCISE = Exercise(
         "them, and it must run before each backward. Modules have a method that switches "
         "dropout on.",
         "Accumulate loss * batch size and the count of correct predictions, and divide by the "
-        "number of samples at the end; `loss.item()` gives a float, `logits.data.argmax(axis=1)` "
+        "number of samples at the end; `loss.item()` gives a float, `logits.argmax(dim=1)` "
         "the predicted classes.",
     ),
     cases=cases,

@@ -73,13 +73,13 @@ def _test(case: str):
         if not model.training:
             fail(case, inputs, "training mode", "eval mode", "the model is still in eval mode", HINTS[case])
         for (name, want), got in zip(tinymin_model.named_parameters(), model.parameters()):
-            expect_close(case, HINTS[case], inputs, want.data, got.data, rtol=1e-5, atol=1e-6,
+            expect_close(case, HINTS[case], inputs, want.numpy(), got.numpy(), rtol=1e-5, atol=1e-6,
                          what=f"{name} after the epoch")
     return test
 
 
 def _number(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") and np.size(getattr(value, "data", value)) == 1 else value
+    return value.item() if hasattr(value, "item") and np.size(value) == 1 else value
 
 
 def _runs(st, hnp):

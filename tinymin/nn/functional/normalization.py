@@ -36,8 +36,8 @@ def batch_norm(
         mean = x.mean(axes, keepdim=True)
         var = ((x - mean) * (x - mean)).mean(axes, keepdim=True)
         if running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, mean.data, var.data, x.shape, axes=axes,
-                            momentum=momentum)
+            _update_running(running_mean, running_var, mean.numpy(), var.numpy(), x.shape,
+                            axes=axes, momentum=momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
