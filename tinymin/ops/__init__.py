@@ -27,6 +27,8 @@ to the Module or function a user calls), and lives in one of these files:
     Conv2dFunction
 ``tinymin/nn/functional/linear.py``
     LinearFunction
+``tinymin/nn/functional/binary_loss.py``
+    LogSigmoidFunction, BinaryCrossEntropyFunction
 ``tinymin/nn/functional/pooling.py``
     MaxPool2dFunction, AvgPool2dFunction
 ``tinymin/minconv/functional.py``
