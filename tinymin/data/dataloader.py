@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinymin import overrides
 from tinymin.data.dataset import Dataset
 from tinymin.random import default_rng, generator_state_from_json, generator_state_to_json
 from tinymin.tensor import Tensor
@@ -31,6 +32,9 @@ def default_collate(samples: Sequence[Any]) -> Any:
     TypeError
         For a type it cannot batch.
     """
+    mine = overrides.lookup("default_collate")
+    if mine is not None:  # the learner's default_collate (tinymin.exercises.use)
+        return mine(samples)
     first = samples[0]
     kind = _kind(first)
     for index, sample in enumerate(samples):

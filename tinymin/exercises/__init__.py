@@ -26,6 +26,7 @@ from typing import Callable
 
 from tinymin.exercises import checks
 from tinymin.exercises.checker import Case, Report, load_functions, run_cases
+from tinymin.exercises.swap import use
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -132,5 +133,5 @@ def main(argv: Sequence[str]) -> int:
     return run(parser.parse_args(list(argv)))
 
 
-__all__ = ["EXERCISES", "Exercise", "add_arguments", "check", "format_list", "get_exercise", "main",
+__all__ = ["EXERCISES", "Exercise", "add_arguments", "check", "format_list", "get_exercise", "main", "use",
            "run"]
