@@ -20,10 +20,11 @@ __all__ = [
 ]
 
 
-# THE one exception to the layering (the import-linter contract's only ignored
-# import): Algorithm 1 lives in tinymin.minconv (the paper's package), which builds on
-# the operations above. ``F.min_conv2d`` is re-exported for the PyTorch-shaped API but
-# imported lazily, on first access (PEP 562), so importing F never imports minconv.
+# THE one exception to the layering (the import-linter contract in pyproject.toml
+# ignores exactly the imports inside this __getattr__ and tinymin.nn's): Algorithm 1
+# lives in tinymin.minconv (the paper's package), which builds on the operations above.
+# ``F.min_conv2d`` is re-exported for the PyTorch-shaped API but imported lazily, on
+# first access (PEP 562), so importing F never imports minconv.
 def __getattr__(name: str):
     if name == "min_conv2d":
         from tinymin.minconv.functional import min_conv2d
