@@ -17,8 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinymin import nn
-from tinymin import overrides
+from tinymin import nn, overrides
 from tinymin.autograd import no_grad
 from tinymin.checkpoint import Checkpoint
 from tinymin.nn import functional as F

@@ -91,7 +91,7 @@ def _array(value: Any, what: str, shape: tuple, dtype) -> np.ndarray:
     array = np.asarray(value)
     if array.shape != tuple(shape):
         raise WrongAnswer(f"{what} has shape {array.shape}; tinymin's has shape {tuple(shape)}")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return array if array.dtype == dtype else array.astype(dtype)
 
 
 def _tuple(value: Any, n: int, what: str) -> tuple:
@@ -218,7 +218,7 @@ def _reference_gemm(kernel):
     return lambda cols, w: kernel(np.ascontiguousarray(cols), np.ascontiguousarray(w))
 
 
-_SELECTOR = "MinConv2d(operator={!r}): step 5 (tinymin._ext.{})"
+_SELECTOR = "MinConv2d(operator={!r}): step 5 (tinymin._ext.{}, on blocks of rows)"
 
 #: Every swappable function, in the order training first calls them.
 PIECES: dict[str, PieceSpec] = {spec.function: spec for spec in (
@@ -228,7 +228,7 @@ PIECES: dict[str, PieceSpec] = {spec.function: spec for spec in (
               "(tinymin.minconv.functional)", 3, _adapt_step3, minconv.step3_clip),
     PieceSpec("clip_and_rescale", "step4_rescale", "step 4 of every MinConv2d "
               "(tinymin.minconv.functional)", 3, _adapt_step4, minconv.step4_rescale),
-    PieceSpec("im2col", "im2col", "tinymin._ext.im2col: every convolution and pooling layer", 4,
+    PieceSpec("im2col", "im2col", "tinymin._ext.im2col: the column matrix of every convolution", 4,
               _adapt_im2col, _reference_im2col),
     PieceSpec("min_gemm", "min_gemm", _SELECTOR.format("min", "min_gemm"), 2,
               _adapt_gemm("min_gemm"), _reference_gemm(_ext.min_gemm)),

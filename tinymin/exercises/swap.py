@@ -46,7 +46,7 @@ from tinymin.exercises.pieces import (
     exercises_with_pieces,
 )
 
-__all__ = ["LearnerCodeError", "LoadError", "Piece", "Swap", "find_files", "load_pieces", "use"]
+__all__ = ["LearnerCodeError", "LoadError", "Piece", "Swap", "find_files", "load_pieces", "use", "use_folder"]
 
 #: What a learner's piece may be given as: a file, an imported module, or a function.
 Source = Union[str, os.PathLike, types.ModuleType, Callable]
@@ -90,7 +90,7 @@ class Piece:
                 return self.function(*args, **kwargs)
             except (KeyboardInterrupt, LearnerCodeError):  # another piece's error names itself
                 raise
-            except BaseException as err:  # SystemExit too: a learner's sys.exit() must not end training quietly
+            except BaseException as err:  # SystemExit too: a sys.exit() must not end training quietly
                 raise LearnerCodeError(f"{self.label} raised {type(err).__name__}: "
                                        f"{_first_line(err)}{_where(err, self.source)}") from err
 
@@ -266,3 +266,14 @@ def _where(err: BaseException, source: str) -> str:
         return ""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if os.path.realpath(f.filename) == target]
     return f" (at {Path(source).name}, line {frames[-1].lineno})" if frames else ""
+
+
+def use_folder(folder: str | os.PathLike, announce: bool = True) -> Swap:
+    """:func:`use` on every exercise file in ``folder`` (:func:`find_files`): what
+    ``train --mine DIR`` does."""
+    files = find_files(folder)
+    if not files:
+        raise LoadError(f"--mine {folder}: no exercise files there (my_<exercise>.py or "
+                        f"<exercise>.py for {', '.join(exercises_with_pieces())}; "
+                        "`python -m tinymin exercise start NAME` writes one)")
+    return use(files, announce)
