@@ -83,7 +83,7 @@ class PieceVerdict:
                  "judged by the accuracy below"}
         calls = f"{self.calls} call{'s' if self.calls != 1 else ''}" if self.calls else ""
         text = texts[self.status] + (f" ({self.detail})" if self.detail else "")
-        return f"  {self.name:<19} {calls:<9} {text}"
+        return f"  {self.name:<19} {calls:<10} {text}"
 
 
 @dataclass
