@@ -232,3 +232,14 @@ def test_train_mine_refuses_a_bad_file_and_names_a_raising_piece(tmp_path, capsy
     assert err == (f"error: your im2col ({tmp_path / 'my_im2col.py'}) raised NotImplementedError: "
                    "(no message) (at my_im2col.py, line 2)")
     assert overrides.active() == {}
+
+
+def test_a_learner_file_may_define_dataclasses_and_import_files_beside_it(tmp_path):
+    (tmp_path / "helpers.py").write_text("def double(a):\n    return 2 * a\n")
+    (tmp_path / "my_sum_to.py").write_text(
+        "from __future__ import annotations\n\nfrom dataclasses import dataclass\n\n"
+        "from helpers import double\n\n\n@dataclass\nclass Note:\n    text: str\n\n\n"
+        "def sum_to(grad, shape):\n    return double(grad.reshape(-1, *shape).sum(axis=0)) / 2\n")
+    with use({"sum_to": tmp_path / "my_sum_to.py"}, announce=False):
+        assert sum_to(np.ones((2, 3)), (3,)).tolist() == [2.0, 2.0, 2.0]
+    assert str(tmp_path) not in __import__("sys").path

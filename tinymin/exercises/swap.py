@@ -212,17 +212,20 @@ def _import_file(exercise: str, path: Path) -> types.ModuleType:
     that ``from sum_to import sum_to`` finds the file beside it)."""
     if not path.is_file():
         raise LoadError(f"{path}: no such file (the {exercise} exercise)")
-    spec = importlib.util.spec_from_file_location(f"tinymin_mine.{exercise}", path)
+    name = f"_tinymin_mine_{exercise}"  # registered, as dataclasses and pickle expect
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise LoadError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except KeyboardInterrupt:
         raise
     except BaseException as err:  # a SyntaxError, an ImportError, a sys.exit() at import ...
+        sys.modules.pop(name, None)
         raise LoadError(f"{path}: does not import: {type(err).__name__}: {_first_line(err)}"
                         f"{_where(err, str(path))}") from None
     finally:
