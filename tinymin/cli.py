@@ -213,10 +213,8 @@ def check_output_path(option: str, path: str, folder: bool = False) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Parse (done), build, run: :class:`tinymin.experiment.TrainingRun`."""
     check_train_options(args)
-    if args.mine and args.engine == "torch":
-        raise ValueError("--mine swaps your pieces into tinymin's own engine; train with --engine tinymin")
     try:
-        with use_folder(args.mine) if args.mine else contextlib.nullcontext():
+        with use_folder(args.mine, args.engine) if args.mine else contextlib.nullcontext():
             run = _torch_run(args) if args.engine == "torch" else TrainingRun.build(args)
             history = run.run()
     except LearnerCodeError as exc:  # a learner's piece raised or answered wrongly

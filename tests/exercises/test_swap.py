@@ -188,21 +188,26 @@ def test_find_files_takes_my_prefix_or_plain_names_and_refuses_both(tmp_path):
         find_files(tmp_path / "missing")
 
 
-def test_every_piece_names_a_function_with_its_dispatch_line():
-    import inspect
-
-    from tinymin import _ext, autograd, train
-    from tinymin.analysis import approximation
-    from tinymin.data import dataloader
-    from tinymin.minconv import calibrate, fold, functional
-    from tinymin.nn.functional import linear
-    from tinymin.ops import arithmetic
-    from tinymin.optim import adam
-
-    sources = "".join(inspect.getsource(m) for m in (_ext, approximation, dataloader, calibrate, fold,
-                                                     functional, linear, arithmetic, adam, autograd, train))
+def test_every_piece_has_its_dispatch_line_in_tinymin():
+    package = Path(tm.__file__).parent
+    sources = "".join(p.read_text() for p in package.rglob("*.py") if "exercises" not in p.parts)
     for name in PIECES:
-        assert f'overrides.lookup("{name}")' in sources, name
+        assert sources.count(f'overrides.lookup("{name}")') >= 1, name
+
+
+def test_the_torch_engines_step3_dispatches_to_the_learners_torch_clip(tmp_path):
+    torch = pytest.importorskip("torch")
+    from tinymin.torch.functional import step3_clip
+
+    path = tmp_path / "my_torch_clip.py"
+    path.write_text("import torch\n\nCALLS = []\n\n\ndef step3_clip(a, mu, clip_value):\n"
+                    "    CALLS.append(1)\n    bound = clip_value * mu\n"
+                    "    return torch.minimum(torch.maximum(a, -bound), bound), a.abs() <= bound\n")
+    assert find_files(tmp_path, "torch") == {"torch_clip": path} and find_files(tmp_path) == {}
+    with use_folder(tmp_path, "torch", announce=False) as swap:
+        a_c, inside = step3_clip(torch.tensor([-3.0, 0.5, 2.0]), torch.tensor(1.0), 1.0)
+    assert a_c.tolist() == [-1.0, 0.5, 1.0] and inside.tolist() == [False, True, False]
+    assert swap.pieces[0].function.__globals__["CALLS"] == [1] and overrides.active() == {}
 
 
 TRAIN = ["train", "--conv", "min", "--epochs", "1", "--train-limit", "64", "--test-limit", "64",

@@ -183,7 +183,7 @@ class FirstBatchComparison:
     def observe(self, piece: Piece, args: tuple, kwargs: dict) -> Any:
         """The learner's answer where it agrees with tinymin's, tinymin's otherwise."""
         self.calls += 1
-        verdict = self.verdicts.setdefault(piece.spec.function, PieceVerdict(piece.spec.function))
+        verdict = self.verdicts.setdefault(piece.spec.dispatch, PieceVerdict(piece.spec.dispatch))
         verdict.calls += 1
         saved_args, saved_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         with overrides.suspended():
@@ -272,15 +272,15 @@ def run_milestone(mine: Mapping[str, Source], settings: MilestoneSettings = Mile
     say = log or (lambda line: None)
     for piece in pieces:
         say(piece.announcement())
-    unused = [piece.spec.function for piece in loaded if not piece.spec.in_training]
+    unused = [piece.spec.dispatch for piece in loaded if not piece.spec.in_training]
     if unused:
         say(f"not called by this training (left out): {', '.join(unused)}")
-    own_names = [s.function for s in PIECES.values()
-                 if s.in_training and s.function not in {p.spec.function for p in pieces}]
+    own_names = [s.dispatch for s in PIECES.values()
+                 if s.in_training and s.dispatch not in {p.spec.dispatch for p in pieces}]
     if own_names:
         say(f"tinymin's own: {', '.join(own_names)}")
     train_set, test_set = _data(settings)
-    report = MilestoneReport(settings, [p.spec.function for p in pieces],
+    report = MilestoneReport(settings, [p.spec.dispatch for p in pieces],
                              first_batch(pieces, train_set, settings), len(test_set))
     for line in report.batch_lines():
         say(line)
@@ -325,7 +325,7 @@ def first_batch(pieces: list[Piece], train_set, settings: MilestoneSettings) -> 
             piece.observer = None
     verdicts = []
     for piece in pieces:
-        name = piece.spec.function
+        name = piece.spec.dispatch
         if name == "train_epoch":
             verdicts.append(PieceVerdict(name, status="loop"))
         else:

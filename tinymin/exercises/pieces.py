@@ -71,6 +71,10 @@ class PieceSpec:
         tinymin's own answer, with the learner's signature.
     in_training : bool
         Whether training the LeNet (the milestone) calls it.
+    key : str, optional
+        The dispatch name when it is not ``function`` (the torch engine's step 3).
+    engine : str
+        The engine whose training calls it: ``"tinymin"`` or ``"torch"``.
     """
 
     exercise: str
@@ -81,6 +85,13 @@ class PieceSpec:
     reference: Callable[..., Any]
     keywords: tuple[str, ...] = ()
     in_training: bool = True
+    key: str = ""
+    engine: str = "tinymin"
+
+    @property
+    def dispatch(self) -> str:
+        """The name tinymin's function looks up in :mod:`tinymin.overrides`."""
+        return self.key or self.function
 
 
 # ------------------------------------------------------------------ checking answers
@@ -178,6 +189,20 @@ def _adapt_step7(call, grad, inside):
     return _array(call(grad, inside), "step7_through_clip's answer", grad.shape, grad.dtype)
 
 
+def _adapt_torch_step3(call, a, mu, clip_value):
+    a_c, inside = _tuple(call(a, mu, clip_value), 2, "step3_clip")
+    if tuple(getattr(a_c, "shape", ())) != tuple(a.shape):
+        raise WrongAnswer(f"step3_clip's a_c has shape {tuple(getattr(a_c, 'shape', ()))}; tinymin's "
+                          f"has shape {tuple(a.shape)}")
+    return a_c, inside
+
+
+def _reference_torch_step3(a, mu, clip_value):
+    from tinymin.torch.functional import step3_clip  # imported here: torch is optional
+
+    return step3_clip(a, mu, clip_value)
+
+
 def _adapt_train_epoch(call, *args):
     row = call(*args)
     if not isinstance(row, dict) or not {"loss", "accuracy"} <= set(row):
@@ -220,8 +245,8 @@ def _reference_gemm(kernel):
 
 _SELECTOR = "MinConv2d(operator={!r}): step 5 (tinymin._ext.{}, on blocks of rows)"
 
-#: Every swappable function, in the order training first calls them.
-PIECES: dict[str, PieceSpec] = {spec.function: spec for spec in (
+#: Every swappable function by dispatch name, in the order training first calls them.
+PIECES: dict[str, PieceSpec] = {spec.dispatch: spec for spec in (
     PieceSpec("collate", "default_collate", "every DataLoader's batches (tinymin.data)", 1, _same,
               default_collate),
     PieceSpec("clip_and_rescale", "step3_clip", "step 3 of every MinConv2d "
@@ -252,12 +277,14 @@ PIECES: dict[str, PieceSpec] = {spec.function: spec for spec in (
               "statistics)", 2, _same, elementwise_relative_error, in_training=False),
     PieceSpec("operation_counts", "operation_counts", "tinymin.minconv.fold.operation_counts", 3,
               _same, operation_counts, in_training=False),
+    PieceSpec("torch_clip", "step3_clip", "step 3 of the torch engine's MinConv2d "
+              "(tinymin.torch.functional)", 3, _adapt_torch_step3, _reference_torch_step3,
+              in_training=False, key="torch_step3_clip", engine="torch"),
 )}
 
 #: Exercises whose functions have no dispatch point in tinymin's engine, and why.
 NO_COUNTERPART: dict[str, str] = {
     "kernel_timing": "it times a kernel against its twin; nothing in training calls it",
-    "torch_clip": "it is a piece of the optional torch engine, which --mine does not reach",
 }
 
 
@@ -266,6 +293,8 @@ def exercise_pieces(exercise: str) -> list[PieceSpec]:
     return [spec for spec in PIECES.values() if spec.exercise == exercise]
 
 
-def exercises_with_pieces() -> list[str]:
-    """Every exercise that has at least one piece, in the order of :data:`PIECES`."""
-    return list(dict.fromkeys(spec.exercise for spec in PIECES.values()))
+def exercises_with_pieces(engine: str | None = None) -> list[str]:
+    """Every exercise that has at least one piece (in ``engine``'s training, if given),
+    in the order of :data:`PIECES`."""
+    return list(dict.fromkeys(spec.exercise for spec in PIECES.values()
+                              if engine is None or spec.engine == engine))

@@ -85,7 +85,7 @@ class Piece:
 
     def call_learner(self, *args: Any, **kwargs: Any) -> Any:
         """Run the learner's function; any exception becomes one that names this piece."""
-        with overrides.bypassed(self.spec.function):
+        with overrides.bypassed(self.spec.dispatch):
             try:
                 return self.function(*args, **kwargs)
             except (KeyboardInterrupt, LearnerCodeError):  # another piece's error names itself
@@ -113,7 +113,7 @@ class Swap:
             for piece in pieces:
                 print(piece.announcement(), flush=True)
         self._undo: Callable[[], None] | None = overrides.install(
-            {piece.spec.function: piece for piece in pieces})
+            {piece.spec.dispatch: piece for piece in pieces})
 
     def undo(self) -> None:
         """Back to tinymin's own functions (or to an earlier swap's); twice is harmless."""
@@ -129,7 +129,7 @@ class Swap:
 
     @property
     def names(self) -> list[str]:
-        return [piece.spec.function for piece in self.pieces]
+        return [piece.spec.dispatch for piece in self.pieces]
 
 
 def use(mine: Mapping[str, Source], announce: bool = True) -> Swap:
@@ -165,17 +165,18 @@ def load_pieces(mine: Mapping[str, Source]) -> list[Piece]:
         functions, where = _functions(exercise, source, specs)
         pieces += [Piece(spec, _checked(functions, spec, where), where) for spec in specs]
     order = list(PIECES)
-    return sorted(pieces, key=lambda piece: order.index(piece.spec.function))
+    return sorted(pieces, key=lambda piece: order.index(piece.spec.dispatch))
 
 
-def find_files(folder: str | os.PathLike) -> dict[str, Path]:
+def find_files(folder: str | os.PathLike, engine: str = "tinymin") -> dict[str, Path]:
     """The learner's exercise files in ``folder``: ``my_<exercise>.py`` (what
-    ``exercise start`` writes) or ``<exercise>.py``, for every exercise with pieces."""
+    ``exercise start`` writes) or ``<exercise>.py``, for every exercise with pieces in
+    ``engine``'s training (``"tinymin"`` or ``"torch"``)."""
     root = Path(folder)
     if not root.is_dir():
         raise LoadError(f"--mine {folder}: no such folder")
     found = {}
-    for exercise in exercises_with_pieces():
+    for exercise in exercises_with_pieces(engine):
         candidates = [p for p in (root / f"my_{exercise}.py", root / f"{exercise}.py") if p.is_file()]
         if len(candidates) == 2:
             raise LoadError(f"--mine {folder}: both {candidates[0].name} and {candidates[1].name} "
@@ -271,12 +272,13 @@ def _where(err: BaseException, source: str) -> str:
     return f" (at {Path(source).name}, line {frames[-1].lineno})" if frames else ""
 
 
-def use_folder(folder: str | os.PathLike, announce: bool = True) -> Swap:
-    """:func:`use` on every exercise file in ``folder`` (:func:`find_files`): what
-    ``train --mine DIR`` does."""
-    files = find_files(folder)
+def use_folder(folder: str | os.PathLike, engine: str = "tinymin", announce: bool = True) -> Swap:
+    """:func:`use` on every exercise file in ``folder`` whose pieces ``engine``'s
+    training calls (:func:`find_files`): what ``train --mine DIR`` does."""
+    files = find_files(folder, engine)
     if not files:
-        raise LoadError(f"--mine {folder}: no exercise files there (my_<exercise>.py or "
-                        f"<exercise>.py for {', '.join(exercises_with_pieces())}; "
+        raise LoadError(f"--mine {folder}: no exercise files there for the {engine} engine "
+                        f"(my_<exercise>.py or <exercise>.py for "
+                        f"{', '.join(exercises_with_pieces(engine))}; "
                         "`python -m tinymin exercise start NAME` writes one)")
     return use(files, announce)
