@@ -153,7 +153,8 @@ class MilestoneReport:
                f"  tinymin's own pieces  {own.accuracy:7.2%}   (train loss {own.train_loss:.4f}, "
                f"{own.seconds:.0f} s)",
                f"  your pieces           {yours.accuracy:7.2%}   (train loss {yours.train_loss:.4f}, "
-               f"{yours.seconds:.0f} s; yours: {', '.join(self.mine)})"]
+               f"{yours.seconds:.0f} s)",
+               f"  (yours: {', '.join(self.mine)})"]
         if self.identical:
             out.append("identical: your pieces compute the very same numbers as tinymin's, so the two "
                        "runs agree bit for bit (every weight, every test prediction).")
@@ -166,9 +167,12 @@ class MilestoneReport:
         out.append(f"{same}; {changed} of {len(own.predictions):,} test predictions differ and the "
                    f"weights differ by up to {spread:.2g}.")
         if self.first_divergence is None:
-            out.append("Every piece agreed with tinymin's on the first batch (up to rounding): a "
-                       "different order of the same sums rounds differently, and training carries "
-                       "those last-bit differences along; that is all that differs here.")
+            out.append("Every piece agreed with tinymin's on the first batch, up to rounding: the same "
+                       "sums in another order round differently in the last bit, and training carries "
+                       "such differences along, so two correct runs end a few predictions apart.")
+            if "train_epoch" in self.mine:
+                out.append("Your train_epoch is the loop itself, not compared call by call: if the "
+                           "accuracies are far apart, look there.")
         return out
 
 

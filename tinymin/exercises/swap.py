@@ -58,7 +58,7 @@ class LoadError(ValueError):
 
 
 class Piece:
-    """One learner's function in tinymin's place: what :func:`tinymin.overrides.lookup`
+    """One learner's function in tinymin's place: what :data:`tinymin.overrides.lookup`
     returns for its name.
 
     Calling it turns tinymin's call into a call of the learner's function
