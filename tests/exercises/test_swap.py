@@ -172,14 +172,14 @@ def test_a_wrong_shape_is_named_where_it_is_returned(tmp_path):
     assert f"your min_gemm ({path}): min_gemm's answer has shape (2, " in str(caught.value)
 
 
-def test_find_files_takes_my_prefix_or_plain_names_and_refuses_both(tmp_path):
+def test_find_files_takes_my_prefix_first_then_plain_names(tmp_path):
     assert set(find_files(OWN)) == {"collate", "clip_and_rescale", "im2col", "min_gemm", "sum_to",
                                     "matmul_backward", "adam", "train_epoch"}
     (tmp_path / "my_sum_to.py").write_text((OWN / "sum_to.py").read_text())
     assert find_files(tmp_path) == {"sum_to": tmp_path / "my_sum_to.py"}
     (tmp_path / "sum_to.py").write_text((OWN / "sum_to.py").read_text())
-    with pytest.raises(LoadError, match="both my_sum_to.py and sum_to.py"):
-        find_files(tmp_path)
+    (tmp_path / "im2col.py").write_text((OWN / "im2col.py").read_text())
+    assert find_files(tmp_path) == {"im2col": tmp_path / "im2col.py", "sum_to": tmp_path / "my_sum_to.py"}
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(LoadError, match="no exercise files"):

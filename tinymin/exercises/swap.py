@@ -170,18 +170,15 @@ def load_pieces(mine: Mapping[str, Source]) -> list[Piece]:
 
 def find_files(folder: str | os.PathLike, engine: str = "tinymin") -> dict[str, Path]:
     """The learner's exercise files in ``folder``: ``my_<exercise>.py`` (what
-    ``exercise start`` writes) or ``<exercise>.py``, for every exercise with pieces in
-    ``engine``'s training (``"tinymin"`` or ``"torch"``)."""
+    ``exercise start`` writes) or else ``<exercise>.py``, for every exercise with pieces
+    in ``engine``'s training (``"tinymin"`` or ``"torch"``)."""
     root = Path(folder)
     if not root.is_dir():
         raise LoadError(f"--mine {folder}: no such folder")
     found = {}
     for exercise in exercises_with_pieces(engine):
         candidates = [p for p in (root / f"my_{exercise}.py", root / f"{exercise}.py") if p.is_file()]
-        if len(candidates) == 2:
-            raise LoadError(f"--mine {folder}: both {candidates[0].name} and {candidates[1].name} "
-                            f"hold the {exercise} exercise; keep one")
-        if candidates:
+        if candidates:  # my_<exercise>.py first, as `exercise check --all DIR` takes it
             found[exercise] = candidates[0]
     return found
 
