@@ -134,7 +134,7 @@ def _add_train_parser(sub, defaults: dict) -> None:
     train.add_argument("--test-limit", type=_positive_int, default=None,
                        help="use only N random test images; None: all")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument("--mine", default=None, help="folder of your exercise files: train on "
+    train.add_argument("--mine", default=None, metavar="DIR", help="folder of your exercise files: train on "
                        "your own pieces in place of tinymin's (see `milestone`)")
     train.set_defaults(**defaults)
 

@@ -365,7 +365,7 @@ def train_and_test(train_set, test_set, settings: MilestoneSettings) -> RunResul
 # ------------------------------------------------------------------ command line
 def add_arguments(parser) -> None:
     """The options of ``python -m tinymin milestone``."""
-    parser.add_argument("--mine", default=".", help="folder holding your exercise files "
+    parser.add_argument("--mine", default=".", metavar="DIR", help="folder holding your exercise files "
                         "(my_<exercise>.py, as `exercise start` writes them, or <exercise>.py)")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs of each run")
     parser.add_argument("--quick", action="store_true",
