@@ -5,7 +5,7 @@ Each sub-command is one function taking the parsed arguments: it checks them, ca
 the library and prints. The work itself lives in the library: ``train`` in
 :mod:`tinymin.experiment` (build, then run), ``convert`` in
 :func:`tinymin.conversion.convert_checkpoint`, ``plot`` in :mod:`tinymin.viz`,
-``exercise`` in :mod:`tinymin.exercises`.
+``exercise`` in :mod:`tinymin.exercises.cli`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import tinymin
-from tinymin import exercises
 from tinymin.checkpoint import CheckpointError, load_checkpoint
 from tinymin.data import DataLoader, random_subset
 from tinymin.data.catalog import CATALOG, DatasetInfo, load_split
+from tinymin.exercises import cli as exercise_cli
 from tinymin.exercises import milestone
 from tinymin.exercises.swap import LearnerCodeError, use_folder
 from tinymin.experiment import RECIPES, TrainingRun
@@ -65,8 +65,8 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     table.add_argument("--seed", type=int, default=0, help="random seed")
     milestone.add_arguments(_subcommand(sub, "milestone", "the capstone: train the MinConv LeNet on "
                                         "your own exercise pieces, against tinymin's own"))
-    exercises.add_arguments(_subcommand(sub, "exercise", "list the exercises, or grade your solution "
-                                        "of one (see docs/guides/learning_path.rst)"))
+    exercise_cli.add_arguments(_subcommand(sub, "exercise", "list the exercises, or grade your "
+                                           "solution of one (see docs/guides/learning_path.rst)"))
     return parser
 
 
@@ -309,7 +309,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cmd_table1,
-            "convert": cmd_convert, "exercise": exercises.run, "milestone": milestone.run_command}
+            "convert": cmd_convert, "exercise": exercise_cli.run, "milestone": milestone.run_command}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

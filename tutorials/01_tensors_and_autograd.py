@@ -308,12 +308,21 @@ plt.show()
 #   it with ``gradcheck``.
 #
 # Chapter 2 builds layers, losses and a training loop on top of this.
+
+# %%
+# Exercise
+# --------
+# **sum_to**: rebuild :func:`~tinymin.autograd.sum_to`, the backward of broadcasting;
+# the checker runs it against tinymin's own on edge cases, random broadcasts and an
+# adjoint check.
 #
-# Exercise: ``sum_to``
-# --------------------
-# Rebuild :func:`~tinymin.autograd.sum_to` yourself. The template holds the
-# signature, the equation and a body to write: ``python -m tinymin exercise path
-# sum_to`` prints where it is. Copy it, fill it in, then
-# ``python -m tinymin exercise check sum_to --file my_sum_to.py`` runs it against
-# tinymin's own on edge cases, random broadcasts and a gradient check, and names the
-# first case that fails (see :doc:`/guides/learning_path`).
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start sum_to    # writes my_sum_to.py to fill in
+#     python -m tinymin exercise check sum_to --file my_sum_to.py
+#     python -m tinymin exercise hint sum_to 1   # stuck? 2 and 3 say more
+#
+# **Try this:** broadcast a ``(3, 1)`` tensor against a ``(4, 3, 5)`` one, call
+# ``backward``, and say the gradient's shape before you print it.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -273,11 +273,22 @@ plt.show()
 #   :math:`(p - \text{onehot})/N`.
 # * Training is ``zero_grad``, forward, ``backward``, ``step``, over and over;
 #   ``fit`` only adds evaluation and bookkeeping.
+
+# %%
+# Exercise
+# --------
+# **matmul_backward**: write the gradients of a batched ``a @ b``, broadcasting
+# included: a linear layer's backward is a matrix product's backward (checked by finite
+# differences too).
 #
-# Exercise: ``matmul_backward``
-# -----------------------------
-# A linear layer's backward is a matrix product's backward. Write the gradients of
-# a batched ``a @ b``, broadcasting included, in the template that
-# ``python -m tinymin exercise path matmul_backward`` points to, then check it with
-# ``python -m tinymin exercise check matmul_backward --file my_matmul_backward.py``
-# (finite differences included; see :doc:`/guides/learning_path`).
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start matmul_backward    # writes my_matmul_backward.py to fill in
+#     python -m tinymin exercise check matmul_backward --file my_matmul_backward.py
+#     python -m tinymin exercise hint matmul_backward 1   # stuck? 2 and 3 say more
+#
+# **Try this:** run :func:`tinymin.gradcheck` on a ``(2, 3, 4) @ (4, 5)`` product, then
+# break your ``matmul_backward`` on purpose and see which case of the checker names the
+# mistake.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

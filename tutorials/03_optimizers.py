@@ -290,11 +290,18 @@ plt.show()
 #   once per epoch.
 
 # %%
-# Exercise: ``adam``
-# ------------------
-# Write one Adam update with its bias correction, the equations of this chapter,
-# and compare it, step after step, with :class:`tinymin.optim.Adam`.
-# ``python -m tinymin exercise path adam`` prints where its template is (the
-# signature, the equation, a body to write); copy it, fill it in, and
-# ``python -m tinymin exercise check adam --file my_adam.py`` runs it against
-# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).
+# Exercise
+# --------
+# **adam**: write one Adam update with its bias correction, the equations of this
+# chapter, checked step after step against :class:`tinymin.optim.Adam`.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start adam    # writes my_adam.py to fill in
+#     python -m tinymin exercise check adam --file my_adam.py
+#     python -m tinymin exercise hint adam 1   # stuck? 2 and 3 say more
+#
+# **Try this:** rerun the valley above with ``betas=(0.0, 0.999)``: without the first
+# moving average, how does Adam's path change?
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -297,3 +297,22 @@ print(f"one batch: x {xb.shape} {xb.dtype}, y {yb.shape} {yb.dtype}, "
 # * ``Dataset`` = ``__len__`` + ``__getitem__``; ``DataLoader`` = indices + collate.
 # * ``seed=`` (or ``tm.manual_seed``) makes shuffling and augmentation reproducible.
 # * Dataset files are found under one data root; only ``download=True`` downloads.
+
+# %%
+# Exercise
+# --------
+# **collate**: write the ``DataLoader``'s collate function, which turns a list of
+# samples into one batch of the same structure (tuples, dicts, numbers of the right
+# dtype), checked against :func:`tinymin.data.dataloader.default_collate`.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start collate    # writes my_collate.py to fill in
+#     python -m tinymin exercise check collate --file my_collate.py
+#     python -m tinymin exercise hint collate 1   # stuck? 2 and 3 say more
+#
+# **Try this:** hand your function to a loader, ``DataLoader(train_set, batch_size=8,
+# collate_fn=default_collate)`` with yours imported, and compare one batch with
+# tinymin's.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

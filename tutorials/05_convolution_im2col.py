@@ -301,12 +301,20 @@ assert np.allclose(first, second, rtol=1e-5, atol=1e-4)
 # * ``set_im2col_limit`` trades a little speed for bounded memory.
 
 # %%
-# Exercise: ``im2col``
-# --------------------
-# Write ``im2col`` in numpy: the layout above, with stride and padding; the
-# checker also multiplies your columns by flattened filters and compares the result
-# with ``F.conv2d``.
-# ``python -m tinymin exercise path im2col`` prints where its template is (the
-# signature, the equation, a body to write); copy it, fill it in, and
-# ``python -m tinymin exercise check im2col --file my_im2col.py`` runs it against
-# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).
+# Exercise
+# --------
+# **im2col**: write ``im2col`` in numpy, with stride and padding; the checker also
+# multiplies your columns by flattened filters and compares the result with
+# ``F.conv2d``.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start im2col    # writes my_im2col.py to fill in
+#     python -m tinymin exercise check im2col --file my_im2col.py
+#     python -m tinymin exercise hint im2col 1   # stuck? 2 and 3 say more
+#
+# **Try this:** time your ``im2col`` against ``tinymin._ext.im2col`` on a ``(64, 1, 28,
+# 28)`` batch (the ``kernel_timing`` exercise of chapter 9 writes the function that does
+# it).
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

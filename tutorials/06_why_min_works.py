@@ -313,11 +313,27 @@ print("paper's Table 1 rows:", TABLE1_ROWS[0], "...", TABLE1_ROWS[-1],
       "| max |measured - paper| =", f"{np.abs(measured - PAPER_TABLE1).max():.3f}")
 
 # %%
-# Exercise: ``min_gemm``
-# ----------------------
-# Write the signed min-selector GEMM of Eq. 13 in numpy, the whole approximation in
-# one function, and compare it with the kernel behind every min-conv layer.
-# ``python -m tinymin exercise path min_gemm`` prints where its template is (the
-# signature, the equation, a body to write); copy it, fill it in, and
-# ``python -m tinymin exercise check min_gemm --file my_min_gemm.py`` runs it against
-# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).
+# Exercises
+# ---------
+# **min_gemm**: write the signed min-selector GEMM of Eq. 13, the whole approximation in
+# one function, against the kernel behind every min-conv layer.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start min_gemm    # writes my_min_gemm.py to fill in
+#     python -m tinymin exercise check min_gemm --file my_min_gemm.py
+#     python -m tinymin exercise hint min_gemm 1   # stuck? 2 and 3 say more
+#
+# **relative_error**: write the relative error of Eq. 6, NaN where the product is 0,
+# against :func:`tinymin.analysis.approximation.elementwise_relative_error`.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start relative_error    # writes my_relative_error.py to fill in
+#     python -m tinymin exercise check relative_error --file my_relative_error.py
+#     python -m tinymin exercise hint relative_error 1   # stuck? 2 and 3 say more
+#
+# **Try this:** evaluate your relative error on a grid of :math:`x, w \in [0.1, 3]`,
+# find where it is zero, and explain the curve with Eq. 7.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -337,13 +337,20 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# Exercise: ``clip_and_rescale``
-# ------------------------------
-# Write steps 3, 4 and 7: the clip with its mask, the rescaling of the weights and
-# the straight-through gradient. The checker compares them with what ``tm.trace()``
-# records inside ``F.min_conv2d`` and checks that your mask is the derivative of
-# your clip. (Step 5 is the ``min_gemm`` exercise of chapter 6.)
-# ``python -m tinymin exercise path clip_and_rescale`` prints where its template is (the
-# signature, the equation, a body to write); copy it, fill it in, and
-# ``python -m tinymin exercise check clip_and_rescale --file my_clip_and_rescale.py`` runs it against
-# tinymin's own and names the first case that fails (see :doc:`/guides/learning_path`).
+# Exercise
+# --------
+# **clip_and_rescale**: write steps 3, 4 and 7: the clip with its mask, the rescaling of
+# the weights and the straight-through gradient, checked against what ``tm.trace()``
+# records inside ``F.min_conv2d`` and by a gradient check (your mask is your clip's
+# derivative).
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start clip_and_rescale    # writes my_clip_and_rescale.py to fill in
+#     python -m tinymin exercise check clip_and_rescale --file my_clip_and_rescale.py
+#     python -m tinymin exercise hint clip_and_rescale 1   # stuck? 2 and 3 say more
+#
+# **Try this:** trace the layer above with ``clip_value=1`` and ``clip_value=8`` and
+# count the clipped pixels of each.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -239,3 +239,21 @@ print(f"final test accuracy  exact: {exact_curve[-1]:.2%}   min from scratch: "
 # chapter 12 shows how to close the gap *without* training, by choosing
 # :math:`\hat\mu_x` and fitting a gain.
 plt.show()
+
+# %%
+# Exercise
+# --------
+# **train_epoch**: write one epoch of the training loop (forward, loss, backward, step,
+# and the epoch's loss and accuracy), checked against ``tinymin.train.train_epoch`` on
+# twin models.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start train_epoch    # writes my_train_epoch.py to fill in
+#     python -m tinymin exercise check train_epoch --file my_train_epoch.py
+#     python -m tinymin exercise hint train_epoch 1   # stuck? 2 and 3 say more
+#
+# **Try this:** train chapter 2's MLP for two epochs with your ``train_epoch`` in place
+# of tinymin's and compare the losses: they should agree to the last digit printed.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -298,3 +298,24 @@ plt.show()
 # Both convolutions grow linearly in :math:`K` and :math:`C_\mathrm{out}`, and their
 # ratio stays between 1.3x and 1.7x, at or under the 1.5-2x that the instruction
 # count above predicts (the exact side pays for im2col too).
+
+# %%
+# Exercise
+# --------
+# **kernel_timing**: write the measurement that must follow every change to a kernel:
+# check it against its numpy twin, then time both in interleaved rounds and quote the
+# medians (``tinymin._ext.twins.compare_to_twin`` is tinymin's own).
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start kernel_timing    # writes my_kernel_timing.py to fill in
+#     python -m tinymin exercise check kernel_timing --file my_kernel_timing.py
+#     python -m tinymin exercise hint kernel_timing 1   # stuck? 2 and 3 say more
+#
+# **Try this:** set ``PANEL_MAX_K = 0`` in ``tinymin/_ext/_min_gemm.pyx`` (every K then
+# takes the k-vectorised tile), rebuild with ``python setup.py build_ext --inplace``,
+# and measure ``compare_to_twin(_ext.min_gemm, reference.min_gemm, (cols, w_hat))``
+# before and after, with your function or tinymin's; rerun each a few times, as the
+# machine is noisy. Put the line back and rebuild when you are done.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -210,3 +210,21 @@ rows = operation_counts(channel_model, shape)
 print("multiplications in the convolutions:",
       f"{sum(r['multiplications'] for r in rows if 'Conv' in r['layer']):,}")
 plt.show()
+
+# %%
+# Exercise
+# --------
+# **operation_counts**: count the multiplications, comparisons, sign flips and additions
+# of each layer, folded or not, against :func:`tinymin.minconv.fold.operation_counts`.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start operation_counts    # writes my_operation_counts.py to fill in
+#     python -m tinymin exercise check operation_counts --file my_operation_counts.py
+#     python -m tinymin exercise hint operation_counts 1   # stuck? 2 and 3 say more
+#
+# **Try this:** count the ``scale="channel"`` model above with tinymin's
+# ``operation_counts`` and yours: which multiplications does the exercise leave out, and
+# why must they stay?
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

@@ -170,3 +170,21 @@ fig.tight_layout()
 # min-selector, which is the paper's reason to choose it.
 print("final accuracies:", {k: f"{v:.2%}" for k, v in accuracy.items()})
 plt.show()
+
+# %%
+# Exercise
+# --------
+# **selector_gemms**: write the max-selector and the adder GEMMs that this chapter compares
+# with the minimum, against ``tinymin._ext.max_gemm`` and ``adder_gemm``.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start selector_gemms    # writes my_selector_gemms.py to fill in
+#     python -m tinymin exercise check selector_gemms --file my_selector_gemms.py
+#     python -m tinymin exercise hint selector_gemms 1   # stuck? 2 and 3 say more
+#
+# **Try this:** add a fourth operator to the comparison, :math:`m(a, b) =
+# \operatorname{sgn}(ab)\sqrt{|ab|}`, by writing its GEMM like yours, and measure its
+# correlation with the product as in chapter 6.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

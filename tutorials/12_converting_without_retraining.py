@@ -255,3 +255,20 @@ for n in names:
 # line does the same conversion:
 # ``python -m tinymin convert --checkpoint run/checkpoint.npz --calibrate 256 --out min.npz``.
 plt.show()
+
+# %%
+# Exercise
+# --------
+# **gain_offset**: write the least-squares gain and offset of the fit above, per channel
+# and with one shared gain, against tinymin's ``fit_gain_offset``.
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start gain_offset    # writes my_gain_offset.py to fill in
+#     python -m tinymin exercise check gain_offset --file my_gain_offset.py
+#     python -m tinymin exercise hint gain_offset 1   # stuck? 2 and 3 say more
+#
+# **Try this:** fit the second min layer with ``per_channel=False`` and compare its
+# relative squared error with the per-channel fit above.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

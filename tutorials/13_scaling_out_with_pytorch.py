@@ -165,3 +165,21 @@ print(f"multiplications left in the convolutions: {conv_mults}")
 # DistributedDataParallel). Both write tinymin's own run folder and checkpoint, so
 # ``eval``, ``plot``, ``convert`` and ``--resume`` work on either engine's runs:
 # :doc:`/guides/scaling_out`.
+
+# %%
+# Exercise
+# --------
+# **torch_clip**: write the PyTorch twin of Algorithm 1's step 3, the clip and its mask,
+# in torch operations that autograd records; the checker compares it with the numpy
+# step it mirrors (skipped where torch is missing).
+#
+# .. code-block:: bash
+#
+#     python -m tinymin exercise start torch_clip    # writes my_torch_clip.py to fill in
+#     python -m tinymin exercise check torch_clip --file my_torch_clip.py
+#     python -m tinymin exercise hint torch_clip 1   # stuck? 2 and 3 say more
+#
+# **Try this:** call your ``step3_clip`` on float16 tensors (and on a GPU if you have
+# one) and compare with ``tinymin.torch.functional.step3_clip``.
+#
+# The checker, its hints and ``exercise status``: :doc:`/guides/learning_path`.

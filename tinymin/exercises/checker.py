@@ -2,10 +2,13 @@
 
 An exercise's check is a list of :class:`Case`: a name, a test that calls the learner's
 function and compares it with tinymin's own, optionally a hypothesis strategy that
-draws the test's inputs, and a one-line hint. :func:`run_cases` runs them in order and
-returns a :class:`Report`. A test signals a wrong answer by raising :class:`CaseFailed`
-(through :func:`expect_close`, :func:`call` or :func:`fail`); hypothesis then shrinks the
-inputs to a small example before the report shows it.
+draws the test's inputs, and a one-line hint that says what the case is about (never
+the answer). :func:`run_case` runs one case and returns a :class:`Failure` or None. A
+test signals a wrong answer by raising :class:`CaseFailed` (through :func:`expect_close`,
+:func:`call` or :func:`fail`); hypothesis then shrinks the inputs to a small example.
+
+This module grades functions in the current process. Learner files are graded in a
+child process (:mod:`tinymin.exercises.sandbox`), which calls :func:`run_case` there.
 """
 
 from __future__ import annotations
@@ -14,32 +17,47 @@ import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-NOT_WRITTEN = "NotImplementedError: the body is not written yet"
+#: Failure kinds: a wrong answer, an error raised by the learner's code, a body still to
+#: write, a case over its time limit, a process that died, a case that cannot run here.
+KINDS = ("wrong", "error", "not_written", "timeout", "crash", "skipped")
 
 
 @dataclass
 class Failure:
-    """What the learner sees for one failed case."""
+    """What the learner sees for one failed (or skipped) case.
+
+    ``problem`` is one line saying what went wrong; ``hint`` what the case is about.
+    """
 
     case: str
     inputs: dict[str, Any]
     expected: Any
     obtained: Any
+    problem: str
     hint: str
+    kind: str = "wrong"
 
 
 class CaseFailed(AssertionError):
     """Raised inside a case's test when the learner's answer is wrong."""
 
     def __init__(self, failure: Failure) -> None:
-        super().__init__(f"{failure.case}: expected {failure.expected!r}, obtained {failure.obtained!r}")
+        super().__init__(f"{failure.case}: {failure.problem}")
         self.failure = failure
+
+
+class LoadError(ValueError):
+    """A learner's file that cannot be graded: missing, not Python, a function missing."""
+
+
+class CaseSkipped(Exception):
+    """Raised inside a case's test when it cannot run here (say, torch is missing)."""
 
 
 @dataclass
@@ -52,89 +70,64 @@ class Case:
     hint: str
     strategy: Any = None
     max_examples: int = 60
-
-
-@dataclass
-class CaseResult:
-    """How one case went: ``failure`` is None when it passed."""
-
-    name: str
-    failure: Failure | None
-
-    @property
-    def passed(self) -> bool:
-        return self.failure is None
-
-
-@dataclass
-class Report:
-    """The result of checking one exercise: one :class:`CaseResult` per case, in order."""
-
-    exercise: str
-    source: str
-    results: list[CaseResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.results)
-
-    @property
-    def failures(self) -> list[Failure]:
-        return [r.failure for r in self.results if r.failure is not None]
-
-    def format(self) -> str:
-        lines = [f"exercise {self.exercise}: checking {self.source}"]
-        for result in self.results:
-            lines.append(f"  {'ok  ' if result.passed else 'FAIL'}  {result.name}")
-            if result.failure is not None:
-                lines += _format_failure(result.failure)
-        failed = len(self.failures)
-        if not failed:
-            lines.append(f"all {len(self.results)} cases pass")
-        elif str(self.failures[0].obtained).startswith(NOT_WRITTEN):
-            lines.append("not written yet: the other cases were not run")
-        else:
-            lines.append(f"{failed} of {len(self.results)} cases failed")
-        return "\n".join(lines)
+    shrink: bool = True  # False where each example is costly (shrinking would run for long)
 
 
 # --------------------------------------------------------------- what a test calls
-def fail(case: str, inputs: dict[str, Any], expected: Any, obtained: Any, hint: str) -> None:
+def fail(case: str, inputs: dict[str, Any], expected: Any, obtained: Any, problem: str,
+         hint: str = "", kind: str = "wrong") -> None:
     """Fail ``case``: raise :class:`CaseFailed` with what went in, was expected and came out."""
-    raise CaseFailed(Failure(case, inputs, expected, obtained, hint))
+    raise CaseFailed(Failure(case, inputs, expected, obtained, problem, hint, kind))
 
 
-def call(case: str, hint: str, inputs: dict[str, Any], function: Callable, *args: Any) -> Any:
-    """``function(*args)``; an exception in the learner's code becomes a failed case."""
+def call(case: str, hint: str, inputs: dict[str, Any], function: Callable, *args: Any,
+         **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``; whatever the learner's code raises, even
+    ``SystemExit`` or ``KeyboardInterrupt``, becomes a failed case."""
+    name = getattr(function, "__name__", "the function")
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     except CaseFailed:
         raise
     except NotImplementedError:
-        fail(case, inputs, "an answer", NOT_WRITTEN,
-             f"write the body of {getattr(function, '__name__', 'the function')} (replace the raise)")
+        fail(case, inputs, "an answer", "NotImplementedError", f"the body of {name} is not written yet",
+             f"write the body of {name} (replace the raise)", kind="not_written")
+    except SystemExit as err:
+        fail(case, inputs, "an answer", f"SystemExit({err.code!r})",
+             f"{name} called sys.exit({err.code!r}): return the answer instead", hint, kind="error")
+    except KeyboardInterrupt:
+        fail(case, inputs, "an answer", "KeyboardInterrupt", f"{name} raised KeyboardInterrupt", hint,
+             kind="error")
+    except RecursionError:
+        fail(case, inputs, "an answer", "RecursionError",
+             f"{name} raised RecursionError: it calls itself without end", hint, kind="error")
     except Exception as err:  # noqa: BLE001 (any error in the learner's code is reported)
-        fail(case, inputs, "an answer", f"raised {type(err).__name__}: {err}", hint)
+        fail(case, inputs, "an answer", f"{type(err).__name__}: {err}",
+             f"{name} raised {type(err).__name__}: {_first_line(err)}", hint, kind="error")
     return None  # unreachable: fail() raises
 
 
 def expect_close(case: str, hint: str, inputs: dict[str, Any], expected: Any, obtained: Any,
                  rtol: float = 1e-7, atol: float = 1e-10, what: str = "") -> None:
-    """Fail unless ``obtained`` is an array of ``expected``'s shape and close values."""
+    """Fail unless ``obtained`` is an array of ``expected``'s shape and close values
+    (NaN where ``expected`` has NaN)."""
     label = f"{what}: " if what else ""
-    if not isinstance(obtained, (np.ndarray, np.generic, float, int)):
-        fail(case, inputs, expected, obtained,
-             f"{label}return a numpy array, not a {type(obtained).__name__}")
+    if not isinstance(obtained, (np.ndarray, np.generic, float, int)) or isinstance(obtained, bool):
+        fail(case, inputs, expected, obtained, f"{label}returned a {type(obtained).__name__}, "
+             "not a numpy array or number", hint)
     obtained_array = np.asarray(obtained)
     expected_array = np.asarray(expected)
     if obtained_array.shape != expected_array.shape:
         fail(case, inputs, expected, obtained,
-             f"{label}shape {obtained_array.shape}, expected {expected_array.shape}: {hint}")
-    if not np.allclose(obtained_array, expected_array, rtol=rtol, atol=atol):
-        worst = np.unravel_index(np.argmax(np.abs(obtained_array - expected_array)),
-                                 expected_array.shape) if expected_array.ndim else ()
+             f"{label}shape {obtained_array.shape}, expected {expected_array.shape}", hint)
+    if not np.issubdtype(obtained_array.dtype, np.number) and obtained_array.dtype != bool:
+        fail(case, inputs, expected, obtained, f"{label}dtype {obtained_array.dtype} is not numeric", hint)
+    if not np.allclose(obtained_array, expected_array, rtol=rtol, atol=atol, equal_nan=True):
+        difference = np.abs(obtained_array.astype(np.float64) - expected_array)
+        worst = np.unravel_index(np.argmax(np.nan_to_num(difference, nan=np.inf)), expected_array.shape) \
+            if expected_array.ndim else ()
         where = f" (largest difference at index {tuple(int(i) for i in worst)})" if worst else ""
-        fail(case, inputs, expected, obtained, f"{label}wrong values{where}: {hint}")
+        fail(case, inputs, expected, obtained, f"{label}wrong values{where}", hint)
 
 
 def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -153,20 +146,14 @@ def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float
     return grad
 
 
-# --------------------------------------------------------------- running the cases
-def run_cases(exercise: str, source: str, cases: Sequence[Case],
-              functions: Mapping[str, Callable]) -> Report:
-    """Run every case against ``functions`` (the learner's, by name) and report."""
-    report = Report(exercise, source)
-    for case in cases:
-        failure = _run_case(case, functions)
-        report.results.append(CaseResult(case.name, failure))
-        if failure is not None and str(failure.obtained).startswith(NOT_WRITTEN):
-            break  # every other case would say the same
-    return report
+# --------------------------------------------------------------- running one case
+def run_case(case: Case, functions: Mapping[str, Callable]) -> Failure | None:
+    """Run ``case`` against ``functions`` (the learner's, by name): None if it passed.
 
-
-def _run_case(case: Case, functions: Mapping[str, Callable]) -> Failure | None:
+    Whatever escapes the test (hypothesis' FlakyFailure when the learner's function
+    answers differently for the same input, an error in the check itself) becomes a
+    failure too: a case never ends in a traceback.
+    """
     try:
         if case.strategy is None:
             case.test(functions)
@@ -174,6 +161,27 @@ def _run_case(case: Case, functions: Mapping[str, Callable]) -> Failure | None:
             _hypothesis_test(case, functions)()
     except CaseFailed as err:
         return err.failure
+    except CaseSkipped as err:
+        return Failure(case.name, {}, None, None, f"skipped: {err}", case.hint, kind="skipped")
+    except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001
+        inner = _case_failed_inside(err)
+        if inner is not None:
+            return inner
+        return Failure(case.name, {}, "an answer", f"{type(err).__name__}: {err}",
+                       f"the check stopped with {type(err).__name__}: {_first_line(err)}", case.hint,
+                       kind="error")
+    return None
+
+
+def _case_failed_inside(err: BaseException) -> Failure | None:
+    """The first :class:`CaseFailed` inside an exception group (hypothesis' FlakyFailure)."""
+    for inner in getattr(err, "exceptions", ()):
+        if isinstance(inner, CaseFailed):
+            inner.failure.problem += " (and not on every run: does your function keep state?)"
+            return inner.failure
+        found = _case_failed_inside(inner)
+        if found is not None:
+            return found
     return None
 
 
@@ -183,11 +191,12 @@ def _hypothesis_test(case: Case, functions: Mapping[str, Callable]) -> Callable[
     Derandomised (the same examples on every run) and without the example database, so
     a check never depends on what an earlier run found.
     """
-    from hypothesis import HealthCheck, Verbosity, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
+    phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if case.shrink else ())
     @settings(max_examples=case.max_examples, derandomize=True, database=None, deadline=None,
               verbosity=Verbosity.quiet, print_blob=False, report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), phases=phases)
     @given(case.strategy)
     def test(drawn):
         case.test(functions, drawn)
@@ -195,46 +204,41 @@ def _hypothesis_test(case: Case, functions: Mapping[str, Callable]) -> Callable[
     return test
 
 
+def run_cases(cases: Sequence[Case], functions: Mapping[str, Callable]) -> list[Failure | None]:
+    """Run every case in order (in this process); stop after a body not yet written."""
+    failures: list[Failure | None] = []
+    for case in cases:
+        failures.append(run_case(case, functions))
+        if failures[-1] is not None and failures[-1].kind == "not_written":
+            break  # every other case would say the same
+    return failures
+
+
 # --------------------------------------------------------------- the learner's file
 def load_functions(path: str | os.PathLike, names: Sequence[str]) -> dict[str, Callable]:
-    """Import the file at ``path`` and return its functions called ``names``."""
+    """Import the file at ``path`` (its folder first on ``sys.path``, as when run as a
+    script) and return its functions called ``names``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"exercise: no file {path}")
+        raise LoadError(f"no file {path}")
     module_name = f"_tinymin_exercise_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"exercise: cannot import {path} (is it a .py file?)")
+        raise LoadError(f"cannot import {path} (is it a .py file?)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    sys.path.insert(0, str(path.resolve().parent))
     try:
         spec.loader.exec_module(module)
     finally:
         sys.modules.pop(module_name, None)
+        sys.path.remove(str(path.resolve().parent))
     missing = [name for name in names if not callable(getattr(module, name, None))]
     if missing:
-        raise AttributeError(f"exercise: {path} defines no function {', '.join(missing)}")
+        raise LoadError(f"{path} defines no function {', '.join(missing)}")
     return {name: getattr(module, name) for name in names}
 
 
-# --------------------------------------------------------------- the report
-def _format_failure(failure: Failure) -> list[str]:
-    pad = " " * 8
-    lines = [f"{pad}inputs:"]
-    lines += [f"{pad}  {name} = {_show(value, pad + '    ')}" for name, value in failure.inputs.items()]
-    lines.append(f"{pad}expected: {_show(failure.expected, pad + '          ')}")
-    lines.append(f"{pad}obtained: {_show(failure.obtained, pad + '          ')}")
-    lines.append(f"{pad}hint:     {failure.hint}")
-    return lines
-
-
-def _show(value: Any, indent: str) -> str:
-    if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=5, threshold=80, edgeitems=3, max_line_width=100)
-        if value.ndim <= 1:
-            return f"array{value.shape} {value.dtype} {text}"
-        body = "\n".join((indent + line).rstrip() for line in text.splitlines())
-        return f"array{value.shape} {value.dtype}\n{body}"
-    if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
-        return "(" + ", ".join(_show(v, indent) for v in value) + ")"
-    return repr(value)
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else "(no message)"

@@ -17,30 +17,34 @@ Check your answer::
 
     python -m tinymin exercise check clip_and_rescale --file this_file.py
 
-tinymin's own answer: ``step3_clip``, ``step4_rescale`` and ``step7_through_clip`` in
+tinymin's own answer: the functions of the same names in
 ``tinymin/minconv/functional.py`` (``tinymin.trace()`` prints what they compute).
 """
+
+from __future__ import annotations
 
 import numpy as np
 
 
-def clip(a: np.ndarray, mu: float, clip_value: float) -> tuple:
+def step3_clip(a: np.ndarray, mu: float, clip_value: float | None) -> tuple:
     """Step 3: the clipped array and the mask of the entries inside the bound.
 
     Returns
     -------
     (a_c, inside) : tuple
         ``a_c`` of ``a``'s shape; ``inside`` a boolean array, True where
-        :math:`|a| \\le T \\mu` (the bound itself counts as inside).
+        :math:`|a| \\le T \\mu` (the bound itself counts as inside). A ``clip_value``
+        of None clips nothing: ``(a, None)``.
     """
     raise NotImplementedError
 
 
-def rescale(w_c: np.ndarray, mu_x: float, mu_w: float) -> np.ndarray:
+def step4_rescale(w_c: np.ndarray, mu_x: float, mu_w: float) -> np.ndarray:
     """Step 4: :math:`\\hat w = w_c\\, \\mu_x / \\mu_w` (``mu_w`` > 0 here)."""
     raise NotImplementedError
 
 
-def through_clip(grad: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Step 7: the gradient with respect to ``a`` from the one with respect to ``a_c``."""
+def step7_through_clip(grad: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+    """Step 7: the gradient with respect to ``a`` from the one with respect to ``a_c``
+    (``grad`` itself when ``inside`` is None: nothing was clipped)."""
     raise NotImplementedError

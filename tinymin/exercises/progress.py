@@ -1,0 +1,59 @@
+"""The learner's progress: which exercises pass, kept in a small JSON file.
+
+The file is ``$TINYMIN_EXERCISE_STATE`` if set, else ``exercises.json`` under
+``$XDG_CACHE_HOME/tinymin`` (``~/.cache/tinymin``). Every check of a file records its
+latest score there, written atomically (a check killed halfway leaves the old file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from tinymin.checkpoint.atomic import atomic_file
+from tinymin.exercises.report import Report
+
+FORMAT = "tinymin-exercise-progress/1"
+
+
+class ProgressError(ValueError):
+    """A progress file that is not one: its path and the reason."""
+
+
+def state_path() -> Path:
+    """Where the progress is kept."""
+    if os.environ.get("TINYMIN_EXERCISE_STATE"):
+        return Path(os.environ["TINYMIN_EXERCISE_STATE"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "tinymin" / "exercises.json"
+
+
+def load(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The recorded results by exercise name (empty when nothing was recorded yet)."""
+    path = state_path() if path is None else path
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ProgressError(f"{path}: not a progress file ({err}); delete it to start afresh") from None
+    if (not isinstance(data, dict) or data.get("format") != FORMAT
+            or not isinstance(data.get("exercises"), dict)):
+        raise ProgressError(f"{path}: not a progress file (no format {FORMAT!r}); delete it to start afresh")
+    return data["exercises"]
+
+
+def record(report: Report, path: Path | None = None) -> Path:
+    """Record ``report`` as the latest result of its exercise; returns the file written."""
+    path = state_path() if path is None else path
+    exercises = load(path)
+    exercises[report.exercise] = {
+        "passed": report.passed, "score": report.score, "total": report.total - report.skipped,
+        "file": str(Path(report.source).resolve()), "checked": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    with atomic_file(path) as f:
+        f.write(json.dumps({"format": FORMAT, "exercises": exercises}, indent=1, sort_keys=True).encode())
+    return path
