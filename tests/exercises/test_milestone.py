@@ -88,3 +88,15 @@ def test_the_milestone_refuses_an_empty_folder_and_pieces_training_never_calls(t
 ])
 def test_compare_tells_identical_rounding_and_different_answers(got, expected, status):
     assert compare(got, expected)[0] == status
+
+
+def test_the_reference_solutions_agree_with_tinymin_on_the_first_batch():
+    solutions = Path(__file__).parent / "solutions"
+    pieces = [p for p in load_pieces(find_files(solutions)) if p.spec.in_training]
+    assert len(pieces) == 10
+    train_set, _ = milestone._data(TINY)
+    verdicts = {v.name: v for v in first_batch(pieces, train_set, TINY)}
+    assert all(v.ok for v in verdicts.values()), [v.line() for v in verdicts.values() if not v.ok]
+    # a numpy min-GEMM sums in another order than the Cython kernel: equal up to rounding
+    assert verdicts["im2col"].status == "identical" and verdicts["min_gemm"].status in ("identical",
+                                                                                        "rounding")

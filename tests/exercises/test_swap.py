@@ -1,6 +1,7 @@
 """tinymin.exercises.use, train --mine and the dispatch table: the learner's functions
 really run inside tinymin, go back out, and are refused or named when they are wrong."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from tinymin.autograd import sum_to
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.exercises import use
 from tinymin.exercises.pieces import PIECES, LearnerCodeError
-from tinymin.exercises.swap import LoadError, find_files, use_folder
+from tinymin.exercises.swap import LoadError, find_files, load_pieces, use_folder
 from tinymin.train import train_step
 
 OWN = Path(__file__).parent / "own_pieces"
@@ -248,3 +249,18 @@ def test_a_learner_file_may_define_dataclasses_and_import_files_beside_it(tmp_pa
     with use({"sum_to": tmp_path / "my_sum_to.py"}, announce=False):
         assert sum_to(np.ones((2, 3)), (3,)).tolist() == [2.0, 2.0, 2.0]
     assert str(tmp_path) not in __import__("sys").path
+
+
+def test_the_pieces_match_the_registrys_exercises_and_templates():
+    from tinymin.exercises.pieces import NO_COUNTERPART, exercise_pieces
+    from tinymin.exercises.registry import EXERCISES
+
+    assert set(EXERCISES) == set(NO_COUNTERPART) | {s.exercise for s in PIECES.values()}
+    for name, exercise in EXERCISES.items():
+        assert {s.function for s in exercise_pieces(name)} == (
+            set() if name in NO_COUNTERPART else set(exercise.functions)), name
+        if name in NO_COUNTERPART or (name == "torch_clip" and importlib.util.find_spec("torch") is None):
+            continue
+        # each template's signature is one tinymin can call (its body is still to write)
+        assert [p.spec.exercise for p in load_pieces({name: exercise.template})] == [name] * len(
+            exercise.functions)
