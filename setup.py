@@ -30,11 +30,25 @@ Compiler flags
   the compiler rejects it.
 
 Set ``TINYMIN_BUILD_VERBOSE=1`` to print which optional flags were accepted.
+
+Rebuilds
+--------
+An in-place build (``pip install -e .``, ``python setup.py build_ext --inplace``)
+compiles an extension only when it has to: a kernel whose compiled file in
+``tinymin/_ext/`` is newer than its ``.pyx``/``.pxd``/``.c`` sources and this file,
+and was built with the same flags, numpy and Python (recorded in
+``build/tinymin-ext-flags.json``), is reused as it is. (PEP 660 editable installs
+build in a fresh temporary directory each time, so without this every
+``pip install -e .`` recompiled every kernel.) ``TINYMIN_FORCE_BUILD=1`` or
+``build_ext --force`` rebuilds everything. A regular ``pip install .`` always compiles.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
+import shutil
 import sys
 import tempfile
 from glob import glob
@@ -58,9 +72,15 @@ int main(void) {
 
 _PLAIN_TEST = "int main(void) { return 0; }\n"
 
+FLAGS_STAMP = os.path.join(HERE, "build", "tinymin-ext-flags.json")
+
 
 def _portable() -> bool:
     return os.environ.get("TINYMIN_PORTABLE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _force_build() -> bool:
+    return os.environ.get("TINYMIN_FORCE_BUILD", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _log(msg: str) -> None:
@@ -94,7 +114,15 @@ def _try_flags(compiler, source: str, compile_args: list, link_args: list) -> bo
 
 
 class BuildExt(build_ext):
-    """``build_ext`` that picks optimisation/OpenMP flags by test-compiling."""
+    """``build_ext`` that picks optimisation/OpenMP flags by test-compiling, and reuses
+    an in-place kernel that is newer than its sources and was built with the same flags."""
+
+    def run(self):
+        # setuptools clears ``inplace`` while it compiles (and copies back afterwards), so
+        # note now whether this is an in-place or editable build.
+        self._in_place = bool(self.inplace or getattr(self, "editable_mode", False))
+        self._reuse_inplace = self._in_place and not self.force and not _force_build()
+        super().run()
 
     def build_extensions(self):
         compiler = self.compiler
@@ -117,7 +145,46 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args or []) + compile_args
             ext.extra_link_args = list(ext.extra_link_args or []) + link_args
+        self._flags = {"compile": compile_args, "link": link_args, "numpy": np.__version__,
+                       "python": sys.version, "platform": platform.platform()}
+        self._same_flags = _read_json(FLAGS_STAMP) == self._flags
         super().build_extensions()
+        if getattr(self, "_in_place", False):
+            os.makedirs(os.path.dirname(FLAGS_STAMP), exist_ok=True)
+            with open(FLAGS_STAMP, "w") as f:
+                json.dump(self._flags, f, indent=1)
+
+    def build_extension(self, ext):
+        inplace_file = os.path.join(HERE, self.get_ext_filename(ext.name))
+        if getattr(self, "_reuse_inplace", False) and self._same_flags and _newer_than_sources(
+                inplace_file, ext):
+            target = self.get_ext_fullpath(ext.name)
+            if os.path.abspath(target) != os.path.abspath(inplace_file):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(inplace_file, target)  # setuptools copies it back in place
+            print(f"tinymin setup.py: {ext.name} is up to date, not rebuilt", file=sys.stderr)
+            return
+        super().build_extension(ext)
+
+
+def _read_json(path: str):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _newer_than_sources(built: str, ext: Extension) -> bool:
+    """True when ``built`` exists and is newer than every source of ``ext`` and setup.py."""
+    if not os.path.exists(built):
+        return False
+    stem = os.path.splitext(ext.sources[0])[0]
+    sources = [os.path.join(HERE, src) for src in ext.sources]
+    sources += [os.path.join(HERE, stem + ".pyx"), os.path.join(HERE, "setup.py")]
+    sources += glob(os.path.join(HERE, "tinymin", "_ext", "*.pxd"))
+    newest = max(os.path.getmtime(src) for src in sources if os.path.exists(src))
+    return os.path.getmtime(built) > newest
 
 
 def _extensions():

@@ -20,6 +20,12 @@ Usage::
     python benchmarks/bench_training.py --threads 1 --clock cpu   # on a busy machine
     python benchmarks/bench_training.py --skip-epochs    # tables 1 and 2 only (~1 min)
     python benchmarks/bench_training.py --plot scaling.png   # and draw the scaling figure
+    python benchmarks/bench_training.py --threads 2 --import-torch-first   # torch's libgomp
+
+``--import-torch-first`` imports torch before numpy and tinymin, as a script that uses
+both often does: tinymin's kernels then run on torch's bundled libgomp, loaded before
+tinymin could set its wait policy (``tinymin/_ext/threads.py``, step 4). The header says
+which libgomp the process uses and how much CPU its idle workers burn after a kernel.
 
 ``--plot FILE`` draws three panels with matplotlib: exact and min-selector convolution
 time (forward, im2col included) against K = C_in*kh*kw at fixed P and C_out, against
@@ -39,6 +45,8 @@ import time
 # tinymin's threading policy (tinymin/_ext/threads.py): OpenBLAS workers must sleep right
 # after a GEMM; OpenBLAS reads this when numpy loads it, so set it before numpy.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+if "--import-torch-first" in sys.argv:  # torch's libgomp loads before tinymin's (threads.py, step 4)
+    import torch  # noqa: F401
 
 import numpy as np  # noqa: E402
 
@@ -80,6 +88,41 @@ def interleaved_ms(jobs: dict, repeats: int) -> dict:
             own = fn()
             times[label].append(own if own is not None else CLOCK() - start)
     return {label: 1e3 * statistics.median(t) for label, t in times.items()}
+
+
+def openmp_report() -> str:
+    """Which libgomp this process uses, and the CPU its idle workers burn after a kernel.
+
+    Runs im2col (one OpenMP region) and then sleeps 0.1 s, ten times, adding up the CPU
+    time of every thread but this one meanwhile: near 0 ms when idle workers sleep, about
+    10 ms per kernel when they spin. Linux only (reads /proc).
+    """
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "libgomp" in line})
+    except OSError:
+        return "OpenMP runtime: unknown (no /proc)"
+
+    def other_threads_cpu() -> float:
+        ticks = 0
+        for task in os.listdir("/proc/self/task"):
+            if int(task) != os.getpid():
+                with open(f"/proc/self/task/{task}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    x = np.zeros((64, 1, 28, 28), np.float32)
+    burnt = 0.0
+    for _ in range(10):
+        _ext.im2col(x, 5, 1, 2)
+        before = other_threads_cpu()
+        time.sleep(0.1)
+        burnt += other_threads_cpu() - before
+    quieted = getattr(_ext.threads, "spinning_runtime_quieted", lambda: "n/a")()
+    return (f"OpenMP runtime {', '.join(paths) or 'none'}; torch imported first: "
+            f"{'--import-torch-first' in sys.argv}; threads.py step 4 in effect: {quieted}; "
+            f"idle OpenMP/BLAS workers burnt {burnt * 100:.0f} ms of CPU per kernel call")
 
 
 def ratio(a: float, b: float) -> str:
@@ -385,6 +428,8 @@ def main(argv=None) -> None:
                              "(needs --threads 1; epochs are always wall time)")
     parser.add_argument("--skip-epochs", action="store_true")
     parser.add_argument("--plot", metavar="FILE", help="also draw the scaling figure")
+    parser.add_argument("--import-torch-first", action="store_true",
+                        help="import torch before tinymin (read at the top of this file)")
     args = parser.parse_args(argv)
     threads = args.threads or _ext.num_threads()
     if args.clock == "cpu":
@@ -396,15 +441,16 @@ def main(argv=None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    except ImportError:
+    except ImportError as err:
         torch = None
-        print("pytorch not installed (pip install torch, CPU): tinymin columns only")
+        print(f"pytorch not importable ({err}; pip install torch, CPU): tinymin columns only")
     x, y = load_images(args.data, args.images)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"LeNet, batch {BATCH}, {len(x)} images of {args.data}; {threads} thread(s); "
           f"backend {_ext.backend()}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start; {args.clock} clock; "
           f"torch {getattr(torch, '__version__', '-')}")
+    print(openmp_report())
     rows = layer_table(x, y, args.layer_repeats, torch) + step_rows(x, y, args.layer_repeats, torch)
     print_layer_table(rows)
     optimizer_table(args.layer_repeats, torch)

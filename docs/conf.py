@@ -6,7 +6,11 @@ Build (from the repository root, warnings as errors)::
     TINYMIN_QUICK=1 sphinx-build -W --keep-going -b html docs docs/_build/html  # quick
     sphinx-build -W -b doctest docs docs/_build/doctest
 
-No network is needed: no intersphinx, no remote images.
+No network is needed to build or to read the docs: no intersphinx, no remote images,
+and MathJax is served from the built site (``_static/mathjax``, copied there by
+sphinx-mathjax-offline) instead of a CDN. ``python tools/check_docs_offline.py`` opens
+pages in headless Chromium with the network blocked and checks that every equation
+renders and that nothing is requested from outside the site.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "sphinx.ext.mathjax",
+    # MathJax 3 from the built site, never from a CDN: the maths must render offline
+    # (a classroom lab, a train). The extension copies its bundled MathJax into
+    # _static/mathjax and points mathjax_path at it. Its import name has hyphens.
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
 ]
@@ -116,7 +124,12 @@ if HAVE_TUTORIALS:
         "abort_on_example_error": False,
         "plot_gallery": "True",
         "remove_config_comments": True,
+        # The computation-times pages load jQuery, Bootstrap and DataTables from CDNs
+        # (raw HTML that sphinx-gallery writes): the docs must load nothing from outside
+        # the site. Each chapter's page still shows its own running time.
+        "write_computation_times": False,
     }
+    exclude_patterns += ["sg_execution_times.rst", "auto_tutorials/sg_execution_times.rst"]
 else:
     exclude_patterns.append("auto_tutorials")
     print("tinymin docs: tutorials/README.txt not found; building without the gallery")

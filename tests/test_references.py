@@ -22,6 +22,8 @@ SKIPPED_DIRS = {"_build", "auto_tutorials", "__pycache__", "build"}
 #: A path into the repository: a top-level folder, then folders and a file name.
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:tinymin|tutorials|docs|benchmarks|tests|tools)"
                        r"(?:/[\w.-]+)+\.(?:py|pyx|pxd|rst|md|txt|toml|npz|csv))\b")
+#: A file name in capitals stands for many files (``tests/exercises/solutions/NAME.py``).
+PLACEHOLDER = re.compile(r"/[A-Z][A-Z_]*\.py$")
 #: Any Markdown file named on its own, e.g. ``README.md``.
 MARKDOWN = re.compile(r"(?<![\w/.-])([\w.-]+\.md)\b")
 #: Files that live outside the repository (the project's working notes).
@@ -51,6 +53,8 @@ def missing_references(file: Path) -> list[str]:
         for match in OUTSIDE.finditer(line):
             problems.append(f"line {number}: {match.group(0)} is not in the repository")
         for match in REPO_PATH.finditer(line):
+            if PLACEHOLDER.search(match.group(1)):
+                continue  # a pattern such as solutions/NAME.py, not one file
             if not (ROOT / match.group(1)).exists():
                 problems.append(f"line {number}: {match.group(1)} does not exist")
         for match in MARKDOWN.finditer(line):

@@ -16,7 +16,7 @@ from tinymin._ext import threads as _threads  # noqa: F401  # isort: skip
 import numpy as np  # noqa: E402 (after the setting above, on purpose)
 
 # Subpackages, reachable as ``tm.nn``, ``tm.optim``, ... as in PyTorch.
-from tinymin import _ext, data, models, nn, optim  # noqa: F401
+from tinymin import _ext, data, models, nn, optim, utils  # noqa: F401
 from tinymin._version import __version__
 from tinymin.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinymin.checkpoint.serialization import load, save
@@ -65,7 +65,7 @@ from tinymin.ops.composite import (
     repeat,
     split,
 )
-from tinymin.random import get_rng_state, manual_seed, set_rng_state
+from tinymin.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.trace import trace
 
@@ -73,7 +73,7 @@ float32 = np.float32
 float64 = np.float64
 
 __all__ = [
-    "Function", "Tensor", "__version__", "data", "models", "nn", "optim",
+    "Function", "Generator", "Tensor", "__version__", "data", "models", "nn", "optim", "utils",
     "abs", "arange", "argmax", "cat", "chunk", "clamp", "clip", "enable_grad", "exp",
     "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "get_rng_state",
     "gradcheck", "is_grad_enabled", "linspace", "load", "log", "logsumexp", "manual_seed",

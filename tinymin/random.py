@@ -3,7 +3,7 @@
 Every random choice in tinymin (weight initialisation, dropout masks, shuffling,
 random transforms) draws from the generator returned by :func:`default_rng`, so
 ``tinymin.manual_seed(s)`` makes a whole run reproducible, as ``torch.manual_seed``
-does in PyTorch.
+does in PyTorch. A :class:`Generator` is a stream of its own, for the data pipeline.
 """
 
 from __future__ import annotations
@@ -77,3 +77,61 @@ def generator_state_from_json(generator: np.random.Generator, state: str) -> Non
         generator.bit_generator.state = parsed
     except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError) as exc:
         raise ValueError(f"not a random generator state: {exc}") from None
+
+
+class Generator:
+    """A random generator of its own, as ``torch.Generator``: pass it as ``generator=``
+    to a DataLoader, a sampler or :func:`~tinymin.data.random_split` to keep their draws
+    apart from (and reproducible independently of) the global generator.
+
+    >>> import tinymin as tm
+    >>> g = tm.Generator().manual_seed(42)
+    >>> g.initial_seed()
+    42
+
+    It wraps a ``numpy.random.Generator`` (:attr:`numpy_generator`), reseeded by
+    :meth:`manual_seed`. Without a seed it starts from fresh OS entropy (PyTorch's
+    starts from a fixed default seed).
+
+    Parameters
+    ----------
+    device : str, default "cpu"
+        Accepted for PyTorch's signature; tinymin runs on the CPU only.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        if str(device) != "cpu":
+            raise ValueError(f"Generator: tinymin runs on the CPU only, got device={device!r}")
+        self.device = "cpu"
+        self._seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.numpy_generator = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed; returns the generator itself, so ``Generator().manual_seed(0)`` works."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: seed must be a non-negative int, got {seed!r}")
+        self._seed = int(seed)
+        # in place: a sampler or loader holding numpy_generator sees the new seed
+        self.numpy_generator.bit_generator.state = np.random.PCG64(self._seed).state
+        return self
+
+    def seed(self) -> int:
+        """Reseed from OS entropy and return the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        """The seed the generator was last seeded with."""
+        return self._seed
+
+    def get_state(self) -> str:
+        """The state as JSON text (PyTorch returns a byte tensor; the use is the same)."""
+        return generator_state_to_json(self.numpy_generator)
+
+    def set_state(self, state: str) -> Generator:
+        """Restore a state from :meth:`get_state`."""
+        generator_state_from_json(self.numpy_generator, state)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Generator(device='cpu', initial_seed={self._seed})"

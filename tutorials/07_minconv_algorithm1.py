@@ -102,14 +102,17 @@ print("per channel:", A.step2_weight_scale(w, "channel").ravel())
 # ``step3_clip`` also returns the mask :math:`|a/\mu| \le T` that step 7 needs.
 x_c, x_inside = A.step3_clip(x, mu_x, T)
 w_c, w_inside = A.step3_clip(w, mu_w, T)
-print(f"input bound T*mu_x = {T * mu_x:.4f}: {1 - x_inside.mean():.1%} of the pixels are clipped")
+stroke = x > 0                     # the pixels of the pen strokes (the rest is 0)
+print(f"input bound T*mu_x = {T * mu_x:.4f}: {1 - x_inside.mean():.1%} of the pixels are clipped,"
+      f" {(~x_inside)[stroke].mean():.1%} of the {stroke.mean():.1%} that are stroke pixels")
 print(f"weight bound T*mu_w = {T * float(mu_w):.4f}: {1 - w_inside.mean():.1%} of the weights are clipped")
 
 # %%
-# MNIST pixels are mostly 0, with strokes near 1: their mean :math:`|x|` is about
-# 0.13, so a bound of :math:`T\mu_x \approx 0.4` clips most of the stroke pixels.
-# Keep that in mind: we will see below that this clip changes nothing in the
-# forward pass, only in the backward one.
+# MNIST pixels are mostly 0, with strokes near 1, so their mean :math:`|x|` is small
+# (``mu_x`` above) and the input bound :math:`T\mu_x` lies below the brightest
+# strokes: the line above says how many of the stroke pixels it clips. Keep that in
+# mind: we will see below that this clip changes nothing in the forward pass, only in
+# the backward one.
 #
 # Step 4: rescale the weights (Eq. 12)
 # ------------------------------------

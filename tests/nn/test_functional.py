@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinymin as tm
+import tinymin.nn as nn
 import tinymin.nn.functional as F
 
 
@@ -125,3 +126,43 @@ def test_dropout_gradient_uses_the_same_mask():
     y = F.dropout(x, 0.5)
     y.sum().backward()
     np.testing.assert_allclose(x.grad, y.data)
+
+
+# ------------------------------------------------- the layers of issue #20 (item 7)
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_gradcheck_dropout2d(rng):
+    def fn(a):
+        tm.manual_seed(3)  # the same mask at every evaluation
+        return F.dropout2d(a, 0.5, True)
+
+    assert tm.gradcheck(fn, [tm.tensor(rng.normal(size=(2, 4, 2, 2)), requires_grad=True)])
+
+
+def test_gradcheck_batchnorm1d(rng):
+    bn = nn.BatchNorm1d(3).double()
+    x = tm.tensor(rng.normal(size=(5, 3)), requires_grad=True)
+    assert tm.gradcheck(lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+                        [x, bn.weight, bn.bias])
+
+
+def test_gradcheck_adaptive_avg_pool2d(rng):
+    x = tm.tensor(rng.normal(size=(2, 2, 5, 7)), requires_grad=True)
+    assert tm.gradcheck(lambda a: F.adaptive_avg_pool2d(a, (3, 2)), [x])
+
+
+def test_gradcheck_conv2d_same_with_an_even_kernel(rng):
+    conv = nn.Conv2d(2, 2, (2, 3), padding="same").double()
+    x = tm.tensor(rng.normal(size=(1, 2, 4, 5)), requires_grad=True)
+    assert tm.gradcheck(lambda a, w: F.conv2d(conv.pad_uneven(a), w, None, 1, conv.padding),
+                        [x, conv.weight])
+
+
+def test_gradcheck_logsigmoid(rng):
+    x = tm.tensor(rng.normal(scale=20, size=(3, 4)), requires_grad=True)
+    assert tm.gradcheck(F.logsigmoid, [x])
+    np.testing.assert_allclose(F.logsigmoid(tm.tensor([-1000.0, 0.0, 1000.0])).numpy(),
+                               [-1000.0, -np.log(2), 0.0])

@@ -161,19 +161,21 @@ def test_one_layer_agrees_for_every_operator_and_option(operator, options):
 
 
 def test_the_chunk_bound_changes_nothing_but_memory():
+    """The unfold reference (what runs on devices without a kernel) blocks its temporaries."""
     from tinymin.torch.functional import get_chunk_bytes, set_chunk_bytes
+    from tinymin.torch.selector import unfolded_selector_conv2d
 
-    layer = to_torch(nn.Sequential(nn.MinConv2d(4, 6, 3, padding=1).double()))[0].eval()
-    x = torch.randn(5, 4, 10, 10, dtype=torch.float64)
-    whole = layer(x)
+    x, w = torch.randn(5, 4, 10, 10, dtype=torch.float64), torch.randn(6, 4, 3, 3, dtype=torch.float64)
+    scale = torch.rand(6, dtype=torch.float64)
+    whole = unfolded_selector_conv2d(x, w, scale, (1, 1), (1, 1))
     previous = set_chunk_bytes(36 * 8 * 7)  # on the CPU, one filter x 7 rows: ragged chunks
     try:
         assert get_chunk_bytes() == 36 * 8 * 7
-        chunked = layer(x)
+        chunked = unfolded_selector_conv2d(x, w, scale, (1, 1), (1, 1))
     finally:
         set_chunk_bytes(previous)
     # the same sums, blocked differently: equal up to rounding
-    assert_close(chunked.detach().numpy(), whole.detach().numpy(), 1e-13, "chunked output")
+    assert_close(chunked.numpy(), whole.numpy(), 1e-13, "chunked output")
     with pytest.raises(ValueError, match="positive"):
         set_chunk_bytes(0)
 

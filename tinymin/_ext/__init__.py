@@ -31,7 +31,7 @@ so that ``im2col(x, ...) @ weight.reshape(C_out, -1).T`` is the convolution
 from __future__ import annotations
 
 # First, before numpy loads OpenBLAS: threads.py sets the BLAS/OpenMP environment.
-from tinymin._ext.threads import num_threads, set_num_threads  # isort: skip
+from tinymin._ext.threads import kernel_threads, num_threads, set_num_threads  # isort: skip
 
 import contextlib
 import importlib
@@ -54,6 +54,7 @@ __all__ = [
     "col2im",
     "conv_output_shape",
     "im2col",
+    "kernel_threads",
     "max_gemm",
     "min_gemm",
     "num_threads",
@@ -83,6 +84,13 @@ except ImportError as _err:  # not built (source checkout), or built for another
     )
 else:
     _WHY = ""
+    try:  # step 4 of the thread policy (threads.py): a libgomp that torch loaded spins
+        from tinymin._ext import threads as _threads
+        from tinymin._ext._openmp import start_team as _start_team
+
+        _threads.quiet_spinning_runtime(_start_team)
+    except ImportError:  # built before _openmp.pyx existed: the kernels still work
+        pass
 
 #: True when the compiled Cython kernels could be imported.
 HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None and _optim is not None

@@ -61,7 +61,8 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy
 
-from tinymin._ext._lanes cimport MB, MR, NRMAX, TINYMIN_VECTOR_BYTES, _nr, _store, _zero
+from tinymin._ext._lanes cimport (MB, MR, NRMAX, TINYMIN_VECTOR_BYTES, _nr, _row, _store8,
+                                  _zero8)
 
 from tinymin._ext.threads import num_threads as _num_threads
 
@@ -123,8 +124,7 @@ cdef inline void _min_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K,
     cdef floating a7[NRMAX]
     cdef floating lo, hi, s
     cdef Py_ssize_t kv, l, k
-    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
-    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    _zero8(a0, a1, a2, a3, a4, a5, a6, a7)
     for kv in range(K // nl):
         for l in range(nl):  # one vector operation per line
             k = kv * nl + l
@@ -187,17 +187,16 @@ cdef inline void _min_panel_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K
     cdef floating a5[NRMAX]
     cdef floating a6[NRMAX]
     cdef floating a7[NRMAX]
-    cdef const floating* r1 = x + (1 if nrows > 1 else 0) * ldx
-    cdef const floating* r2 = x + (2 if nrows > 2 else nrows - 1) * ldx
-    cdef const floating* r3 = x + (3 if nrows > 3 else nrows - 1) * ldx
-    cdef const floating* r4 = x + (4 if nrows > 4 else nrows - 1) * ldx
-    cdef const floating* r5 = x + (5 if nrows > 5 else nrows - 1) * ldx
-    cdef const floating* r6 = x + (6 if nrows > 6 else nrows - 1) * ldx
-    cdef const floating* r7 = x + (7 if nrows > 7 else nrows - 1) * ldx
+    cdef const floating* r1 = _row(x, ldx, 1, nrows)
+    cdef const floating* r2 = _row(x, ldx, 2, nrows)
+    cdef const floating* r3 = _row(x, ldx, 3, nrows)
+    cdef const floating* r4 = _row(x, ldx, 4, nrows)
+    cdef const floating* r5 = _row(x, ldx, 5, nrows)
+    cdef const floating* r6 = _row(x, ldx, 6, nrows)
+    cdef const floating* r7 = _row(x, ldx, 7, nrows)
     cdef floating x0, x1, x2, x3, x4, x5, x6, x7, hi, lo, s
     cdef Py_ssize_t k, c, o
-    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
-    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    _zero8(a0, a1, a2, a3, a4, a5, a6, a7)
     for k in range(K):
         # the 8 inputs of this k, each broadcast to every lane
         x0 = x[k]; x1 = r1[k]; x2 = r2[k]; x3 = r3[k]
@@ -215,14 +214,7 @@ cdef inline void _min_panel_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K
             a5[c] += s * _clip(x5, lo, hi)
             a6[c] += s * _clip(x6, lo, hi)
             a7[c] += s * _clip(x7, lo, hi)
-    _store(a0, out, ncols)
-    if nrows > 1: _store(a1, out + ldo, ncols)
-    if nrows > 2: _store(a2, out + 2 * ldo, ncols)
-    if nrows > 3: _store(a3, out + 3 * ldo, ncols)
-    if nrows > 4: _store(a4, out + 4 * ldo, ncols)
-    if nrows > 5: _store(a5, out + 5 * ldo, ncols)
-    if nrows > 6: _store(a6, out + 6 * ldo, ncols)
-    if nrows > 7: _store(a7, out + 7 * ldo, ncols)
+    _store8(a0, a1, a2, a3, a4, a5, a6, a7, out, ldo, nrows, ncols)
 
 
 cdef void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,

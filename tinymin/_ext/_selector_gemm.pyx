@@ -18,7 +18,9 @@ same dtype, matching K) and are called only after those checks.
 weights repacked into panels of nr filters (K x nr, nr = one vector register), an
 8-row x nr tile vectorised over the filters, the 8 inputs of each k broadcast
 (``max_gemm`` computes |x| and sgn(x) once per row and k). Rows are shared among
-OpenMP threads in blocks of ``MB``.
+OpenMP threads in blocks of ``MB``. The tile's two ends (zero the 8 accumulators,
+point at the 8 rows, the ragged last tile included, store what exists) are the
+inline helpers of ``_lanes.pxd``, shared with ``min_gemm_panels``.
 """
 
 import numpy as np
@@ -27,7 +29,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport fabs
 
-from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _store, _zero
+from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _row, _store8, _zero8
 
 from tinymin._ext._min_gemm import out_or_new, pack_panels
 from tinymin._ext._min_gemm import min_gemm  # noqa: F401  (re-exported: one family)
@@ -44,12 +46,14 @@ cdef inline floating _sign(floating x) noexcept nogil:
 
 
 # ------------------------------------------------------------------ max micro-kernels
-cdef inline void _max_tile8(const floating* x, Py_ssize_t K,
-                            const floating* ab, const floating* sg,
-                            floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
+cdef inline void _max_tile(const floating* x, Py_ssize_t K,
+                           const floating* ab, const floating* sg,
+                           floating* out, Py_ssize_t ldo, Py_ssize_t nrows,
+                           Py_ssize_t ncols) noexcept nogil:
     """8 rows x nr filters of sum_k sgn(x) sgn(w) max(|x|, |w|), with ab = |w|, sg = sgn(w).
 
-    |x| and sgn(x) are computed once per (row, k), outside the vectorised c loop.
+    |x| and sgn(x) are computed once per (row, k), outside the vectorised c loop. Rows
+    past ``nrows`` read the last real row again and are never stored (``_lanes.pxd``).
     """
     cdef Py_ssize_t nr = _nr(x[0])
     cdef floating a0[NRMAX]
@@ -60,21 +64,27 @@ cdef inline void _max_tile8(const floating* x, Py_ssize_t K,
     cdef floating a5[NRMAX]
     cdef floating a6[NRMAX]
     cdef floating a7[NRMAX]
+    cdef const floating* r1 = _row(x, K, 1, nrows)
+    cdef const floating* r2 = _row(x, K, 2, nrows)
+    cdef const floating* r3 = _row(x, K, 3, nrows)
+    cdef const floating* r4 = _row(x, K, 4, nrows)
+    cdef const floating* r5 = _row(x, K, 5, nrows)
+    cdef const floating* r6 = _row(x, K, 6, nrows)
+    cdef const floating* r7 = _row(x, K, 7, nrows)
     cdef floating m0, m1, m2, m3, m4, m5, m6, m7
     cdef floating s0, s1, s2, s3, s4, s5, s6, s7
     cdef floating hi, s
     cdef Py_ssize_t k, c, o
-    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
-    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    _zero8(a0, a1, a2, a3, a4, a5, a6, a7)
     for k in range(K):
         m0 = fabs(x[k]); s0 = _sign(x[k])
-        m1 = fabs(x[K + k]); s1 = _sign(x[K + k])
-        m2 = fabs(x[2 * K + k]); s2 = _sign(x[2 * K + k])
-        m3 = fabs(x[3 * K + k]); s3 = _sign(x[3 * K + k])
-        m4 = fabs(x[4 * K + k]); s4 = _sign(x[4 * K + k])
-        m5 = fabs(x[5 * K + k]); s5 = _sign(x[5 * K + k])
-        m6 = fabs(x[6 * K + k]); s6 = _sign(x[6 * K + k])
-        m7 = fabs(x[7 * K + k]); s7 = _sign(x[7 * K + k])
+        m1 = fabs(r1[k]); s1 = _sign(r1[k])
+        m2 = fabs(r2[k]); s2 = _sign(r2[k])
+        m3 = fabs(r3[k]); s3 = _sign(r3[k])
+        m4 = fabs(r4[k]); s4 = _sign(r4[k])
+        m5 = fabs(r5[k]); s5 = _sign(r5[k])
+        m6 = fabs(r6[k]); s6 = _sign(r6[k])
+        m7 = fabs(r7[k]); s7 = _sign(r7[k])
         o = k * nr
         for c in range(nr):
             hi = ab[o + c]
@@ -87,54 +97,27 @@ cdef inline void _max_tile8(const floating* x, Py_ssize_t K,
             a5[c] += (s5 * s) * _fmax(m5, hi)
             a6[c] += (s6 * s) * _fmax(m6, hi)
             a7[c] += (s7 * s) * _fmax(m7, hi)
-    _store(a0, out, ncols)
-    _store(a1, out + ldo, ncols)
-    _store(a2, out + 2 * ldo, ncols)
-    _store(a3, out + 3 * ldo, ncols)
-    _store(a4, out + 4 * ldo, ncols)
-    _store(a5, out + 5 * ldo, ncols)
-    _store(a6, out + 6 * ldo, ncols)
-    _store(a7, out + 7 * ldo, ncols)
-
-
-cdef inline void _max_tile1(const floating* x, Py_ssize_t K,
-                            const floating* ab, const floating* sg,
-                            floating* out, Py_ssize_t ncols) noexcept nogil:
-    cdef Py_ssize_t nr = _nr(x[0])
-    cdef floating a0[NRMAX]
-    cdef floating m0, s0
-    cdef Py_ssize_t k, c, o
-    _zero(a0)
-    for k in range(K):
-        m0 = fabs(x[k])
-        s0 = _sign(x[k])
-        o = k * nr
-        for c in range(nr):
-            a0[c] += (s0 * sg[o + c]) * _fmax(m0, ab[o + c])
-    _store(a0, out, ncols)
+    _store8(a0, a1, a2, a3, a4, a5, a6, a7, out, ldo, nrows, ncols)
 
 
 cdef void _max_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                      const floating* ab, const floating* sg, floating* out) noexcept nogil:
     cdef Py_ssize_t nr = _nr(x[0])
-    cdef Py_ssize_t jp, j, r, ncols, panel = K * nr
+    cdef Py_ssize_t jp, j, r, panel = K * nr
     for jp in range((C + nr - 1) // nr):
         j = jp * nr
-        ncols = C - j if C - j < nr else nr
         r = 0
-        while r + MR <= nrows:
-            _max_tile8(x + r * K, K, ab + jp * panel, sg + jp * panel,
-                       out + r * C + j, C, ncols)
-            r += MR
         while r < nrows:
-            _max_tile1(x + r * K, K, ab + jp * panel, sg + jp * panel, out + r * C + j, ncols)
-            r += 1
+            _max_tile(x + r * K, K, ab + jp * panel, sg + jp * panel, out + r * C + j, C,
+                      min(<Py_ssize_t>MR, nrows - r), min(nr, C - j))
+            r += MR
 
 
 # ---------------------------------------------------------------- adder micro-kernels
-cdef inline void _adder_tile8(const floating* x, Py_ssize_t K, const floating* wt,
-                              floating* out, Py_ssize_t ldo, Py_ssize_t ncols) noexcept nogil:
-    """8 rows x nr filters of -sum_k |x - w|."""
+cdef inline void _adder_tile(const floating* x, Py_ssize_t K, const floating* wt,
+                             floating* out, Py_ssize_t ldo, Py_ssize_t nrows,
+                             Py_ssize_t ncols) noexcept nogil:
+    """8 rows x nr filters of -sum_k |x - w| (rows past ``nrows`` as in ``_max_tile``)."""
     cdef Py_ssize_t nr = _nr(x[0])
     cdef floating a0[NRMAX]
     cdef floating a1[NRMAX]
@@ -144,59 +127,43 @@ cdef inline void _adder_tile8(const floating* x, Py_ssize_t K, const floating* w
     cdef floating a5[NRMAX]
     cdef floating a6[NRMAX]
     cdef floating a7[NRMAX]
+    cdef const floating* r1 = _row(x, K, 1, nrows)
+    cdef const floating* r2 = _row(x, K, 2, nrows)
+    cdef const floating* r3 = _row(x, K, 3, nrows)
+    cdef const floating* r4 = _row(x, K, 4, nrows)
+    cdef const floating* r5 = _row(x, K, 5, nrows)
+    cdef const floating* r6 = _row(x, K, 6, nrows)
+    cdef const floating* r7 = _row(x, K, 7, nrows)
     cdef floating w
     cdef Py_ssize_t k, c, o
-    _zero(a0); _zero(a1); _zero(a2); _zero(a3)
-    _zero(a4); _zero(a5); _zero(a6); _zero(a7)
+    _zero8(a0, a1, a2, a3, a4, a5, a6, a7)
     for k in range(K):
         o = k * nr
         for c in range(nr):
             w = wt[o + c]
             a0[c] -= fabs(x[k] - w)
-            a1[c] -= fabs(x[K + k] - w)
-            a2[c] -= fabs(x[2 * K + k] - w)
-            a3[c] -= fabs(x[3 * K + k] - w)
-            a4[c] -= fabs(x[4 * K + k] - w)
-            a5[c] -= fabs(x[5 * K + k] - w)
-            a6[c] -= fabs(x[6 * K + k] - w)
-            a7[c] -= fabs(x[7 * K + k] - w)
-    _store(a0, out, ncols)
-    _store(a1, out + ldo, ncols)
-    _store(a2, out + 2 * ldo, ncols)
-    _store(a3, out + 3 * ldo, ncols)
-    _store(a4, out + 4 * ldo, ncols)
-    _store(a5, out + 5 * ldo, ncols)
-    _store(a6, out + 6 * ldo, ncols)
-    _store(a7, out + 7 * ldo, ncols)
-
-
-cdef inline void _adder_tile1(const floating* x, Py_ssize_t K, const floating* wt,
-                              floating* out, Py_ssize_t ncols) noexcept nogil:
-    cdef Py_ssize_t nr = _nr(x[0])
-    cdef floating a0[NRMAX]
-    cdef Py_ssize_t k, c, o
-    _zero(a0)
-    for k in range(K):
-        o = k * nr
-        for c in range(nr):
-            a0[c] -= fabs(x[k] - wt[o + c])
-    _store(a0, out, ncols)
+            a1[c] -= fabs(r1[k] - w)
+            a2[c] -= fabs(r2[k] - w)
+            a3[c] -= fabs(r3[k] - w)
+            a4[c] -= fabs(r4[k] - w)
+            a5[c] -= fabs(r5[k] - w)
+            a6[c] -= fabs(r6[k] - w)
+            a7[c] -= fabs(r7[k] - w)
+    _store8(a0, a1, a2, a3, a4, a5, a6, a7, out, ldo, nrows, ncols)
 
 
 cdef void _adder_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                        const floating* wt, floating* out) noexcept nogil:
     cdef Py_ssize_t nr = _nr(x[0])
-    cdef Py_ssize_t jp, j, r, ncols, panel = K * nr
+    cdef Py_ssize_t jp, j, r, panel = K * nr
     for jp in range((C + nr - 1) // nr):
         j = jp * nr
-        ncols = C - j if C - j < nr else nr
         r = 0
-        while r + MR <= nrows:
-            _adder_tile8(x + r * K, K, wt + jp * panel, out + r * C + j, C, ncols)
-            r += MR
         while r < nrows:
-            _adder_tile1(x + r * K, K, wt + jp * panel, out + r * C + j, ncols)
-            r += 1
+            _adder_tile(x + r * K, K, wt + jp * panel, out + r * C + j, C,
+                        min(<Py_ssize_t>MR, nrows - r), min(nr, C - j))
+            r += MR
+
 
 def max_gemm(cols, w, out=None):
     """``out[p, c] = sum_k sgn(cols[p,k]) sgn(w[c,k]) max(|cols[p,k]|, |w[c,k]|)``.

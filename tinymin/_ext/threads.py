@@ -21,8 +21,23 @@ The policy
 3. **OpenMP does not spin after a kernel.** Unless you set it yourself,
    ``OMP_WAIT_POLICY=PASSIVE`` is set before the extension (and so libgomp) is
    loaded, so idle kernel threads sleep instead of spinning into the next BLAS call.
+4. **Not even when another library loaded OpenMP first.** libgomp reads
+   ``OMP_WAIT_POLICY`` once, when it is loaded, and a process has one libgomp per
+   name: ``import torch`` before ``import tinymin`` loads torch's bundled
+   ``libgomp.so.1``, with no wait policy set, and tinymin's extension then binds to that
+   copy. Its idle workers spin for about 300,000 rounds (measured: about 11 ms of CPU
+   per kernel call) into the BLAS call that follows, and on two cores tinymin's
+   two-thread step ran no faster than one thread. The runtime has no call to change
+   the policy later, but it spins only briefly ("throttled", about 1,000 rounds) while
+   it manages more threads than the process has CPUs. So when libgomp is already
+   loaded as tinymin starts (and neither ``OMP_WAIT_POLICY`` nor ``GOMP_SPINCOUNT`` is
+   set), tinymin starts one idle thread that runs a parallel region of ``n_cpus``
+   threads (:func:`tinymin._ext._openmp.start_team`) and then waits forever: its
+   ``n_cpus - 1`` docked workers sleep, cost no CPU, and keep the runtime throttled.
+   :func:`spinning_runtime_quieted` says whether this happened. Setting
+   ``OMP_WAIT_POLICY=PASSIVE`` before starting Python makes it unnecessary.
 
-All three are set here and nowhere else. ``threadpoolctl`` (a dependency, see
+All four are set here and nowhere else. ``threadpoolctl`` (a dependency, see
 ``pyproject.toml``) sets the BLAS thread count; if it cannot find the BLAS,
 :func:`set_num_threads` sets only the OpenMP kernels (set ``OPENBLAS_NUM_THREADS``
 before starting Python instead).
@@ -44,10 +59,14 @@ P = 12544, K = 800, C = 64, float32, 2 threads, medians of 9, quiet machine):
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import threading
+from collections.abc import Iterator
 from numbers import Integral
 
-__all__ = ["num_threads", "set_num_threads"]
+__all__ = ["kernel_threads", "num_threads", "set_num_threads"]
 
 
 def _set_environment_defaults() -> None:
@@ -60,7 +79,24 @@ def _set_environment_defaults() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _libgomp_already_loaded() -> bool:
+    """Whether some library loaded libgomp into this process before tinymin's extension."""
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_NOW)  # a handle only if already loaded
+    except (OSError, AttributeError):  # not loaded, or no RTLD_NOLOAD on this platform
+        return False
+    return True
+
+
+#: Step 4's condition, read before anything sets the environment: libgomp was loaded
+#: (and read its settings) before tinymin, and you set no wait policy or spin count.
+_FOREIGN_SPINNING_RUNTIME = (
+    "OMP_WAIT_POLICY" not in os.environ
+    and "GOMP_SPINCOUNT" not in os.environ
+    and _libgomp_already_loaded()
+)
 _set_environment_defaults()
+_quieted = False
 
 
 def _available_cpus() -> int:
@@ -127,3 +163,50 @@ def set_num_threads(n: int) -> None:
     for lib in _blas():
         lib.set_num_threads(_num_threads)
         _release(lib)
+
+
+@contextlib.contextmanager
+def kernel_threads(n: int) -> Iterator[int]:
+    """Run tinymin's OpenMP kernels on ``n`` threads inside the block (BLAS untouched).
+
+    For callers with a thread setting of their own: the torch engine runs tinymin's
+    kernels with ``torch.get_num_threads()`` threads. Costs a global assignment, no
+    call into threadpoolctl.
+    """
+    global _num_threads
+    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"kernel_threads: n must be an int >= 1, got {n!r}")
+    previous, _num_threads = _num_threads, int(n)
+    try:
+        yield _num_threads
+    finally:
+        _num_threads = previous
+
+
+def quiet_spinning_runtime(start_team) -> bool:
+    """Step 4 of the policy: keep a libgomp loaded before tinymin from spinning.
+
+    Called once by :mod:`tinymin._ext` after its extensions load, with
+    :func:`tinymin._ext._openmp.start_team`. Does nothing (returns False) unless step 4's
+    condition held when tinymin was imported; otherwise starts the parked thread
+    (module docstring) and returns True.
+    """
+    global _quieted
+    if not _FOREIGN_SPINNING_RUNTIME or _quieted:
+        return _quieted
+    started = threading.Event()
+
+    def park() -> None:
+        start_team(_available_cpus() + 1)  # the pool outlives the region while this thread lives
+        started.set()
+        threading.Event().wait()
+
+    threading.Thread(target=park, name="tinymin-openmp-park", daemon=True).start()
+    started.wait()
+    _quieted = True
+    return True
+
+
+def spinning_runtime_quieted() -> bool:
+    """Whether step 4 of the policy is in effect in this process."""
+    return _quieted

@@ -1,7 +1,18 @@
-"""Datasets, transforms and the DataLoader, shaped like ``torch.utils.data``."""
+"""Datasets, samplers, transforms and the DataLoader, shaped like ``torch.utils.data``
+(also importable as :mod:`tinymin.utils.data`)."""
 
-from tinymin.data.dataloader import DataLoader, default_collate
+from tinymin.data.dataloader import DataLoader, default_collate, default_convert
 from tinymin.data.dataset import Dataset, Subset, TensorDataset, random_split, random_subset
+from tinymin.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+)
+from tinymin.data.workers import WorkerInfo, get_worker_info
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate", "random_split",
+__all__ = ["BatchSampler", "DataLoader", "Dataset", "RandomSampler", "Sampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WorkerInfo",
+           "default_collate", "default_convert", "get_worker_info", "random_split",
            "random_subset"]

@@ -1,16 +1,26 @@
-"""``DataLoader``: batches of samples from a Dataset, shuffled reproducibly."""
+"""``DataLoader``: batches of samples from a Dataset, shuffled reproducibly, loaded in
+the main process or in worker processes (:mod:`tinymin.data.workers`)."""
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable
 
 import numpy as np
 
 from tinymin import overrides
 from tinymin.data.dataset import Dataset
-from tinymin.random import default_rng, generator_state_from_json, generator_state_to_json
+from tinymin.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from tinymin.data.workers import MultiProcessIterator
+from tinymin.random import (
+    Generator,
+    default_rng,
+    generator_state_from_json,
+    generator_state_to_json,
+)
 from tinymin.tensor import Tensor
 
 
@@ -98,61 +108,205 @@ def _number_dtype(samples: Sequence[Any]) -> type:
     return np.float32
 
 
+def default_convert(sample: Any) -> Any:
+    """What ``batch_size=None`` hands out: the sample with its arrays made Tensors
+    (tuples, lists and dicts converted field by field), as PyTorch's ``default_convert``."""
+    if isinstance(sample, np.ndarray):
+        return Tensor(sample)
+    if isinstance(sample, tuple):
+        return tuple(default_convert(s) for s in sample)
+    if isinstance(sample, list):
+        return [default_convert(s) for s in sample]
+    if isinstance(sample, dict):
+        return {key: default_convert(value) for key, value in sample.items()}
+    return sample
+
+
+class Fetcher:
+    """Load one batch: the samples at ``indices``, collated (or one converted sample when
+    batching is off). A small picklable object, run in the main process or a worker."""
+
+    def __init__(self, collate_fn: Callable[[Any], Any], batched: bool) -> None:
+        self.collate_fn, self.batched = collate_fn, batched
+
+    def __call__(self, dataset: Any, indices: Any) -> Any:
+        if self.batched:
+            return self.collate_fn([dataset[int(i)] for i in indices])
+        return self.collate_fn(dataset[int(indices)])
+
+
 class DataLoader:
-    """Iterate over a dataset in (optionally shuffled) mini-batches.
+    """Iterate over a dataset in (optionally shuffled) mini-batches, as PyTorch's.
+
+    The arguments, their order and their defaults are PyTorch's; each is checked, so a
+    positional argument in the wrong place (``DataLoader(ds, True)``) is refused with a
+    TypeError instead of meaning something else.
 
     Parameters
     ----------
     dataset : Dataset
-        Anything with ``__len__`` and ``__getitem__``.
-    batch_size : int
-        Samples per batch.
-    shuffle : bool
-        Draw a new random order every epoch.
-    drop_last : bool
-        Drop the last batch if it is smaller than ``batch_size``.
+        Anything with ``__len__`` and ``__getitem__`` (a map-style dataset).
+    batch_size : int or None, default 1
+        Samples per batch; None turns batching off (each sample is handed out alone,
+        its arrays made Tensors).
+    shuffle : bool, default False
+        Visit the samples in a new random order every epoch.
+    sampler : Sampler or iterable of int, optional
+        The order of the indices (then ``shuffle`` must be False).
+    batch_sampler : Sampler or iterable of lists of int, optional
+        Whole batches of indices (then leave ``batch_size``, ``shuffle``, ``sampler`` and
+        ``drop_last`` at their defaults).
+    num_workers : int, default 0
+        Worker processes loading batches in parallel; 0 loads in the main process. The
+        batches are the same and in the same order either way
+        (:mod:`tinymin.data.workers`).
     collate_fn : callable, optional
         Turns a list of samples into a batch; :func:`default_collate` by default.
+    pin_memory : bool, default False
+        Accepted; does nothing (it pins memory for copies to a GPU, and tinymin runs
+        on the CPU).
+    drop_last : bool, default False
+        Drop the last batch if it is smaller than ``batch_size``.
+    timeout : float, default 0
+        Seconds to wait for a worker's batch before raising (0: no limit).
+    worker_init_fn : callable, optional
+        Called as ``worker_init_fn(worker_id)`` in each worker after it is seeded.
+    multiprocessing_context : str or context, optional
+        How workers start (``"fork"``, ``"spawn"``, ...); Python's default if None.
+    generator : tinymin.Generator, optional
+        Draws the shuffling order (and the workers' base seed) instead of tinymin's
+        global generator.
+    prefetch_factor : int, optional
+        Batches each worker loads ahead (2 if None); only with ``num_workers > 0``.
+    persistent_workers : bool, default False
+        Keep the workers alive from one epoch to the next (only with workers).
+    pin_memory_device : str, default ""
+        Accepted; does nothing (see ``pin_memory``).
+    in_order : bool, default True
+        Accepted; tinymin always hands the batches out in order.
     seed : int, optional
-        Seed for this loader's own shuffling generator; by default shuffling draws from
-        tinymin's global generator (see :func:`tinymin.manual_seed`).
+        tinymin's own shortcut for ``generator=tinymin.Generator().manual_seed(seed)``
+        (keyword only).
     """
 
-    def __init__(
-        self,
-        dataset: Dataset,
-        batch_size: int = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
-        collate_fn: Callable[[list], Any] | None = None,
-        seed: int | None = None,
-    ) -> None:
-        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+    def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler: Sampler | Iterable[int] | None = None,
+                 batch_sampler: Sampler | Iterable[Sequence[int]] | None = None,
+                 num_workers: int = 0, collate_fn: Callable[[Any], Any] | None = None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: Any = None, generator: Generator | None = None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True,
+                 seed: int | None = None) -> None:
+        _check_dataset(dataset)
+        _check_type("batch_size", batch_size, "an int or None", _is_int_or_none)
+        if batch_size is not None and batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        for name, value in (("shuffle", shuffle), ("pin_memory", pin_memory),
+                            ("drop_last", drop_last), ("persistent_workers", persistent_workers),
+                            ("in_order", in_order)):
+            _check_type(name, value, "a bool", lambda v: v is None or isinstance(v, (bool, np.bool_)))
+        _check_type("num_workers", num_workers, "an int", _is_int)
+        if num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be >= 0, got {num_workers}")
+        for name, fn in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
+            _check_type(name, fn, "callable or None", lambda v: v is None or callable(v))
+        _check_type("timeout", timeout, "a number", lambda v: isinstance(v, numbers.Real)
+                    and not isinstance(v, bool))
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be >= 0, got {timeout}")
+        _check_type("generator", generator, "a tinymin.Generator or None",
+                    lambda v: v is None or isinstance(v, Generator))
+        _check_type("prefetch_factor", prefetch_factor, "an int or None", _is_int_or_none)
+        _check_type("sampler", sampler, "a Sampler or an iterable of indices",
+                    lambda v: v is None or isinstance(v, Iterable))
+        _check_type("batch_sampler", batch_sampler, "a Sampler or an iterable of index lists",
+                    lambda v: v is None or isinstance(v, Iterable))
+        _check_type("multiprocessing_context", multiprocessing_context,
+                    "a start method name or a multiprocessing context",
+                    lambda v: v is None or isinstance(v, (str, multiprocessing.context.BaseContext)))
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                             "multiprocessing. let num_workers > 0 to enable multiprocessing")
+        if prefetch_factor is not None and prefetch_factor <= 0:
+            raise ValueError(f"DataLoader: prefetch_factor must be positive, got {prefetch_factor}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None
+                                          or drop_last):
+            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                             "batch_size, shuffle, sampler, and drop_last")
+        if batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
+                             "mutually exclusive with drop_last")
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: give generator= or seed=, not both")
+
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = 2 if prefetch_factor is None else int(prefetch_factor)
+        self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers, self.in_order = persistent_workers, in_order
         self.drop_last = drop_last
-        self.collate_fn = collate_fn or default_collate
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.shuffle = bool(shuffle)
+        if seed is not None:
+            generator = Generator().manual_seed(seed)
+        self.generator = generator
+        self._rng = None if generator is None else generator.numpy_generator
+        if batch_sampler is None and sampler is None:
+            sampler = (RandomSampler(dataset, generator=generator) if self.shuffle
+                       else SequentialSampler(dataset))
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.collate_fn = collate_fn or (default_collate if batch_sampler is not None
+                                         else default_convert)
+        self._iterator: MultiProcessIterator | None = None
+        self._passes = 0  # passes started with workers: each gets its own base seed
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)  # type: ignore[arg-type]
+        return len(self.sampler)  # type: ignore[arg-type]
+
+    def index_batches(self) -> Iterator[Any]:
+        """One epoch's batches of indices (single indices when batching is off)."""
+        return iter(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def batch_indices(self) -> list[np.ndarray]:
         """The index arrays of one epoch's batches (a new order each call if shuffling)."""
-        n = len(self.dataset)
-        if self.shuffle:
-            order = (self._rng or default_rng()).permutation(n)
-        else:
-            order = np.arange(n)
-        stop = n - n % self.batch_size if self.drop_last else n
-        return [order[i : i + self.batch_size] for i in range(0, stop, self.batch_size)]
+        return [np.asarray(b, dtype=np.int64) for b in self.index_batches()]
 
     def __iter__(self) -> Iterator[Any]:
-        for indices in self.batch_indices():
-            yield self.collate_fn([self.dataset[int(i)] for i in indices])
+        fetch = Fetcher(self.collate_fn, self.batch_sampler is not None)
+        if self.num_workers == 0:
+            return (fetch(self.dataset, indices) for indices in self.index_batches())
+        if self.persistent_workers and self._iterator is not None and self._iterator.alive:
+            self._iterator.reset(self)
+            return self._iterator
+        iterator = MultiProcessIterator(self, fetch, self.worker_base_seed())
+        if self.persistent_workers:
+            self._iterator = iterator
+        return iterator
+
+    def worker_base_seed(self) -> int:
+        """The workers' base seed for the next pass: a hash of the shuffling generator's
+        state (the loader's own, else tinymin's global one) and of the pass number.
+
+        It *reads* the generator, never draws from it, so a loader with workers leaves
+        every random stream of the main process exactly where a loader without workers
+        leaves it (PyTorch draws the seed from the generator instead).
+        """
+        rng = self._rng if self._rng is not None else default_rng()
+        text = f"{generator_state_to_json(rng)}:{self._passes}"
+        self._passes += 1
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 2
 
     def get_rng_state(self) -> str | None:
         """JSON text of this loader's own shuffling generator (None if it uses the global one)."""
@@ -168,6 +322,34 @@ class DataLoader:
             return
         generator_state_from_json(self._rng, state)
 
+    def __del__(self) -> None:
+        if getattr(self, "_iterator", None) is not None:
+            self._iterator.shutdown()
+
     def __repr__(self) -> str:
         return (f"DataLoader(dataset={type(self.dataset).__name__}(n={len(self.dataset)}), "
-                f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last})")
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last}, num_workers={self.num_workers})")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_int_or_none(value: Any) -> bool:
+    return value is None or _is_int(value)
+
+
+def _check_type(name: str, value: Any, expected: str, ok: Callable[[Any], bool]) -> None:
+    if not ok(value):
+        hint = ""
+        if name == "batch_size" and isinstance(value, (bool, np.bool_)):
+            hint = f" (the second positional argument is batch_size; did you mean shuffle={value}?)"
+        raise TypeError(f"DataLoader: {name} must be {expected}, got {type(value).__name__} "
+                        f"{value!r}{hint}")
+
+
+def _check_dataset(dataset: Any) -> None:
+    if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+        raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__ (a map-style "
+                        f"dataset), got {type(dataset).__name__}")

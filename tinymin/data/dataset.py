@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tinymin.random import default_rng
+from tinymin.random import Generator, default_rng
 
 
 class Dataset:
@@ -62,30 +64,65 @@ class Subset(Dataset):
 
 
 def random_split(
-    dataset: Dataset, lengths: Sequence[int], seed: int | None = None
+    dataset: Dataset,
+    lengths: Sequence[int | float],
+    generator: Generator | None = None,
+    *,
+    seed: int | None = None,
 ) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given lengths.
 
     Parameters
     ----------
     dataset : Dataset
-    lengths : sequence of int
-        Must add up to ``len(dataset)``.
+    lengths : sequence of int, or of float
+        Sizes that add up to ``len(dataset)``, or fractions that add up to 1: each
+        split then gets :math:`\\lfloor n f_i \\rfloor` samples and the remainder is
+        dealt out one by one from the first split on, as PyTorch does.
+    generator : tinymin.Generator, optional
+        Draws the permutation; by default tinymin's global generator.
     seed : int, optional
-        Seed for this split alone; by default tinymin's global generator is used.
+        tinymin's shortcut: a generator seeded with ``seed`` for this split alone.
     """
-    if sum(lengths) != len(dataset) or any(n < 0 for n in lengths):
+    if seed is not None and generator is not None:
+        raise ValueError("random_split: give generator= or seed=, not both")
+    n = len(dataset)
+    lengths = _lengths_from_fractions(lengths, n) if _are_fractions(lengths) else list(lengths)
+    if sum(lengths) != n or any(k < 0 for k in lengths):
         raise ValueError(
             f"random_split: lengths {list(lengths)} must be non-negative and sum to "
-            f"len(dataset) = {len(dataset)}"
+            f"len(dataset) = {n} (or be fractions that sum to 1)"
         )
-    rng = default_rng() if seed is None else np.random.default_rng(seed)
-    order = rng.permutation(len(dataset))
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+    else:
+        rng = default_rng() if generator is None else generator.numpy_generator
+    order = rng.permutation(n)
     subsets, start = [], 0
-    for n in lengths:
-        subsets.append(Subset(dataset, order[start : start + n]))
-        start += n
+    for k in lengths:
+        subsets.append(Subset(dataset, order[start : start + k]))
+        start += k
     return subsets
+
+
+def _are_fractions(lengths: Sequence[int | float]) -> bool:
+    """PyTorch's test: the lengths sum to (about) 1, and not above it."""
+    total = sum(lengths)
+    return math.isclose(total, 1) and total <= 1
+
+
+def _lengths_from_fractions(fractions: Sequence[float], n: int) -> list[int]:
+    lengths = []
+    for index, fraction in enumerate(fractions):
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"random_split: fraction at index {index} is not between 0 and 1")
+        lengths.append(int(math.floor(n * fraction)))
+    for i in range(n - sum(lengths)):  # the remainder, one each from the first split on
+        lengths[i % len(lengths)] += 1
+    for index, length in enumerate(lengths):
+        if length == 0:
+            warnings.warn(f"random_split: split {index} is empty", UserWarning, stacklevel=3)
+    return lengths
 
 
 def random_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:

@@ -65,6 +65,10 @@ class MinConv2d(ConvLayer):
         ``scale``, ``operator``. Its :math:`\\hat\\mu_x` starts at 1: re-estimate it
         (:func:`tinymin.minconv.calibrate.recalibrate_running_statistics`).
         """
+        if any(conv.padding_extra):  # padding="same" with an even kernel
+            raise ValueError(f"MinConv2d.from_conv: the layer pads unevenly (padding='same' "
+                             f"with kernel_size {conv.kernel_size}), which MinConv2d does not "
+                             "support; use an odd kernel_size")
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                     conv.padding, conv.bias is not None, **options)
         layer.weight.data[...] = conv.weight.data

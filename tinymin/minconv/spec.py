@@ -1,6 +1,6 @@
 """What both engines' min-conv share: its settings, its state and its checks.
 
-Engine-agnostic records, used unchanged by tinymin's numpy :func:`~.functional.min_conv2d`
+Engine-agnostic records, used unchanged by tinymin's numpy :func:`~tinymin.minconv.functional.min_conv2d`
 and by its torch twin :func:`tinymin.torch.functional.min_conv2d`:
 
 * :class:`MinConvSpec`: the configuration of one min-conv call (stride, padding, clip

@@ -1,10 +1,13 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 
 from tinymin.nn import functional, init
-from tinymin.nn.batchnorm import BatchNorm2d
+from tinymin.nn.activation import LogSigmoid, LogSoftmax, Softmax
+from tinymin.nn.batchnorm import BatchNorm1d, BatchNorm2d
+from tinymin.nn.containers import ModuleDict, ModuleList
 from tinymin.nn.conv import Conv2d, ConvLayer
 from tinymin.nn.layers import (
     Dropout,
+    Dropout2d,
     Flatten,
     Identity,
     LeakyReLU,
@@ -14,16 +17,20 @@ from tinymin.nn.layers import (
     Sigmoid,
     Tanh,
 )
+from tinymin.nn.lazy import LazyConv2d, LazyLinear
+from tinymin.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from tinymin.nn.module import Module, count_parameters
 from tinymin.nn.parameter import Parameter
-from tinymin.nn.pooling import AvgPool2d, MaxPool2d
+from tinymin.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
-    "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvLayer", "MaxPool2d", "MinConv2d", "calibrate_min",
-    "convert_to_min", "min_layers",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvLayer",
+    "MaxPool2d", "MinConv2d", "calibrate_min", "convert_to_min", "min_layers",
     "recalibrate_running_statistics",
-    "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "count_parameters", "functional", "init",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss",
+    "Dropout", "Dropout2d", "Flatten", "Identity", "LazyConv2d", "LazyLinear", "LeakyReLU",
+    "Linear", "LogSigmoid", "LogSoftmax", "Module", "ModuleDict", "ModuleList", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "count_parameters", "functional", "init",
 ]
 
 # THE one exception to the layering (the import-linter contract in pyproject.toml

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from tinymin.functions import cat, zeros
 from tinymin.nn import functional as F
 from tinymin.nn import init
 from tinymin.nn.module import Module
@@ -28,11 +29,28 @@ class ConvLayer(Module):
     ----------
     in_channels, out_channels : int
     kernel_size : int or pair
-    stride, padding : int or pair
+    stride : int or pair
+    padding : int, pair, ``"valid"`` or ``"same"``
+        ``"valid"`` is no padding; ``"same"`` pads so that the output has the input's
+        size (stride 1 only, as in PyTorch). An even kernel needs one more row and
+        column of zeros at the bottom and right than at the top and left: only layers
+        that set ``supports_uneven_padding`` (``Conv2d``) accept that.
     bias : bool
 
     Weights are initialised like PyTorch's (Kaiming uniform with :math:`a=\\sqrt5`).
+
+    Attributes
+    ----------
+    padding : pair of int
+        The zeros added on both sides of each axis.
+    padding_extra : pair of int
+        The zeros added after that at the bottom and at the right (``"same"`` with an
+        even kernel), else ``(0, 0)``.
+    padding_mode_text : str or None
+        ``"same"`` or ``"valid"`` when padding was given as text.
     """
+
+    supports_uneven_padding = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True) -> None:
@@ -44,11 +62,43 @@ class ConvLayer(Module):
         name = type(self).__name__
         self.kernel_size = pair(kernel_size, f"{name}: kernel_size", minimum=1)
         self.stride = pair(stride, f"{name}: stride", minimum=1)
-        self.padding = pair(padding, f"{name}: padding")
+        self.padding_mode_text = padding if isinstance(padding, str) else None
+        self.padding, self.padding_extra = self._resolve_padding(padding)
         shape = (out_channels, in_channels, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         self.bias = Parameter(np.empty(out_channels, dtype=np.float32)) if bias else None
         self.reset_parameters()
+
+    def _resolve_padding(self, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``padding`` as (both sides, extra at the bottom/right), per axis (see Parameters)."""
+        name = type(self).__name__
+        if not isinstance(padding, str):
+            return pair(padding, f"{name}: padding"), (0, 0)
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', "
+                             f"got {padding!r}")
+        if self.stride != (1, 1):
+            raise ValueError(f"{name}: padding='same' is not supported for strided "
+                             f"convolutions (stride={self.stride}), as in PyTorch")
+        total = tuple(k - 1 for k in self.kernel_size)  # the zeros 'same' needs per axis
+        both = tuple(t // 2 for t in total)
+        extra = tuple(t - 2 * b for t, b in zip(total, both))
+        if any(extra) and not self.supports_uneven_padding:
+            raise ValueError(f"{name}: padding='same' with the even kernel_size "
+                             f"{self.kernel_size} needs uneven padding, which {name} does not "
+                             "support; use an odd kernel_size")
+        return both, extra  # type: ignore[return-value]
+
+    def pad_uneven(self, x: Tensor) -> Tensor:
+        """``x`` with :attr:`padding_extra` zero rows at the bottom and columns at the right."""
+        extra_h, extra_w = self.padding_extra
+        if extra_h:
+            x = cat([x, zeros(x.shape[:2] + (extra_h, x.shape[3]), dtype=x.dtype)], dim=2)
+        if extra_w:
+            x = cat([x, zeros(x.shape[:3] + (extra_w,), dtype=x.dtype)], dim=3)
+        return x
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -63,8 +113,9 @@ class ConvLayer(Module):
                              self.padding)
 
     def extra_repr(self) -> str:
+        padding = self.padding_mode_text or self.padding
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+                f"stride={self.stride}, padding={padding}, bias={self.bias is not None}")
 
 
 class Conv2d(ConvLayer):
@@ -74,11 +125,17 @@ class Conv2d(ConvLayer):
     ----------
     in_channels, out_channels : int
     kernel_size : int or pair
-    stride, padding : int or pair
+    stride : int or pair
+    padding : int, pair, ``"valid"`` or ``"same"``
+        See :class:`ConvLayer`.
     bias : bool
 
     Weights are initialised like PyTorch's (Kaiming uniform with :math:`a=\\sqrt5`).
     """
 
+    supports_uneven_padding = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if any(self.padding_extra):
+            x = self.pad_uneven(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)

@@ -1,4 +1,4 @@
-"""Basic layers: Linear, activations, Dropout, Flatten, Sequential."""
+"""Basic layers: Linear, activations, Dropout, Dropout2d, Flatten, Identity, Sequential."""
 
 from __future__ import annotations
 
@@ -105,7 +105,32 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Dropout2d(Module):
+    """Zeroes whole channels with probability ``p`` in training mode; identity in eval.
+
+    For ``(N, C, H, W)`` input (3-D input as PyTorch reads it); see
+    :func:`tinymin.nn.functional.dropout2d`.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Identity(Module):
+    """Returns its input unchanged; its arguments are accepted and ignored, as in PyTorch."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__()
+
     def forward(self, x: Tensor) -> Tensor:
         return x
 

@@ -131,9 +131,11 @@ class Module:
             yield module
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
-        """Call ``fn`` on every sub-module, then on this one (as PyTorch does)."""
-        for module in list(self.modules())[::-1]:
-            fn(module)
+        """Call ``fn`` on every sub-module, then on this one, in PyTorch's order: each
+        child's whole subtree first (children in definition order), the module last."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     # ------------------------------------------------------------------ modes

@@ -1,4 +1,4 @@
-"""Pooling layers: max and average over sliding windows."""
+"""Pooling layers: max and average over sliding windows, and adaptive average pooling."""
 
 from __future__ import annotations
 
@@ -34,3 +34,24 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` whatever the input's size; ``(1, 1)``
+    is global average pooling. See :func:`tinymin.nn.functional.adaptive_avg_pool2d`.
+
+    Parameters
+    ----------
+    output_size : int or pair of (int or None)
+        ``(h_o, w_o)``; None keeps that input size.
+    """
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -9,17 +9,23 @@ Each training step: ``optimizer.zero_grad()``, ``loss.backward()``,
 """
 
 from tinymin.optim import lr_scheduler
+from tinymin.optim.adadelta import Adadelta
+from tinymin.optim.adagrad import Adagrad
 from tinymin.optim.adam import Adam, AdamW
 from tinymin.optim.lr_scheduler import CosineAnnealingLR, StepLR
 from tinymin.optim.optimizer import Optimizer
+from tinymin.optim.rmsprop import RMSprop
 from tinymin.optim.sgd import SGD
 
 __all__ = [
     "SGD",
+    "Adadelta",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
     "Optimizer",
+    "RMSprop",
     "StepLR",
     "lr_scheduler",
 ]

@@ -9,10 +9,17 @@ calls::
         scheduler.step()
 
 Each scheduler computes the learning rate from the epoch number and the group's
-``"initial_lr"`` (a closed form), so the schedule never drifts with rounding and a
-restored scheduler continues exactly. PyTorch's ``get_lr`` instead updates the
-current lr step by step (so that two schedulers can be chained on one optimizer);
-the values are the same as long as nothing else changes ``"lr"``.
+``"initial_lr"``, never from the group's current ``"lr"``, so the schedule never
+drifts and a restored scheduler continues exactly. ``StepLR``, ``CosineAnnealingLR``,
+``LambdaLR`` and ``OneCycleLR`` use a closed form; ``MultiStepLR`` and
+``ExponentialLR`` multiply one factor per epoch onto a product they keep
+(:class:`~tinymin.optim.scheduler.ChainedFactorScheduler`), in PyTorch's order, so
+their rates equal PyTorch's bit for bit. PyTorch's ``get_lr`` instead updates the
+current ``"lr"`` step by step (so that two schedulers can be chained on one
+optimizer); the values are the same as long as nothing else changes ``"lr"``.
+``ReduceLROnPlateau`` (in :mod:`tinymin.optim.plateau`) is stepped with a metric
+instead, and ``OneCycleLR`` (in :mod:`tinymin.optim.one_cycle`) once per batch.
+The base classes are in :mod:`tinymin.optim.scheduler`.
 """
 
 from __future__ import annotations
@@ -20,105 +27,18 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import types
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tinymin.optim.one_cycle import OneCycleLR
 from tinymin.optim.optimizer import Optimizer
+from tinymin.optim.plateau import ReduceLROnPlateau
+from tinymin.optim.scheduler import ChainedFactorScheduler, LRScheduler
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR"]
-
-
-class LRScheduler:
-    """Base class: sets every group's ``"lr"`` from :meth:`get_lr` at each :meth:`step`.
-
-    On construction it records each group's starting learning rate as
-    ``group["initial_lr"]`` (kept if already there) and takes the first step, to epoch
-    0, as PyTorch does. Subclasses set their own options, then call
-    ``super().__init__``, and implement :meth:`get_lr`.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        The optimizer whose learning rates are scheduled.
-    last_epoch : int, default -1
-        The index of the last epoch done; -1 starts a new schedule. Another value
-        resumes one and needs ``"initial_lr"`` in every group.
-
-    Attributes
-    ----------
-    base_lrs : list of float
-        Each group's ``"initial_lr"``.
-    last_epoch : int
-        The epoch the current learning rates belong to (0 after construction).
-    """
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {optimizer!r}")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for index, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"param 'initial_lr' is not specified in param_groups[{index}] when "
-                        f"resuming a schedule (last_epoch={last_epoch}); load the optimizer's "
-                        "state_dict first, or start with last_epoch=-1"
-                    )
-        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
-
-    def get_lr(self) -> list[float]:
-        """The learning rate of each group at epoch ``self.last_epoch``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_lr()")
-
-    def step(self) -> None:
-        """Move to the next epoch and set every group's ``"lr"`` for it."""
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates the last :meth:`step` set, one per group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state: every attribute except the optimizer (copied)."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`.
-
-        The learning rates themselves live in the optimizer's groups: load the
-        optimizer's state_dict too.
-
-        Raises
-        ------
-        ValueError
-            If the keys differ from this scheduler's (another kind of scheduler), or the
-            number of parameter groups differs.
-        """
-        expected = set(self.state_dict())
-        if set(state_dict) != expected:
-            missing = sorted(expected - set(state_dict))
-            unexpected = sorted(set(state_dict) - expected)
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
-            )
-        if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: state has "
-                f"{len(state_dict['base_lrs'])} learning rates, but the optimizer has "
-                f"{len(self.optimizer.param_groups)} parameter groups"
-            )
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
+           "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
 
 
 class StepLR(LRScheduler):
@@ -147,6 +67,7 @@ class StepLR(LRScheduler):
     --------
     >>> from tinymin.nn import Parameter
     >>> from tinymin.optim import SGD
+    >>> from tinymin.optim.lr_scheduler import StepLR
     >>> scheduler = StepLR(SGD([Parameter([0.0])], lr=0.1), step_size=2)
     >>> lrs = []
     >>> for epoch in range(5):
@@ -210,3 +131,131 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+
+class MultiStepLR(ChainedFactorScheduler):
+    r"""Multiply the learning rate by ``gamma`` at each epoch listed in ``milestones``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    milestones : sequence of int
+        Epochs at which to decay (a milestone listed twice decays twice).
+    gamma : float, default 0.1
+        Factor applied at each milestone.
+    last_epoch : int, default -1
+        See :class:`LRScheduler`.
+
+    Notes
+    -----
+    With :math:`\eta_0` the group's ``"initial_lr"`` and :math:`k(e)` the number of
+    milestones equal to :math:`e`:
+
+    .. math::
+
+        \eta_e = \eta_{e-1}\, \gamma^{k(e)}
+              = \eta_0\, \gamma^{\#\{m \in \text{milestones} : m \le e\}}
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        if any(isinstance(m, bool) or not isinstance(m, numbers.Integral) for m in milestones):
+            raise TypeError(f"MultiStepLR: milestones must be ints, got {list(milestones)!r}")
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, epoch: int) -> float:
+        return self.gamma ** self.milestones[epoch] if epoch in self.milestones else 1.0
+
+
+class ExponentialLR(ChainedFactorScheduler):
+    r"""Multiply the learning rate by ``gamma`` every epoch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    gamma : float
+        Factor applied at each epoch.
+    last_epoch : int, default -1
+        See :class:`LRScheduler`.
+
+    Notes
+    -----
+    .. math::
+
+        \eta_e = \eta_{e-1}\, \gamma = \eta_0\, \gamma^e
+
+    (multiplied out factor by factor, as PyTorch does, not by the power).
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, epoch: int) -> float:
+        return self.gamma
+
+
+class LambdaLR(LRScheduler):
+    r"""The initial learning rate times a function of the epoch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose learning rates are scheduled.
+    lr_lambda : callable or list of callables
+        :math:`\lambda(e)`, one for all groups or one per group.
+    last_epoch : int, default -1
+        See :class:`LRScheduler`.
+
+    Notes
+    -----
+    .. math::
+
+        \eta_e = \eta_0\, \lambda(e)
+
+    As in PyTorch, the state_dict holds a ``lr_lambda`` only when it is a callable
+    object (its attributes); a plain function or lambda is code, not state, and is
+    stored as None (the scheduler you load into keeps its own).
+    """
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != groups:
+                raise ValueError(f"LambdaLR: expected {groups} lr_lambdas, one per parameter "
+                                 f"group, got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * groups
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {fn!r}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """As :meth:`LRScheduler.state_dict`, with each lambda as None (a function) or
+        a copy of its attributes (a callable object), as PyTorch stores them."""
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                 if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(vars(fn))
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`; the lambdas stay this scheduler's own,
+        with the saved attributes of callable objects put back."""
+        own = self.lr_lambdas
+        super().load_state_dict({**state_dict, "lr_lambdas": None})
+        self.lr_lambdas = own
+        for fn, saved in zip(own, state_dict["lr_lambdas"]):
+            if saved is not None:
+                vars(fn).update(copy.deepcopy(saved))

@@ -13,8 +13,9 @@ Forward (:func:`min_conv2d`, then :class:`MinConv2dFunction`)
     2. ``mu_w``: mean ``|w|``, per layer or per output channel.
     3. Clip both operands (Eq. 14): ``x_c = mu_x * clip(x / mu_x, -T, T)``.
     4. Rescale the weights (Eq. 12): ``w_hat = w_c * mu_x / mu_w``.
-    5. The approximation (Eq. 13): ``y = mu_w * sum_k m(x_c, w_hat) + b``, on unfolded
-       columns, in chunks whose ``(rows, C_out, K)`` temporary stays under a byte bound.
+    5. The approximation (Eq. 13): ``y = mu_w * sum_k m(x_c, w_hat) + b``: one registered
+       operator (:mod:`tinymin.torch.selector`), tinymin's Cython kernel on the CPU, a
+       fused Triton kernel on CUDA, the ``unfold`` reference elsewhere.
 
     Then, for calibrated layers, ``y = gain * y + offset`` (:func:`calibrated_output`):
     ordinary tensor operations after the Function, so autograd derives their backward.
@@ -26,40 +27,19 @@ Backward (:meth:`MinConv2dFunction.backward`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from tinymin import overrides
-from tinymin.minconv.operators import OPERATORS
 from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.ops.checks import pair
 
-#: Largest temporary of step 5's selector, in bytes, per device type (see :func:`set_chunk_bytes`).
-_CHUNK_BYTES = {"cpu": 4 * 2**20, "cuda": 256 * 2**20}
-#: Largest block of unfolded columns built at once (as tinymin's im2col bound).
-_COLUMN_BYTES = 64 * 2**20
-
-
-def set_chunk_bytes(n_bytes: int, device_type: str = "cpu") -> int:
-    """Bound the temporaries of step 5 on one device type; returns the old bound.
-
-    Defaults: 4 MiB on the CPU (a block near cache size, as in tinymin's numpy
-    kernel), 256 MiB on CUDA (fewer, larger kernel launches). Any other device type
-    uses the CUDA bound.
-    """
-    if n_bytes <= 0:
-        raise ValueError(f"set_chunk_bytes: bound must be positive, got {n_bytes}")
-    previous = get_chunk_bytes(device_type)
-    _CHUNK_BYTES[device_type] = int(n_bytes)
-    return previous
-
-
-def get_chunk_bytes(device_type: str = "cpu") -> int:
-    """The current bound set by :func:`set_chunk_bytes` for a device type."""
-    return _CHUNK_BYTES.get(device_type, _CHUNK_BYTES["cuda"])
+# get/set_chunk_bytes live in selector.py (the reference path's bound); importable from here too
+from tinymin.torch.selector import (  # noqa: F401
+    get_chunk_bytes,
+    selector_conv2d_checked,
+    set_chunk_bytes,
+)
 
 
 # ---------------------------------------------------------------- the forward steps
@@ -147,74 +127,16 @@ def clip_and_rescale(x: torch.Tensor, weight: torch.Tensor, mu_x: torch.Tensor,
 def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.Tensor,
                            stride: tuple[int, int], padding: tuple[int, int],
                            operator: str = "min") -> torch.Tensor:
-    """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)` on unfolded columns.
+    """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)` over every receptive field.
 
-    The input is unfolded (``torch.nn.functional.unfold``, PyTorch's im2col) a few
-    images at a time; each block of rows then meets the filters: on the CPU one filter
-    at a time (a ``(rows, K)`` temporary that stays in cache, as in tinymin's numpy
-    kernel), on a GPU all filters at once (one ``(rows, C_out, K)`` broadcast). Blocks
-    are sized so that no selector temporary exceeds :func:`get_chunk_bytes` (and no
-    column block 64 MiB): the whole ``rows x C_out x K`` tensor is never built.
-    Returns the NCHW output without bias.
+    One registered operator, ``torch.ops.tinymin.selector_conv2d``
+    (:mod:`tinymin.torch.selector`): on the CPU tinymin's own im2col and Cython selector
+    GEMM on the tensors' memory, on CUDA a fused Triton kernel (with the ``gpu``
+    extra), elsewhere the readable reference
+    :func:`~tinymin.torch.selector.unfolded_selector_conv2d` (``unfold``, then the
+    selector in blocks of rows). Returns the NCHW output without bias.
     """
-    selector = selector_kernel(operator)
-    n, _, h, w = x_c.shape
-    c_out, k = w_hat.shape[0], w_hat[0].numel()
-    kh, kw = w_hat.shape[2:]
-    out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
-    out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
-    limit, item = get_chunk_bytes(x_c.device.type), x_c.element_size()
-    filters_per_block = 1 if x_c.device.type == "cpu" else c_out
-    w_rows = w_hat.reshape(c_out, k)
-    out = x_c.new_empty(n, out_h * out_w, c_out)
-    for images in _chunks(n, out_h * out_w * k * item, max(limit, _COLUMN_BYTES)):
-        cols = F.unfold(x_c[images], (kh, kw), padding=padding, stride=stride)  # (n, K, P)
-        rows = cols.transpose(1, 2).reshape(-1, k)
-        y = out[images].view(-1, c_out)
-        for part in _chunks(len(rows), filters_per_block * k * item, limit):
-            for filters in _chunks(c_out, 1, filters_per_block):
-                y[part, filters] = selector(rows[part], w_rows[filters])
-    out = out.transpose(1, 2).reshape(n, c_out, out_h, out_w)
-    return out * mu_w.reshape(1, -1, 1, 1)
-
-
-def _chunks(count: int, size_per_item: int, limit: int) -> Iterator[slice]:
-    """Slices of ``range(count)`` of at most ``limit`` in total size (at least one item)."""
-    step = max(1, limit // max(size_per_item, 1))
-    for start in range(0, count, step):
-        yield slice(start, min(start + step, count))
-
-
-def min_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """:math:`\\sum_k \\operatorname{sgn}(w_{ck}) \\operatorname{clip}(x_{pk}, -|w_{ck}|, |w_{ck}|)`,
-    which equals :math:`\\sum_k m(x_{pk}, w_{ck})` (the identity proved in
-    :func:`tinymin._ext.reference.min_gemm`); ``rows`` (P, K), ``w`` (C, K) -> (P, C)."""
-    bound = w.abs()
-    clipped = torch.clamp(rows[:, None, :], min=-bound, max=bound)  # (P, C, K)
-    return torch.einsum("pck,ck->pc", clipped, w.sign())
-
-
-def max_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """:math:`\\sum_k \\operatorname{sgn}(x)\\operatorname{sgn}(w)\\max(|x|, |w|)` (the ablation)."""
-    term = rows.sign()[:, None, :] * torch.maximum(rows.abs()[:, None, :], w.abs())
-    return torch.einsum("pck,ck->pc", term, w.sign())
-
-
-def adder_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """AdderNet's :math:`-\\sum_k |x_{pk} - w_{ck}|`."""
-    return -(rows[:, None, :] - w).abs().sum(dim=2)
-
-
-def selector_kernel(operator: str):
-    """The reduction that stands in for ``rows @ w.T`` for an operator (the torch twin of
-    :func:`tinymin.minconv.operators.selector_kernel`)."""
-    if operator == "min":
-        return min_selector
-    if operator == "max":
-        return max_selector
-    if operator == "adder":
-        return adder_selector
-    raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
+    return selector_conv2d_checked(x_c, w_hat, mu_w, stride, padding, operator)
 
 
 # --------------------------------------------------------------- the backward steps

@@ -3,20 +3,26 @@
 >>> import tinymin.nn.functional as F
 """
 
+from tinymin.nn.functional.binary_loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    logsigmoid,
+)
 from tinymin.nn.functional.conv import conv2d
-from tinymin.nn.functional.dropout import dropout
+from tinymin.nn.functional.dropout import dropout, dropout2d
 from tinymin.nn.functional.linear import linear
-from tinymin.nn.functional.loss import cross_entropy, mse_loss, nll_loss
+from tinymin.nn.functional.loss import cross_entropy, l1_loss, mse_loss, nll_loss
 from tinymin.nn.functional.normalization import batch_norm
-from tinymin.nn.functional.pooling import avg_pool2d, max_pool2d
+from tinymin.nn.functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 # The activations belong to the engine (Tensor.relu uses them); F re-exports them.
 from tinymin.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 
 __all__ = [
-    "avg_pool2d", "batch_norm", "conv2d", "max_pool2d", "min_conv2d",
-    "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "mse_loss",
-    "nll_loss", "relu", "sigmoid", "softmax", "tanh",
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "min_conv2d",
+    "cross_entropy", "dropout", "dropout2d", "l1_loss", "leaky_relu", "linear", "log_softmax",
+    "logsigmoid", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
 ]
 
 

@@ -4,6 +4,8 @@ Each channel is pooled on its own, so the input is viewed as ``(N*C, 1, H, W)`` 
 every pooling window becomes one row of a column matrix: max pooling is then a
 row-wise max (backward: the gradient goes to the arg-max of each row), average
 pooling a row-wise mean (backward: each element gets ``1/(kh*kw)`` of it).
+Adaptive average pooling (any input size to a fixed output size) is two matrix
+products instead.
 """
 
 from __future__ import annotations
@@ -163,3 +165,53 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D average pooling (``stride`` defaults to ``kernel_size``; zero padding counted)."""
     check_float("avg_pool2d", input=x)
     return AvgPool2dFunction.apply(x, kernel_size, stride, padding)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average over windows chosen so that the output is ``output_size`` whatever the input.
+
+    Output row :math:`i` of :math:`h_o` averages input rows
+    :math:`\\lfloor iH/h_o \\rfloor \\le u < \\lceil (i+1)H/h_o \\rceil` (PyTorch's
+    windows; they overlap when :math:`h_o` does not divide :math:`H`), and likewise for
+    the columns. A window's mean is separable, so the whole operation is two matrix
+    products with averaging matrices :math:`A_h` (:math:`h_o \\times H`) and
+    :math:`A_w` (:math:`w_o \\times W`), and autograd derives the backward:
+
+    .. math::
+
+        y_{n,c} = A_h\\, x_{n,c}\\, A_w^\\top
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(N, C, H, W)`` or ``(C, H, W)``.
+    output_size : int or pair of (int or None)
+        ``(h_o, w_o)``; None keeps that input size.
+    """
+    check_float("adaptive_avg_pool2d", input=x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d: expected (N, C, H, W) or (C, H, W) input, "
+                         f"got {x.shape}")
+    height, width = x.shape[-2:]
+    sizes = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else output_size
+    if len(sizes) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, "
+                         f"got {output_size!r}")
+    out_h = height if sizes[0] is None else sizes[0]
+    out_w = width if sizes[1] is None else sizes[1]
+    pair((out_h, out_w), "adaptive_avg_pool2d: output_size", minimum=1)
+    if height == 0 or width == 0:
+        raise ValueError(f"adaptive_avg_pool2d: empty input of shape {x.shape}")
+    rows = adaptive_average_matrix(height, out_h, x.dtype)
+    cols = adaptive_average_matrix(width, out_w, x.dtype)
+    pooled_columns = x @ cols.T  # (..., H, w_o): each row averaged over column windows
+    return (pooled_columns.transpose(-1, -2) @ rows.T).transpose(-1, -2)  # (..., h_o, w_o)
+
+
+def adaptive_average_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """``(out, size)`` matrix whose row ``i`` averages PyTorch's adaptive window ``i``."""
+    matrix = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, stop = (i * size) // out, -(-((i + 1) * size) // out)
+        matrix[i, start:stop] = 1.0 / (stop - start)
+    return matrix

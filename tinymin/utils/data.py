@@ -1,0 +1,23 @@
+"""``tinymin.utils.data``: the same objects as :mod:`tinymin.data`, under PyTorch's path
+``torch.utils.data`` (an alias, nothing of its own)."""
+
+from tinymin.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WorkerInfo,
+    default_collate,
+    default_convert,
+    get_worker_info,
+    random_split,
+)
+
+__all__ = ["BatchSampler", "DataLoader", "Dataset", "RandomSampler", "Sampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WorkerInfo",
+           "default_collate", "default_convert", "get_worker_info", "random_split"]
