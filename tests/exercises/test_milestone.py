@@ -100,3 +100,18 @@ def test_the_reference_solutions_agree_with_tinymin_on_the_first_batch():
     # a numpy min-GEMM sums in another order than the Cython kernel: equal up to rounding
     assert verdicts["im2col"].status == "identical" and verdicts["min_gemm"].status in ("identical",
                                                                                         "rounding")
+
+
+def test_a_correct_piece_that_rounds_otherwise_is_measured_against_rounding_alone(tmp_path):
+    # the reference Adam: the same maths as tinymin's fused kernel, in another order
+    shutil.copy(Path(__file__).parent / "solutions" / "adam.py", tmp_path / "my_adam.py")
+    report = run_milestone(find_files(tmp_path), TINY, log=None)
+    assert report.passed and not report.identical and report.control is not None
+    assert verdict_status(report, "adam_step") in ("identical", "rounding")
+    lines = report.result_lines()
+    assert any(line.startswith("  tinymin's, last bit") for line in lines)
+    assert any(line.startswith("Your pieces match tinymin's") for line in lines), lines
+
+
+def verdict_status(report, name):
+    return next(v.status for v in report.verdicts if v.name == name)
