@@ -18,14 +18,15 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     float64 (float16 is widened to float32); integers and booleans keep their type.
     """
     array = np.asarray(data, dtype=dtype)
+    if array.dtype.kind in "OSUV":  # objects, bytes, strings, records: not numbers
+        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data of "
+                        f"dtype {array.dtype}; give numbers or bools")
     if dtype is not None:
         return array
     if array.dtype == np.float64 and not _is_float64_source(data):
         return array.astype(np.float32)
     if array.dtype == np.float16:
         return array.astype(np.float32)
-    if array.dtype == object:
-        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data")
     return array
 
 

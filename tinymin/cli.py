@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from tinymin.exercises import milestone
 from tinymin.exercises.swap import LearnerCodeError, use_folder
 from tinymin.experiment import RECIPES, TrainingRun
 from tinymin.models import MODELS, build_model
+from tinymin.run_folder import check_output_file
+from tinymin.run_options import check_options
 from tinymin.train import NonFiniteLossError, evaluate
 
 
@@ -54,6 +57,9 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     _add_calibration_options(convert)
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
+    convert.add_argument("--force", action="store_true",
+                         help="let --out replace an existing file (the input checkpoint "
+                         "included) or write into another run's folder")
     convert.add_argument("--data-root", default=None,
                          help="folder holding the dataset files; None: the usual places")
     convert.add_argument("--test-limit", type=_positive_int, default=None,
@@ -113,6 +119,9 @@ def _add_train_parser(sub, defaults: dict) -> None:
                        "--no-progress, --train-limit, --test-limit, --data-root, --download, "
                        "--engine, --device, --init-from and --calibrate may differ from the "
                        "saved run's options")
+    train.add_argument("--restart", action="store_true",
+                       help="discard the run in --out (its config.json, metrics.csv, scales.csv "
+                       "and checkpoint.npz) and start it again from scratch")
     train.add_argument("--init-from", default=None,
                        help="checkpoint whose weights start this run (transfer learning; "
                        "exact -> min allowed)")
@@ -180,17 +189,9 @@ def _positive_int(text: str) -> int:
 
 
 def check_train_options(args: argparse.Namespace) -> None:
-    """Option combinations ``train`` cannot run, refused before anything is built."""
-    if args.calibrate and (not args.init_from or args.conv != "min"):
-        raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")
-    if args.resume and not args.out:
-        raise ValueError("--resume needs --out pointing at the run to continue")
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.dropout is not None and args.model == "mlp":
-        raise ValueError("--dropout: the mlp model has no dropout layer")
-    if args.device is not None and args.engine != "torch":
-        raise ValueError("--device needs --engine torch (tinymin's engine runs on the CPU)")
+    """Options ``train`` cannot run, refused before anything is built (the check both
+    engines share, :func:`tinymin.run_options.check_options`, and the output path)."""
+    check_options(args)
     if args.out:
         check_output_path("--out", args.out, folder=True)
 
@@ -293,9 +294,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_path("--out", args.out)
-    report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
-                                args.out, args.data_root, args.test_limit, args.seed,
-                                args.fit_max_k, args.linear_correction)
+        check_output_file("--out", args.out, inputs=(args.checkpoint,), force=args.force)
+    report = convert_checkpoint(args.checkpoint, calibrate=args.calibrate, clip_value=args.clip_value,
+                                shared_gain=args.shared_gain, out=args.out, data_root=args.data_root,
+                                test_limit=args.test_limit, seed=args.seed, fit_max_k=args.fit_max_k,
+                                linear_correction=args.linear_correction)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:
@@ -332,11 +335,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except NonFiniteLossError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _report(f"error: {exc}")
         return 1
     except (ValueError, OSError) as exc:  # CheckpointError and DatasetError are ValueErrors
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        _report(f"error: {_one_line(exc)}")
         return 2
+
+
+def _report(line: str) -> None:
+    """An error line to stderr, from one process: under torchrun every rank meets the
+    same error, and rank 0 alone says it."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:

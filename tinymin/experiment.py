@@ -19,7 +19,9 @@ The run folder and every file in it belong to one :class:`~tinymin.run_folder.Ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 
 import tinymin
 from tinymin import optim
-from tinymin.checkpoint import Checkpoint, CheckpointError
+from tinymin.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from tinymin.data import DataLoader, Dataset, random_subset
 from tinymin.data.catalog import DatasetInfo, load_splits
 from tinymin.minconv.calibrate import calibrate_min, recalibrate_running_statistics
@@ -36,6 +38,7 @@ from tinymin.minconv.layer import min_layers
 from tinymin.models import build_model
 from tinymin.nn import Module
 from tinymin.run_folder import RunFolder, init_from
+from tinymin.run_options import check_options
 from tinymin.train import (
     EpochEnd,
     NonFiniteLossError,
@@ -55,15 +58,17 @@ TEST_BATCH_SIZE = 256
 
 #: The options that may differ from the saved run's when it is resumed: more
 #: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
-#: lives, and the engine and device that compute the same run. ``--init-from`` and
+#: lives, the engine and device that compute the same run, and ``--mine`` (the
+#: learner's pieces compute the same maths as tinymin's). ``--init-from`` and
 #: ``--calibrate`` only shape a run's start, and the resumed weights come from its
 #: checkpoint. Every other option the run recorded (model, conv, clip value, dropout,
 #: data, optimizer, lr, momentum, weight decay, scheduler, batch size, seed,
 #: augmentation) must be the same: the resumed run continues the saved one, or it is
 #: refused. ``--recipe`` only names a set of these options, which are compared one by one.
 RESUME_MAY_CHANGE = frozenset({"epochs", "no_progress", "train_limit", "test_limit", "data_root",
-                               "download", "engine", "device", "out", "resume", "init_from",
-                               "calibrate", "recipe"})
+                               "download", "engine", "device", "out", "resume", "restart",
+                               "init_from", "calibrate", "recipe", "mine"})
+
 
 #: Named option sets for ``train --recipe NAME``. A recipe fills in the options the
 #: command line leaves at their defaults; an option given explicitly wins.
@@ -165,42 +170,85 @@ class StartingState:
     start_epoch: int = 0
 
     @classmethod
-    def build(cls, options: Any) -> StartingState:
-        """Check the run folder (and the options of a resumed run), seed, load the data,
-        build the model.
+    def build(cls, options: Any, writer: bool = True) -> StartingState:
+        """Check the options, take the run folder (its one writer: ``writer``; the
+        torch engine's ranks other than 0 only read it), check it (and the options of a
+        resumed run), seed, load the data, build the model.
 
         Raises
         ------
         ValueError
-            With a message naming the option, for options that do not fit the run being
-            resumed or a folder that already holds another run (CheckpointError, a
-            ValueError, for an unreadable checkpoint).
+            With a message naming the option, for options out of range, options that do
+            not fit the run being resumed, a folder that already holds another run or
+            that another process writes (CheckpointError, a ValueError, for an
+            unreadable checkpoint).
         """
-        resumed = cls._resumed_checkpoint(options) if options.resume else None
-        if options.out and not options.resume and RunFolder(options.out).holds_run():
-            # a new run would append its epochs to the old metrics.csv: a silent mix of two runs
-            raise ValueError(f"--out {options.out}: this folder already holds a run (metrics.csv "
-                             "or checkpoint.npz); pass --resume to continue it, or choose "
-                             "another --out")
-        tinymin.manual_seed(options.seed)
-        train_set, test_set, info = load_splits(options.data, options.data_root,
-                                                not options.no_augment, options.download)
-        train_set = random_subset(train_set, options.train_limit, options.seed)
-        test_set = random_subset(test_set, options.test_limit, options.seed + 1)
-        config = model_config(options, info)
-        model = build_model(config["name"], **{k: v for k, v in config.items() if k != "name"})
-        return cls(options, model, config, train_set, test_set,
-                   RunFolder(options.out) if options.out else None, resumed)
+        check_options(options)
+        folder = RunFolder(options.out) if options.out else None
+        if folder is not None and writer:
+            folder.lock()
+        try:
+            resumed = cls._open_folder(folder, options, writer)
+            tinymin.manual_seed(options.seed)
+            train_set, test_set, info = load_splits(options.data, options.data_root,
+                                                    not options.no_augment, options.download)
+            train_set = random_subset(train_set, options.train_limit, options.seed)
+            test_set = random_subset(test_set, options.test_limit, options.seed + 1)
+            config = model_config(options, info)
+            model = build_model(config["name"], **{k: v for k, v in config.items() if k != "name"})
+        except BaseException:
+            if folder is not None and writer:
+                folder.unlock()
+            raise
+        return cls(options, model, config, train_set, test_set, folder=folder, resumed=resumed)
 
     @staticmethod
-    def _resumed_checkpoint(options: Any) -> Checkpoint:
+    def _open_folder(folder: RunFolder | None, options: Any, writer: bool) -> Checkpoint | None:
         """The checkpoint ``--resume`` continues, after checking that the options given
-        are the saved run's (see :data:`RESUME_MAY_CHANGE`)."""
-        if not options.out:
-            raise ValueError("--resume needs --out pointing at the run to continue")
-        checkpoint = RunFolder(options.out).load()
-        check_resume_options(checkpoint, options)
-        return checkpoint
+        are the saved run's (see :data:`RESUME_MAY_CHANGE`); None for a new run, or for
+        a run stopped before its first checkpoint (it starts again from epoch 1)."""
+        if folder is None:
+            return None
+        if getattr(options, "restart", False) and writer:
+            folder.clear()
+        out = options.out
+        if not options.resume:
+            if folder.holds_run():
+                # a new run would append its epochs to the old metrics.csv: a silent mix
+                raise ValueError(f"--out {out}: this folder already holds a run (metrics.csv or "
+                                 "checkpoint.npz); pass --resume to continue it, --restart to "
+                                 "discard it and start again, or choose another --out")
+            return None
+        if not folder.checkpoint_path.exists() and not folder.config_path.exists():
+            raise ValueError(f"--resume: {out} holds no run to continue (no checkpoint.npz or "
+                             "config.json); start one without --resume")
+        if folder.checkpoint_path.exists():
+            try:
+                checkpoint = folder.load() if writer else load_checkpoint(folder.checkpoint_path)
+            except CheckpointError as exc:
+                raise CheckpointError(f"--resume: {exc}; pass --restart instead of --resume to "
+                                      "discard this run and start it again") from None
+            check_resume_options(checkpoint, options)
+            return checkpoint
+        # config.json but no checkpoint: stopped during its first epoch or first save
+        check_resume_options(Checkpoint(folder.config_path, _read_config(folder), 0, {}), options)
+        if writer:
+            folder.load_nothing()
+        return None
+
+    def release(self) -> None:
+        """Stop writing the run folder (its lock is given back)."""
+        if self.folder is not None:
+            self.folder.unlock()
+
+    @contextlib.contextmanager
+    def released_on_error(self) -> Iterator[None]:
+        """Give the folder back if what is built inside fails."""
+        try:
+            yield
+        except BaseException:
+            self.release()
+            raise
 
     def make_train_loader(self) -> DataLoader:
         """tinymin's shuffling train loader (seeded by ``--seed``)."""
@@ -256,6 +304,8 @@ class StartingState:
         restores its own). Nothing to do for a new run."""
         checkpoint = self.resumed
         if checkpoint is None:
+            if self.options.resume:
+                log(f"{self.options.out} holds no checkpoint yet: the run starts again from epoch 1")
             return
         try:
             self.start_epoch = resume_training(checkpoint, self.model, optimizer, scheduler,
@@ -290,6 +340,18 @@ class StartingState:
             count = min(SCALE_PROBE_IMAGES, len(self.test_set))
             probe = np.stack([self.test_set[i][0] for i in range(count)])
         return EpochWriter(self.folder, config, probe, log)
+
+
+def _read_config(folder: RunFolder) -> dict[str, Any]:
+    try:
+        config = json.loads(folder.config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"--resume: {folder.config_path} is not readable JSON ({exc}); "
+                              "pass --restart instead of --resume to start the run again") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"--resume: {folder.config_path} holds no JSON object; pass "
+                              "--restart instead of --resume to start the run again")
+    return config
 
 
 def unresumable(checkpoint: Checkpoint, exc: Exception) -> CheckpointError:
@@ -337,8 +399,8 @@ class EpochWriter:
         train loader's included, so the run resumes bit-exact)."""
 
         def on_epoch_end(epoch: int, row: dict[str, float]) -> None:
-            self.write(epoch, row, model, optimizer, scheduler, lambda: rng_states(train_loader),
-                       lambda: model)
+            self.write(epoch, row, model, optimizer, scheduler,
+                       extra=lambda: rng_states(train_loader), tinymin_model=lambda: model)
 
         return on_epoch_end
 
@@ -375,13 +437,14 @@ class TrainingRun:
             an unreadable checkpoint).
         """
         start = StartingState.build(options)
-        optimizer = make_optimizer(options.optimizer, start.model.parameters(), options.lr,
-                                   options.momentum, options.weight_decay)
-        scheduler = make_scheduler(options.scheduler, optimizer, options.epochs)
-        run = cls(start, optimizer, scheduler, start.make_train_loader(),
-                  DataLoader(start.test_set, TEST_BATCH_SIZE))
-        start.initialise(log, run.train_loader)
-        start.resume(log, optimizer, scheduler, run.train_loader)
+        with start.released_on_error():
+            optimizer = make_optimizer(options.optimizer, start.model.parameters(), options.lr,
+                                       options.momentum, options.weight_decay)
+            scheduler = make_scheduler(options.scheduler, optimizer, options.epochs)
+            run = cls(start, optimizer, scheduler, start.make_train_loader(),
+                      DataLoader(start.test_set, TEST_BATCH_SIZE))
+            start.initialise(log, run.train_loader)
+            start.resume(log, optimizer, scheduler, run.train_loader)
         return run
 
     @property
@@ -411,3 +474,5 @@ class TrainingRun:
             if start.folder is None:
                 raise
             raise training_stopped(error.reason, start.folder.checkpoint_path) from None
+        finally:
+            start.release()

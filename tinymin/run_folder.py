@@ -7,11 +7,14 @@
         metrics.csv      one row per epoch (METRIC_FIELDS)
         scales.csv       min models: each layer's mu_x_hat, mu_w and correlation
         checkpoint.npz   weights, optimizer, scheduler, random generators (last epoch)
+        .lock            while a process writes the folder: its pid, host, start and command
 
 :class:`RunFolder` owns these files: it writes them atomically
-(:mod:`tinymin.checkpoint.atomic`), resumes a run from them, and starts a run from
-another run's checkpoint (``--init-from``). :func:`read_metrics` reads a
-``metrics.csv`` back, for plots.
+(:mod:`tinymin.checkpoint.atomic`), lets one process write them at a time
+(:meth:`RunFolder.lock`, :mod:`tinymin.run_lock`), resumes a run from them, and starts
+a run from another run's checkpoint (``--init-from``). :func:`read_metrics` reads a
+``metrics.csv`` back, for plots; :func:`check_output_file` keeps a command's output
+from replacing its input or another run's files.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tinymin.checkpoint import (
     save_checkpoint,
     write_text_atomic,
 )
+from tinymin.run_lock import FolderLock
 
 #: Columns of ``metrics.csv``, one row per epoch.
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
@@ -48,6 +52,25 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._lock = FolderLock(self.path / ".lock")
+
+    def lock(self, option: str = "--out") -> None:
+        """Become the folder's one writer (creating the folder), or raise ValueError
+        naming ``option``, the folder and the process that writes it. Released by
+        :meth:`unlock`, or by the system when this process ends, however it ends."""
+        holder = self._lock.acquire()
+        if holder is not None:
+            raise ValueError(f"{option} {self.path}: another process is writing this run folder "
+                             f"({holder}); wait for it to end or stop it, or choose another "
+                             f"{option}")
+
+    def unlock(self) -> None:
+        """Stop being the folder's writer (nothing to do if this process is not)."""
+        self._lock.release()
+
+    def writer(self) -> str | None:
+        """The process writing this folder now (pid, host, start, command), or None."""
+        return self._lock.holder()
 
     @property
     def config_path(self) -> Path:
@@ -83,16 +106,38 @@ class RunFolder:
         return save_checkpoint(self.checkpoint_path, model, config, epoch, optimizer, scheduler,
                                extra=extra)
 
+    @property
+    def run_files(self) -> tuple[Path, ...]:
+        return (self.config_path, self.metrics_path, self.scales_path, self.checkpoint_path)
+
     def holds_run(self) -> bool:
         """Whether a run has already written its log or checkpoint here."""
         return any(p.exists() for p in (self.metrics_path, self.scales_path, self.checkpoint_path))
 
+    def clear(self) -> list[Path]:
+        """Delete the run's files and their temporary leftovers (``train --restart``);
+        returns what was deleted. Other files in the folder are left alone."""
+        removed = []
+        for path in self.run_files:
+            removed += remove_stale_temporaries(path)
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed
+
     def load(self) -> Checkpoint:
         """The run's checkpoint, to resume from; first removes the temporary files a
         killed run left behind (a checkpoint's is as large as the checkpoint)."""
-        for path in (self.config_path, self.metrics_path, self.scales_path, self.checkpoint_path):
+        for path in self.run_files:
             remove_stale_temporaries(path)
         return load_checkpoint(self.checkpoint_path)
+
+    def load_nothing(self) -> None:
+        """A run stopped before its first checkpoint, resumed: it starts again, so its
+        log rows and the temporary files it left go."""
+        for path in self.run_files:
+            remove_stale_temporaries(path)
+        self.forget_after(0)
 
     def forget_after(self, epoch: int) -> None:
         """Drop the log rows after ``epoch``: an epoch that was logged but not
@@ -148,6 +193,37 @@ def _check_same_model(path: str | os.PathLike, saved: dict[str, Any], wanted: di
         raise CheckpointError(f"{path}: the checkpoint holds a conv='min' model, but --conv is "
                               "'exact' (an exact checkpoint can start a min model, not the "
                               "other way round)")
+
+
+def check_output_file(option: str, path: str | os.PathLike, inputs: tuple = (),
+                      force: bool = False) -> None:
+    """Refuse an output file that would replace an input, an existing file, or a file in
+    a run folder (one holding ``config.json``, ``metrics.csv`` or a checkpoint) unless
+    ``force``; a folder that a live process is writing is refused even then.
+
+    Raises
+    ------
+    ValueError
+        Naming ``option``, the path and what it would replace.
+    """
+    target = Path(path)
+    folder = RunFolder(target.parent)
+    holder = folder.writer()
+    if holder is not None:
+        raise ValueError(f"{option} {path}: {folder.path} is being written by a run ({holder}); "
+                         "write elsewhere or wait for it to end")
+    if force:
+        return
+    for source in inputs:
+        if target.exists() and Path(source).exists() and os.path.samefile(target, source):
+            raise ValueError(f"{option} {path}: is the input {source}; write to another file "
+                             "(or pass --force to replace it)")
+    if target.exists():
+        raise ValueError(f"{option} {path}: exists; choose another file name (or pass --force "
+                         "to replace it)")
+    if any(p.exists() for p in folder.run_files):
+        raise ValueError(f"{option} {path}: {folder.path} is the folder of a training run; "
+                         "write elsewhere (or pass --force to write there)")
 
 
 # ------------------------------------------------------------------- metrics CSV files

@@ -34,6 +34,7 @@ from __future__ import annotations
 from tinymin._ext.threads import kernel_threads, num_threads, set_num_threads  # isort: skip
 
 import contextlib
+import functools
 import importlib
 import os
 import warnings
@@ -51,6 +52,7 @@ __all__ = [
     "adam_update",
     "adder_gemm",
     "backend",
+    "check_array_size",
     "col2im",
     "conv_output_shape",
     "im2col",
@@ -253,6 +255,28 @@ def _geometry(who, h, w, kernel_size, stride, padding):
     return kernel_size, stride, padding, out_hw
 
 
+@functools.cache
+def _memory_bytes() -> int:
+    """This machine's physical memory (no array larger than it can be allocated)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: numpy's own limit
+        return np.iinfo(np.intp).max
+
+
+def check_array_size(who: str, what: str, shape, itemsize: int, cause: str) -> None:
+    """Refuse, before allocating it, an array larger than this machine's memory, naming
+    the arguments (``cause``) that make it so: a huge padding, stride or shape would
+    otherwise end in numpy's "Maximum allowed dimension exceeded" or a MemoryError."""
+    n_bytes = itemsize
+    for dim in shape:
+        n_bytes *= int(dim)  # Python ints: no overflow
+    if n_bytes > _memory_bytes():
+        raise ValueError(f"{who}: {cause} needs {what} of shape {tuple(int(d) for d in shape)} "
+                         f"({n_bytes / 2**30:.3g} GiB), more than this machine's "
+                         f"{_memory_bytes() / 2**30:,.1f} GiB of memory")
+
+
 # ------------------------------------------------------------------- public API
 def conv_output_shape(h: int, w: int, kernel_size, stride=(1, 1), padding=(0, 0)):
     """Spatial output size ``(OH, OW)`` of a convolution.
@@ -285,6 +309,10 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), out=None) -> np.ndarra
     n, c, h, w = x.shape
     kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
     shape = (n * oh * ow, c * kernel_size[0] * kernel_size[1])
+    if out is None:
+        check_array_size(who, "a column matrix", shape, x.itemsize,
+                         f"x of shape {x.shape} with kernel {kernel_size}, stride {stride}, "
+                         f"padding {padding}")
     out = _check_out(out, who, shape, x.dtype, x)
     mine = overrides.lookup("im2col")
     if mine is not None:  # the learner's im2col (tinymin.exercises.use), on checked arguments
@@ -328,6 +356,8 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndar
             f"{who}: cols has shape {cols.shape}, but x_shape {(n, c, h, w)} with kernel "
             f"{kernel_size}, stride {stride}, padding {padding} needs {expected}"
         )
+    check_array_size(who, "an output", (n, c, h + 2 * padding[0], w + 2 * padding[1]),
+                     cols.itemsize, f"x_shape {(n, c, h, w)} with padding {padding}")
     return _impl("im2col").col2im(cols, (n, c, h, w), kernel_size, stride, padding)
 
 

@@ -118,6 +118,9 @@ def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInf
             shape, _, dtype = read_header(entry)
         except ValueError as exc:
             raise CheckpointError(f"{path}: entry {name!r} has no valid .npy header ({exc})") from None
+    if dtype.hasobject:  # np.load would refuse it too, without naming it
+        raise CheckpointError(f"{path}: entry {name!r} is an object array (a pickle); tinymin "
+                              "never unpickles")
     claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if claimed > info.file_size:
         raise CheckpointError(
@@ -140,8 +143,10 @@ def _parse_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:
     model_state = _section(arrays, "model/")
     if not model_state:
         raise CheckpointError(f"{path}: checkpoint holds no model weights")
-    return Checkpoint(path, config, epoch, model_state, _state(path, arrays, "optimizer/"),
-                      _state(path, arrays, "scheduler/"), _section(arrays, "extra/"))
+    return Checkpoint(path, config, epoch, model_state,
+                      optimizer_state=_state(path, arrays, "optimizer/"),
+                      scheduler_state=_state(path, arrays, "scheduler/"),
+                      extra=_section(arrays, "extra/"))
 
 
 def _state(path: Path, arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any] | None:

@@ -86,7 +86,18 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """``np.savez(path, **arrays)``, atomically; returns the path."""
+    """``np.savez(path, **arrays)``, atomically; returns the path.
+
+    Raises
+    ------
+    TypeError
+        Naming the entry, for an object array: ``np.savez`` would pickle it, and no
+        file tinymin writes holds a pickle.
+    """
+    for name, array in arrays.items():
+        if np.asarray(array).dtype.hasobject:
+            raise TypeError(f"{path}: entry {name!r} is an object array; it would be pickled, "
+                            "and tinymin files hold only plain arrays")
     with atomic_file(path) as f:
         np.savez(f, **arrays)
     return Path(path)

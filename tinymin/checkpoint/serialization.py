@@ -45,19 +45,24 @@ def save(obj: Any, f: str | os.PathLike) -> Path:
     >>> _ = model.load_state_dict(tm.load(path))
     """
     if isinstance(obj, (Tensor, np.ndarray)):
-        layout, arrays = {"type": type(obj).__name__}, {"tensor": np.asarray(_plain(obj))}
+        array = np.asarray(_plain(obj))
+        _check_numeric("the array", array)
+        layout, arrays = {"type": type(obj).__name__}, {"tensor": array}
     elif isinstance(obj, Mapping):
         # an optimizer's state dict is one state dict (the codec walks its "state");
         # otherwise every dict value is a state dict of its own
         is_optimizer_state = "param_groups" in obj
+        _check_keys("the dict", obj)
         sections = [] if is_optimizer_state else sorted(
-            str(k) for k, v in obj.items() if isinstance(v, Mapping))
+            k for k, v in obj.items() if isinstance(v, Mapping))
         layout, arrays = {"type": "dict", "sections": sections}, {}
-        leaves = {str(k): _plain(v) for k, v in obj.items() if str(k) not in sections}
+        leaves = {k: _plain(v) for k, v in obj.items() if k not in sections}
+        for name in sections:
+            _check_keys(f"section {name!r}", obj[name])
         try:
             arrays.update(flatten_state_dict(leaves))
             for name in sections:
-                state = {str(k): _plain(v) for k, v in _by_name(obj, name).items()}
+                state = {k: _plain(v) for k, v in obj[name].items()}
                 arrays.update(flatten_state_dict(state, prefix=f"{name}/"))
         except ValueError as exc:
             raise ValueError(f"save: {exc}") from None
@@ -87,10 +92,16 @@ def load(f: str | os.PathLike) -> Any:
                               "a training checkpoint is read by load_checkpoint")
     try:
         layout = json.loads(str(arrays.pop(LAYOUT)))
+        if not isinstance(layout, dict) or layout.get("type") not in ("Tensor", "ndarray", "dict"):
+            raise ValueError(f"unknown layout {layout!r:.80}")
         if layout["type"] in ("Tensor", "ndarray"):
             array = arrays["tensor"]
+            _check_numeric("'tensor'", array, op="load")
             return Tensor(array, dtype=array.dtype) if layout["type"] == "Tensor" else array
         sections = layout["sections"]
+        if not isinstance(sections, list) or not all(isinstance(n, str) and n and "/" not in n
+                                                     for n in sections):
+            raise ValueError(f"sections must be a list of names, got {sections!r:.80}")
         inner = {k: v for k, v in arrays.items() if k.split("/", 1)[0] in sections}
         result = unflatten_state_dict({k: v for k, v in arrays.items() if k not in inner})
         for name in sections:
@@ -100,8 +111,19 @@ def load(f: str | os.PathLike) -> Any:
         raise CheckpointError(f"{path}: malformed tinymin.save file ({exc!r})") from None
 
 
-def _by_name(obj: Mapping, name: str) -> Mapping:
-    return next(v for k, v in obj.items() if str(k) == name)
+def _check_keys(where: str, mapping: Mapping) -> None:
+    """Names are strings: ``{1: a, "1": b}`` would store two values under one name."""
+    for key in mapping:
+        if not isinstance(key, str):
+            raise TypeError(f"save: {where} has the key {key!r}, a {type(key).__name__}; "
+                            "the names of a state dict are strings")
+
+
+def _check_numeric(where: str, array: np.ndarray, op: str = "save") -> None:
+    """Only numbers and bools: anything else (objects, strings) is refused, never pickled."""
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{op}: {where} has dtype {array.dtype}; only numeric and bool arrays "
+                        "are stored")
 
 
 def _plain(value: Any) -> Any:

@@ -125,6 +125,9 @@ def _put(flat: dict[str, np.ndarray], prefix: str, parts: list[str], value: Any)
             )
     key = prefix + _SEP.join(parts)
     if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":  # object arrays would be pickled
+            raise TypeError(f"flatten_state_dict: {key!r} is an array of dtype {value.dtype}; "
+                            "only numeric and bool arrays can be stored")
         flat[key] = value
         return
     if value is None:

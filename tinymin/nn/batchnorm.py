@@ -42,8 +42,9 @@ class _BatchNorm(Module):
         if self.training and x.numel() // x.shape[1] == 1:
             raise ValueError(f"{name}: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}")
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(x, self.running_mean, self.running_var, weight=self.weight,
+                            bias=self.bias, training=self.training, momentum=self.momentum,
+                            eps=self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

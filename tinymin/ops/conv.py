@@ -106,7 +106,14 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
             f"{(x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])} (input shape "
             f"{tuple(x_shape)}, weight shape {tuple(w_shape)})"
         )
-    return ConvGeometry(x_shape[0], x_shape[1], w_shape[0], (kh, kw), stride, padding, out_h, out_w)
+    cause = f"input shape {tuple(x_shape)} with padding {padding}, stride {stride}"
+    _ext.check_array_size(op, "a padded input", (x_shape[0], x_shape[1], x_shape[2] + 2 * padding[0],
+                                                x_shape[3] + 2 * padding[1]), 4, cause)
+    _ext.check_array_size(op, "an output", (x_shape[0], w_shape[0], out_h, out_w), 4, cause)
+    _ext.check_array_size(op, "a column matrix of one image", (out_h * out_w, x_shape[1] * kh * kw),
+                          4, f"{cause} and weight shape {tuple(w_shape)}")
+    return ConvGeometry(batch=x_shape[0], in_channels=x_shape[1], out_channels=w_shape[0],
+                        kernel=(kh, kw), stride=stride, padding=padding, out_h=out_h, out_w=out_w)
 
 
 def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:

@@ -65,7 +65,7 @@ def from_torch(module: tnn.Module) -> nn.Module:
     if isinstance(module, tnn.parallel.DistributedDataParallel):
         module = module.module
     model = _tinymin_layer(module, "")
-    state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()
+    state = {key: _to_numpy(key, value) for key, value in module.state_dict().items()
              if not _is_batchnorm_counter(module, key)}
     floating = [v.dtype for v in state.values() if np.issubdtype(v.dtype, np.floating)]
     if floating and floating[0] != np.float32:
@@ -74,6 +74,14 @@ def from_torch(module: tnn.Module) -> nn.Module:
     for name, sub in model.named_modules():
         sub.training = module.get_submodule(name).training if name else module.training
     return model
+
+
+def _to_numpy(key: str, value: torch.Tensor) -> np.ndarray:
+    """A state entry on the CPU as numpy; floats only in tinymin's float32 or float64."""
+    if value.is_floating_point() and value.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"from_torch: {key!r} is {value.dtype}; tinymin models hold float32 "
+                        "or float64: convert the module first (module.float())")
+    return value.detach().cpu().numpy()
 
 
 def _tinymin_layer(layer: tnn.Module, path: str) -> nn.Module:

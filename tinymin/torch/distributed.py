@@ -12,8 +12,14 @@ environment and sums a few numbers for the logs.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -76,6 +82,8 @@ def setup_placement(device_text: str) -> Placement:
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     device = resolve_device(device_text)
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # started by torchrun: leave when it goes
+        exit_with_launcher(int(os.environ.get("RANK", "0")))
     if world_size == 1:
         return Placement(device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
@@ -88,6 +96,66 @@ def setup_placement(device_text: str) -> Placement:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Placement(device, rank, world_size, local_rank)
+
+
+def exit_with_launcher(rank: int, poll_seconds: float = 0.5) -> threading.Thread:
+    """Stop this process when the torchrun launcher that started it is gone.
+
+    A worker whose launcher was killed (``SIGKILL`` leaves it no time to stop its
+    workers) would go on training and writing its run folder for minutes, beside any
+    run started meanwhile. On Linux the kernel sends this process ``SIGTERM`` when its
+    parent dies (``prctl(PR_SET_PDEATHSIG)``), even while it waits inside a collective;
+    elsewhere, and as a second guard, a daemon thread checks every ``poll_seconds``
+    whether the parent is still the launcher and, when it is not, ends the process at
+    once (``os._exit``). The run folder's lock goes with the process, and the last
+    checkpoint is whole, since every write is atomic.
+    """
+    launcher = os.getppid()
+    _signal_when_parent_dies(signal.SIGTERM)
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(poll_seconds)
+        print(f"rank {rank}: the torchrun launcher (pid {launcher}) is gone; stopping",
+              file=sys.stderr, flush=True)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="tinymin-launcher-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _signal_when_parent_dies(signum: int) -> bool:
+    """``prctl(PR_SET_PDEATHSIG, signum)`` on Linux; False where it is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signum), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def first_error(error: BaseException | None, placement: Placement) -> str | None:
+    """Tell every rank whether any rank met a user error (a collective: every rank calls
+    it). Returns the first one's message (``"rank r: ..."`` for a rank above 0), or None
+    when every rank passes ``None``."""
+    messages: list[str | None] = [None] * placement.world_size
+    dist.all_gather_object(messages, None if error is None else " ".join(str(error).split()))
+    for rank, message in enumerate(messages):
+        if message is not None:
+            return message if rank == 0 else f"rank {rank}: {message}"
+    return None
+
+
+def gather_to_main(value: Any, placement: Placement) -> list[Any]:
+    """Every rank's ``value`` (a collective: every rank calls it), in rank order; a world
+    of one gets ``[value]``."""
+    if not placement.distributed:
+        return [value]
+    values: list[Any] = [None] * placement.world_size
+    dist.all_gather_object(values, value)
+    return values
 
 
 def teardown(placement: Placement) -> None:

@@ -35,8 +35,16 @@ from tinymin.experiment import (
     unresumable,
 )
 from tinymin.random import get_rng_state
+from tinymin.run_options import check_options
 from tinymin.torch.convert import from_torch, to_torch
-from tinymin.torch.distributed import Placement, setup_placement, synchronise_input_scales, teardown
+from tinymin.torch.distributed import (
+    Placement,
+    first_error,
+    gather_to_main,
+    setup_placement,
+    synchronise_input_scales,
+    teardown,
+)
 from tinymin.torch.train import (
     checkpoint_views,
     fit,
@@ -56,17 +64,46 @@ def _silent(text: str) -> None:
 
 
 def start_in_rank_order(options: Any, log: Log, placement: Placement) -> StartingState:
-    """The :class:`~tinymin.experiment.StartingState` on every rank, rank 0 first: a
-    resumed run's log files are trimmed by rank 0, and the other ranks then find nothing
-    left to rewrite."""
-    if placement.distributed and not placement.is_main:
-        torch.distributed.barrier()
-    start = StartingState.build(options)
-    start.initialise(log)
-    start.resume(log)
-    if placement.distributed and placement.is_main:
-        torch.distributed.barrier()
+    """The :class:`~tinymin.experiment.StartingState` on every rank, rank 0 first: rank 0
+    alone takes the run folder (its lock) and trims a resumed run's log files, and the
+    other ranks then only read it.
+
+    A user error on any rank (a bad checkpoint, a folder another process writes) is
+    told to all ranks (:func:`~tinymin.torch.distributed.first_error`), which all raise
+    it and leave the process group: no rank is left waiting in a collective for one that
+    has gone, and ``python -m tinymin`` prints it once, from rank 0.
+    """
+    start, error = None, None
+    if placement.is_main:
+        start, error = _try_start(options, log, writer=True)
+    if placement.distributed:
+        message = first_error(error, placement)
+        if message is None and not placement.is_main:
+            start, error = _try_start(options, log, writer=False)
+        message = message or first_error(error, placement)
+        if message is not None:
+            if start is not None:
+                start.release()
+            teardown(placement)
+            raise error if error is not None else ValueError(message)
+    elif error is not None:
+        raise error
     return start
+
+
+def _try_start(options: Any, log: Log, writer: bool) -> tuple[StartingState | None, Exception | None]:
+    """(the start, None), or (None, the user error that stopped it)."""
+    try:
+        start = StartingState.build(options, writer=writer)
+    except (ValueError, OSError) as exc:
+        return None, exc
+    try:
+        start.initialise(log)
+        start.resume(log)
+    except (ValueError, OSError) as exc:
+        start.release()
+        return None, exc
+    return start, None
 
 
 def distributed_data_parallel(module: torch.nn.Module, placement: Placement) -> torch.nn.Module:
@@ -103,9 +140,21 @@ class TorchTrainingRun:
         ValueError
             For a device this machine does not have (before anything is built or written).
         """
+        check_options(options)  # before the process group: a bad option is not a hang
         placement = setup_placement(options.device)
         log = log if placement.is_main else _silent
         start = start_in_rank_order(options, log, placement)
+        try:
+            return cls._build_on(start, placement, log)
+        except BaseException:
+            start.release()
+            teardown(placement)
+            raise
+
+    @classmethod
+    def _build_on(cls, start: StartingState, placement: Placement, log: Log) -> TorchTrainingRun:
+        """The torch model, optimizer, scheduler and loaders of ``start`` on this rank."""
+        options = start.options
         module = to_torch(start.model).to(placement.device)
         model = module
         if placement.distributed:
@@ -121,11 +170,11 @@ class TorchTrainingRun:
                 load_training_state(start.resumed, optimizer, scheduler)
             except (RuntimeError, ValueError) as exc:  # an optimizer state that does not fit
                 raise unresumable(start.resumed, exc) from None
-            if placement.is_main:
-                restore_rng_states(start.resumed.extra)
+            restore_rng_states(start.resumed.extra, placement.rank)
         return cls(start, placement, model, optimizer, scheduler,
-                   make_train_loader(start.train_set, options.batch_size, options.seed, placement),
-                   make_test_loader(start.test_set, TEST_BATCH_SIZE, placement), log)
+                   train_loader=make_train_loader(start.train_set, options.batch_size, options.seed,
+                                                  placement),
+                   test_loader=make_test_loader(start.test_set, TEST_BATCH_SIZE, placement), log=log)
 
     @property
     def global_batch(self) -> int:
@@ -152,7 +201,7 @@ class TorchTrainingRun:
                  f"global batch {self.global_batch}")
         try:
             history = fit(self.model, self.optimizer, self.train_loader, start.epochs_left,
-                          self.test_loader, self.scheduler, placement,
+                          self.test_loader, self.scheduler, placement=placement,
                           start_epoch=start.start_epoch, progress=self._progress(),
                           on_epoch_end=self._end_of_epoch(config))
             if placement.distributed:
@@ -161,6 +210,7 @@ class TorchTrainingRun:
                 # in thirty at exit (gloo, "terminate called without an active exception")
                 torch.distributed.barrier()
         finally:
+            start.release()
             teardown(placement)
         return history if placement.is_main else []
 
@@ -171,20 +221,27 @@ class TorchTrainingRun:
 
         return lambda loader: tqdm(loader, desc="train", leave=False, dynamic_ncols=True)
 
-    def _end_of_epoch(self, config: dict[str, Any]) -> Callable[[int, dict[str, float]], None] | None:
-        """Rank 0 hands each epoch to the run's :class:`~tinymin.experiment.EpochWriter`
-        (the other ranks write nothing): tinymin's checkpoint format, scales measured on
-        a tinymin copy of the model."""
-        if not self.placement.is_main:
-            return None
-        writer = self.start.epoch_writer(config, self.log)
+    def _end_of_epoch(self, config: dict[str, Any]) -> Callable[[int, dict[str, float]], None]:
+        """After each epoch every rank hands its random generators to rank 0
+        (:func:`~tinymin.torch.distributed.gather_to_main`), which alone writes: the
+        run's :class:`~tinymin.experiment.EpochWriter`, tinymin's checkpoint format,
+        scales measured on a tinymin copy of the model, and every rank's generators
+        (``rank<r>/...`` for ranks above 0), so a resumed run draws what an
+        uninterrupted one draws on every rank."""
+        placement = self.placement
+        writer = self.start.epoch_writer(config, self.log) if placement.is_main else None
         model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
 
-        def extra() -> dict[str, np.ndarray]:
+        def own_states() -> dict[str, np.ndarray]:
             return {"rng_global": np.array(get_rng_state()), **rng_states()}
 
         def after_epoch(epoch: int, row: dict[str, float]) -> None:
-            writer.write(epoch, row, *checkpoint_views(model, optimizer, scheduler), extra,
-                         lambda: from_torch(unwrap(model)))
+            every_rank = gather_to_main(own_states(), placement)
+            if writer is None:
+                return
+            others = {f"rank{rank}/{name}": value for rank, states in enumerate(every_rank)
+                      if rank > 0 for name, value in states.items()}
+            writer.write(epoch, row, *checkpoint_views(model, optimizer, scheduler),
+                         lambda: {**own_states(), **others}, lambda: from_torch(unwrap(model)))
 
         return after_epoch

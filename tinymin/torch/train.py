@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from tinymin.random import set_rng_state
 from tinymin.torch.distributed import Placement, sum_over_ranks
 from tinymin.train import EpochEnd, NonFiniteLossError, epoch_row
 
@@ -130,8 +131,9 @@ def fit(model: torch.nn.Module, optimizer, train_loader: DataLoader, epochs: int
         on_epoch_end: EpochEnd | None = None) -> list[dict[str, float]]:
     """Train ``epochs`` epochs after ``start_epoch``; one metrics row per epoch, the same
     columns as :func:`tinymin.train.fit`, and the same contract: ``fit`` writes no
-    files, ``on_epoch_end(epoch, row)`` runs after each epoch (on the ranks that pass
-    one: the run passes its writer on rank 0 only)."""
+    files, ``on_epoch_end(epoch, row)`` runs after each epoch, on every rank that
+    passes one (the run passes one on every rank: they hand their random generators to
+    rank 0, which writes)."""
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()
@@ -239,9 +241,19 @@ def rng_states() -> dict[str, np.ndarray]:
     return states
 
 
-def restore_rng_states(extra: dict[str, np.ndarray]) -> None:
-    """Put back the generators :func:`rng_states` saved (those present in ``extra``)."""
-    if "torch_rng_cpu" in extra:
-        torch.set_rng_state(torch.from_numpy(np.array(extra["torch_rng_cpu"], dtype=np.uint8)))
-    if "torch_rng_cuda" in extra and torch.cuda.is_available():
-        torch.cuda.set_rng_state(torch.from_numpy(np.array(extra["torch_rng_cuda"], dtype=np.uint8)))
+def restore_rng_states(extra: dict[str, np.ndarray], rank: int = 0) -> None:
+    """Put back the generators rank ``rank`` saved (:func:`rng_states`, and tinymin's
+    ``rng_global``; rank 0's under their own names, rank r's under ``rank<r>/``), those
+    present in ``extra``. Rank 0's tinymin generator is already back
+    (:func:`tinymin.train.resume_training`)."""
+    prefix = "" if rank == 0 else f"rank{rank}/"
+    if rank > 0 and f"{prefix}rng_global" in extra:
+        set_rng_state(str(extra[f"{prefix}rng_global"]))
+    if f"{prefix}torch_rng_cpu" in extra:
+        torch.set_rng_state(_byte_tensor(extra[f"{prefix}torch_rng_cpu"]))
+    if f"{prefix}torch_rng_cuda" in extra and torch.cuda.is_available():
+        torch.cuda.set_rng_state(_byte_tensor(extra[f"{prefix}torch_rng_cuda"]))
+
+
+def _byte_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(array, dtype=np.uint8))

@@ -89,10 +89,16 @@ def _parameter_names(params: Any) -> dict[int, str]:
         pairs: Iterable = params.named_parameters()
     elif isinstance(params, Mapping):
         pairs = params.items()
-    else:
+    elif isinstance(params, Iterable) and not isinstance(params, (str, bytes, Tensor)):
         pairs = params
+    else:
+        raise TypeError(f"to_dot: params must be a Module, a mapping of names to Tensors or "
+                        f"(name, Tensor) pairs, got a {type(params).__name__}")
     names = {}
-    for name, tensor in pairs:
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"to_dot: params must hold (name, Tensor) pairs, got {pair!r:.60}")
+        name, tensor = pair
         if not isinstance(tensor, Tensor):
             raise TypeError(f"to_dot: params[{name!r}] is a {type(tensor).__name__}, not a Tensor")
         names[id(tensor)] = str(name)

@@ -48,7 +48,7 @@ class Conv2dFunction(Function):
     def backward(ctx: Context, grad):
         x, weight, geom, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx, dw = conv_backward(grad, x, weight, geom, cols, need_x, need_w)
+        dx, dw = conv_backward(grad, x, weight, geom, cols, need_x=need_x, need_w=need_w)
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None
 

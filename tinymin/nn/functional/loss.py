@@ -252,6 +252,10 @@ def _flatten_classes(op: str, scores: Tensor, target: Any,
     if labels.shape != expected:
         raise ValueError(f"{op}: target shape {labels.shape} does not match input shape "
                          f"{scores.shape} (expected {expected})")
+    if labels.dtype == object and all(isinstance(v, (int, np.integer)) for v in labels.flat):
+        # Python ints too large for int64 (2**70): out of range, not of the wrong kind
+        raise ValueError(f"{op}: target values must be in [0, {scores.shape[1]}), got "
+                         f"min {min(labels.flat)} and max {max(labels.flat)}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {labels.dtype}")
     classes = scores.shape[1]

@@ -36,7 +36,8 @@ def batch_norm(
         mean = x.mean(axes, keepdim=True)
         var = ((x - mean) * (x - mean)).mean(axes, keepdim=True)
         if running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, mean.data, var.data, x, axes, momentum)
+            _update_running(running_mean, running_var, mean.data, var.data, x.shape, axes=axes,
+                            momentum=momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
@@ -50,8 +51,8 @@ def batch_norm(
     return y
 
 
-def _update_running(running_mean, running_var, mean, var, x, axes, momentum) -> None:
-    count = int(np.prod([x.shape[a] for a in axes]))
+def _update_running(running_mean, running_var, mean, var, x_shape, *, axes, momentum) -> None:
+    count = int(np.prod([x_shape[a] for a in axes]))
     unbiased = var.reshape(-1) * count / max(count - 1, 1)
     running_mean *= 1 - momentum
     running_mean += momentum * mean.reshape(-1)

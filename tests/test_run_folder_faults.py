@@ -1,0 +1,186 @@
+"""Faults of a run folder (issue 21): one writer at a time, outputs that never replace
+an input or another run's files without ``--force``, and a folder whose first save was
+interrupted taken back by one command that the error names."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinymin.checkpoint import load_checkpoint
+from tinymin.cli import main
+from tinymin.run_folder import RunFolder
+from tinymin.run_lock import FolderLock
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["train", "--model", "mlp", "--train-limit", "32", "--test-limit", "16", "--batch-size", "16",
+        "--no-progress"]
+
+HOLDER = textwrap.dedent("""
+    import sys
+    from tinymin.run_folder import RunFolder
+    folder = RunFolder(sys.argv[1])  # kept: the lock lives as long as the object
+    folder.lock()
+    print("locked", flush=True)
+    sys.stdin.read()  # hold the lock until killed or stdin closes
+""")
+
+
+@pytest.fixture
+def other_writer(tmp_path):
+    """Start another process that takes the run folder ``tmp_path / "run"``; yields it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "run")], env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "locked\n"
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_second_writer_is_refused_with_the_holder_named(tmp_path, other_writer, capsys):
+    run = tmp_path / "run"
+    for extra in ([], ["--resume"], ["--restart"]):
+        assert main([*TINY, "--epochs", "1", "--out", str(run), *extra]) == 2
+        err = one_error_line(capsys)
+        assert "another process is writing this run folder" in err
+        assert f"pid {other_writer.pid} on " in err and "-c" in err
+    assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it
+
+
+def test_the_lock_is_taken_over_once_its_holder_is_killed(tmp_path, other_writer, capsys):
+    run = tmp_path / "run"
+    other_writer.send_signal(signal.SIGKILL)
+    other_writer.wait()
+    assert (run / ".lock").exists()  # left behind, but no longer held
+    assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
+    assert not (run / ".lock").exists()  # released at the end of the run
+
+
+def test_one_process_cannot_take_a_folder_twice(tmp_path):
+    first, second = FolderLock(tmp_path / ".lock"), FolderLock(tmp_path / ".lock")
+    assert first.acquire() is None
+    assert f"pid {os.getpid()}" in second.acquire()
+    assert second.holder() is not None and first.holder() is None  # first holds it
+    first.release()
+    assert second.acquire() is None and not first.held
+    second.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_start_leaves_no_folder_and_no_lock(tmp_path, capsys):
+    run = tmp_path / "new"
+    assert main([*TINY, "--epochs", "1", "--out", str(run), "--resume"]) == 2
+    assert "holds no run to continue" in one_error_line(capsys)
+    assert not run.exists()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished 2-epoch mlp run: (its folder, its checkpoint's bytes)."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    assert main([*TINY, "--epochs", "2", "--out", str(run)]) == 0
+    return run, (run / "checkpoint.npz").read_bytes()
+
+
+def interrupted_copy(finished, tmp_path, leftover: bool) -> Path:
+    """The folder of ``finished`` as a kill during its first checkpoint leaves it."""
+    run, _ = finished
+    copy = tmp_path / "interrupted"
+    copy.mkdir()
+    (copy / "config.json").write_text((run / "config.json").read_text())
+    (copy / "metrics.csv").write_text("".join((run / "metrics.csv").read_text().splitlines(True)[:2]))
+    if leftover:
+        (copy / ".checkpoint.npz.0123abcd.tmp").write_bytes(b"half a checkpoint")
+    return copy
+
+
+@pytest.mark.parametrize("leftover", [True, False])
+def test_a_run_killed_in_its_first_save_resumes_from_scratch(finished, tmp_path, capsys, leftover):
+    copy = interrupted_copy(finished, tmp_path, leftover)
+    assert main([*TINY, "--epochs", "2", "--out", str(copy)]) == 2
+    err = one_error_line(capsys)
+    assert "--resume to continue it, --restart to discard it" in err
+    assert main([*TINY, "--epochs", "2", "--out", str(copy), "--resume"]) == 0
+    assert "holds no checkpoint yet: the run starts again from epoch 1" in capsys.readouterr().out
+    assert sorted(p.name for p in copy.iterdir()) == ["checkpoint.npz", "config.json", "metrics.csv"]
+    assert [row.split(",")[0] for row in (copy / "metrics.csv").read_text().splitlines()] == \
+        ["epoch", "1", "2"]
+    straight = load_checkpoint(finished[0] / "checkpoint.npz")
+    again = load_checkpoint(copy / "checkpoint.npz")
+    for key, value in straight.model_state.items():
+        np.testing.assert_array_equal(again.model_state[key], value)
+
+
+def test_restart_discards_a_run_and_starts_again(finished, tmp_path, capsys):
+    copy = interrupted_copy(finished, tmp_path, leftover=True)
+    (copy / "notes.txt").write_text("mine")
+    assert main([*TINY, "--epochs", "1", "--out", str(copy), "--restart"]) == 0
+    assert load_checkpoint(copy / "checkpoint.npz").epoch == 1
+    assert (copy / "notes.txt").read_text() == "mine"  # not a run file: kept
+    assert not list(copy.glob(".*.tmp"))
+
+
+def test_a_corrupt_checkpoint_names_the_way_out(finished, tmp_path, capsys):
+    copy = interrupted_copy(finished, tmp_path, leftover=False)
+    (copy / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert main([*TINY, "--epochs", "3", "--out", str(copy), "--resume"]) == 2
+    assert "pass --restart instead of --resume" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("where", ["input", "existing", "run folder"])
+def test_convert_never_replaces_an_input_or_a_run_file_without_force(finished, tmp_path, capsys,
+                                                                    where):
+    run, original = finished
+    out = {"input": run / "checkpoint.npz", "existing": tmp_path / "mine.npz",
+           "run folder": run / "min.npz"}[where]
+    if where == "existing":
+        out.write_bytes(b"my file")
+    before = out.read_bytes() if out.exists() else None
+    assert main(["convert", "--checkpoint", str(run / "checkpoint.npz"), "--out", str(out),
+                 "--calibrate", "0"]) == 2
+    err = one_error_line(capsys)
+    assert {"input": "is the input", "existing": "exists; choose another file name",
+            "run folder": "is the folder of a training run"}[where] in err and "--force" in err
+    assert (out.read_bytes() if out.exists() else None) == before
+    assert (run / "checkpoint.npz").read_bytes() == original
+
+
+def test_convert_force_passes_the_guard(tmp_path, capsys):
+    target = tmp_path / "mine.npz"
+    target.write_bytes(b"old")
+    fake = tmp_path / "exact.npz"
+    fake.write_bytes(b"not a checkpoint")
+    assert main(["convert", "--checkpoint", str(fake), "--out", str(target), "--force"]) == 2
+    assert "not a readable .npz checkpoint" in one_error_line(capsys)  # the input, not the guard
+
+
+def test_convert_into_a_folder_being_written_is_refused_even_with_force(tmp_path, other_writer,
+                                                                        capsys):
+    fake = tmp_path / "exact.npz"
+    fake.write_bytes(b"x")
+    assert main(["convert", "--checkpoint", str(fake), "--out", str(tmp_path / "run" / "m.npz"),
+                 "--force"]) == 2
+    assert f"is being written by a run (pid {other_writer.pid}" in one_error_line(capsys)
+
+
+def test_clear_removes_only_run_files(tmp_path):
+    folder = RunFolder(tmp_path)
+    for name in ("config.json", "metrics.csv", "scales.csv", "checkpoint.npz", ".metrics.csv.ab.tmp",
+                 "other.txt"):
+        (tmp_path / name).write_text("x")
+    assert len(folder.clear()) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]
