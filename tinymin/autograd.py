@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinymin import overrides
+
 if TYPE_CHECKING:  # imported for type hints only; tensor.py imports this module
     from tinymin.tensor import Tensor
 
@@ -132,6 +134,9 @@ def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     numpy.ndarray
         Array of exactly ``shape``.
     """
+    mine = overrides.lookup("sum_to")
+    if mine is not None:  # the learner's sum_to (tinymin.exercises.use)
+        return mine(grad, shape)
     shape = tuple(shape)
     if grad.shape == shape:
         return grad

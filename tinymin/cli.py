@@ -1,4 +1,5 @@
-"""The ``python -m tinymin`` command line: train, eval, plot, convert, table1, exercise.
+"""The ``python -m tinymin`` command line: train, eval, plot, convert, table1, exercise,
+milestone.
 
 Each sub-command is one function taking the parsed arguments: it checks them, calls
 the library and prints. The work itself lives in the library: ``train`` in
@@ -10,6 +11,7 @@ the library and prints. The work itself lives in the library: ``train`` in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +22,8 @@ from tinymin.checkpoint import CheckpointError, load_checkpoint
 from tinymin.data import DataLoader, random_subset
 from tinymin.data.catalog import CATALOG, DatasetInfo, load_split
 from tinymin.exercises import cli as exercise_cli
+from tinymin.exercises import milestone
+from tinymin.exercises.swap import LearnerCodeError, use_folder
 from tinymin.experiment import RECIPES, TrainingRun
 from tinymin.models import MODELS, build_model
 from tinymin.run_folder import check_output_file
@@ -65,6 +69,8 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     table.add_argument("--samples", type=int, default=1_000_000,
                        help="random pairs per distribution")
     table.add_argument("--seed", type=int, default=0, help="random seed")
+    milestone.add_arguments(_subcommand(sub, "milestone", "the capstone: train the MinConv LeNet on "
+                                        "your own exercise pieces, against tinymin's own"))
     exercise_cli.add_arguments(_subcommand(sub, "exercise", "list the exercises, or grade your "
                                            "solution of one (see docs/guides/learning_path.rst)"))
     return parser
@@ -137,6 +143,8 @@ def _add_train_parser(sub, defaults: dict) -> None:
     train.add_argument("--test-limit", type=_positive_int, default=None,
                        help="use only N random test images; None: all")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--mine", default=None, metavar="DIR", help="folder of your exercise files: train on "
+                       "your own pieces in place of tinymin's (see `milestone`)")
     train.set_defaults(**defaults)
 
 
@@ -206,8 +214,13 @@ def check_output_path(option: str, path: str, folder: bool = False) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Parse (done), build, run: :class:`tinymin.experiment.TrainingRun`."""
     check_train_options(args)
-    run = _torch_run(args) if args.engine == "torch" else TrainingRun.build(args)
-    history = run.run()
+    try:
+        with use_folder(args.mine, args.engine) if args.mine else contextlib.nullcontext():
+            run = _torch_run(args) if args.engine == "torch" else TrainingRun.build(args)
+            history = run.run()
+    except LearnerCodeError as exc:  # a learner's piece raised or answered wrongly
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
     if history:
         final = history[-1]
         print(f"final test accuracy: {final['test_accuracy']:.2%} "
@@ -299,7 +312,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "table1": cmd_table1,
-            "convert": cmd_convert, "exercise": exercise_cli.run}
+            "convert": cmd_convert, "exercise": exercise_cli.run, "milestone": milestone.run_command}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

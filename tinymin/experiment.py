@@ -58,7 +58,8 @@ TEST_BATCH_SIZE = 256
 
 #: The options that may differ from the saved run's when it is resumed: more
 #: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
-#: lives, and the engine and device that compute the same run. ``--init-from`` and
+#: lives, the engine and device that compute the same run, and ``--mine`` (the
+#: learner's pieces compute the same maths as tinymin's). ``--init-from`` and
 #: ``--calibrate`` only shape a run's start, and the resumed weights come from its
 #: checkpoint. Every other option the run recorded (model, conv, clip value, dropout,
 #: data, optimizer, lr, momentum, weight decay, scheduler, batch size, seed,
@@ -66,7 +67,7 @@ TEST_BATCH_SIZE = 256
 #: refused. ``--recipe`` only names a set of these options, which are compared one by one.
 RESUME_MAY_CHANGE = frozenset({"epochs", "no_progress", "train_limit", "test_limit", "data_root",
                                "download", "engine", "device", "out", "resume", "restart",
-                               "init_from", "calibrate", "recipe"})
+                               "init_from", "calibrate", "recipe", "mine"})
 
 
 #: Named option sets for ``train --recipe NAME``. A recipe fills in the options the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tinymin import overrides
 from tinymin.analysis._checks import _check_mu, _check_n_samples, _check_seed, _check_sigma, _check_vector
 
 __all__ = ["elementwise_relative_error", "optimal_mu", "relative_error", "relative_error_grid"]
@@ -52,6 +53,9 @@ def elementwise_relative_error(x: ArrayLike, w: ArrayLike) -> np.ndarray:
     >>> elementwise_relative_error([2.0, -0.5, 0.0], [3.0, 4.0, 1.0])
     array([0.66666667, 0.75      ,        nan])
     """
+    mine = overrides.lookup("elementwise_relative_error")
+    if mine is not None:  # the learner's elementwise_relative_error (tinymin.exercises.use)
+        return mine(x, w)
     x, w = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64))
     m = x * w
     s = np.sign(x) * np.sign(w) * np.minimum(np.abs(x), np.abs(w))

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinymin import overrides
 from tinymin.data.dataset import Dataset
 from tinymin.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from tinymin.data.workers import MultiProcessIterator
@@ -41,6 +42,9 @@ def default_collate(samples: Sequence[Any]) -> Any:
     TypeError
         For a type it cannot batch.
     """
+    mine = overrides.lookup("default_collate")
+    if mine is not None:  # the learner's default_collate (tinymin.exercises.use)
+        return mine(samples)
     first = samples[0]
     kind = _kind(first)
     for index, sample in enumerate(samples):

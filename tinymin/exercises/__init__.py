@@ -16,6 +16,11 @@ limit (:mod:`tinymin.exercises.sandbox`): hand-picked edge cases first, then ran
 inputs drawn by hypothesis (shrunk to a small example when one fails), against
 tinymin's own function. An endless loop, ``sys.exit``, an exception or a crash becomes
 one clear failed case. (The checker needs hypothesis: ``pip install "tinymin[exercises]"``.)
+
+Then run your code inside tinymin: :func:`use` swaps your functions in for tinymin's
+own (:mod:`tinymin.exercises.swap`), ``train --mine DIR`` trains on them, and
+``python -m tinymin milestone`` trains the MinConv LeNet on your pieces against
+tinymin's own (:mod:`tinymin.exercises.milestone`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from tinymin.exercises.exercise import Exercise
 from tinymin.exercises.registry import EXERCISES, by_chapter, get_exercise
 from tinymin.exercises.report import CaseResult, Report
 from tinymin.exercises.sandbox import Limits, check_file
+from tinymin.exercises.swap import use
 
 
 def check(name: str, file: str | os.PathLike | None = None, functions: Mapping[str, Callable] | None = None,
@@ -51,4 +57,4 @@ def main(argv: Sequence[str]) -> int:
     return cli_main(argv)
 
 
-__all__ = ["EXERCISES", "Exercise", "Limits", "Report", "by_chapter", "check", "get_exercise", "main"]
+__all__ = ["EXERCISES", "Exercise", "Limits", "Report", "by_chapter", "check", "get_exercise", "main", "use"]

@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymin import overrides
 from tinymin.autograd import no_grad
 from tinymin.minconv.functional import min_conv2d
 from tinymin.minconv.layer import MinConv2d, min_layers
@@ -154,6 +155,9 @@ def fit_gain_offset(approx: np.ndarray, target: np.ndarray, per_channel: bool = 
     With ``per_channel=False`` one gain is shared by all channels (offsets stay per
     channel), which keeps the scale foldable into a following min layer.
     """
+    mine = overrides.lookup("fit_gain_offset")
+    if mine is not None:  # the learner's fit_gain_offset (tinymin.exercises.use)
+        return mine(approx, target, per_channel)
     s = np.moveaxis(approx, 1, 0).reshape(approx.shape[1], -1).astype(np.float64)
     t = np.moveaxis(target, 1, 0).reshape(target.shape[1], -1).astype(np.float64)
     s_mean, t_mean = s.mean(axis=1, keepdims=True), t.mean(axis=1, keepdims=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinymin import overrides
 from tinymin.autograd import Context, Function, sum_to
 
 
@@ -143,6 +144,11 @@ class MatMulFunction(Function):
         g2 = grad[..., None] if b.ndim == 1 else grad
         g2 = g2[..., None, :] if a.ndim == 1 else g2
         need_a, need_b = ctx.needs_input_grad
+        mine = overrides.lookup("matmul_backward")
+        if mine is not None:  # the learner's matmul_backward (tinymin.exercises.use)
+            grad_a, grad_b = mine(a2, b2, g2)
+            return (grad_a.reshape(a.shape) if need_a else None,
+                    grad_b.reshape(b.shape) if need_b else None)
         grad_a = grad_b = None
         if need_a:
             grad_a = sum_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

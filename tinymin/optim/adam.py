@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinymin import _ext
+from tinymin import _ext, overrides
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["Adam", "AdamW"]
@@ -135,6 +135,15 @@ class Adam(Optimizer):
         g = gradient_with_weight_decay(
             grad, param, weight_decay, group["maximize"], out=self.scratch(param)
         )
+        mine = overrides.lookup("adam_step")
+        if mine is not None:  # the learner's adam_step (tinymin.exercises.use): new arrays back
+            if group["amsgrad"]:
+                raise ValueError(f"{type(self).__name__}: amsgrad=True, but the learner's adam_step "
+                                 "has no AMSGrad; train without it or with tinymin's own Adam")
+            param[...], state["exp_avg"][...], state["exp_avg_sq"][...] = mine(
+                param, g, state["exp_avg"], state["exp_avg_sq"], t, lr=lr, beta1=beta1,
+                beta2=beta2, eps=group["eps"])
+            return
         # the fused kernel wants one dtype and C order (no copy when g has them already)
         kernels = _ext if param.flags.c_contiguous else _ext.reference
         kernels.adam_update(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from tinymin import overrides
 from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.ops.checks import pair
 
@@ -98,6 +99,9 @@ def step3_clip(a: torch.Tensor, mu: torch.Tensor, clip_value: float | None
     Returns the clipped tensor and the mask :math:`|a/\\mu| \\le T` that step 7 needs
     (``None`` when ``clip_value`` is None: nothing is clipped).
     """
+    mine = overrides.lookup("torch_step3_clip")
+    if mine is not None:  # the learner's step3_clip of the torch_clip exercise (tinymin.exercises.use)
+        return mine(a, mu, clip_value)
     if clip_value is None:
         return a, None
     bound = (clip_value * mu).to(a.dtype)

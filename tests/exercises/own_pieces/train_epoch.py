@@ -1,0 +1,3 @@
+"""tinymin's own epoch loop as a learner's file."""
+
+from tinymin.train import train_epoch  # noqa: F401
