@@ -49,7 +49,7 @@ def tiny_min_step(seed: int = 0):
                          tm.tensor(np.array([0, 1, 2, 1])))
     x, y = next(iter(DataLoader(data, 4)))
     train_step(model, optim.Adam(model.parameters(), lr=1e-2), x, y)
-    return [p.data.copy() for p in model.parameters()]
+    return [p.numpy().copy() for p in model.parameters()]
 
 
 def test_overrides_lookup_install_undo_suspend_bypass():

@@ -270,7 +270,7 @@ def compare(got: Any, expected: Any) -> tuple[str, str]:
 
 def _leaves(value: Any, where: str = "") -> list[tuple[str, Any]]:
     if isinstance(value, Tensor):
-        return [(where, value.data)]
+        return [(where, value.numpy())]
     if isinstance(value, (tuple, list)):
         return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{where}[{i}]")]
     if isinstance(value, dict):
@@ -375,7 +375,7 @@ def train_and_test(train_set, test_set, settings: MilestoneSettings, nudge: bool
     model, optimizer, loader = _start(train_set, settings)
     if nudge:
         for parameter in model.parameters():
-            parameter.data[...] = np.nextafter(parameter.data, np.inf)
+            parameter.numpy()[...] = np.nextafter(parameter.numpy(), np.inf)
     scheduler = optim.CosineAnnealingLR(optimizer, T_max=settings.epochs)
     start = time.perf_counter()
     history = fit(model, optimizer, loader, settings.epochs, scheduler=scheduler,
@@ -384,8 +384,8 @@ def train_and_test(train_set, test_set, settings: MilestoneSettings, nudge: bool
     model.eval()
     with no_grad():
         for x, y in DataLoader(test_set, TEST_BATCH):
-            predictions.append(model(x).data.argmax(axis=1))
-            labels.append(y.data)
+            predictions.append(model(x).numpy().argmax(axis=1))
+            labels.append(y.numpy())
     predicted, truth = np.concatenate(predictions), np.concatenate(labels)
     return RunResult(accuracy=float(np.mean(predicted == truth)), train_loss=history[-1]["train_loss"],
                      predictions=predicted, weights={k: v.copy() for k, v in model.state_dict().items()},

@@ -221,21 +221,22 @@ def _reference_matmul_backward(a, b, grad):
 
     ta, tb = tm.tensor(a, requires_grad=True), tm.tensor(b, requires_grad=True)
     (ta @ tb).backward(grad)
-    return ta.grad, tb.grad
+    return ta.grad.numpy(), tb.grad.numpy()
 
 
 def _reference_adam_step(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """``tinymin.optim.Adam.step`` from the given state, as new arrays."""
+    import tinymin as tm
     from tinymin.nn import Parameter
     from tinymin.optim import Adam
 
     weight = Parameter(np.array(param))
     optimizer = Adam([weight], lr=lr, betas=(beta1, beta2), eps=eps)
     optimizer.state[weight].update(step=step - 1, exp_avg=np.array(m), exp_avg_sq=np.array(v))
-    weight.grad = np.array(grad, dtype=weight.data.dtype)
+    weight.grad = tm.tensor(np.array(grad, dtype=weight.dtype))
     optimizer.step()
     state = optimizer.state[weight]
-    return weight.data.copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
+    return weight.numpy().copy(), state["exp_avg"].copy(), state["exp_avg_sq"].copy()
 
 
 def _reference_im2col(x, kernel_size, stride=1, padding=0):
