@@ -5,11 +5,15 @@ Run from the repository root, after ``pip install -e .``::
     python benchmarks/bench_kernels.py              # both shapes, 1 and 2 threads
     python benchmarks/bench_kernels.py --quick      # fewer repeats
     python benchmarks/bench_kernels.py --threads 1 --repeats 15
+    python benchmarks/bench_kernels.py --threads 1 --clock cpu   # a loaded machine
 
 For two layer shapes (batch 64, float32) it prints one table per thread count.
 Every convolution row includes its own im2col, so they compare whole layers:
 
 * ``min-conv, Cython``: Cython im2col + Cython ``min_gemm`` (the tuned kernel);
+* ``min-conv, Cython fused``: ``_ext.im2col_min_gemm``, the two fused (each block of
+  rows unfolded into a cached buffer and used at once: what ``min_conv2d`` runs when
+  it keeps no column matrix for a weight gradient);
 * ``min-conv, numpy twin``: ``reference.im2col`` + ``reference.min_gemm`` (the
   clip identity, one clip and one matrix-vector product per filter);
 * ``min-conv, naive numpy``: numpy im2col + the naive broadcast
@@ -65,6 +69,11 @@ SHAPES = {
 }
 
 
+#: What the rounds are timed with: wall time, or this thread's CPU time (``--clock cpu``,
+#: one thread only: on a loaded machine other processes' time slices do not count)
+CLOCK = time.perf_counter
+
+
 def round_robin_ms(jobs: dict) -> dict:
     """Median ms of each job, timed in rounds (one run of every job per round).
 
@@ -77,9 +86,9 @@ def round_robin_ms(jobs: dict) -> dict:
     for r in range(max(n for _, n in jobs.values())):
         for label, (fn, n) in jobs.items():
             if r < n:
-                t0 = time.perf_counter()
+                t0 = CLOCK()
                 fn()
-                times[label].append(time.perf_counter() - t0)
+                times[label].append(CLOCK() - t0)
     return {label: 1e3 * statistics.median(t) for label, t in times.items()}
 
 
@@ -123,6 +132,10 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         with _ext.use_backend("cython"):
             _ext.min_gemm(_ext.im2col(x, k, stride, padding, out=cols_buf), w2, out=out_buf)
 
+    def cy_fused():
+        with _ext.use_backend("cython"):
+            _ext.im2col_min_gemm(x, w2, k, stride, padding, out=out_buf)
+
     def np_min():
         with _ext.use_backend("numpy"):
             _ext.min_gemm(_ext.im2col(x, k, stride, padding, out=cols_buf), w2, out=out_buf)
@@ -139,6 +152,7 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
     torch_label = f"min-conv, PyTorch broadcast (scaled from {sub} rows)"
     jobs = {  # label: (function, repeats)
         "min-conv, Cython": (cy_min, repeats),
+        "min-conv, Cython fused (im2col_min_gemm)": (cy_fused, repeats),
         "min-conv, numpy twin": (np_min, slow),
         "numpy im2col": (np_im2col, repeats),
         naive_label: (lambda: reference.naive_min_gemm(cols[:sub], w2), slow),
@@ -152,6 +166,7 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
 
     rows = {
         "min-conv, Cython": times["min-conv, Cython"],
+        "min-conv, Cython fused (im2col_min_gemm)": times["min-conv, Cython fused (im2col_min_gemm)"],
         "min-conv, numpy twin": times["min-conv, numpy twin"],
         naive_label: times["numpy im2col"] + scale * times[naive_label],
     }
@@ -206,7 +221,14 @@ def main(argv=None) -> int:
         default=1 / 16,
         help="fraction of rows the naive broadcasts run on, then scaled (1/16)",
     )
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or the thread's CPU time (one thread only; a loaded machine)")
     args = ap.parse_args(argv)
+    global CLOCK
+    if args.clock == "cpu":
+        if args.threads != "1":
+            ap.error("--clock cpu measures one thread: use it with --threads 1")
+        CLOCK = time.thread_time
     if args.quick:
         args.repeats, args.naive_fraction = 3, 1 / 64
     if not _ext.HAVE_CYTHON:
@@ -220,7 +242,7 @@ def main(argv=None) -> int:
     print(
         f"# bench_kernels: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, float32, "
-        f"median of {args.repeats} runs"
+        f"median of {args.repeats} runs, {args.clock} clock"
     )
     before = _ext.num_threads()
     try:

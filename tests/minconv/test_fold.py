@@ -120,14 +120,14 @@ def test_folded_model_walks_a_large_batch_in_chunks_of_images(monkeypatch):
     folded = fold_min_model(model)
     whole = folded(x)
     conv2_batches = []
-    im2col = _ext.im2col
+    im2col_min_gemm = _ext.im2col_min_gemm  # im2col fused with the min-selector
 
-    def recording_im2col(images, *args, **kwargs):
+    def recording_im2col_min_gemm(images, *args, **kwargs):
         if images.shape[1] == 32:  # conv2's input
             conv2_batches.append(images.shape[0])
-        return im2col(images, *args, **kwargs)
+        return im2col_min_gemm(images, *args, **kwargs)
 
-    monkeypatch.setattr(_ext, "im2col", recording_im2col)
+    monkeypatch.setattr(_ext, "im2col_min_gemm", recording_im2col_min_gemm)
     previous = set_im2col_limit(196 * 800 * 4 * 2)  # conv2's columns of two images
     try:
         chunked = folded(x)

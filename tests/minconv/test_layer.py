@@ -317,3 +317,23 @@ def test_nn_reexports_minconv_lazily():
             "assert nn.MinConv2d is minconv.MinConv2d and F.min_conv2d is minconv.min_conv2d\n"
             "assert nn.calibrate_min is minconv.calibrate_min\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_grad_forward_fuses_im2col_and_gives_the_same_output(monkeypatch):
+    # with gradients off no column matrix is kept: step 5 runs im2col fused with the
+    # min-selector (tinymin._ext.im2col_min_gemm), and must give what the kept path gives
+    from tinymin import _ext
+
+    rng = np.random.default_rng(5)
+    x = tm.tensor(rng.normal(size=(3, 4, 7, 7)).astype(np.float32))
+    w = tm.tensor(rng.normal(size=(5, 4, 3, 3)).astype(np.float32), requires_grad=True)
+    spec, state = MinConvSpec(padding=1), MinConvState(np.ones(1))
+    kept = F.min_conv2d(x, w, None, spec, state, training=False)
+    calls = []
+    fused = _ext.im2col_min_gemm
+    monkeypatch.setattr(_ext, "im2col", lambda *a, **k: pytest.fail("no column matrix expected"))
+    monkeypatch.setattr(_ext, "im2col_min_gemm", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    with tm.no_grad():
+        y = F.min_conv2d(x, w, None, spec, state, training=False)
+    assert calls and y.grad_fn is None
+    np.testing.assert_allclose(y.data, kept.data, rtol=1e-6, atol=1e-5)

@@ -56,6 +56,7 @@ __all__ = [
     "col2im",
     "conv_output_shape",
     "im2col",
+    "im2col_min_gemm",
     "kernel_threads",
     "max_gemm",
     "min_gemm",
@@ -75,10 +76,11 @@ class KernelFallbackWarning(UserWarning):
 
 try:
     _im2col = importlib.import_module("tinymin._ext._im2col")
+    _min_gemm = importlib.import_module("tinymin._ext._min_gemm")
     _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
     _optim = importlib.import_module("tinymin._ext._optim")
 except ImportError as _err:  # not built (source checkout), or built for another Python
-    _im2col = _selector_gemm = _optim = None
+    _im2col = _min_gemm = _selector_gemm = _optim = None
     _WHY = (
         "are not built"
         if isinstance(_err, ModuleNotFoundError)
@@ -219,22 +221,22 @@ def _is_fortran(a) -> bool:
     return isinstance(a, np.ndarray) and a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
 
 
-def _check_out(out, who: str, shape: tuple, dtype: np.dtype, *inputs: np.ndarray):
+def _check_out(out, who: str, shape: tuple, dtype: np.dtype, *inputs: np.ndarray, name: str = "out"):
     if out is None:
         return None
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{who}: out must be a numpy ndarray, got {type(out).__name__}")
+        raise TypeError(f"{who}: {name} must be a numpy ndarray, got {type(out).__name__}")
     if out.dtype != dtype:
-        raise TypeError(f"{who}: out has dtype {out.dtype}, expected {dtype}")
+        raise TypeError(f"{who}: {name} has dtype {out.dtype}, expected {dtype}")
     if out.shape != tuple(shape):
-        raise ValueError(f"{who}: out has shape {out.shape}, expected {tuple(shape)}")
+        raise ValueError(f"{who}: {name} has shape {out.shape}, expected {tuple(shape)}")
     if not out.flags.c_contiguous:
-        raise ValueError(f"{who}: out (shape {out.shape}) is not C-contiguous")
+        raise ValueError(f"{who}: {name} (shape {out.shape}) is not C-contiguous")
     if not out.flags.writeable:
-        raise ValueError(f"{who}: out is read-only")
+        raise ValueError(f"{who}: {name} is read-only")
     for a in inputs:
         if np.may_share_memory(out, a):
-            raise ValueError(f"{who}: out overlaps an input array")
+            raise ValueError(f"{who}: {name} overlaps an input array")
     return out
 
 
@@ -397,6 +399,46 @@ def min_gemm(cols, w_hat, out=None) -> np.ndarray:
     if mine is not None:  # the learner's min_gemm (tinymin.exercises.use), on checked arguments
         return mine(cols, w_hat, out)
     return _impl("gemm").min_gemm(cols, w_hat, out)
+
+
+def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
+                    out=None) -> np.ndarray:
+    """``min_gemm(im2col(x, kernel_size, stride, padding), w_hat)``, fused.
+
+    The Cython kernel unfolds a block of output rows at a time into a buffer that
+    stays in the cache and runs the min-selector over it at once, so the column
+    matrix is never written out and read back (unless ``cols`` asks for it).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W), float32 or float64, C-contiguous
+    w_hat : ndarray, shape (C, C_in*KH*KW), same dtype, C-contiguous
+    kernel_size, stride, padding : int or (int, int)
+    cols : ndarray, shape (N*OH*OW, C_in*KH*KW), optional
+        Receives ``im2col(x, ...)`` too (same dtype, C-contiguous).
+    out : ndarray, shape (N*OH*OW, C), optional
+
+    Returns
+    -------
+    out : ndarray, shape (N*OH*OW, C)
+    """
+    who = "im2col_min_gemm"
+    _array(x, who, "x", 4)
+    _array(w_hat, who, "w_hat", 2)
+    if x.dtype != w_hat.dtype:
+        raise TypeError(f"{who}: x is {x.dtype} but w_hat is {w_hat.dtype}; both must have the same dtype")
+    n, c, h, w = x.shape
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
+    k = c * kernel_size[0] * kernel_size[1]
+    if w_hat.shape[1] != k:
+        raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
+                         f"(K = {k}) but w_hat has shape {w_hat.shape} (K = {w_hat.shape[1]})")
+    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w_hat, name="cols")
+    out = _check_out(out, who, (n * oh * ow, w_hat.shape[0]), x.dtype, x, w_hat)
+    if cols is not None and out is not None and np.may_share_memory(cols, out):
+        raise ValueError(f"{who}: out overlaps cols")
+    module = reference if _backend == "numpy" else _min_gemm
+    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out)
 
 
 def max_gemm(cols, w, out=None) -> np.ndarray:

@@ -31,6 +31,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memset
 
+from tinymin._ext._patches cimport _im2col_row
+
 from tinymin._ext.threads import num_threads as _num_threads
 
 cdef enum:
@@ -38,42 +40,6 @@ cdef enum:
 
 
 # --------------------------------------------------------------------------- im2col
-cdef inline void _im2col_row(const floating* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                             Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SW, Py_ssize_t PW,
-                             Py_ssize_t ih0, Py_ssize_t OW,
-                             floating* dst) noexcept nogil:
-    """Fill the OW rows of ``cols`` for one output row i of one image.
-
-    ``img`` is image n (C x H x W), ``ih0 = i*SH - PH`` the top input row of the
-    window and ``dst`` the first of the OW consecutive rows (each C*KH*KW long).
-    The loops run over (c, u) outside and j inside, so the input row and its bounds
-    check are found once per (c, u) and reused by all OW windows.
-    """
-    cdef Py_ssize_t j, c, u, v, ih, iw, iw0
-    cdef Py_ssize_t K = C * KH * KW
-    cdef const floating* src
-    cdef floating* row
-    for c in range(C):
-        for u in range(KH):
-            ih = ih0 + u
-            row = dst + (c * KH + u) * KW
-            if ih < 0 or ih >= H:                   # a padding row: all zeros
-                for j in range(OW):
-                    for v in range(KW):
-                        row[j * K + v] = 0
-                continue
-            src = img + (c * H + ih) * W
-            for j in range(OW):
-                iw0 = j * SW - PW
-                if iw0 >= 0 and iw0 + KW <= W:      # interior: a plain copy
-                    for v in range(KW):
-                        row[j * K + v] = src[iw0 + v]
-                else:
-                    for v in range(KW):
-                        iw = iw0 + v
-                        row[j * K + v] = src[iw] if 0 <= iw < W else 0
-
-
 cdef void _im2col_run(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H,
                       Py_ssize_t W, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
                       Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH,
@@ -83,7 +49,7 @@ cdef void _im2col_run(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t 
         n = t // OH
         i = t % OH
         _im2col_row(x + n * C * H * W, C, H, W, KH, KW, SW, PW, i * SH - PH, OW,
-                    cols + t * OW * K)
+                    cols + t * OW * K, K)
 
 
 # --------------------------------------------------------------------------- col2im

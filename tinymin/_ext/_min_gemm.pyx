@@ -63,7 +63,9 @@ from libc.string cimport memcpy
 
 from tinymin._ext._lanes cimport (MB, MR, NRMAX, TINYMIN_VECTOR_BYTES, _nr, _row, _store8,
                                   _zero8)
+from tinymin._ext._patches cimport _im2col_row
 
+from tinymin._ext._im2col import im2col as _im2col
 from tinymin._ext.threads import num_threads as _num_threads
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
@@ -346,3 +348,89 @@ cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
         r0 = b * MB
         nr = P - r0 if P - r0 < MB else MB
         _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0])
+
+
+# ------------------------------------------------------ im2col fused with the selector
+def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None):
+    """``min_gemm(im2col(x, ...), w_hat)`` without the column matrix going through memory.
+
+    Arguments are validated by :func:`tinymin._ext.im2col_min_gemm`; see there. The
+    output rows are cut into blocks of whole output rows of an image (about ``MB``
+    rows); a thread unfolds one block into its own buffer, which stays in L2, and runs
+    the selector kernel over it at once (the panel or the k-lane kernel, as
+    :func:`min_gemm` picks), so the column matrix is neither written out nor read back
+    (LeNet's conv2: 40 MB each way). With ``cols`` given the block is unfolded there
+    instead (the caller keeps the whole matrix, e.g. for a weight gradient) and still
+    used while it is in L2.
+    """
+    N, Cin, H, W = x.shape
+    C, K = w_hat.shape
+    KH, KW = kernel_size
+    SH, SW = stride
+    PH, PW = padding
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    P = N * OH * OW
+    out = out_or_new(out, P, C, x.dtype)
+    if cols is not None:  # nothing to fuse with: the columns alone
+        if C == 0 or K == 0:
+            _im2col(x, kernel_size, stride, padding, cols)
+    if P == 0 or C == 0:
+        return out
+    if K == 0:
+        out[...] = 0
+        return out
+    nt = _num_threads()
+    tb = max(1, -(-MB // OW))  # output rows (n, i) per block: at least MB rows of cols
+    klanes = K > PANEL_MAX_K
+    nl = vector_lanes(x.dtype)
+    Kp = -(-K // nl) * nl if klanes else K
+    if klanes:  # |w|, sgn(w) zero-padded to Kp; the block buffers' padding stays zero
+        ab = _aligned_zeros((C, Kp), x.dtype)
+        sg = _aligned_zeros((C, Kp), x.dtype)
+        ab[:, :K] = np.abs(w_hat)
+        sg[:, :K] = np.sign(w_hat)
+        ab, sg = ab[:, None, :], sg[:, None, :]  # 3-D like the panels, for one signature
+    else:
+        pan = pack_panels(w_hat)
+        ab, sg = np.abs(pan), np.sign(pan)
+    xbuf = _aligned_zeros((nt, tb * OW, Kp), x.dtype)
+    keep = cols is not None
+    cols_view = cols if keep else xbuf[0]  # not written unless keep
+    geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
+    if x.dtype == np.float32:
+        _fused_run[float](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, nt)
+    else:
+        _fused_run[double](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, nt)
+    return out
+
+
+cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
+                const floating[:, :, ::1] sg, floating[:, :, ::1] xbuf,
+                floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
+                bint keep, bint klanes, int nt):
+    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
+    cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
+    cdef Py_ssize_t K = Cin * KH * KW, Kp = xbuf.shape[2], C = out.shape[1]
+    cdef Py_ssize_t T = N * OH, nblocks = (T + tb - 1) // tb
+    cdef Py_ssize_t b, t, t0, t1, nrows, r
+    cdef floating* buf
+    cdef floating* dst
+    for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
+        t0 = b * tb
+        t1 = T if t0 + tb > T else t0 + tb
+        nrows = (t1 - t0) * OW
+        buf = &xbuf[threadid(), 0, 0]
+        # unfold the block's rows: into the kept column matrix, or this thread's buffer
+        # (with the k-lane kernel always the buffer: its rows are padded to Kp)
+        dst = &cols[t0 * OW, 0] if keep and not klanes else buf
+        for t in range(t0, t1):
+            _im2col_row(&x[t // OH, 0, 0, 0], Cin, H, W, KH, KW, SW, PW,
+                        (t % OH) * SH - PH, OW, dst + (t - t0) * OW * Kp, Kp)
+        if klanes:
+            if keep:
+                for r in range(nrows):
+                    memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
+            _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])
+        else:
+            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])

@@ -176,6 +176,21 @@ def min_gemm(cols, w_hat, out=None):
     return out
 
 
+def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None, out=None):
+    r"""The min-selector convolution's core in one call: ``min_gemm(im2col(x), w_hat)``.
+
+    .. math::
+
+        \mathrm{out}[p, c] = \sum_k m(\mathrm{im2col}(x)[p, k],\ \hat w[c, k])
+
+    ``cols``, if given, receives ``im2col(x)`` (for a caller that keeps it, e.g. for
+    the weight gradient). Here the two steps simply run one after the other; the
+    Cython twin unfolds a block of rows at a time and uses it while it is in the cache.
+    """
+    cols = im2col(x, kernel_size, stride, padding, cols)
+    return min_gemm(cols, w_hat, out)
+
+
 def max_gemm(cols, w, out=None):
     r"""Max-selector GEMM (the ablation of docs/guides/minconv_math.rst, section 2).
 

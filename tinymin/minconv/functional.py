@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymin import overrides
-from tinymin.autograd import Context, Function
+from tinymin import _ext, overrides
+from tinymin.autograd import Context, Function, is_grad_enabled
 from tinymin.minconv.operators import selector_kernel
 from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.ops.checks import check_float
@@ -133,22 +133,36 @@ def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value:
                            w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
+def selector_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
+                  operator: str = "min") -> np.ndarray:
+    """:math:`\\sum_k m(x_{p,k}, w_k)` as (P, C_out) rows, one per output position of
+    the images ``x``: im2col, then the selector GEMM of ``operator``.
+
+    For ``"min"`` the two run fused (:func:`tinymin._ext.im2col_min_gemm`): the kernel
+    unfolds a block of rows into a buffer that stays in the cache and runs the
+    selector over it at once, so the column matrix is never written out and read back.
+    """
+    if operator == "min":
+        return _ext.im2col_min_gemm(np.ascontiguousarray(x), w_rows, geom.kernel, geom.stride,
+                                    geom.padding)
+    return selector_kernel(operator)(im2col(x, geom), w_rows)
+
+
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
                   cols: np.ndarray | None = None) -> np.ndarray:
     """:math:`\\sum_k m(x_{p,k}, w_k)` at every output position, as an NCHW array (no
     scale, no bias): im2col and the selector GEMM of ``operator``.
 
     ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
-    caller built it already, else it is built here in memory-bounded chunks of images
-    (:func:`~tinymin.ops.conv.set_im2col_limit`).
+    caller built it already, else the images go through :func:`selector_rows` in
+    memory-bounded chunks (:func:`~tinymin.ops.conv.set_im2col_limit`).
     """
-    selector_gemm = selector_kernel(operator)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
     if cols is not None:
-        rows_to_nchw(selector_gemm(cols, w_rows), geom.batch, geom, out=out)
+        rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
     else:
         for chunk in image_chunks(geom, x.itemsize):
-            rows_to_nchw(selector_gemm(im2col(x[chunk], geom), w_rows),
+            rows_to_nchw(selector_rows(x[chunk], w_rows, geom, operator),
                          chunk.stop - chunk.start, geom, out=out[chunk])
     return out
 
@@ -198,8 +212,10 @@ class MinConv2dFunction(Function):
         geom = conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)
         ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
         # one column matrix for step 5 and step 6's weight gradient, when it fits the
-        # bound and the weight gradient will be needed
-        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, ops.x_c.itemsize)
+        # bound and the weight gradient will be needed; otherwise (evaluation, no_grad)
+        # step 5 runs im2col fused with the selector and no column matrix is built
+        keep_cols = (is_grad_enabled() and ctx.needs_input_grad[1]
+                     and fits_in_one_chunk(geom, ops.x_c.itemsize))
         cols = im2col(ops.x_c, geom) if keep_cols else None
         y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols)
         if bias is not None:

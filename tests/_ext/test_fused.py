@@ -1,0 +1,150 @@
+"""Tests of ``tinymin._ext.im2col_min_gemm``: im2col and the min-selector GEMM fused.
+
+The Cython kernel unfolds blocks of rows into a cached buffer (or into ``cols``) and
+runs the selector over each at once; it must give what its numpy twin gives (im2col,
+then min_gemm), with or without ``cols``, with either of min_gemm's two kernels, on
+ragged blocks, and with NaN propagated as min_gemm propagates it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backends import BACKENDS, needs_cython
+
+from tinymin import _ext
+from tinymin._ext import reference
+
+DTYPES = [np.float32, np.float64]
+
+# (N, C_in, H, W), (C_out, KH, KW), stride, padding: LeNet's conv2 and the 3x3 layer at
+# small batches, strides, rectangles, kernels wider than one vector, one output row
+GEOMETRIES = [
+    ((3, 32, 14, 14), (64, 5, 5), (1, 1), (2, 2)),
+    ((2, 64, 16, 16), (128, 3, 3), (1, 1), (1, 1)),
+    ((2, 3, 11, 9), (7, 3, 2), (2, 1), (1, 0)),
+    ((1, 2, 5, 40), (5, 1, 17), (1, 2), (0, 3)),
+    ((5, 1, 28, 28), (32, 5, 5), (1, 1), (2, 2)),
+    ((1, 4, 3, 130), (3, 3, 3), (1, 1), (0, 1)),
+    ((2, 2, 6, 6), (1, 6, 6), (1, 1), (0, 0)),
+]
+
+
+def operands(rng, x_shape, w_shape, dtype):
+    n, c, h, w = x_shape
+    co, kh, kw = w_shape
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w_hat = rng.standard_normal((co, c * kh * kw)).astype(dtype)
+    x.flat[rng.integers(0, x.size, max(1, x.size // 7))] = 0
+    w_hat.flat[rng.integers(0, w_hat.size, max(1, w_hat.size // 7))] = 0
+    return x, w_hat
+
+
+def tol(dtype, k):
+    eps = np.finfo(dtype).eps
+    return dict(rtol=50 * eps, atol=150 * eps * max(1, k))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("keep", [False, True])
+def test_fused_equals_im2col_then_min_gemm(backend, dtype, geometry, keep):
+    x_shape, w_shape, s, p = geometry
+    x, w_hat = operands(np.random.default_rng(sum(x_shape)), x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    expected_cols = reference.im2col(x, k, s, p)
+    expected = reference.min_gemm(expected_cols, w_hat)
+    cols = np.full_like(expected_cols, np.nan) if keep else None
+    with _ext.use_backend(backend):
+        got = _ext.im2col_min_gemm(x, w_hat, k, s, p, cols=cols)
+    np.testing.assert_allclose(got, expected, **tol(dtype, w_hat.shape[1]))
+    if keep:
+        np.testing.assert_array_equal(cols, expected_cols)
+
+
+@needs_cython
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES[:4])
+@pytest.mark.parametrize("keep", [False, True])
+def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep):
+    # an AVX-512 build runs the panel kernel at every K: force the k-lane one (what an
+    # AVX2 build runs above K = 64) so that both fused paths are checked on this machine
+    from tinymin._ext import _min_gemm
+
+    monkeypatch.setattr(_min_gemm, "PANEL_MAX_K", 0)
+    x_shape, w_shape, s, p = geometry
+    x, w_hat = operands(np.random.default_rng(7), x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    expected_cols = reference.im2col(x, k, s, p)
+    cols = np.full_like(expected_cols, np.nan) if keep else None
+    got = _min_gemm.im2col_min_gemm(x, w_hat, k, s, p, cols, None)
+    np.testing.assert_allclose(got, reference.min_gemm(expected_cols, w_hat),
+                               **tol(dtype, w_hat.shape[1]))
+    if keep:
+        np.testing.assert_array_equal(cols, expected_cols)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_propagates_nan_like_min_gemm(backend, dtype):
+    x, w_hat = operands(np.random.default_rng(1), (2, 3, 9, 9), (6, 3, 3), dtype)
+    x[1, 2, 4, 4] = np.nan
+    w_hat[4, 5] = np.nan
+    expected = reference.min_gemm(reference.im2col(x, (3, 3), (1, 1), (1, 1)), w_hat)
+    with _ext.use_backend(backend):
+        got = _ext.im2col_min_gemm(x, w_hat, 3, 1, 1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isnan(got).any() and not np.isnan(got).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fused_writes_into_out_and_handles_empty_batches(backend):
+    x, w_hat = operands(np.random.default_rng(2), (2, 2, 5, 5), (4, 3, 3), np.float32)
+    out = np.full((50, 4), np.nan, np.float32)
+    with _ext.use_backend(backend):
+        assert _ext.im2col_min_gemm(x, w_hat, 3, 1, 1, out=out) is out
+        empty = _ext.im2col_min_gemm(x[:0], w_hat, 3, 1, 1)
+        no_filters = _ext.im2col_min_gemm(x, w_hat[:0], 3, 1, 1, cols=np.empty((50, 18), np.float32))
+    np.testing.assert_allclose(out, reference.min_gemm(reference.im2col(x, (3, 3), (1, 1), (1, 1)), w_hat),
+                               rtol=1e-5, atol=1e-5)
+    assert empty.shape == (0, 4) and no_filters.shape == (50, 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_im2col_of_kernels_wider_than_one_vector(backend, dtype):
+    # runs of KW values longer than a vector take the scalar copy, shorter a masked one
+    x = np.random.default_rng(3).standard_normal((2, 2, 4, 40)).astype(dtype)
+    for kw in (1, 7, 8, 9, 16, 17):
+        with _ext.use_backend(backend):
+            got = _ext.im2col(x, (2, kw), (1, 1), (1, 2))
+        np.testing.assert_array_equal(got, reference.im2col(x, (2, kw), (1, 1), (1, 2)))
+
+
+X32 = np.zeros((1, 2, 5, 5), np.float32)
+W32 = np.zeros((3, 18), np.float32)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: _ext.im2col_min_gemm(X32[0], W32, 3), ValueError, "x must be 4-D"),
+    (lambda: _ext.im2col_min_gemm(X32, W32.astype(np.float64), 3), TypeError, "same dtype"),
+    (lambda: _ext.im2col_min_gemm(X32, W32[:, :9].copy(), 3), ValueError, "K mismatch"),
+    (lambda: _ext.im2col_min_gemm(X32[..., ::2], W32, 3), ValueError, "not C-contiguous"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 6), ValueError, "larger than the padded input"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, cols=np.zeros((9, 9), np.float32)), ValueError,
+     "cols has shape"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, out=np.zeros((9, 3), np.float64)), TypeError,
+     "out has dtype"),
+])
+def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
+    with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_min_gemm: .*{match}"):
+        call()
+
+
+def test_out_may_not_overlap_cols():
+    buf = np.zeros(9 * 18 + 9 * 3, np.float32)
+    cols, out = buf[: 9 * 18].reshape(9, 18), buf[9 * 18 - 3:9 * 18 + 24].reshape(9, 3)
+    with pytest.raises(ValueError, match="^im2col_min_gemm: out overlaps cols"):
+        _ext.im2col_min_gemm(X32, W32, 3, cols=cols, out=out)
