@@ -98,6 +98,22 @@ def test_dispatch_reaches_the_learners_functions_in_a_training_step(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
 
 
+def test_evaluation_reaches_the_learners_im2col_and_min_gemm(tmp_path):
+    """Without gradients tinymin fuses im2col with the min GEMM; with a learner's two
+    swapped in, theirs run instead, so a milestone's test accuracy is on their code."""
+    tm.manual_seed(0)
+    layer = nn.MinConv2d(1, 2, 3, padding=1).eval()
+    x = tm.tensor(np.random.default_rng(0).normal(size=(2, 1, 8, 8)).astype(np.float32))
+    with tm.no_grad():
+        expected = layer(x).numpy().copy()
+        files = {name: write_spy(tmp_path, name) for name in ("im2col", "min_gemm")}
+        with use(files, announce=False) as swap:
+            got = layer(x).numpy().copy()
+            calls = {p.spec.function: len(p.function.__globals__["CALLS"]) for p in swap.pieces}
+    assert calls["im2col"] >= 1 and calls["min_gemm"] >= 1
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
 def test_a_callable_counts_its_calls_as_a_piece():
     seen = []
 

@@ -141,8 +141,10 @@ def selector_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
     For ``"min"`` the two run fused (:func:`tinymin._ext.im2col_min_gemm`): the kernel
     unfolds a block of rows into a buffer that stays in the cache and runs the
     selector over it at once, so the column matrix is never written out and read back.
+    Not while a learner's im2col or min_gemm is swapped in (``tinymin.exercises.use``):
+    then their own two functions run, one after the other.
     """
-    if operator == "min":
+    if operator == "min" and overrides.lookup("im2col") is None and overrides.lookup("min_gemm") is None:
         return _ext.im2col_min_gemm(np.ascontiguousarray(x), w_rows, geom.kernel, geom.stride,
                                     geom.padding)
     return selector_kernel(operator)(im2col(x, geom), w_rows)
