@@ -78,3 +78,16 @@ def test_load_refuses_files_it_did_not_write(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="junk.npz"):
         tm.load(tmp_path / "junk.npz")
+
+
+def test_load_takes_torch_loads_keywords(tmp_path):
+    """``torch.load(path, map_location="cpu", weights_only=True)`` ports unchanged; a GPU
+    or weights_only=False is refused, never ignored."""
+    path = tmp_path / "model.pth"
+    tm.save({"w": np.arange(3.0)}, path)
+    for kwargs in ({}, {"map_location": "cpu"}, {"map_location": tm.device("cpu")}, {"weights_only": True}):
+        np.testing.assert_array_equal(tm.load(path, **kwargs)["w"], np.arange(3.0))
+    with pytest.raises(RuntimeError, match="--engine torch"):
+        tm.load(path, map_location="cuda:0")
+    with pytest.raises(ValueError, match="weights_only must be True"):
+        tm.load(path, weights_only=False)

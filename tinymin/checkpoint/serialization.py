@@ -28,6 +28,7 @@ import numpy as np
 from tinymin.checkpoint.archive import CheckpointError, read_npz
 from tinymin.checkpoint.atomic import write_npz_atomic
 from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
+from tinymin.device import as_device
 from tinymin.tensor import Tensor
 
 LAYOUT = "tinymin/layout"
@@ -75,8 +76,18 @@ def save(obj: Any, f: str | os.PathLike) -> Path:
     return write_npz_atomic(f, arrays)
 
 
-def load(f: str | os.PathLike) -> Any:
+def load(f: str | os.PathLike, map_location: Any = None, *, weights_only: bool = True) -> Any:
     """Read what :func:`save` wrote to ``f`` (never unpickling anything).
+
+    Parameters
+    ----------
+    f : str or path
+    map_location : None, "cpu" or ``tinymin.device("cpu")``
+        Accepted for code written for ``torch.load``; tinymin has only the CPU, so a GPU
+        here is an error that names the torch engine.
+    weights_only : bool, default True
+        Accepted for ``torch.load``'s spelling: tinymin's files hold nothing but arrays,
+        so ``load`` is always weights-only, and False is refused rather than ignored.
 
     Raises
     ------
@@ -85,6 +96,11 @@ def load(f: str | os.PathLike) -> Any:
         :func:`save` (use :func:`~tinymin.checkpoint.load_checkpoint` for a training
         checkpoint).
     """
+    if map_location is not None:
+        as_device(map_location, "tinymin.load(map_location=...)")
+    if weights_only is not True:
+        raise ValueError("tinymin.load: weights_only must be True: a tinymin file holds only "
+                         "arrays and is never unpickled")
     path = Path(f)
     arrays = read_npz(path)
     if LAYOUT not in arrays:
