@@ -146,7 +146,7 @@ def test_losses(backend, data, name):
     result = _call(name, getattr(F, name), scores, target)
     if result is None:
         return
-    if scores.size == 0:  # a mean over no element is nan, as in PyTorch
+    if scores.numel() == 0:  # a mean over no element is nan, as in PyTorch
         assert np.isnan(result.item())
     else:
         _assert_finite(result, ())
