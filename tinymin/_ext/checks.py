@@ -1,0 +1,110 @@
+"""The checks every kernel wrapper of :mod:`tinymin._ext` runs before any Cython code:
+argument types and ranges, dtypes, contiguity, output buffers, and sizes that would not
+fit in memory. Each error names the kernel (``who``) and the argument."""
+
+from __future__ import annotations
+
+import functools
+import os
+from numbers import Integral
+
+import numpy as np
+
+#: The dtypes every kernel takes.
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+def _pair(value, who: str, what: str, minimum: int) -> tuple[int, int]:
+    """int -> (n, n); a pair of ints -> tuple; each checked to be >= minimum."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{who}: {what} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{who}: {what} must be {bound}, got {value!r}")
+    return pair
+
+
+def _array(a, who: str, name: str, ndim: int) -> np.ndarray:
+    """Check that ``a`` is a C-contiguous float32/float64 ndarray with ``ndim`` axes."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{who}: {name} must be a numpy ndarray, got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(f"{who}: {name} must be {ndim}-D, got shape {a.shape}")
+    if a.dtype not in FLOATS:
+        raise TypeError(f"{who}: {name} must be float32 or float64, got dtype {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(
+            f"{who}: {name} (shape {a.shape}, strides {a.strides}) is not C-contiguous; "
+            f"pass np.ascontiguousarray({name})"
+        )
+    return a
+
+
+def _is_fortran(a) -> bool:
+    """A 2-D array stored column by column (``a.T`` is C-contiguous), e.g. ``(A @ B).T``."""
+    return isinstance(a, np.ndarray) and a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def _check_out(out, who: str, shape: tuple, dtype: np.dtype, *inputs: np.ndarray, name: str = "out"):
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{who}: {name} must be a numpy ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{who}: {name} has dtype {out.dtype}, expected {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{who}: {name} has shape {out.shape}, expected {tuple(shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{who}: {name} (shape {out.shape}) is not C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{who}: {name} is read-only")
+    for a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{who}: {name} overlaps an input array")
+    return out
+
+
+def _geometry(who, h, w, kernel_size, stride, padding):
+    kernel_size = _pair(kernel_size, who, "kernel_size", 1)
+    stride = _pair(stride, who, "stride", 1)
+    padding = _pair(padding, who, "padding", 0)
+    for name, v in (("height", h), ("width", w)):
+        if not isinstance(v, Integral) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{who}: input {name} must be a non-negative int, got {v!r}")
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        raise ValueError(
+            f"{who}: kernel {kernel_size} is larger than the padded input "
+            f"{(h + 2 * ph, w + 2 * pw)} (input {(h, w)}, padding {padding})"
+        )
+    out_hw = ((h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return kernel_size, stride, padding, out_hw
+
+
+@functools.cache
+def _memory_bytes() -> int:
+    """This machine's physical memory (no array larger than it can be allocated)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: numpy's own limit
+        return np.iinfo(np.intp).max
+
+
+def check_array_size(who: str, what: str, shape, itemsize: int, cause: str) -> None:
+    """Refuse, before allocating it, an array larger than this machine's memory, naming
+    the arguments (``cause``) that make it so: a huge padding, stride or shape would
+    otherwise end in numpy's "Maximum allowed dimension exceeded" or a MemoryError."""
+    n_bytes = itemsize
+    for dim in shape:
+        n_bytes *= int(dim)  # Python ints: no overflow
+    if n_bytes > _memory_bytes():
+        raise ValueError(f"{who}: {cause} needs {what} of shape {tuple(int(d) for d in shape)} "
+                         f"({n_bytes / 2**30:.3g} GiB), more than this machine's "
+                         f"{_memory_bytes() / 2**30:,.1f} GiB of memory")
