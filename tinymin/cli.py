@@ -48,6 +48,10 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
     _add_calibration_options(convert)
+    convert.add_argument("--reconstruct", action="store_true",
+                         help="fit every threshold of every min layer to the exact network's "
+                         "output, layer by layer (tinymin.minconv.reconstruct; --fit-max-k "
+                         "and --linear-correction do not apply)")
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
     convert.add_argument("--data-root", default=None,
@@ -282,7 +286,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         check_output_path("--out", args.out)
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
                                 args.out, args.data_root, args.test_limit, args.seed,
-                                args.fit_max_k, args.linear_correction)
+                                args.fit_max_k, args.linear_correction,
+                                "reconstruct" if args.reconstruct else "fit")
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:

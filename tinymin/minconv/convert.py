@@ -69,6 +69,7 @@ import numpy as np
 from tinymin.autograd import no_grad
 from tinymin.minconv.functional import min_conv2d
 from tinymin.minconv.layer import MinConv2d, min_layers, name_min_layers
+from tinymin.minconv.reconstruct import LayerReconstruction, reconstruct_min
 from tinymin.minconv.thresholds import fit_layer_thresholds
 from tinymin.nn import functional as F
 from tinymin.nn.conv import Conv2d
@@ -324,8 +325,8 @@ def correct_linear(layer: Linear, x: np.ndarray, x_exact: np.ndarray, name: str 
 
 def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
                   per_channel_gain: bool = True, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                  linear_correction: bool = False, seed: int = 0
-                  ) -> list[LayerCalibration | LinearCorrection]:
+                  linear_correction: bool = False, seed: int = 0, method: str = "fit"
+                  ) -> list[LayerCalibration | LinearCorrection | LayerReconstruction]:
     """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order
     (and, if asked, correct the first ``Linear`` after them).
 
@@ -357,13 +358,26 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
         90.58% with it, 90.63% without; MNIST 97.04% and 97.11%).
     seed : int
         Seeds the sample of output positions that stage 2 fits on.
+    method : {"fit", "reconstruct"}
+        ``"fit"``: the steps above. ``"reconstruct"``: every threshold of every min
+        layer fitted by Adam to the exact network's output, layer by layer
+        (:func:`tinymin.minconv.reconstruct.reconstruct_min`, its defaults; ``grid``
+        and ``seed`` are passed on, the other options do not apply).
 
     Returns
     -------
     list of LayerCalibration, then a LinearCorrection if one was made
-        Chosen scale, error and correlation before/after, per layer. The model is left
-        in eval mode.
+        Chosen scale, error and correlation before/after, per layer (a
+        LayerReconstruction per min layer for ``method="reconstruct"``). The model is
+        left in eval mode.
     """
+    if method == "reconstruct":
+        if not per_channel_gain or linear_correction:
+            raise ValueError("calibrate_min: method='reconstruct' fits a gain per channel and "
+                             "no linear correction")
+        return reconstruct_min(model, inputs, grid=grid, seed=seed)
+    if method != "fit":
+        raise ValueError(f"calibrate_min: method must be 'fit' or 'reconstruct', got {method!r}")
     if not isinstance(model, Sequential):
         raise ValueError(f"calibrate_min: expected a Sequential model, got {type(model).__name__}")
     x = np.asarray(getattr(inputs, "data", inputs))
@@ -402,7 +416,8 @@ class ConversionReport:
     exact_accuracy: float
     copy_accuracy: float
     calibration_images: int
-    layers: list[LayerCalibration | LinearCorrection] = field(default_factory=list)
+    layers: list[LayerCalibration | LinearCorrection | LayerReconstruction] = field(
+        default_factory=list)
     calibrated_accuracy: float | None = None
     seconds: float = 0.0
     written: Path | None = None
@@ -412,7 +427,7 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
                        shared_gain: bool = False, out: str | os.PathLike | None = None,
                        data_root: str | None = None, test_limit: int | None = None,
                        seed: int = 0, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                       linear_correction: bool = False) -> ConversionReport:
+                       linear_correction: bool = False, method: str = "fit") -> ConversionReport:
     """Exact checkpoint -> min model: copy, re-estimate :math:`\\hat\\mu_x`, calibrate,
     evaluate, save (what ``python -m tinymin convert`` runs).
 
@@ -427,8 +442,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         The min layers' clip bound (default: the layer's).
     shared_gain : bool
         One calibration gain per layer instead of per channel (fully foldable).
-    fit_max_k, linear_correction
-        Stage 2 and the linear correction of :func:`calibrate_min`.
+    fit_max_k, linear_correction, method
+        Stage 2, the linear correction and the method of :func:`calibrate_min`.
     out : path, optional
         Where to write the min model's checkpoint.
     data_root, test_limit, seed
@@ -464,7 +479,7 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         start = time.perf_counter()
         report.layers = calibrate_min(model, images, per_channel_gain=not shared_gain,
                                       fit_max_k=fit_max_k, linear_correction=linear_correction,
-                                      seed=seed)
+                                      seed=seed, method=method)
         report.seconds = time.perf_counter() - start
         report.calibrated_accuracy = evaluate(model, test_loader)["accuracy"]
     if out:
