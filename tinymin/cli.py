@@ -282,6 +282,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Exact checkpoint -> min model (:func:`tinymin.minconv.convert.convert_checkpoint`)."""
     from tinymin.minconv.convert import convert_checkpoint
 
+    if args.reconstruct and (args.shared_gain or args.linear_correction):
+        raise ValueError("--reconstruct fits a gain per channel and no linear correction: "
+                         "drop --shared-gain and --linear-correction")
     if args.out:
         check_output_path("--out", args.out)
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,

@@ -78,6 +78,8 @@ from tinymin.tensor import Tensor
 DEFAULT_STEPS = 300
 #: Output positions drawn for each step.
 DEFAULT_ROWS = 2048
+#: Output positions (im2col rows) kept for the fit, drawn from all calibration images.
+DEFAULT_POOL = 131_072
 #: Adam's learning rate on the log-thresholds.
 DEFAULT_LR = 0.02
 #: Weight of ``mean((theta - theta_0)^2)`` in the loss.
@@ -212,7 +214,8 @@ def _check(model: Module, inputs, steps: int, rows: int, target: str):
 def reconstruct_layer(layer: MinConv2d, x: np.ndarray, target: np.ndarray, name: str = "",
                       steps: int = DEFAULT_STEPS, rows: int = DEFAULT_ROWS, lr: float = DEFAULT_LR,
                       decay: float = DEFAULT_DECAY, grid: Sequence[float] = START_GRID,
-                      rng: np.random.Generator | None = None) -> LayerReconstruction:
+                      rng: np.random.Generator | None = None, pool: int = DEFAULT_POOL
+                      ) -> LayerReconstruction:
     """Steps 3-5 of the module docstring for one layer, on its input ``x`` and the
     NCHW ``target``; the layer is changed in place."""
     rng = np.random.default_rng(0) if rng is None else rng
@@ -220,8 +223,7 @@ def reconstruct_layer(layer: MinConv2d, x: np.ndarray, target: np.ndarray, name:
     error_copy = relative_squared_error(layer(Tensor(x)).data, target)
     geom = conv_geometry("reconstruct_layer", x.shape, layer.weight.shape, layer.stride,
                          layer.padding)
-    cols = im2col(np.ascontiguousarray(x, dtype=np.float32), geom)
-    t = nchw_to_rows(target).astype(np.float64)
+    cols, t = sampled_rows(x, target, geom, pool, rng)
     signs = np.sign(layer.weight.data.reshape(layer.out_channels, -1)).astype(np.float32)
     start = start_thresholds(layer, x, cols, t, signs, grid, rng)
     set_thresholds(layer, start, signs, float(np.abs(x).mean()))
@@ -237,6 +239,24 @@ def reconstruct_layer(layer: MinConv2d, x: np.ndarray, target: np.ndarray, name:
         error_after = error_start
     return LayerReconstruction(name, error_copy, error_start, error_after, kept, steps,
                                time.perf_counter() - start_time)
+
+
+def sampled_rows(x: np.ndarray, target: np.ndarray, geom, pool: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """im2col rows of ``x`` (float32) and the matching target rows (float64) at ``pool``
+    output positions drawn at random (all of them if there are fewer), built a few
+    images at a time so the whole column matrix never exists."""
+    per_image = geom.out_h * geom.out_w
+    keep = _sample(len(x) * per_image, pool, rng)
+    t = nchw_to_rows(target)[keep].astype(np.float64)
+    cols = np.empty((len(keep), geom.patch_size), dtype=np.float32)
+    chunk = max(1, 4096 // per_image)
+    for start in range(0, len(x), chunk):
+        lo, hi = np.searchsorted(keep, [start * per_image, (start + chunk) * per_image])
+        if hi > lo:
+            block = im2col(np.ascontiguousarray(x[start:start + chunk], dtype=np.float32), geom)
+            cols[lo:hi] = block[keep[lo:hi] - start * per_image]
+    return cols, t
 
 
 def start_thresholds(layer: MinConv2d, x: np.ndarray, cols: np.ndarray, t: np.ndarray,
@@ -301,13 +321,15 @@ def threshold_gradient(cols: np.ndarray, t: np.ndarray, tau: np.ndarray,
     gain, offset = _gain_offset(s, t)
     residual = t - gain * s - offset
     scale = -2.0 * gain / max(float(((t - t.mean(axis=0)) ** 2).sum()), 1e-30)
-    weighted = (residual * scale).astype(np.float32)  # dE/ds, (rows, C_out)
-    x_sign = np.sign(cols)
-    x_abs = np.abs(cols)
+    weighted = np.ascontiguousarray((residual * scale).T, dtype=cols.dtype)  # dE/ds, (C_out, rows)
+    x_sign, x_abs = np.sign(cols), np.abs(cols)
+    thresholds = tau.astype(cols.dtype)
+    beyond, clipped = np.empty(cols.shape, dtype=bool), np.empty_like(cols)
     grad = np.empty(tau.shape)
-    for c in range(len(tau)):
-        beyond = x_abs > tau[c].astype(np.float32)  # where the input is clipped
-        grad[c] = weighted[:, c] @ np.where(beyond, x_sign, 0.0)
+    for c in range(len(tau)):  # one output channel at a time bounds the memory
+        np.greater(x_abs, thresholds[c], out=beyond)  # where the input is clipped
+        np.multiply(x_sign, beyond, out=clipped)
+        grad[c] = weighted[c] @ clipped
     return grad * signs
 
 
