@@ -87,12 +87,12 @@ def _train(data: str, *options: str) -> Callable[[Path, Path | None], list[list[
     return commands
 
 
-def _convert(calibrate: int) -> Callable[[Path, Path | None], list[list[str]]]:
+def _convert(calibrate: int, *options: str) -> Callable[[Path, Path | None], list[list[str]]]:
     def commands(run: Path, source: Path | None) -> list[list[str]]:
         assert source is not None
         model = str(run / "checkpoint.npz")
         return [["convert", "--checkpoint", str(source / "checkpoint.npz"), "--calibrate",
-                 str(calibrate), "--out", model],
+                 str(calibrate), *options, "--out", model],
                 ["eval", "--checkpoint", model]]
 
     return commands
@@ -100,7 +100,7 @@ def _convert(calibrate: int) -> Callable[[Path, Path | None], list[list[str]]]:
 
 def rows_for(data: str, exact_epochs: int, scratch: list[str],
              baseline: list[str] | None = None) -> list[Row]:
-    """The rows of one dataset: exact, min from scratch, and three ways to convert.
+    """The rows of one dataset: exact, min from scratch, and four ways to convert.
 
     With ``baseline`` (the exact row's options), two controls run last: min-conv from
     scratch with the exact row's options, and the exact network with the min row's.
@@ -119,6 +119,8 @@ def rows_for(data: str, exact_epochs: int, scratch: list[str],
             needs=exact),
         Row(f"{name}-convert", "min-conv, calibrated conversion (256 images, no training)",
             data, _convert(256), needs=exact),
+        Row(f"{name}-reconstruct", "min-conv, reconstructed conversion (1,024 images, no "
+            "training)", data, _convert(1024, "--reconstruct"), needs=exact),
         Row(f"{name}-calibrated-transfer", "min-conv, calibrated transfer (256 images, "
             "then fine-tune)", data,
             _train(data, "--conv", "min", "--calibrate", "256", "--epochs", "2", "--lr", "1e-5"),
@@ -157,6 +159,8 @@ def finish(args: list[str], seed: int, quick: bool) -> list[str]:
         extra += QUICK_LIMITS + ["--epochs", "1"] if command == "train" else ["--test-limit", "128"]
         if "--calibrate" in args:
             extra += ["--calibrate", "16"]
+        if "--reconstruct" in args:
+            extra += ["--reconstruct", "5"]
     return args + extra
 
 

@@ -36,6 +36,8 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
     plot.add_argument("--out", default="curves.png", help="PNG file to write")
     plot.add_argument("--title", default=None, help="title above the curves")
+    from tinymin.minconv.reconstruct import DEFAULT_STEPS
+
     convert = _subcommand(sub, "convert", "turn an exact checkpoint into a calibrated "
                           "MinConvNet (no retraining)")
     convert.add_argument("--checkpoint", required=True, help="exact model checkpoint (.npz)")
@@ -48,10 +50,11 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
     _add_calibration_options(convert)
-    convert.add_argument("--reconstruct", action="store_true",
+    convert.add_argument("--reconstruct", nargs="?", type=_non_negative_int, const=DEFAULT_STEPS,
+                         default=None, metavar="STEPS",
                          help="fit every threshold of every min layer to the exact network's "
-                         "output, layer by layer (tinymin.minconv.reconstruct; --fit-max-k "
-                         "and --linear-correction do not apply)")
+                         f"output, layer by layer, by STEPS Adam steps each (default {DEFAULT_STEPS}; "
+                         "tinymin.minconv.reconstruct; --fit-max-k does not apply)")
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
     convert.add_argument("--data-root", default=None,
@@ -282,7 +285,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Exact checkpoint -> min model (:func:`tinymin.minconv.convert.convert_checkpoint`)."""
     from tinymin.minconv.convert import convert_checkpoint
 
-    if args.reconstruct and (args.shared_gain or args.linear_correction):
+    reconstruct = args.reconstruct is not None
+    if reconstruct and (args.shared_gain or args.linear_correction):
         raise ValueError("--reconstruct fits a gain per channel and no linear correction: "
                          "drop --shared-gain and --linear-correction")
     if args.out:
@@ -290,7 +294,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     report = convert_checkpoint(args.checkpoint, args.calibrate, args.clip_value, args.shared_gain,
                                 args.out, args.data_root, args.test_limit, args.seed,
                                 args.fit_max_k, args.linear_correction,
-                                "reconstruct" if args.reconstruct else "fit")
+                                "reconstruct" if reconstruct else "fit",
+                                args.reconstruct or 0)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:

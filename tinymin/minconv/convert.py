@@ -69,7 +69,7 @@ import numpy as np
 from tinymin.autograd import no_grad
 from tinymin.minconv.functional import min_conv2d
 from tinymin.minconv.layer import MinConv2d, min_layers, name_min_layers
-from tinymin.minconv.reconstruct import LayerReconstruction, reconstruct_min
+from tinymin.minconv.reconstruct import DEFAULT_STEPS, LayerReconstruction, reconstruct_min
 from tinymin.minconv.thresholds import fit_layer_thresholds
 from tinymin.nn import functional as F
 from tinymin.nn.conv import Conv2d
@@ -325,8 +325,8 @@ def correct_linear(layer: Linear, x: np.ndarray, x_exact: np.ndarray, name: str 
 
 def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
                   per_channel_gain: bool = True, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                  linear_correction: bool = False, seed: int = 0, method: str = "fit"
-                  ) -> list[LayerCalibration | LinearCorrection | LayerReconstruction]:
+                  linear_correction: bool = False, seed: int = 0, method: str = "fit",
+                  **reconstruct_options) -> list[LayerCalibration | LinearCorrection | LayerReconstruction]:
     """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order
     (and, if asked, correct the first ``Linear`` after them).
 
@@ -361,8 +361,9 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
     method : {"fit", "reconstruct"}
         ``"fit"``: the steps above. ``"reconstruct"``: every threshold of every min
         layer fitted by Adam to the exact network's output, layer by layer
-        (:func:`tinymin.minconv.reconstruct.reconstruct_min`, its defaults; ``grid``
-        and ``seed`` are passed on, the other options do not apply).
+        (:func:`tinymin.minconv.reconstruct.reconstruct_min`; ``grid``, ``seed`` and
+        ``reconstruct_options`` such as ``steps`` are passed on, the other options do
+        not apply).
 
     Returns
     -------
@@ -375,9 +376,11 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
         if not per_channel_gain or linear_correction:
             raise ValueError("calibrate_min: method='reconstruct' fits a gain per channel and "
                              "no linear correction")
-        return reconstruct_min(model, inputs, grid=grid, seed=seed)
+        return reconstruct_min(model, inputs, grid=grid, seed=seed, **reconstruct_options)
     if method != "fit":
         raise ValueError(f"calibrate_min: method must be 'fit' or 'reconstruct', got {method!r}")
+    if reconstruct_options:
+        raise ValueError(f"calibrate_min: {sorted(reconstruct_options)} need method='reconstruct'")
     if not isinstance(model, Sequential):
         raise ValueError(f"calibrate_min: expected a Sequential model, got {type(model).__name__}")
     x = np.asarray(getattr(inputs, "data", inputs))
@@ -427,7 +430,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
                        shared_gain: bool = False, out: str | os.PathLike | None = None,
                        data_root: str | None = None, test_limit: int | None = None,
                        seed: int = 0, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                       linear_correction: bool = False, method: str = "fit") -> ConversionReport:
+                       linear_correction: bool = False, method: str = "fit",
+                       steps: int = DEFAULT_STEPS) -> ConversionReport:
     """Exact checkpoint -> min model: copy, re-estimate :math:`\\hat\\mu_x`, calibrate,
     evaluate, save (what ``python -m tinymin convert`` runs).
 
@@ -444,6 +448,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         One calibration gain per layer instead of per channel (fully foldable).
     fit_max_k, linear_correction, method
         Stage 2, the linear correction and the method of :func:`calibrate_min`.
+    steps : int
+        Adam steps per layer of ``method="reconstruct"``.
     out : path, optional
         Where to write the min model's checkpoint.
     data_root, test_limit, seed
@@ -479,7 +485,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         start = time.perf_counter()
         report.layers = calibrate_min(model, images, per_channel_gain=not shared_gain,
                                       fit_max_k=fit_max_k, linear_correction=linear_correction,
-                                      seed=seed, method=method)
+                                      seed=seed, method=method,
+                                      **({"steps": steps} if method == "reconstruct" else {}))
         report.seconds = time.perf_counter() - start
         report.calibrated_accuracy = evaluate(model, test_loader)["accuracy"]
     if out:
