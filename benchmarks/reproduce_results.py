@@ -401,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run folders (default runs/results, runs/results-quick)")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing: write the table and figure from finished runs")
+    parser.add_argument("--table", type=Path, default=None,
+                        help=f"where to write the table (default {TABLE.relative_to(REPO)})")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help=f"where to write the figure (default {FIGURE.relative_to(REPO)})")
+    parser.add_argument("--table-rows", nargs="+", default=None, metavar="KEY",
+                        help="rows the table and figure list (default: every row), for a "
+                        "table of a few rows besides the main one")
     args = parser.parse_args(argv)
     rows = all_rows()
     _ROWS.update({r.key: r for r in rows})
@@ -410,14 +417,17 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r.data == args.only]
     seeds = tuple(range(2 if args.quick and args.seeds == len(SEEDS) else args.seeds))
     runs = args.runs or REPO / "runs" / ("results-quick" if args.quick else "results")
-    unknown = set(args.rows or []) - set(_ROWS)
+    unknown = set(args.rows or []).union(args.table_rows or []) - set(_ROWS)
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; choose from {sorted(_ROWS)}")
     if not args.table_only:
         selected = [r for r in rows if args.rows is None or r.key in args.rows]
         run_all(selected, seeds, runs, args.quick, args.jobs, args.threads)
+    if args.table_rows:
+        rows = [r for r in rows if r.key in args.table_rows]
     results = collect(rows, seeds, runs, args.quick)
     table, figure = (runs / TABLE.name, runs / FIGURE.name) if args.quick else (TABLE, FIGURE)
+    table, figure = args.table or table, args.figure or figure
     write_table(rows, results, table)
     write_figure(rows, results, figure)
     print(f"wrote {table} and {figure}")
