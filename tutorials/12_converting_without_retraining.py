@@ -162,7 +162,7 @@ print(f"reconstructed on {len(images)} images in {time.perf_counter() - t0:.1f} 
 accuracy["reconstructed"] = evaluate(reconstructed, test_loader)["accuracy"]
 for name, errors in (("copy", copy_errors), ("calibrated", layer_errors(model, exact, held_out)),
                      ("reconstructed", layer_errors(reconstructed, exact, held_out))):
-    print(f"held-out error per layer, {name:<13}" + "  ".join(
+    print(f"held-out error per layer, {name:<14}" + "  ".join(
         f"layer {layer}: {error:.4f}" for layer, error in errors.items()))
 print(f"reconstructed min LeNet: {accuracy['reconstructed']:.2%}")
 
