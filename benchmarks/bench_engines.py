@@ -37,6 +37,7 @@ import tinymin as tm  # noqa: E402
 from tinymin import _ext, optim  # noqa: E402
 from tinymin.data import DataLoader, TensorDataset  # noqa: E402
 from tinymin.data.catalog import load_splits  # noqa: E402
+from tinymin.minconv.spec import MinConvSpec, MinConvState  # noqa: E402
 from tinymin.models import lenet  # noqa: E402
 from tinymin.torch import to_torch  # noqa: E402
 from tinymin.torch.functional import min_conv2d as torch_min_conv2d  # noqa: E402
@@ -65,8 +66,9 @@ def layer_row(name: str, x: np.ndarray, w: np.ndarray, padding: int, device: str
     xt, wt = torch.from_numpy(x).to(device), torch.from_numpy(w).to(device)
     running = torch.ones(1, device=device)
     with torch.no_grad():
-        t_min = median_seconds(lambda: torch_min_conv2d(xt, wt, None, running, None, 1, padding,
-                                                        training=False), repeats, sync)
+        spec, state = MinConvSpec(padding=padding), MinConvState(running)
+        t_min = median_seconds(lambda: torch_min_conv2d(xt, wt, None, spec, state, training=False),
+                               repeats, sync)
         t_exact = median_seconds(lambda: torch.nn.functional.conv2d(xt, wt, None, 1, padding),
                                  repeats, sync)
     layer = tm.nn.MinConv2d(w.shape[1], w.shape[0], w.shape[2], padding=padding, bias=False).eval()

@@ -24,7 +24,7 @@ import tinymin as tm  # noqa: E402
 from tinymin import optim  # noqa: E402
 from tinymin.models import mini_cifar  # noqa: E402
 from tinymin.nn import functional as F  # noqa: E402
-from tinymin.nn.functional.conv import get_im2col_limit, set_im2col_limit  # noqa: E402
+from tinymin.ops.conv import get_im2col_limit, set_im2col_limit  # noqa: E402
 
 
 def peak_rss_mib() -> float:

@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 from tinymin.checkpoint import load_checkpoint  # noqa: E402
 from tinymin.data.catalog import load_splits  # noqa: E402
 from tinymin.data.dataset import random_subset  # noqa: E402
-from tinymin.minconv.convert import convert_to_min, recalibrate_running_statistics  # noqa: E402
+from tinymin.minconv.calibrate import recalibrate_running_statistics  # noqa: E402
+from tinymin.minconv.convert import convert_to_min  # noqa: E402
 from tinymin.minconv.reconstruct import layer_errors  # noqa: E402
 from tinymin.models import build_model  # noqa: E402
 

@@ -1,14 +1,17 @@
 """The command line, end to end on tiny subsets of the embedded data."""
 
+import json
+import re
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
 
 import tinymin
 from tinymin.checkpoint import load_checkpoint
-from tinymin.cli import main
+from tinymin.cli import build_parser, main
 from tinymin.run_folder import read_metrics
 
 QUICK = ["--train-limit", "256", "--test-limit", "128", "--batch-size", "64", "--no-progress"]
@@ -159,3 +162,186 @@ def test_recipe_is_recorded_in_the_run_config(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["train_args"]["recipe"] == "minconv-scratch"
     assert config["model"]["conv"] == "min" and config["train_args"]["scheduler"] == "cosine"
+
+
+# ------------------------------------------------------------------------------------------------
+# Every user error on the command line is one line on stderr and exit status 2, never a traceback.
+
+
+TINY = ["--train-limit", "64", "--test-limit", "32", "--batch-size", "32", "--no-progress"]
+
+
+def fails_with_one_line(argv, capsys, *expected):
+    """Run the CLI; it must exit 2 with one ``error:`` line naming each ``expected``."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    for text in expected:
+        assert text in err, (text, err)
+    return err
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "mlp"
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    return run
+
+
+def test_train_out_naming_an_existing_file(tmp_path, capsys):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    fails_with_one_line(["train", "--model", "mlp", "--epochs", "1", "--out", str(existing), *TINY],
+                        capsys, str(existing))
+    assert existing.read_text() == "mine"
+
+
+def test_train_out_naming_a_finished_run_without_resume(capsys, mlp_run):
+    # a second run there would append its epochs to the first run's metrics.csv
+    before = (mlp_run / "metrics.csv").read_text()
+    fails_with_one_line(["train", "--model", "mlp", "--epochs", "1", "--out", str(mlp_run), *TINY],
+                        capsys, str(mlp_run), "--resume")
+    assert (mlp_run / "metrics.csv").read_text() == before
+
+
+@pytest.mark.parametrize("option", ["--train-limit", "--test-limit", "--batch-size"])
+def test_a_limit_of_zero_names_the_option(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "mlp", "--out", str(tmp_path / "r"), option, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_convert_out_naming_an_existing_folder(tmp_path, capsys, mlp_run):
+    fails_with_one_line(["convert", "--checkpoint", str(mlp_run / "checkpoint.npz"),
+                         "--out", str(tmp_path)], capsys, str(tmp_path))
+
+
+def test_plot_out_naming_a_folder(tmp_path, capsys, mlp_run):
+    fails_with_one_line(["plot", str(mlp_run), "--out", str(tmp_path)], capsys, "--out")
+
+
+@pytest.mark.parametrize("option", ["eval --checkpoint", "train --init-from"])
+def test_a_npy_file_given_as_a_checkpoint(tmp_path, capsys, option):
+    npy = tmp_path / "weights.npy"
+    np.save(npy, np.zeros(3))
+    command, flag = option.split()
+    extra = TINY if command == "train" else []
+    fails_with_one_line([command, flag, str(npy), *extra], capsys, str(npy))
+
+
+def _rewrite(checkpoint, target, **replace):
+    with np.load(checkpoint) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays.update(replace)
+    np.savez(target, **arrays)
+    return target
+
+
+def test_a_checkpoint_whose_config_is_a_json_list(tmp_path, capsys, mlp_run):
+    bad = _rewrite(mlp_run / "checkpoint.npz", tmp_path / "list.npz",
+                   **{"meta/config": np.array(json.dumps([1, 2]))})
+    fails_with_one_line(["eval", "--checkpoint", str(bad)], capsys, str(bad), "config")
+
+
+def test_a_checkpoint_whose_epoch_has_the_wrong_shape(tmp_path, capsys, mlp_run):
+    bad = _rewrite(mlp_run / "checkpoint.npz", tmp_path / "epoch.npz",
+                   **{"meta/epoch": np.array([1, 2])})
+    fails_with_one_line(["eval", "--checkpoint", str(bad)], capsys, str(bad), "epoch")
+
+
+def test_a_checkpoint_entry_whose_header_claims_8_tib(tmp_path, capsys, mlp_run):
+    bad = tmp_path / "huge.npz"
+    _rewrite(mlp_run / "checkpoint.npz", bad)
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }"
+    header = header.ljust(117) + "\n"
+    with zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("model/huge.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                         + header.encode("latin1"))
+    fails_with_one_line(["eval", "--checkpoint", str(bad)], capsys, str(bad), "model/huge")
+
+
+def test_init_from_with_another_model_names_the_option(tmp_path, capsys, mlp_run):
+    fails_with_one_line(["train", "--model", "lenet", "--epochs", "1", "--init-from",
+                         str(mlp_run / "checkpoint.npz"), *TINY], capsys, "--model", "mlp", "lenet")
+
+
+# ------------------------------------------------------------------------------------------------
+# --help of every subcommand says what each option means and its default.
+
+
+def _subparsers():
+    parser = build_parser()
+    (action,) = [a for a in parser._actions if a.dest == "command"]
+    return action.choices
+
+
+def _option_blocks(help_text):
+    """{first option string: its help block, whitespace collapsed} from ``--help``."""
+    options = help_text.split("options:", 1)[1]
+    blocks = re.split(r"\n  (?=-)", "\n" + options)
+    return {block.split()[0].rstrip(","): " ".join(block.split()) for block in blocks if block.strip()}
+
+
+@pytest.mark.parametrize("command", sorted(_subparsers()))
+def test_every_option_shows_its_meaning_and_its_default(command):
+    sub = _subparsers()[command]
+    blocks = _option_blocks(sub.format_help())
+    for action in sub._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        block = blocks[action.option_strings[0]]
+        assert action.help, f"{command} {action.option_strings[0]}: no help text"
+        if not action.required:
+            assert "(default: " in block, f"{command} {action.option_strings[0]}: no default shown"
+
+
+# ------------------------------------------------------------------------------------------------
+# --resume continues the saved run: options that would change it are refused with the saved and
+# the given value; --epochs (to extend), progress and limits may change.
+
+
+RUN = ["train", "--model", "mlp", "--optimizer", "adam", "--lr", "0.001", "--seed", "0"]
+
+
+@pytest.fixture()
+def run(tmp_path):
+    folder = tmp_path / "run"
+    assert main([*RUN, "--epochs", "1", "--out", str(folder), *TINY]) == 0
+    return folder
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("change, saved, given", [
+    (["--optimizer", "sgd"], "adam", "sgd"),
+    (["--lr", "0.01"], "0.001", "0.01"),
+    (["--model", "lenet"], "mlp", "lenet"),
+    (["--conv", "min"], "exact", "min"),
+    (["--data", "mnist"], "mnist-embedded", "mnist"),
+    (["--batch-size", "16"], "32", "16"),
+    (["--seed", "5"], "0", "5"),
+])
+def test_an_option_that_would_change_the_run_is_refused(run, capsys, change, saved, given):
+    config = (run / "config.json").read_bytes()
+    argv = [*RUN, "--epochs", "2", "--out", str(run), "--resume", *TINY, *change]
+    assert main(argv) == 2
+    err = _one_line_error(capsys)
+    assert f"{change[0]} {given} (saved: {saved})" in err
+    assert (run / "config.json").read_bytes() == config  # not rewritten on failure
+
+
+def test_epochs_progress_and_limits_may_change(run, capsys):
+    argv = [*RUN, "--epochs", "2", "--out", str(run), "--resume", "--train-limit", "32",
+            "--test-limit", "16", "--batch-size", "32"]
+    assert main(argv) == 0
+
+
+def test_resume_with_epochs_not_above_the_epochs_done_says_so(run, capsys):
+    assert main([*RUN, "--epochs", "1", "--out", str(run), "--resume", *TINY]) == 2
+    err = _one_line_error(capsys)
+    assert "--epochs 1" in err and "1 epoch" in err

@@ -8,6 +8,7 @@ from numbers import Integral
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import any_dtypes, sides, window_arguments
 
 import tinymin as tm
 import tinymin.nn.functional as F
@@ -16,14 +17,6 @@ from tinymin import _ext
 # conftest.py's backend fixture (numpy, cython) holds for every example of a test, which is what we want
 FUZZ = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-DTYPES = st.sampled_from([np.float32, np.float64, np.int64, np.bool_, np.float16])
-SIDES = st.integers(0, 6)
-ARGUMENTS = st.one_of(  # stride / padding / kernel_size values, good and bad
-    st.integers(-1, 4),
-    st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
-    st.sampled_from([1.5, (1, 2, 3), "2", None, True, (1.0, 1)]),
-)
 
 
 def _pair(value, minimum):
@@ -63,12 +56,13 @@ def _assert_finite(result, shape):
 
 def _conv_case(data):
     n, c_in, c_out = (data.draw(st.integers(0, 3), label=k) for k in ("n", "c_in", "c_out"))
-    h, w = data.draw(SIDES, label="h"), data.draw(SIDES, label="w")
+    h, w = data.draw(sides, label="h"), data.draw(sides, label="w")
     kh, kw = data.draw(st.integers(0, 4), label="kh"), data.draw(st.integers(0, 4), label="kw")
-    x = tm.tensor(_random(data, (n, c_in, h, w), data.draw(DTYPES, label="x dtype")))
-    weight = tm.tensor(_random(data, (c_out, c_in, kh, kw), data.draw(DTYPES, label="w dtype")))
+    x = tm.tensor(_random(data, (n, c_in, h, w), data.draw(any_dtypes, label="x dtype")))
+    weight = tm.tensor(_random(data, (c_out, c_in, kh, kw), data.draw(any_dtypes, label="w dtype")))
     bias = data.draw(st.sampled_from([None, tm.tensor(_random(data, (c_out,), np.float32))]))
-    stride, padding = data.draw(ARGUMENTS, label="stride"), data.draw(ARGUMENTS, label="padding")
+    stride = data.draw(window_arguments, label="stride")
+    padding = data.draw(window_arguments, label="padding")
     return x, weight, bias, stride, padding
 
 
@@ -105,11 +99,11 @@ def test_min_conv2d(backend, data):
 @given(data=st.data(), name=st.sampled_from(["max_pool2d", "avg_pool2d"]))
 def test_pooling(backend, data, name):
     shape = tuple(data.draw(st.integers(0, 3), label="nc") for _ in range(2)) + (
-        data.draw(SIDES, label="h"), data.draw(SIDES, label="w"))
-    x = tm.tensor(_random(data, shape, data.draw(DTYPES, label="dtype")))
-    kernel = data.draw(ARGUMENTS, label="kernel_size")
-    stride = data.draw(st.one_of(st.none(), ARGUMENTS), label="stride")
-    padding = data.draw(ARGUMENTS, label="padding")
+        data.draw(sides, label="h"), data.draw(sides, label="w"))
+    x = tm.tensor(_random(data, shape, data.draw(any_dtypes, label="dtype")))
+    kernel = data.draw(window_arguments, label="kernel_size")
+    stride = data.draw(st.one_of(st.none(), window_arguments), label="stride")
+    padding = data.draw(window_arguments, label="padding")
     result = _call(name, getattr(F, name), x, kernel, stride=stride, padding=padding)
     if result is None:
         return
@@ -125,8 +119,8 @@ def test_pooling(backend, data, name):
 def test_linear(backend, data):
     n, k, m = (data.draw(st.integers(0, 4), label=a) for a in ("n", "k", "m"))
     x = tm.tensor(_random(data, (n, data.draw(st.sampled_from([k, k + 1]), label="x k")),
-                          data.draw(DTYPES, label="x dtype")))
-    weight = tm.tensor(_random(data, (m, k), data.draw(DTYPES, label="w dtype")))
+                          data.draw(any_dtypes, label="x dtype")))
+    weight = tm.tensor(_random(data, (m, k), data.draw(any_dtypes, label="w dtype")))
     bias = data.draw(st.sampled_from([None, tm.tensor(_random(data, (m,), np.float32)),
                                       tm.tensor(_random(data, (m + 1,), np.float32))]))
     result = _call("linear", F.linear, x, weight, bias)
@@ -139,7 +133,7 @@ def test_linear(backend, data):
 def test_losses(backend, data, name):
     n, c = data.draw(st.integers(0, 4), label="n"), data.draw(st.integers(0, 4), label="c")
     scores = tm.tensor(_random(data, data.draw(st.sampled_from([(n, c), (n,), (n, c, 2)])),
-                               data.draw(DTYPES, label="dtype")))
+                               data.draw(any_dtypes, label="dtype")))
     if name == "nll_loss":
         if scores.size and scores.dtype.kind == "f":
             scores = scores.log_softmax(-1)
@@ -158,11 +152,11 @@ def test_losses(backend, data, name):
 @FUZZ
 @given(data=st.data())
 def test_im2col_and_col2im(backend, data):
-    shape = tuple(data.draw(st.integers(0, 3)) for _ in range(2)) + (data.draw(SIDES), data.draw(SIDES))
-    x = _random(data, shape, data.draw(DTYPES, label="dtype"))
+    shape = tuple(data.draw(st.integers(0, 3)) for _ in range(2)) + (data.draw(sides), data.draw(sides))
+    x = _random(data, shape, data.draw(any_dtypes, label="dtype"))
     if data.draw(st.booleans(), label="transposed"):
         x = x.transpose(0, 1, 3, 2)
-    kernel, stride, padding = (data.draw(ARGUMENTS, label=k) for k in ("kernel", "stride", "padding"))
+    kernel, stride, padding = (data.draw(window_arguments, label=k) for k in ("kernel", "stride", "padding"))
     cols = _call("im2col", _ext.im2col, x, kernel, stride, padding)
     if cols is None:
         return
@@ -178,9 +172,9 @@ def test_im2col_and_col2im(backend, data):
 @given(data=st.data(), name=st.sampled_from(["min_gemm", "max_gemm", "adder_gemm"]))
 def test_selector_gemms(backend, data, name):
     m, k, n = (data.draw(st.integers(0, 5), label=a) for a in ("m", "k", "n"))
-    cols = _random(data, (m, k), data.draw(DTYPES, label="cols dtype"))
+    cols = _random(data, (m, k), data.draw(any_dtypes, label="cols dtype"))
     w = _random(data, (n, data.draw(st.sampled_from([k, k + 1]), label="w k")),
-                data.draw(DTYPES, label="w dtype"))
+                data.draw(any_dtypes, label="w dtype"))
     if data.draw(st.booleans(), label="3-D"):
         w = w[None]
     result = _call(name, getattr(_ext, name), cols, w)
@@ -189,8 +183,8 @@ def test_selector_gemms(backend, data, name):
 
 
 @FUZZ
-@given(h=st.integers(-2, 6), w=st.integers(-2, 6), kernel=ARGUMENTS, stride=ARGUMENTS,
-       padding=ARGUMENTS)
+@given(h=st.integers(-2, 6), w=st.integers(-2, 6), kernel=window_arguments, stride=window_arguments,
+       padding=window_arguments)
 def test_conv_output_shape(h, w, kernel, stride, padding):
     result = _call("conv_output_shape", _ext.conv_output_shape, h, w, kernel, stride, padding)
     if result is not None:

@@ -5,13 +5,19 @@ import numpy as np
 import pytest
 
 import tinymin as tm
-from tinymin import nn, optim
+from tinymin import nn, optim, tensor
 from tinymin.checkpoint import load_checkpoint
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.experiment import EpochWriter
 from tinymin.models import mlp
-from tinymin.run_folder import append_metrics, read_metrics, truncate_metrics
-from tinymin.train import evaluate, fit, predict, resume_training
+from tinymin.run_folder import RunFolder, append_metrics, read_metrics, truncate_metrics
+from tinymin.train import NonFiniteLossError, evaluate, fit, predict, resume_training, train_step
+
+
+def _writes_to(run_dir, model, opt, loader, config=None):
+    """The ``on_epoch_end`` that keeps a run folder (fit itself writes nothing)."""
+    return EpochWriter(RunFolder(run_dir), config or {}).hook(model, opt, None, loader)
 
 
 def test_mlp_reaches_90_percent_on_embedded_mnist():
@@ -32,14 +38,24 @@ def test_fit_writes_metrics_and_checkpoint(tmp_path):
     loader = DataLoader(TensorDataset(x, y), 16, shuffle=True, seed=0)
     model = mlp(num_classes=2, input_size=4, hidden=8)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history = fit(model, opt, loader, 3, loader, run_dir=tmp_path, config={"k": 1},
-                  progress=False, log=None)
+    history = fit(model, opt, loader, 3, loader, progress=False, log=None,
+                  on_epoch_end=_writes_to(tmp_path, model, opt, loader, {"k": 1}))
     rows = read_metrics(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert rows[-1]["test_accuracy"] == history[-1]["test_accuracy"]
-    assert (tmp_path / "checkpoint.npz").exists()
+    assert load_checkpoint(tmp_path / "checkpoint.npz").config == {"k": 1}
     assert evaluate(model, loader)["accuracy"] == history[-1]["test_accuracy"]
     assert predict(model, x).shape == (64, 2)
+
+
+def test_fit_writes_nothing_and_calls_on_epoch_end_with_each_row(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model, opt, loader = _dropout_run(2, 2)
+    calls = []
+    history = fit(model, opt, loader, 2, start_epoch=3, progress=False, log=None,
+                  on_epoch_end=lambda epoch, row: calls.append((epoch, row)))
+    assert calls == [(4, history[0]), (5, history[1])]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_append_metrics_keeps_previous_rows(tmp_path):
@@ -63,17 +79,19 @@ def _dropout_run(seed_for_init, loader_seed):
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     model, opt, loader = _dropout_run(5, 7)
-    fit(model, opt, loader, 3, run_dir=tmp_path / "straight", progress=False, log=None)
+    fit(model, opt, loader, 3, on_epoch_end=_writes_to(tmp_path / "straight", model, opt, loader),
+        progress=False, log=None)
 
     model, opt, loader = _dropout_run(5, 7)
-    fit(model, opt, loader, 1, run_dir=tmp_path / "resumed", progress=False, log=None)
+    fit(model, opt, loader, 1, on_epoch_end=_writes_to(tmp_path / "resumed", model, opt, loader),
+        progress=False, log=None)
     # a new process: other seeds everywhere, then the checkpoint puts them back
     model, opt, loader = _dropout_run(99, 98)
     checkpoint = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz")
     start = resume_training(checkpoint, model, opt, None, loader, tmp_path / "resumed")
     assert start == 1
-    fit(model, opt, loader, 2, run_dir=tmp_path / "resumed", start_epoch=start, progress=False,
-        log=None)
+    fit(model, opt, loader, 2, start_epoch=start, progress=False, log=None,
+        on_epoch_end=_writes_to(tmp_path / "resumed", model, opt, loader))
 
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint.npz").model_state
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoint.npz").model_state
@@ -85,7 +103,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
     model, opt, loader = _dropout_run(1, 1)
-    fit(model, opt, loader, 2, run_dir=tmp_path, progress=False, log=None)
+    fit(model, opt, loader, 2, on_epoch_end=_writes_to(tmp_path, model, opt, loader),
+        progress=False, log=None)
     # a crash after logging epoch 3 but before its checkpoint was written
     append_metrics(tmp_path / "metrics.csv", {**read_metrics(tmp_path)[-1], "epoch": 3})
     checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
@@ -129,7 +148,104 @@ def test_generator_states_of_other_bit_generators_round_trip_through_json():
 
 def test_resume_with_a_loader_that_cannot_restore_its_shuffling_state(tmp_path):
     model, opt, loader = _dropout_run(1, 1)
-    fit(model, opt, loader, 1, run_dir=tmp_path, progress=False, log=None)
+    fit(model, opt, loader, 1, on_epoch_end=_writes_to(tmp_path, model, opt, loader),
+        progress=False, log=None)
     checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
     with pytest.raises(ValueError, match="cannot restore"):
         resume_training(checkpoint, model, opt, None, list(loader), tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# fit and evaluate refuse a loader that yields no batches, instead of reporting a loss of 0 and an
+# accuracy of 0% for work that never happened.
+
+
+EMPTY = TensorDataset(np.zeros((0, 4), dtype=np.float32), np.zeros(0, dtype=np.int64))
+SMALL = TensorDataset(np.zeros((3, 4), dtype=np.float32), np.zeros(3, dtype=np.int64))
+
+
+def test_evaluate_on_an_empty_loader_raises():
+    with pytest.raises(ValueError, match="evaluate: the loader yields no batches"):
+        evaluate(nn.Linear(4, 2), DataLoader(EMPTY, 8))
+
+
+@pytest.mark.parametrize("train, test, name", [
+    (DataLoader(EMPTY, 8), None, "loader"),
+    (DataLoader(SMALL, 8, drop_last=True), None, "loader"),
+    (DataLoader(SMALL, 8), DataLoader(EMPTY, 8), "test loader"),
+])
+def test_fit_on_an_empty_loader_raises(train, test, name):
+    model = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match=f"fit: the {name} yields no batches"):
+        fit(model, optim.SGD(model.parameters(), lr=0.1), train, 1, test, progress=False, log=None)
+
+
+# ------------------------------------------------------------------------------------------------
+# A loss that becomes NaN or inf stops training before the bad update, and the last good
+# checkpoint is never overwritten with non-finite weights.
+
+
+# the forward pass warns about the NaN it computes; the error is what these tests check
+IGNORE_NAN_WARNINGS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def _data(n=32):
+    rng = np.random.default_rng(0)
+    return TensorDataset(rng.standard_normal((n, 4)).astype(np.float32), rng.integers(0, 3, n))
+
+
+@IGNORE_NAN_WARNINGS
+def test_a_nan_loss_stops_fit_and_keeps_the_last_checkpoint(tmp_path):
+    model = nn.Linear(4, 3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    dataset = _data()
+    loader = DataLoader(dataset, 8)
+    keep = EpochWriter(RunFolder(tmp_path), {}).hook(model, optimizer, None, loader)
+    fit(model, optimizer, loader, 1, progress=False, log=None, on_epoch_end=keep)
+    saved = (tmp_path / "checkpoint.npz").read_bytes()
+    weights = model.weight.data.copy()
+    dataset.arrays[0][12] = np.nan  # the second batch of the next epoch
+    with pytest.raises(NonFiniteLossError, match=r"the loss became nan in epoch 2, batch 2 of 4: "
+                                                 r"training stopped \(a smaller"):
+        fit(model, optimizer, loader, 1, start_epoch=1, progress=False, log=None, on_epoch_end=keep)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == saved
+    assert np.all(np.isfinite(model.weight.data))
+    assert not np.array_equal(model.weight.data, weights)  # batch 1 of epoch 2 did train
+
+
+@IGNORE_NAN_WARNINGS
+def test_train_step_takes_no_step_on_an_infinite_loss():
+    model = nn.Linear(4, 3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    before = model.weight.data.copy()
+    x, y = _data(2).arrays
+    x = x.copy()
+    x[0, 0] = np.inf
+    with pytest.raises(NonFiniteLossError, match="the loss became (nan|inf)"):
+        train_step(model, optimizer, tensor(x), tensor(y))
+    np.testing.assert_array_equal(model.weight.data, before)
+
+
+@IGNORE_NAN_WARNINGS
+def test_weights_that_overflow_are_not_checkpointed(tmp_path):
+    model = nn.Linear(4, 3)
+    optimizer = optim.SGD(model.parameters(), lr=1e300)  # one step overflows float32
+    loader = DataLoader(_data(8), 8)
+    with pytest.raises(NonFiniteLossError, match="parameter (weight|bias) became non-finite in epoch 1"):
+        fit(model, optimizer, loader, 1, progress=False, log=None,
+            on_epoch_end=EpochWriter(RunFolder(tmp_path), {}).hook(model, optimizer))
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+@IGNORE_NAN_WARNINGS
+def test_the_command_line_stops_a_diverging_run_with_exit_status_1(tmp_path, capsys):
+    from tinymin.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e300", "--epochs", "2",
+                 "--out", str(run), "--train-limit", "64", "--test-limit", "32", "--batch-size",
+                 "32", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and "training stopped" in err and "became" in err
+    assert f"training stopped; {run / 'checkpoint.npz'} is left as it was" in err
+    assert not (run / "checkpoint.npz").exists()

@@ -25,23 +25,17 @@ from tinymin.functions import (
     arange,
     argmax,
     cat,
-    chunk,
     clamp,
     clip,
     exp,
-    expand,
     eye,
-    flatten,
     from_numpy,
     full,
     linspace,
     log,
-    logsumexp,
     matmul,
     max,
-    maximum,
     mean,
-    minimum,
     ones,
     ones_like,
     permute,
@@ -49,9 +43,7 @@ from tinymin.functions import (
     randint,
     randn,
     randn_like,
-    repeat,
     reshape,
-    split,
     sqrt,
     stack,
     sum,
@@ -62,7 +54,17 @@ from tinymin.functions import (
     zeros_like,
 )
 from tinymin.gradcheck import gradcheck
-from tinymin.nn.functional import relu, sigmoid, softmax, tanh
+from tinymin.ops.activation import relu, sigmoid, softmax, tanh
+from tinymin.ops.composite import (
+    chunk,
+    expand,
+    flatten,
+    logsumexp,
+    maximum,
+    minimum,
+    repeat,
+    split,
+)
 from tinymin.random import get_rng_state, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.trace import trace

@@ -214,11 +214,21 @@ def _requires_grad(value: Any) -> bool:
     return bool(getattr(value, "requires_grad", False))
 
 
-def _unwrap(value: Any) -> Any:
+# Function.apply builds Tensors, and tensor.py is built on this module, so the three
+# functions that need the Tensor class look it up when called: the one link upwards
+# inside the engine, and the only place where ops find the Tensor class.
+def unwrap(value: Any) -> Any:
     """A Tensor becomes its numpy array; anything else passes through."""
     from tinymin.tensor import Tensor
 
     return value.data if isinstance(value, Tensor) else value
+
+
+def as_tensor(value: Any) -> Tensor:
+    """``value`` itself if it is a Tensor, else a new Tensor of it (tinymin's dtype rules)."""
+    from tinymin.tensor import Tensor
+
+    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 class Function:
@@ -316,7 +326,7 @@ def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
                 f"this tensor has shape {root.shape}, pass gradient= of that shape"
             )
         return np.ones_like(root.data)
-    grad = np.asarray(_unwrap(gradient), dtype=root.data.dtype)
+    grad = np.asarray(unwrap(gradient), dtype=root.data.dtype)
     if grad.shape != root.shape:
         raise ValueError(f"backward: gradient shape {grad.shape} != tensor shape {root.shape}")
     return grad

@@ -3,7 +3,7 @@
 Each sub-command is one function taking the parsed arguments: it checks them, calls
 the library and prints. The work itself lives in the library: ``train`` in
 :mod:`tinymin.experiment` (build, then run), ``convert`` in
-:func:`tinymin.minconv.convert.convert_checkpoint`, ``plot`` in :mod:`tinymin.viz`,
+:func:`tinymin.conversion.convert_checkpoint`, ``plot`` in :mod:`tinymin.viz`,
 ``exercise`` in :mod:`tinymin.exercises`.
 """
 
@@ -152,8 +152,8 @@ def _add_eval_parser(sub) -> None:
 
 
 def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
-    """The choices of :func:`tinymin.minconv.convert.calibrate_min` (convert, train --calibrate)."""
-    from tinymin.minconv.convert import DEFAULT_FIT_MAX_K
+    """The choices of :func:`tinymin.minconv.calibrate.calibrate_min` (convert, train --calibrate)."""
+    from tinymin.minconv.calibrate import DEFAULT_FIT_MAX_K
 
     parser.add_argument("--fit-max-k", type=_non_negative_int, default=DEFAULT_FIT_MAX_K,
                         help="fit the thresholds one by one in the min layers whose receptive "
@@ -282,8 +282,8 @@ def cmd_table1(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    """Exact checkpoint -> min model (:func:`tinymin.minconv.convert.convert_checkpoint`)."""
-    from tinymin.minconv.convert import convert_checkpoint
+    """Exact checkpoint -> min model (:func:`tinymin.conversion.convert_checkpoint`)."""
+    from tinymin.conversion import convert_checkpoint
 
     reconstruct = args.reconstruct is not None
     if reconstruct and (args.shared_gain or args.linear_correction):

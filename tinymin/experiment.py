@@ -3,12 +3,16 @@
 The command is three steps, each in one place:
 
 1. **parse** the options (:mod:`tinymin.cli`);
-2. **build** what they describe, :meth:`TrainingRun.build`: the seeded data splits,
-   the model, the optimizer and scheduler, the loaders, and the run's state: weights
-   copied from ``--init-from`` (and ``--calibrate``-d), or the checkpoint of the run
-   being resumed;
-3. **run** it, :meth:`TrainingRun.run`: ``config.json``, then :func:`tinymin.train.fit`
-   writing ``metrics.csv``, ``scales.csv`` and ``checkpoint.npz`` every epoch.
+2. **build** what they describe, in two parts. The :class:`StartingState`, the same on
+   both engines: the run folder, the seeded data splits, the model and its weights
+   (copied from ``--init-from`` and ``--calibrate``-d, or the checkpoint of the run
+   being resumed). Then the engine's own parts: :meth:`TrainingRun.build` adds
+   tinymin's optimizer, scheduler and loaders (:mod:`tinymin.torch.experiment`
+   torch's);
+3. **run** it, :meth:`TrainingRun.run`: ``config.json``, then :func:`tinymin.train.fit`,
+   which computes, and after every epoch the run's :class:`EpochWriter`, which writes
+   ``scales.csv``, ``metrics.csv`` and ``checkpoint.npz`` (the torch engine's run uses
+   the same writer).
 
 The run folder and every file in it belong to one :class:`~tinymin.run_folder.RunFolder`.
 """
@@ -26,18 +30,28 @@ from tinymin import optim
 from tinymin.checkpoint import Checkpoint, CheckpointError
 from tinymin.data import DataLoader, Dataset, random_subset
 from tinymin.data.catalog import DatasetInfo, load_splits
-from tinymin.minconv.convert import calibrate_min, recalibrate_running_statistics
+from tinymin.minconv.calibrate import calibrate_min, recalibrate_running_statistics
 from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
 from tinymin.minconv.layer import min_layers
 from tinymin.models import build_model
 from tinymin.nn import Module
 from tinymin.run_folder import RunFolder, init_from
-from tinymin.train import fit, resume_training
+from tinymin.train import (
+    EpochEnd,
+    NonFiniteLossError,
+    fit,
+    format_epoch,
+    resume_training,
+    rng_states,
+    training_stopped,
+)
 
 Log = Callable[[str], None]
 
 #: Test images whose min-layer statistics go to ``scales.csv`` after every epoch.
 SCALE_PROBE_IMAGES = 128
+#: Images per batch when a run evaluates its test set (either engine, per process).
+TEST_BATCH_SIZE = 256
 
 #: The options that may differ from the saved run's when it is resumed: more
 #: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
@@ -128,8 +142,13 @@ def plain_options(options: Any) -> dict[str, Any]:
 
 
 @dataclass
-class TrainingRun:
-    """Everything one training run needs, built by :meth:`build` and run by :meth:`run`.
+class StartingState:
+    """What a run starts from, on either engine: the options, the seeded data splits,
+    the tinymin model with its starting weights, the run folder, and the epoch it
+    starts after. Built by :meth:`build`, brought to its weights by :meth:`initialise`
+    (``--init-from``, ``--calibrate``) and :meth:`resume` (``--resume``). Each engine
+    adds its own optimizer, scheduler and loaders (:class:`TrainingRun`,
+    :class:`tinymin.torch.experiment.TorchTrainingRun`).
 
     ``options`` are the parsed ``train`` options (an ``argparse.Namespace``: ``model``,
     ``data``, ``conv``, ``epochs``, ``out``, ``resume``, ``init_from``, ...; see
@@ -139,27 +158,23 @@ class TrainingRun:
     options: Any
     model: Module
     model_config: dict[str, Any]
-    optimizer: Any
-    scheduler: Any
     train_set: Dataset
     test_set: Dataset
-    train_loader: DataLoader
-    test_loader: DataLoader
     folder: RunFolder | None
+    resumed: Checkpoint | None = None
     start_epoch: int = 0
 
-    # ------------------------------------------------------------------------ build
     @classmethod
-    def build(cls, options: Any, log: Log = print) -> TrainingRun:
-        """Seed, load the data, build model/optimizer/scheduler/loaders, then bring the
-        model to its starting state (``--init-from``, ``--calibrate``, ``--resume``).
+    def build(cls, options: Any) -> StartingState:
+        """Check the run folder (and the options of a resumed run), seed, load the data,
+        build the model.
 
         Raises
         ------
         ValueError
-            With a message naming the option, for options that do not fit the model,
-            the checkpoint or the run being resumed (CheckpointError, a ValueError, for
-            an unreadable checkpoint).
+            With a message naming the option, for options that do not fit the run being
+            resumed or a folder that already holds another run (CheckpointError, a
+            ValueError, for an unreadable checkpoint).
         """
         resumed = cls._resumed_checkpoint(options) if options.resume else None
         if options.out and not options.resume and RunFolder(options.out).holds_run():
@@ -174,19 +189,8 @@ class TrainingRun:
         test_set = random_subset(test_set, options.test_limit, options.seed + 1)
         config = model_config(options, info)
         model = build_model(config["name"], **{k: v for k, v in config.items() if k != "name"})
-        optimizer = make_optimizer(options.optimizer, model.parameters(), options.lr,
-                                   options.momentum, options.weight_decay)
-        run = cls(options, model, config, optimizer,
-                  make_scheduler(options.scheduler, optimizer, options.epochs), train_set,
-                  test_set, DataLoader(train_set, options.batch_size, shuffle=True,
-                                       seed=options.seed),
-                  DataLoader(test_set, 256), RunFolder(options.out) if options.out else None)
-        source_conv = run._start_from(options.init_from, log) if options.init_from else None
-        if options.calibrate:
-            run._calibrate(source_conv, log)
-        if resumed is not None:
-            run._resume(resumed, log)
-        return run
+        return cls(options, model, config, train_set, test_set,
+                   RunFolder(options.out) if options.out else None, resumed)
 
     @staticmethod
     def _resumed_checkpoint(options: Any) -> Checkpoint:
@@ -198,7 +202,22 @@ class TrainingRun:
         check_resume_options(checkpoint, options)
         return checkpoint
 
-    def _start_from(self, path: str, log: Log) -> str | None:
+    def make_train_loader(self) -> DataLoader:
+        """tinymin's shuffling train loader (seeded by ``--seed``)."""
+        return DataLoader(self.train_set, self.options.batch_size, shuffle=True,
+                          seed=self.options.seed)
+
+    def initialise(self, log: Log, train_loader: DataLoader | None = None) -> None:
+        """``--init-from`` and ``--calibrate``. ``train_loader``: the batches that
+        re-estimate the min layers' statistics after a copy that lacks them (tinymin's
+        engine passes its own loader; by default a fresh one)."""
+        options = self.options
+        source_conv = (self._start_from(options.init_from, log, train_loader)
+                       if options.init_from else None)
+        if options.calibrate:
+            self._calibrate(source_conv, log)
+
+    def _start_from(self, path: str, log: Log, train_loader: DataLoader | None) -> str | None:
         """Copy weights from a checkpoint (exact -> min transfer keeps shapes); returns
         the checkpoint's ``conv`` ("exact" or "min")."""
         checkpoint, missing = init_from(self.model, path, self.model_config)
@@ -207,12 +226,13 @@ class TrainingRun:
         if any(key.endswith("running_abs_mean") for key in missing):
             # mu_x_hat still holds its initial value after the copy
             # (docs/guides/minconv_math.rst, section 6).
-            recalibrate_running_statistics(self.model, self.train_loader, max_batches=20)
+            recalibrate_running_statistics(self.model, train_loader or self.make_train_loader(),
+                                           max_batches=20)
         return checkpoint.config.get("model", {}).get("conv")
 
     def _calibrate(self, source_conv: str | None, log: Log) -> None:
         """Fit the copied min layers to the exact ones they replace (tinymin's extension
-        of the paper's transfer: :func:`tinymin.minconv.convert.calibrate_min`)."""
+        of the paper's transfer: :func:`tinymin.minconv.calibrate.calibrate_min`)."""
         options = self.options
         if not options.init_from or not min_layers(self.model):
             raise ValueError("--calibrate needs --conv min and --init-from an exact checkpoint")
@@ -229,50 +249,165 @@ class TrainingRun:
                                    linear_correction=options.linear_correction, seed=options.seed):
             log("  calibrated " + str(layer))
 
-    def _resume(self, checkpoint: Checkpoint, log: Log) -> None:
+    def resume(self, log: Log, optimizer=None, scheduler=None, train_loader=None) -> None:
+        """``--resume``: the saved weights and generators, the log rows after the saved
+        epoch dropped (:func:`tinymin.train.resume_training`), and the states of the
+        tinymin ``optimizer``, ``scheduler`` and ``train_loader`` given (the torch engine
+        restores its own). Nothing to do for a new run."""
+        checkpoint = self.resumed
+        if checkpoint is None:
+            return
         try:
-            self.start_epoch = resume_training(checkpoint, self.model, self.optimizer,
-                                               self.scheduler, self.train_loader, self.folder.path)
+            self.start_epoch = resume_training(checkpoint, self.model, optimizer, scheduler,
+                                               train_loader, self.folder.path)
         except (RuntimeError, ValueError) as exc:  # weights or optimizer state that do not fit
-            raise CheckpointError(f"{checkpoint.path}: cannot resume this run from it ({exc}); "
-                                  "check --model, --conv and --data") from None
+            raise unresumable(checkpoint, exc) from None
         log(f"resuming {self.options.out} after epoch {self.start_epoch}")
 
-    # -------------------------------------------------------------------------- run
+    @property
+    def epochs_left(self) -> int:
+        """The epochs :func:`~tinymin.train.fit` still has to train."""
+        return self.options.epochs - self.start_epoch
+
     @property
     def config(self) -> dict[str, Any]:
         """What ``config.json`` and every checkpoint of the run record."""
         return {"model": self.model_config, "data": self.options.data,
                 "train_args": plain_options(self.options)}
 
+    def describe(self) -> str:
+        """The first line a run prints (each engine may add to it)."""
+        options = self.options
+        return (f"training {options.model} ({options.conv} conv) on {options.data}: "
+                f"{len(self.train_set)} train / {len(self.test_set)} test images, "
+                f"{options.epochs} epochs")
+
+    def epoch_writer(self, config: dict[str, Any], log: Log) -> EpochWriter:
+        """The run's :class:`EpochWriter` into its folder (``config``: what checkpoints
+        record); min models also get a ``scales.csv`` probe of the test set."""
+        probe = None
+        if self.folder is not None and min_layers(self.model):
+            count = min(SCALE_PROBE_IMAGES, len(self.test_set))
+            probe = np.stack([self.test_set[i][0] for i in range(count)])
+        return EpochWriter(self.folder, config, probe, log)
+
+
+def unresumable(checkpoint: Checkpoint, exc: Exception) -> CheckpointError:
+    """The error of a checkpoint whose weights or optimizer state do not fit the run."""
+    return CheckpointError(f"{checkpoint.path}: cannot resume this run from it ({exc}); "
+                           "check --model, --conv and --data")
+
+
+@dataclass
+class EpochWriter:
+    """What a run does after each epoch, on either engine, in this order: a
+    ``scales.csv`` row (min models: each layer's mu_x_hat, mu_w and correlation with the
+    exact convolution on ``probe``), a ``metrics.csv`` row, ``checkpoint.npz``, then the
+    epoch's line to ``log``. Without a folder only the line is logged.
+
+    ``folder`` and ``config`` (what every checkpoint records) belong to the run; each
+    engine passes what it trained (:meth:`write`).
+    """
+
+    folder: RunFolder | None
+    config: dict[str, Any]
+    probe: np.ndarray | None = None
+    log: Log | None = None
+
+    def write(self, epoch: int, row: dict[str, float], model, optimizer, scheduler,
+              extra: Callable[[], dict[str, np.ndarray]],
+              tinymin_model: Callable[[], Module]) -> None:
+        """Write epoch ``epoch`` (``row``: its metrics). ``model``, ``optimizer`` and
+        ``scheduler`` go into the checkpoint as they are (anything with a numpy
+        ``state_dict()``), with ``extra()``: the random generators, read as the
+        checkpoint is written (after the scales, whose tinymin copy of a torch model
+        draws its initial weights). ``tinymin_model()`` gives the tinymin model the
+        scales are measured on (called only for min models)."""
+        if self.folder is not None:
+            if self.probe is not None:
+                self.folder.log_scales(self._scales_row(epoch, tinymin_model()))
+            self.folder.log_epoch(row)
+            self.folder.save(model, self.config, epoch, optimizer, scheduler, extra=extra())
+        if self.log is not None:
+            self.log(format_epoch(row))
+
+    def hook(self, model: Module, optimizer, scheduler=None, train_loader=None) -> EpochEnd:
+        """``on_epoch_end`` for :func:`tinymin.train.fit` (tinymin's engine): each epoch
+        writes ``model``, ``optimizer``, ``scheduler`` and the random generators (the
+        train loader's included, so the run resumes bit-exact)."""
+
+        def on_epoch_end(epoch: int, row: dict[str, float]) -> None:
+            self.write(epoch, row, model, optimizer, scheduler, lambda: rng_states(train_loader),
+                       lambda: model)
+
+        return on_epoch_end
+
+    def _scales_row(self, epoch: int, model: Module) -> dict[str, Any]:
+        model.eval()
+        row = {"epoch": epoch, **scale_snapshot(model)}
+        for diag in layer_diagnostics(model, self.probe):
+            row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
+        return row
+
+
+@dataclass
+class TrainingRun:
+    """One run on tinymin's engine: its :class:`StartingState` (``start``) with the
+    tinymin optimizer, scheduler and loaders that train it."""
+
+    start: StartingState
+    optimizer: Any
+    scheduler: Any
+    train_loader: DataLoader
+    test_loader: DataLoader
+
+    # ------------------------------------------------------------------------ build
+    @classmethod
+    def build(cls, options: Any, log: Log = print) -> TrainingRun:
+        """Seed, load the data, build model/optimizer/scheduler/loaders, then bring the
+        model to its starting state (``--init-from``, ``--calibrate``, ``--resume``).
+
+        Raises
+        ------
+        ValueError
+            With a message naming the option, for options that do not fit the model,
+            the checkpoint or the run being resumed (CheckpointError, a ValueError, for
+            an unreadable checkpoint).
+        """
+        start = StartingState.build(options)
+        optimizer = make_optimizer(options.optimizer, start.model.parameters(), options.lr,
+                                   options.momentum, options.weight_decay)
+        scheduler = make_scheduler(options.scheduler, optimizer, options.epochs)
+        run = cls(start, optimizer, scheduler, start.make_train_loader(),
+                  DataLoader(start.test_set, TEST_BATCH_SIZE))
+        start.initialise(log, run.train_loader)
+        start.resume(log, optimizer, scheduler, run.train_loader)
+        return run
+
+    @property
+    def model(self) -> Module:
+        return self.start.model
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` and every checkpoint of the run record."""
+        return self.start.config
+
+    # -------------------------------------------------------------------------- run
     def run(self, log: Log = print) -> list[dict[str, float]]:
         """Train the remaining epochs; returns one metrics dict per epoch trained."""
-        options, config = self.options, self.config
-        if self.folder is not None:
-            self.folder.write_config(config)
-        log(f"training {options.model} ({options.conv} conv) on {options.data}: "
-            f"{len(self.train_set)} train / {len(self.test_set)} test images, "
-            f"{options.epochs} epochs")
-        epochs = options.epochs - self.start_epoch if options.resume else options.epochs
-        return fit(self.model, self.optimizer, self.train_loader, epochs, self.test_loader,
-                   self.scheduler, run_dir=self.folder.path if self.folder else None,
-                   config=config, start_epoch=self.start_epoch, progress=not options.no_progress,
-                   log=log, on_epoch_end=self._scale_logger())
-
-    def _scale_logger(self) -> Callable[[int, Module], None] | None:
-        """For min models with a run folder: log mu_x_hat, mu_w and each layer's
-        correlation with the exact convolution to ``scales.csv`` after every epoch."""
-        if self.folder is None or not min_layers(self.model):
-            return None
-        folder = self.folder
-        count = min(SCALE_PROBE_IMAGES, len(self.test_set))
-        probe = np.stack([self.test_set[i][0] for i in range(count)])
-
-        def log_scales(epoch: int, model: Module) -> None:
-            model.eval()
-            row = {"epoch": epoch, **scale_snapshot(model)}
-            for diag in layer_diagnostics(model, probe):
-                row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
-            folder.log_scales(row)
-
-        return log_scales
+        start, config = self.start, self.config
+        if start.folder is not None:
+            start.folder.write_config(config)
+        log(start.describe())
+        writer = start.epoch_writer(config, log)
+        try:
+            return fit(self.model, self.optimizer, self.train_loader, start.epochs_left,
+                       self.test_loader, self.scheduler, start_epoch=start.start_epoch,
+                       progress=not start.options.no_progress, log=None,
+                       on_epoch_end=writer.hook(self.model, self.optimizer, self.scheduler,
+                                                self.train_loader))
+        except NonFiniteLossError as error:
+            if start.folder is None:
+                raise
+            raise training_stopped(error.reason, start.folder.checkpoint_path) from None

@@ -2,8 +2,8 @@
 
 ``t.data`` is the numpy array, ``t.grad`` the gradient (a numpy array, or None),
 ``t.grad_fn`` the graph node (:class:`~tinymin.autograd.Context`) of the operation
-that produced ``t``. Every method below is one primitive op from :mod:`tinymin.ops`
-or a short composition of them.
+that produced ``t``. Every method below is one op from :mod:`tinymin.ops` (a
+primitive, a composite or an activation) or a short composition of them.
 """
 
 from __future__ import annotations
@@ -14,36 +14,14 @@ from typing import Any
 import numpy as np
 
 from tinymin import autograd, ops
+from tinymin._arrays import broadcasts_to, reduction_args, shape_args, to_array
+from tinymin.ops import activation, composite
 from tinymin.ops.reduction import normalize_axes
 
 #: What ``Tensor.max(dim=...)`` returns, as ``torch.return_types.max`` does.
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 _FLOAT_TYPES = (np.float16, np.float32, np.float64)
-
-
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert ``data`` to a numpy array with tinymin's dtype rules (no copy if possible).
-
-    Python floats become float32 (the default); numpy float arrays keep float32 or
-    float64 (float16 is widened to float32); integers and booleans keep their type.
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    array = np.asarray(data, dtype=dtype)
-    if dtype is not None:
-        return array
-    if array.dtype == np.float64 and not _is_float64_source(data):
-        return array.astype(np.float32)
-    if array.dtype == np.float16:
-        return array.astype(np.float32)
-    if array.dtype == object:
-        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data")
-    return array
-
-
-def _is_float64_source(data: Any) -> bool:
-    return isinstance(data, (np.ndarray, np.floating)) and data.dtype == np.float64
 
 
 class Tensor:
@@ -63,7 +41,7 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _to_array(data, dtype)
+        self.data: np.ndarray = to_array(data.data if isinstance(data, Tensor) else data, dtype)
         if requires_grad and self.data.dtype not in _FLOAT_TYPES:
             raise TypeError(
                 f"tensor: only floating-point tensors can require grad, got {self.data.dtype}"
@@ -142,7 +120,7 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (the gradient is converted back)."""
-        return AsTypeFunction.apply(self, np.dtype(dtype))
+        return ops.AsTypeFunction.apply(self, np.dtype(dtype))
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -317,46 +295,36 @@ class Tensor:
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise larger of ``self`` and ``other``; see :func:`tinymin.maximum`."""
-        return functions.maximum(self, other)
+        return composite.maximum(self, other)
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise smaller of ``self`` and ``other``; see :func:`tinymin.minimum`."""
-        return functions.minimum(self, other)
+        return composite.minimum(self, other)
 
     def relu(self) -> Tensor:
-        """:math:`\\max(x, 0)`; see :func:`tinymin.nn.functional.relu`."""
-        from tinymin.nn import functional as F  # nn is built on this file
-
-        return F.relu(self)
+        """:math:`\\max(x, 0)`; see :func:`tinymin.ops.activation.relu`."""
+        return activation.relu(self)
 
     def sigmoid(self) -> Tensor:
-        """:math:`1/(1+e^{-x})`; see :func:`tinymin.nn.functional.sigmoid`."""
-        from tinymin.nn import functional as F
-
-        return F.sigmoid(self)
+        """:math:`1/(1+e^{-x})`; see :func:`tinymin.ops.activation.sigmoid`."""
+        return activation.sigmoid(self)
 
     def tanh(self) -> Tensor:
-        """:math:`\\tanh x`; see :func:`tinymin.nn.functional.tanh`."""
-        from tinymin.nn import functional as F
-
-        return F.tanh(self)
+        """:math:`\\tanh x`; see :func:`tinymin.ops.activation.tanh`."""
+        return activation.tanh(self)
 
     def softmax(self, dim: int = -1) -> Tensor:
-        """:math:`e^{x_i} / \\sum_j e^{x_j}` along ``dim``; see :func:`tinymin.nn.functional.softmax`."""
-        from tinymin.nn import functional as F
-
-        return F.softmax(self, dim)
+        """:math:`e^{x_i} / \\sum_j e^{x_j}` along ``dim``; see :func:`tinymin.ops.activation.softmax`."""
+        return activation.softmax(self, dim)
 
     def log_softmax(self, dim: int = -1) -> Tensor:
         """:math:`x_i - \\log \\sum_j e^{x_j}` along ``dim``; see
-        :func:`tinymin.nn.functional.log_softmax`."""
-        from tinymin.nn import functional as F
-
-        return F.log_softmax(self, dim)
+        :func:`tinymin.ops.activation.log_softmax`."""
+        return activation.log_softmax(self, dim)
 
     def clone(self) -> Tensor:
         """A copy with its own memory that stays in the graph (the gradient passes through)."""
-        return AsTypeFunction.apply(self, self.dtype)  # astype always copies
+        return ops.AsTypeFunction.apply(self, self.dtype)  # astype always copies
 
     def contiguous(self) -> Tensor:
         """This tensor if its data is C-contiguous, else a C-contiguous copy (in the graph)."""
@@ -366,33 +334,28 @@ class Tensor:
     def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor:
         """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default."""
-        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
+        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         return ops.SumFunction.apply(self, dim, keepdim)
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
              keepdims: bool | None = None) -> Tensor:
         """Arithmetic mean: ``sum / count`` over the reduced axes."""
-        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
+        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         axes = normalize_axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
         return self.sum(dim, keepdim) / count
 
     def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-        """Variance :math:`\\frac{1}{n}\\sum (x - \\bar x)^2` over the ``n`` reduced elements;
-        ``unbiased=True`` divides by :math:`n - 1`, PyTorch's default (not tinymin's)."""
-        axes = normalize_axes(dim, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
-        centred = self - self.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim) / (count - 1 if unbiased else count)
+        """Variance over ``dim``, biased by default; see :func:`tinymin.ops.composite.var`."""
+        return composite.var(self, dim, keepdim, unbiased)
 
     def std(self, dim: Any = None, keepdim: bool = False, unbiased: bool = False) -> Tensor:
-        """Standard deviation :math:`\\sqrt{\\operatorname{var}}`, biased by default as
-        :meth:`var` is (PyTorch divides by :math:`n - 1` unless told otherwise)."""
-        return self.var(dim, keepdim, unbiased).sqrt()
+        """Standard deviation, biased by default; see :func:`tinymin.ops.composite.std`."""
+        return composite.std(self, dim, keepdim, unbiased)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """:math:`\\log \\sum e^{x}` along ``dim``, overflow-free; see :func:`tinymin.logsumexp`."""
-        return functions.logsumexp(self, dim, keepdim)
+        return composite.logsumexp(self, dim, keepdim)
 
     def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Whether every element (along ``dim``) is non-zero; a bool tensor, no gradient."""
@@ -409,7 +372,7 @@ class Tensor:
         With numpy's ``axis=`` (or a tuple of dims) only the values are returned.
         """
         with_indices = isinstance(dim, (int, np.integer)) and axis is None
-        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
+        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         values = ops.MaxFunction.apply(self, dim, keepdim)
         if not with_indices:
             return values
@@ -419,7 +382,7 @@ class Tensor:
             keepdims: bool | None = None) -> Tensor | MaxResult:
         """Smallest element, computed as ``-max(-x)``; same return rules as :meth:`max`."""
         with_indices = isinstance(dim, (int, np.integer)) and axis is None
-        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
+        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         values = -ops.MaxFunction.apply(-self, dim, keepdim)
         if not with_indices:
             return values
@@ -435,24 +398,18 @@ class Tensor:
 
     # -------------------------------------------------------------- reshaping
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.ReshapeFunction.apply(self, _shape_args(shape))
+        return ops.ReshapeFunction.apply(self, shape_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         """Same as :meth:`reshape` (numpy decides whether a copy is needed)."""
-        return ops.ReshapeFunction.apply(self, _shape_args(shape))
+        return ops.ReshapeFunction.apply(self, shape_args(shape))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        """Merge the axes ``start_dim..end_dim`` into one."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
-        if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        merged = int(np.prod(self.shape[start : end + 1]))
-        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
+        """Merge the axes ``start_dim..end_dim`` into one; see :func:`tinymin.flatten`."""
+        return composite.flatten(self, start_dim, end_dim)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.PermuteFunction.apply(self, _shape_args(dims))
+        return ops.PermuteFunction.apply(self, shape_args(dims))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (the last two by default)."""
@@ -469,19 +426,19 @@ class Tensor:
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` (``-1`` keeps a size); see :func:`tinymin.expand`."""
-        return functions.expand(self, *sizes)
+        return composite.expand(self, *sizes)
 
     def repeat(self, *repeats: Any) -> Tensor:
         """Tile ``repeats[i]`` copies along each dim; see :func:`tinymin.repeat`."""
-        return functions.repeat(self, *repeats)
+        return composite.repeat(self, *repeats)
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """Cut into pieces along ``dim``; see :func:`tinymin.split`."""
-        return functions.split(self, split_size_or_sections, dim)
+        return composite.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Cut into ``chunks`` nearly equal pieces along ``dim``; see :func:`tinymin.chunk`."""
-        return functions.chunk(self, chunks, dim)
+        return composite.chunk(self, chunks, dim)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy and torch name)
@@ -525,20 +482,6 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
 
-class AsTypeFunction(autograd.Function):
-    """Change the dtype; the gradient goes back in the input's dtype."""
-
-    @staticmethod
-    def forward(ctx: autograd.Context, a, dtype):
-        ctx.save_for_backward(a.dtype)
-        return a.astype(dtype)
-
-    @staticmethod
-    def backward(ctx: autograd.Context, grad):
-        (dtype,) = ctx.saved_tensors
-        return (grad.astype(dtype), None)
-
-
 def _index_of(argfunction, data: np.ndarray, dim: int | None, keepdim: bool) -> Tensor:
     out = argfunction(data, axis=dim)
     if keepdim and dim is not None:
@@ -550,38 +493,7 @@ def _data(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Whether an array of ``shape`` broadcasts to exactly ``target``."""
-    try:
-        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
-    except ValueError:
-        return False
-
-
 def _unwrap_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_data(i) for i in index)
     return _data(index)
-
-
-def _shape_args(args: tuple) -> tuple[int, ...]:
-    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
-
-
-def _reduction_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None):
-    """Reconcile PyTorch's ``dim``/``keepdim`` with numpy's ``axis``/``keepdims``."""
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("pass either dim= or axis=, not both")
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    return dim, keepdim
-
-
-# functions.py builds on Tensor, so it is imported once Tensor exists; the methods
-# above that delegate to it (maximum, expand, split, ...) look it up when called.
-from tinymin import functions  # noqa: E402

@@ -1,6 +1,8 @@
 """The training loop, written out: small functions a notebook can call one by one.
 
-What a run writes to its folder (metrics, checkpoints) is :mod:`tinymin.run_folder`'s job.
+``fit`` computes; it writes no files. What a run writes to its folder after each epoch
+(metrics, scales, checkpoint) is the run's job: :class:`tinymin.experiment.EpochWriter`,
+passed as ``on_epoch_end``, over a :class:`tinymin.run_folder.RunFolder`.
 
 >>> # model, loaders and optimizer built as in PyTorch, then:
 >>> # history = fit(model, optimizer, train_loader, epochs=3, test_loader=test_loader)
@@ -24,11 +26,16 @@ from tinymin.run_folder import RunFolder
 from tinymin.tensor import Tensor
 
 LossFn = Callable[[Tensor, Any], Tensor]
+#: ``on_epoch_end(epoch, row)``: the hook both engines' ``fit`` call after each epoch.
+EpochEnd = Callable[[int, dict[str, float]], None]
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss (or the weights) became NaN or infinite: training stops before the bad
-    update, so the weights and the last checkpoint stay finite."""
+    update, so the weights and the last checkpoint stay finite. ``reason``: what
+    happened, without the advice :func:`training_stopped` adds."""
+
+    reason: str = ""
 
 
 def _progress(iterable: Iterable, total: int, desc: str, enabled: bool):
@@ -105,24 +112,29 @@ def predict(model: nn.Module, x: np.ndarray | Tensor, batch_size: int = 256) -> 
 
 
 def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None,
-        scheduler=None, loss_fn: LossFn = F.cross_entropy, run_dir: str | Path | None = None,
-        config: dict[str, Any] | None = None, start_epoch: int = 0, progress: bool = True,
-        log: Callable[[str], None] | None = print,
-        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> list[dict[str, float]]:
-    """Train for ``epochs`` epochs, evaluating after each; returns one dict per epoch.
+        scheduler=None, *, start_epoch: int = 0, loss_fn: LossFn = F.cross_entropy,
+        progress: bool = True, log: Callable[[str], None] | None = print,
+        on_epoch_end: EpochEnd | None = None) -> list[dict[str, float]]:
+    """Train for ``epochs`` epochs after ``start_epoch``, evaluating after each; returns
+    one metrics row (:func:`epoch_row`) per epoch.
 
-    With ``run_dir``, every epoch appends a row to ``run_dir/metrics.csv`` and writes
-    ``run_dir/checkpoint.npz`` (atomically) with the random generators' states, so an
-    interrupted run can resume (:func:`resume_training`) and continue exactly as an
-    uninterrupted one would.
-    ``on_epoch_end(epoch, model)`` runs after each epoch (e.g. to log layer statistics).
+    ``fit`` computes and writes nothing: ``on_epoch_end(epoch, row)`` runs after each
+    epoch (after the scheduler's step), then ``log`` prints the row. A run that keeps
+    its files passes the run's writer here (:class:`tinymin.experiment.EpochWriter`:
+    ``metrics.csv``, ``scales.csv``, ``checkpoint.npz``); the torch engine's
+    :func:`tinymin.torch.train.fit` calls the same hook the same way.
+
+    Raises
+    ------
+    NonFiniteLossError
+        When the loss or a weight becomes NaN or infinite, before the bad update reaches
+        ``on_epoch_end`` (so a checkpoint written there stays finite).
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     _check_not_empty("fit", train_loader)
     if test_loader is not None:
         _check_not_empty("fit", test_loader, "test loader")
-    folder = RunFolder(run_dir) if run_dir is not None else None
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()
@@ -130,25 +142,28 @@ def fit(model: nn.Module, optimizer, train_loader, epochs: int, test_loader=None
             train = train_epoch(model, optimizer, train_loader, loss_fn, progress, f"epoch {epoch}")
             _check_finite_weights(model, epoch)
         except NonFiniteLossError as error:
-            kept = f"; {folder.checkpoint_path} is left as it was" if folder is not None else ""
-            raise NonFiniteLossError(f"{error}: training stopped{kept} (a smaller learning "
-                                     "rate usually helps)") from None
+            raise training_stopped(str(error)) from None
         test = evaluate(model, test_loader, loss_fn) if test_loader is not None else {}
         row = epoch_row(epoch, train, test, optimizer.param_groups[0]["lr"],
                         time.perf_counter() - start)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
-        # the callback runs before the checkpoint, so after a crash-and-resume its log
-        # rows are never missing (extra ones are dropped by resume_training)
         if on_epoch_end is not None:
-            on_epoch_end(epoch, model)
-        if folder is not None:
-            folder.log_epoch(row)
-            folder.save(model, config or {}, epoch, optimizer, scheduler, extra=rng_states(train_loader))
+            on_epoch_end(epoch, row)
         if log is not None:
             log(format_epoch(row))
     return history
+
+
+def training_stopped(reason: str, checkpoint: str | Path | None = None) -> NonFiniteLossError:
+    """The error :func:`fit` raises when ``reason`` stopped training; a run that keeps
+    a checkpoint names it (the run re-raises with ``checkpoint``)."""
+    kept = f"; {checkpoint} is left as it was" if checkpoint is not None else ""
+    error = NonFiniteLossError(f"{reason}: training stopped{kept} (a smaller learning rate "
+                               "usually helps)")
+    error.reason = reason
+    return error
 
 
 def epoch_row(epoch: int, train: dict[str, float], test: dict[str, float], lr: float,

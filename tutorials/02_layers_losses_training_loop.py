@@ -201,8 +201,10 @@ print(f"epoch 1 by hand: first batch loss {batch_losses[0]:.3f}, last {batch_los
 # :func:`tinymin.train.fit` runs exactly those four lines
 # (:func:`~tinymin.train.train_step`) over the loader each epoch, evaluates on the
 # test loader in ``eval`` mode under ``no_grad``, and returns one row of
-# metrics per epoch. (With ``run_dir=`` it also writes ``metrics.csv`` and a
-# checkpoint every epoch.)
+# metrics per epoch. It writes no files: after each epoch it calls
+# ``on_epoch_end(epoch, row)`` if you give one, and the command line gives its run's
+# writer there (:class:`tinymin.experiment.EpochWriter`: ``metrics.csv`` and a
+# checkpoint every epoch).
 history = fit(model, optimizer, train_loader, epochs=EPOCHS - 1, test_loader=test_loader,
               start_epoch=1, progress=False)
 history = [epoch1] + history

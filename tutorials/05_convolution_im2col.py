@@ -40,7 +40,7 @@ import numpy as np
 import tinymin as tm
 from tinymin import _ext
 from tinymin.nn import functional as F
-from tinymin.nn.functional import conv as conv_module
+from tinymin.ops import conv as conv_module
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
 print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
@@ -264,7 +264,7 @@ plt.show()
 # filters). For a large batch tinymin therefore never builds more than a set
 # number of bytes of ``cols`` at once (256 MiB by default): above that it walks the
 # batch in chunks of images, and the backward pass rebuilds each chunk's columns
-# instead of keeping them. :func:`~tinymin.nn.functional.conv.set_im2col_limit`
+# instead of keeping them. :func:`~tinymin.ops.conv.set_im2col_limit`
 # changes the bound and returns the old one. The result is the same; peak memory
 # (measured with :mod:`tracemalloc`, which sees numpy's allocations) drops.
 bytes_per_image = 28 * 28 * (8 * 5 * 5) * 4

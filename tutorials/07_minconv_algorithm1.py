@@ -38,11 +38,12 @@ import numpy as np
 import tinymin as tm
 from tinymin import _ext, nn
 from tinymin.data.datasets import EmbeddedMNIST
+from tinymin.minconv import MinConvSpec, MinConvState
 from tinymin.minconv import functional as A  # the named steps of Algorithm 1
 from tinymin.minconv.layer import clipped_operands
 from tinymin.minconv.operators import multiplexer
 from tinymin.nn import functional as F
-from tinymin.nn.functional.conv import conv_geometry
+from tinymin.ops.conv import conv_geometry
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
 print("mode:", "quick (TINYMIN_QUICK=1): less data, fewer steps; smoke-test numbers" if QUICK
@@ -137,9 +138,9 @@ print("y", y_steps.shape)
 # %%
 # The same thing in one call: :func:`tinymin.nn.functional.min_conv2d` (again on
 # fresh copies of the buffers). The two must agree to the last bit.
-y_fn = F.min_conv2d(tm.Tensor(x), layer.weight, layer.bias, layer.running_abs_mean.copy(),
-                    layer.num_batches_tracked.copy(), stride=1, padding=1, clip_value=T,
-                    training=True, momentum=0.1).data
+spec = MinConvSpec(stride=1, padding=1, clip_value=T, momentum=0.1)
+state = MinConvState(layer.running_abs_mean.copy(), layer.num_batches_tracked.copy())
+y_fn = F.min_conv2d(tm.Tensor(x), layer.weight, layer.bias, spec, state, training=True).data
 print("max |steps - F.min_conv2d| =", np.abs(y_steps - y_fn).max())
 
 # %%
@@ -249,9 +250,10 @@ def approx_vs_exact(conv_layer, inputs):
     """Training-mode min-conv output and the exact conv of the clipped operands."""
     ops = clipped_operands(conv_layer, inputs)  # steps 1-4, the layer's buffers untouched
     with tm.no_grad():
-        approx = F.min_conv2d(tm.Tensor(inputs), conv_layer.weight, conv_layer.bias,
-                              stride=conv_layer.stride, padding=conv_layer.padding,
-                              clip_value=conv_layer.clip_value, training=True).data
+        spec = MinConvSpec(stride=conv_layer.stride, padding=conv_layer.padding,
+                             clip_value=conv_layer.clip_value)
+        approx = F.min_conv2d(tm.Tensor(inputs), conv_layer.weight, conv_layer.bias, spec,
+                              training=True).data
         exact = F.conv2d(tm.Tensor(ops.x_c), tm.Tensor(ops.w_c), conv_layer.bias,
                          conv_layer.stride, conv_layer.padding).data
     rho = np.corrcoef(approx.ravel(), exact.ravel())[0, 1]

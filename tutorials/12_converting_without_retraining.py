@@ -43,7 +43,7 @@ import tinymin as tm
 from tinymin import optim
 from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
-from tinymin.minconv.convert import approximate_output, fit_gain_offset, relative_squared_error
+from tinymin.minconv.calibrate import approximate_output, fit_gain_offset, relative_squared_error
 from tinymin.minconv.reconstruct import layer_errors, reconstruct_min
 from tinymin.models import lenet
 from tinymin.nn import calibrate_min, convert_to_min, min_layers, recalibrate_running_statistics

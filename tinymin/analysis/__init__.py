@@ -15,7 +15,7 @@ steps, and this package measures both:
   :func:`plot_figure3b`, :func:`plot_figure3c`),
   :func:`plot_relative_error_map`, :func:`plot_table1_scatter`.
 
-Constants describing Table 1 (defined in :mod:`tinymin.analysis.statistics`):
+Constants describing Table 1 (defined in :mod:`tinymin.analysis.similarity`):
 
 ``TABLE1_ROWS``
     The six row labels, ``"N(0,1) x N(0,1)"`` to ``"U(-10,10) x U(-1,1)"``.
@@ -34,6 +34,7 @@ Examples
 >>> print(format_table1(table1(n_samples=200_000)))  # doctest: +SKIP
 """
 
+from .approximation import elementwise_relative_error, optimal_mu, relative_error, relative_error_grid
 from .figures import (
     plot_figure3,
     plot_figure3a,
@@ -43,18 +44,14 @@ from .figures import (
     plot_table1_scatter,
     save_figure,
 )
-from .statistics import (
+from .similarity import (
     PAPER_TABLE1,
     TABLE1_COLUMNS,
     TABLE1_DISTRIBUTIONS,
     TABLE1_ROWS,
-    elementwise_relative_error,
     format_table1,
     operator_correlations,
-    optimal_mu,
     pearson,
-    relative_error,
-    relative_error_grid,
     table1,
 )
 

@@ -31,18 +31,9 @@ from numpy.typing import ArrayLike
 
 from tinymin.checkpoint.atomic import atomic_file
 
-from .statistics import (
-    TABLE1_DISTRIBUTIONS,
-    TABLE1_ROWS,
-    _check_mu,
-    _check_n_samples,
-    _check_seed,
-    _check_vector,
-    _sample,
-    optimal_mu,
-    pearson,
-    relative_error_grid,
-)
+from ._checks import _check_mu, _check_n_samples, _check_seed, _check_vector
+from .approximation import optimal_mu, relative_error_grid
+from .similarity import TABLE1_DISTRIBUTIONS, TABLE1_ROWS, _sample, pearson
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -24,6 +24,7 @@ from tinymin import _ext
 from tinymin.autograd import sum_to as tinymin_sum_to
 from tinymin.exercises.checker import Case, call, expect_close, fail, numeric_gradient
 from tinymin.minconv import functional as minconv
+from tinymin.minconv.spec import MinConvSpec
 from tinymin.nn import functional as F
 
 
@@ -298,7 +299,7 @@ def _algorithm1_steps(x: np.ndarray, w: np.ndarray, clip_value: float) -> dict[s
     tx = tm.tensor(x, requires_grad=True, dtype=np.float64)
     tw = tm.tensor(w, requires_grad=True, dtype=np.float64)
     with tm.trace(keep_arrays=True) as steps:
-        y = F.min_conv2d(tx, tw, clip_value=clip_value, training=True)
+        y = F.min_conv2d(tx, tw, spec=MinConvSpec(clip_value=clip_value), training=True)
         y.backward(_rng(25).standard_normal(y.shape))
     values: dict[str, Any] = {}
     for record in steps:

@@ -22,16 +22,20 @@ Eq. 13, step 5: the approximate convolution        :func:`.functional.step5_appr
 Algorithm 1, step 6: exact backward                :func:`.functional.step6_exact_gradients`
 Eq. 15, step 7: through the clip                   :func:`.functional.step7_through_clip`
 Algorithm 1 as one autograd Function               :class:`.functional.MinConv2dFunction`,
-                                                   :class:`.functional.MinConvSpec`,
                                                    :func:`.functional.min_conv2d`
+A call's settings and a layer's buffers (both       :class:`.spec.MinConvSpec`,
+engines)                                           :class:`.spec.MinConvState`
 Steps 1-4 of a layer, for inspection               :func:`.layer.clipped_operands`
-The min-conv layer                                 :class:`.layer.MinConv2d`
+The min-conv layer                                 :class:`.layer.MinConv2d`,
+                                                   :meth:`.layer.MinConv2d.from_conv`
 Section 4.3, transfer learning                     :func:`.convert.convert_to_min`,
-                                                   :func:`.convert.recalibrate_running_statistics`
-Beyond the paper: post-training calibration        :func:`.convert.calibrate_min`,
-                                                   :func:`.convert.convert_checkpoint`,
+                                                   :func:`.calibrate.recalibrate_running_statistics`
+Beyond the paper: post-training calibration        :func:`.calibrate.calibrate_min`,
                                                    :func:`.thresholds.fit_thresholds`,
-                                                   :func:`.convert.correct_linear`
+                                                   :func:`.calibrate.correct_linear`,
+                                                   :func:`.reconstruct.reconstruct_min`
+                                                   (on a checkpoint file:
+                                                   :func:`tinymin.conversion.convert_checkpoint`)
 Section 4 (Eq. 12-13): inference without products  :func:`.fold.fold_min_model`,
                                                    :func:`.fold.operation_counts`
 How close each layer is to the exact convolution   :func:`.diagnostics.layer_diagnostics`
@@ -42,23 +46,15 @@ How close each layer is to the exact convolution   :func:`.diagnostics.layer_dia
 re-exported so that code written against the PyTorch-shaped API keeps working.
 """
 
-from tinymin.minconv.convert import (
-    calibrate_min,
-    convert_checkpoint,
-    convert_to_min,
-    recalibrate_running_statistics,
-)
-from tinymin.minconv.functional import (
-    DEFAULT_CLIP_VALUE,
-    MinConv2dFunction,
-    MinConvSpec,
-    min_conv2d,
-)
+from tinymin.minconv.calibrate import calibrate_min, recalibrate_running_statistics
+from tinymin.minconv.convert import convert_to_min
+from tinymin.minconv.functional import MinConv2dFunction, min_conv2d
 from tinymin.minconv.layer import MinConv2d, clipped_operands, min_layers, name_min_layers
 from tinymin.minconv.operators import OPERATORS, multiplexer
+from tinymin.minconv.spec import DEFAULT_CLIP_VALUE, MinConvSpec, MinConvState
 
 __all__ = [
     "DEFAULT_CLIP_VALUE", "OPERATORS", "MinConv2d", "MinConv2dFunction", "MinConvSpec",
-    "calibrate_min", "clipped_operands", "convert_checkpoint", "convert_to_min", "min_conv2d",
+    "MinConvState", "calibrate_min", "clipped_operands", "convert_to_min", "min_conv2d",
     "min_layers", "multiplexer", "name_min_layers", "recalibrate_running_statistics",
 ]

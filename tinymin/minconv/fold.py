@@ -29,10 +29,10 @@ import numpy as np
 from tinymin.minconv.functional import selector_conv
 from tinymin.minconv.layer import MinConv2d
 from tinymin.nn.conv import Conv2d, ConvLayer
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry
 from tinymin.nn.layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sequential
 from tinymin.nn.module import Module
 from tinymin.nn.pooling import AvgPool2d, MaxPool2d
+from tinymin.ops.conv import ConvGeometry, conv_geometry
 from tinymin.tensor import Tensor
 
 

@@ -23,20 +23,19 @@ Backward
        ``mu_x`` and ``mu_w`` are constants.
 
 Steps 2-7 are :class:`MinConv2dFunction`; the optional calibration gain and offset
-(:func:`tinymin.minconv.convert.calibrate_min`) follow it as ordinary tensor
+(:func:`tinymin.minconv.calibrate.calibrate_min`) follow it as ordinary tensor
 operations, so autograd derives their backward.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from tinymin.autograd import Context, Function
-from tinymin.minconv.operators import OPERATORS, selector_kernel
-from tinymin.nn.functional.checks import check_float
-from tinymin.nn.functional.conv import (
+from tinymin.minconv.operators import selector_kernel
+from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
+from tinymin.ops.checks import check_float
+from tinymin.ops.conv import (
     ConvGeometry,
     conv_backward,
     conv_geometry,
@@ -48,63 +47,6 @@ from tinymin.nn.functional.conv import (
 from tinymin.tensor import Tensor
 from tinymin.trace import record
 
-#: Default clip bound T, in units of the mean magnitude. The paper's value was lost
-#: (docs/guides/minconv_math.rst, section 5). Measured here (LeNet from scratch on the
-#: embedded MNIST subset, Adam 1e-3, 3 epochs, seed 0): T = None 92.8%, 2: 92.4%,
-#: 4: 92.4%, 8: 92.6% test accuracy, equal within noise. T = 4 keeps the clip (and its
-#: gradient mask) while rarely touching weights copied from an exact network.
-DEFAULT_CLIP_VALUE = 4.0
-
-#: One weight scale per layer (the paper) or per output channel (an ablation).
-SCALES = ("layer", "channel")
-
-
-def check_min_conv_options(owner: str, clip_value: float | None, scale: str, operator: str,
-                           momentum: float | None = None) -> None:
-    """The one place the min-conv options are checked (``owner`` names the caller).
-
-    Raises
-    ------
-    ValueError
-        For an unknown ``scale`` or ``operator``, a ``clip_value`` that is not positive
-        (None is allowed: no clip) or a ``momentum`` outside ``[0, 1]``.
-    """
-    if scale not in SCALES:
-        raise ValueError(f"{owner}: scale must be one of {SCALES}, got {scale!r}")
-    if operator not in OPERATORS:
-        raise ValueError(f"{owner}: operator must be one of {OPERATORS}, got {operator!r}")
-    if clip_value is not None and not clip_value > 0:
-        raise ValueError(f"{owner}: clip_value must be positive or None, got {clip_value}")
-    if momentum is not None and not 0 <= momentum <= 1:
-        raise ValueError(f"{owner}: momentum must be in [0, 1] or None, got {momentum}")
-
-
-@dataclass(frozen=True)
-class MinConvSpec:
-    """The fixed settings of one min-conv call: everything :class:`MinConv2dFunction`
-    needs besides its array inputs.
-
-    Attributes
-    ----------
-    stride, padding : int or pair of int
-    clip_value : float or None
-        ``T``, the clip bound in units of the mean magnitude; None: no clip.
-    scale : {"layer", "channel"}
-    operator : {"min", "max", "adder"}
-    layer_name : str
-        Label of the ``tinymin.trace()`` records.
-    """
-
-    stride: int | tuple[int, int] = 1
-    padding: int | tuple[int, int] = 0
-    clip_value: float | None = DEFAULT_CLIP_VALUE
-    scale: str = "layer"
-    operator: str = "min"
-    layer_name: str = "min_conv2d"
-
-    def __post_init__(self) -> None:
-        check_min_conv_options("min_conv2d", self.clip_value, self.scale, self.operator)
-
 
 # ---------------------------------------------------------------- the forward steps
 def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None, training: bool,
@@ -112,7 +54,7 @@ def step1_input_scale(x: np.ndarray, running_abs_mean: np.ndarray | None, traini
     """Step 1: :math:`\\mu_x = c\\,\\operatorname{mean}|x|` (train) or :math:`\\hat\\mu_x` (eval).
 
     ``multiple`` is :math:`c`: 1 in the paper, set by
-    :func:`tinymin.minconv.convert.calibrate_min` so that training after calibration
+    :func:`tinymin.minconv.calibrate.calibrate_min` so that training after calibration
     uses the calibrated scale too. Reads ``running_abs_mean`` (shape ``(1,)``) in
     evaluation and changes nothing: :func:`update_running_mean` moves it in training.
     """
@@ -134,7 +76,7 @@ def update_running_mean(running_abs_mean: np.ndarray, num_batches_tracked: np.nd
 
     (the paper's :math:`\\alpha` is :math:`1 - m`). ``momentum=None`` makes it a
     cumulative average over the batches counted in ``num_batches_tracked``, which is how
-    :func:`tinymin.minconv.convert.recalibrate_running_statistics` re-estimates it.
+    :func:`tinymin.minconv.calibrate.recalibrate_running_statistics` re-estimates it.
     """
     if num_batches_tracked is not None:
         num_batches_tracked += 1
@@ -174,26 +116,14 @@ def step4_rescale(w_c: np.ndarray, mu_x: float, mu_w) -> np.ndarray:
     return (w_c * (mu_x / np.maximum(mu_w, np.finfo(w_c.dtype).tiny))).astype(w_c.dtype)
 
 
-@dataclass(frozen=True)
-class ClippedOperands:
-    """Steps 1-4 for one batch: the scales, the clipped operands and the clip masks."""
-
-    mu_x: float
-    mu_w: np.ndarray
-    x_c: np.ndarray
-    x_inside: np.ndarray | None
-    w_c: np.ndarray
-    w_inside: np.ndarray | None
-    w_hat: np.ndarray
-
-
 def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value: float | None,
                      scale: str) -> ClippedOperands:
     """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on."""
     mu_w = step2_weight_scale(weight, scale)
     x_c, x_inside = step3_clip(x, mu_x, clip_value)
     w_c, w_inside = step3_clip(weight, mu_w, clip_value)
-    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+    return ClippedOperands(mu_x=mu_x, mu_w=mu_w, x_c=x_c, x_inside=x_inside, w_c=w_c,
+                           w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
@@ -203,7 +133,7 @@ def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operato
 
     ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
     caller built it already, else it is built here in memory-bounded chunks of images
-    (:func:`~tinymin.nn.functional.conv.set_im2col_limit`).
+    (:func:`~tinymin.ops.conv.set_im2col_limit`).
     """
     selector_gemm = selector_kernel(operator)
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
@@ -236,7 +166,7 @@ def step6_exact_gradients(grad: np.ndarray, x_c: np.ndarray, w_c: np.ndarray, ge
                           need_x: bool, need_w: bool, cols: np.ndarray | None = None):
     """Step 6: the gradients of the *exact* ``conv2d(x_c, w_c)``, reused from conv2d
     (``cols``: the forward's column matrix of ``x_c``, if it kept it)."""
-    return conv_backward(grad, x_c, w_c, geom, cols, need_x, need_w)
+    return conv_backward(grad, x_c, w_c, geom, cols, need_x=need_x, need_w=need_w)
 
 
 def step7_through_clip(grad: np.ndarray | None, inside: np.ndarray | None) -> np.ndarray | None:
@@ -277,7 +207,8 @@ class MinConv2dFunction(Function):
     def backward(ctx: Context, grad):
         x_c, w_c, x_inside, w_inside, geom, layer_name, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x, need_w, cols)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, geom, need_x=need_x, need_w=need_w,
+                                           cols=cols)
         record(layer_name, "6. exact gradients of conv2d(x_c, w_c)",
                **({"dx_c": dx_c} if need_x else {}), **({"dw_c": dw_c} if need_w else {}))
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
@@ -289,7 +220,7 @@ class MinConv2dFunction(Function):
 
 def calibrated_output(y: Tensor, gain: np.ndarray | None, offset: np.ndarray | None,
                       layer_name: str = "min_conv2d") -> Tensor:
-    """Optional calibration (:func:`tinymin.minconv.convert.calibrate_min`): per output
+    """Optional calibration (:func:`tinymin.minconv.calibrate.calibrate_min`): per output
     channel :math:`y \\leftarrow g_c\\, y + o_c`, fitted once by least squares.
 
     Ordinary tensor operations on constants, so autograd derives the backward (the
@@ -306,13 +237,8 @@ def calibrated_output(y: Tensor, gain: np.ndarray | None, offset: np.ndarray | N
 
 
 def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
-               running_abs_mean: np.ndarray | None = None,
-               num_batches_tracked: np.ndarray | None = None, stride=1, padding=0,
-               clip_value: float | None = DEFAULT_CLIP_VALUE, training: bool = True,
-               momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
-               layer_name: str = "min_conv2d", output_gain: np.ndarray | None = None,
-               output_offset: np.ndarray | None = None,
-               input_scale_multiple: float = 1.0) -> Tensor:
+               spec: MinConvSpec | None = None, state: MinConvState | None = None,
+               training: bool = True) -> Tensor:
     """Min-selector convolution (Algorithm 1): approximate forward, exact backward.
 
     .. math::
@@ -332,50 +258,45 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         ``(C_out, C_in, kh, kw)``.
     bias : Tensor, optional
         ``(C_out,)``.
-    running_abs_mean : numpy.ndarray, optional
-        Buffer of shape ``(1,)`` holding :math:`\\hat\\mu_x`; updated in place when
-        ``training``, read when not.
-    num_batches_tracked : numpy.ndarray, optional
-        Integer buffer of shape ``(1,)`` counting training batches (for ``momentum=None``).
-    stride, padding : int or pair
-    clip_value : float or None
-        ``T``, the clip bound in units of the mean magnitude; None disables clipping.
-        The paper's value was lost (docs/guides/minconv_math.rst, section 5): this is a
-        choice.
+    spec : MinConvSpec, optional
+        The configuration: stride, padding, clip bound ``T``, momentum, scale,
+        operator, trace label. Default ``MinConvSpec()``.
+    state : MinConvState, optional
+        The layer's buffers: ``running_abs_mean`` (:math:`\\hat\\mu_x`, shape ``(1,)``,
+        updated in place when ``training``, read when not), ``num_batches_tracked``,
+        the calibration ``output_gain`` / ``output_offset`` (constants for autograd:
+        the gain scales the gradient that flows back) and ``input_scale_multiple``.
+        Default: no buffers (training only, nothing recorded).
     training : bool
         Use and record the batch statistic (True) or use ``running_abs_mean`` (False).
-    momentum : float or None
-        Moving-average momentum, PyTorch's convention; None for a cumulative average.
-    scale : {"layer", "channel"}
-        One ``mu_w`` per layer (the paper) or per output channel (an ablation).
-    operator : {"min", "max", "adder"}
-        The stand-in for multiplication: the signed min-selector (the paper), the
-        signed max-selector, or AdderNet-style ``-|a - b|``.
-    layer_name : str
-        Label used in ``tinymin.trace()`` records.
-    output_gain, output_offset : numpy.ndarray, optional
-        Per-output-channel affine correction ``y = gain * y + offset`` fitted by
-        :func:`tinymin.nn.calibrate_min`; constants for autograd (the gain scales the
-        gradient that flows back).
-    input_scale_multiple : float
-        ``c`` in :math:`\\mu_x = c \\operatorname{mean}|x|` during training (1 in the
-        paper; set by calibration).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinymin as tm
+    >>> from tinymin.minconv import MinConvSpec, MinConvState, min_conv2d
+    >>> x, w = tm.ones(1, 1, 4, 4), tm.ones(2, 1, 3, 3)
+    >>> y = min_conv2d(x, w, None, MinConvSpec(padding=1), MinConvState(np.ones(1)), training=False)
+    >>> y.shape
+    (1, 2, 4, 4)
     """
-    check_min_conv_options("min_conv2d", clip_value, scale, operator, momentum)
+    spec = MinConvSpec() if spec is None else spec
+    state = MinConvState() if state is None else state
     check_float("min_conv2d", input=x, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    spec = MinConvSpec(stride, padding, clip_value, scale, operator, layer_name)
-    conv_geometry("min_conv2d", x.shape, weight.shape, stride, padding)  # before mu_x_hat moves
+    conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)  # before mu_x_hat moves
     x_data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    running = state.running_abs_mean
     if x_data.size == 0:
         # an empty batch has no mean |x| and moves no statistic; any scale gives the
         # same empty output
         mu_x = 1.0
     else:
-        mu_x = step1_input_scale(x_data, running_abs_mean, training, input_scale_multiple)
-        if training and running_abs_mean is not None:
-            update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
-    record(layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
+        multiple = np.asarray(state.input_scale_multiple).item()
+        mu_x = step1_input_scale(x_data, running, training, multiple)
+        if training and running is not None:
+            update_running_mean(running, state.num_batches_tracked, mu_x, spec.momentum)
+    record(spec.layer_name, "1. mu_x (input scale)", mu_x=mu_x, training=training)
     y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
-    return calibrated_output(y, output_gain, output_offset, layer_name)
+    return calibrated_output(y, state.output_gain, state.output_offset, spec.layer_name)

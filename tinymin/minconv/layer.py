@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymin.minconv.functional import (
+from tinymin.minconv.functional import clip_and_rescale, min_conv2d, step1_input_scale
+from tinymin.minconv.spec import (
     DEFAULT_CLIP_VALUE,
     ClippedOperands,
+    MinConvSpec,
+    MinConvState,
     check_min_conv_options,
-    clip_and_rescale,
-    min_conv2d,
-    step1_input_scale,
 )
-from tinymin.nn.conv import ConvLayer
+from tinymin.nn.conv import Conv2d, ConvLayer
 from tinymin.nn.module import Module
 from tinymin.tensor import Tensor
 
@@ -33,7 +33,7 @@ class MinConv2d(ConvLayer):
     clip_value : float or None
         Clip bound ``T`` in units of the mean magnitude; None disables the clip. The
         default, 4, was chosen by experiment (see ``DEFAULT_CLIP_VALUE`` in
-        :mod:`tinymin.minconv.functional`).
+        :mod:`tinymin.minconv.spec`).
     momentum : float or None
         Moving-average momentum (PyTorch convention); None for a cumulative average.
     scale : {"layer", "channel"}
@@ -58,11 +58,38 @@ class MinConv2d(ConvLayer):
         self.register_buffer("input_scale_multiple", np.ones(1, dtype=np.float32))
         self.name = "MinConv2d"
 
+    @classmethod
+    def from_conv(cls, conv: Conv2d, **options) -> MinConv2d:
+        """A min layer holding a copy of an exact ``conv``'s weights and bias, in its mode
+        (as ``torch.ao``'s ``from_float``). ``options``: ``clip_value``, ``momentum``,
+        ``scale``, ``operator``. Its :math:`\\hat\\mu_x` starts at 1: re-estimate it
+        (:func:`tinymin.minconv.calibrate.recalibrate_running_statistics`).
+        """
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                    conv.padding, conv.bias is not None, **options)
+        layer.weight.data[...] = conv.weight.data
+        if conv.bias is not None:
+            layer.bias.data[...] = conv.bias.data
+        layer.train(conv.training)
+        return layer
+
+    def spec(self) -> MinConvSpec:
+        """The layer's configuration, as :func:`~tinymin.minconv.functional.min_conv2d` takes it."""
+        return MinConvSpec(stride=self.stride, padding=self.padding, clip_value=self.clip_value,
+                           momentum=self.momentum, scale=self.scale, operator=self.operator,
+                           layer_name=self.name)
+
+    def state(self) -> MinConvState:
+        """The layer's buffers (the calibration affine as None while it is the identity)."""
+        gain, offset = self._affine()
+        return MinConvState(running_abs_mean=self.running_abs_mean,
+                            num_batches_tracked=self.num_batches_tracked,
+                            output_gain=gain, output_offset=offset,
+                            input_scale_multiple=float(self.input_scale_multiple[0]))
+
     def forward(self, x: Tensor) -> Tensor:
-        return min_conv2d(x, self.weight, self.bias, self.running_abs_mean,
-                          self.num_batches_tracked, self.stride, self.padding, self.clip_value,
-                          self.training, self.momentum, self.scale, self.operator, self.name,
-                          *self._affine(), float(self.input_scale_multiple[0]))
+        return min_conv2d(x, self.weight, self.bias, spec=self.spec(), state=self.state(),
+                          training=self.training)
 
     def _affine(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The calibration gain/offset, or None when they are the identity (skip the work)."""
@@ -98,8 +125,6 @@ def name_min_layers(model: Module) -> None:
     """Label each MinConv2d with its name in the model, for ``tinymin.trace()`` records."""
     for name, layer in min_layers(model):
         layer.name = name or "MinConv2d"
-
-
 
 
 def clipped_operands(layer: MinConv2d, x: np.ndarray | Tensor) -> ClippedOperands:

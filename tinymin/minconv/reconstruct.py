@@ -38,7 +38,7 @@ The fit, per min layer in network order
    ``target="layer"``: :math:`t = \\operatorname{conv}(x, w) + b`, the exact layer on
    the converted input;
 3. **start**: the best input-scale multiple of ``grid`` (with the least-squares
-   :math:`g, o`), as in :func:`tinymin.minconv.convert.calibrate_layer`;
+   :math:`g, o`), as in :func:`tinymin.minconv.calibrate.calibrate_layer`;
 4. **optimise**: Adam on :math:`\\theta = \\log\\tau` (``C_out x K`` numbers, nothing
    else), ``steps`` steps, each on ``rows`` output positions drawn at random from the
    calibration images. The loss is the squared error left after the best per-channel
@@ -69,9 +69,9 @@ from tinymin import _ext
 from tinymin.autograd import no_grad
 from tinymin.minconv.layer import MinConv2d
 from tinymin.nn import functional as F
-from tinymin.nn.functional.conv import conv_geometry, im2col, nchw_to_rows
 from tinymin.nn.layers import Sequential
 from tinymin.nn.module import Module
+from tinymin.ops.conv import conv_geometry, im2col, nchw_to_rows
 from tinymin.tensor import Tensor
 
 #: Adam steps per layer.
@@ -356,7 +356,7 @@ def _fit_error(s: np.ndarray, t: np.ndarray) -> float:
 
 def relative_squared_error(approx: np.ndarray, target: np.ndarray) -> float:
     """:math:`\\lVert s - t \\rVert^2 / \\lVert t \\rVert^2`, as in
-    :func:`tinymin.minconv.convert.relative_squared_error`."""
+    :func:`tinymin.minconv.calibrate.relative_squared_error`."""
     return float(np.sum((approx.astype(np.float64) - target) ** 2)
                  / max(np.sum(target.astype(np.float64) ** 2), 1e-30))
 

@@ -11,7 +11,7 @@ section 4):
 so :math:`|\\hat w|` is a *threshold* and only its sign is a weight: every term has
 slope 1 up to its threshold and is flat beyond it. Eq. 12 sets all thresholds of a
 layer in proportion to the weights, :math:`\\hat w = w_c \\hat\\mu_x / \\mu_w`, with one
-free factor (:math:`\\hat\\mu_x`, chosen by :func:`tinymin.minconv.convert.calibrate_layer`).
+free factor (:math:`\\hat\\mu_x`, chosen by :func:`tinymin.minconv.calibrate.calibrate_layer`).
 That keeps the order of the weights but not the product's shape: a term with a small
 weight clips early and still has slope 1, a large one never clips.
 
@@ -119,8 +119,8 @@ def fit_thresholds(cols: np.ndarray, target: np.ndarray, w_hat: np.ndarray,
     for _ in range(sweeps):
         for c in range(len(tau)):
             for k in range(x.shape[1]):
-                _best_threshold(x[:, k], t[:, c:c + 1], sums[:, c], tau[c], signs[c, k], k,
-                                candidates[k])
+                _best_threshold(x[:, k], t[:, c:c + 1], sums[:, c], tau[c], signs[c, k], k=k,
+                                candidates=candidates[k])
     after = float(channel_errors(sums, t).sum()) / total
     return (signs * tau).astype(np.float32), before, after
 
@@ -144,11 +144,11 @@ def fit_layer_thresholds(layer, x: np.ndarray, target: np.ndarray, rows: int = D
 
     Returns ``(mu_x_hat, weight)``: with these, Eq. 12 gives the fitted
     :math:`\\hat w` (the weights keep their mean magnitude :math:`\\mu_w`). The layer is
-    not changed; :func:`tinymin.minconv.convert.calibrate_layer` keeps the proposal
+    not changed; :func:`tinymin.minconv.calibrate.calibrate_layer` keeps the proposal
     only if the layer's real output, clip included, is closer to ``target``.
     """
     from tinymin.minconv.layer import clipped_operands
-    from tinymin.nn.functional.conv import conv_geometry, im2col, nchw_to_rows
+    from tinymin.ops.conv import conv_geometry, im2col, nchw_to_rows
 
     was_training = layer.training
     layer.eval()

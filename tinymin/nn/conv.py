@@ -14,10 +14,10 @@ import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn import init
-from tinymin.nn.functional.checks import pair
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter
+from tinymin.ops.checks import pair
+from tinymin.ops.conv import ConvGeometry, conv_geometry
 from tinymin.tensor import Tensor
 
 

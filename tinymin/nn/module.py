@@ -60,10 +60,25 @@ class Module:
         self._buffers[name] = None  # the attribute holds the value; this marks the name
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if param is None:
-            object.__setattr__(self, name, None)
-        else:
-            setattr(self, name, param)
+        """Add ``param`` under ``name``, as assigning the attribute would, with PyTorch's checks.
+
+        ``None`` declares the name without a value (a layer without bias): it is skipped by
+        ``named_parameters`` and ``state_dict`` until a Parameter is registered under it.
+        """
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
+        if not isinstance(name, str):
+            raise TypeError(f"parameter name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError('parameter name can\'t contain "."')
+        if name == "":
+            raise KeyError('parameter name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self._parameters and getattr(self, name) is not None:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                            "(tinymin.nn.Parameter or None required)")
+        setattr(self, name, param)
 
     def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)

@@ -85,3 +85,17 @@ class ClipFunction(Function):
     def backward(ctx: Context, grad):
         (inside,) = ctx.saved_tensors
         return (grad * inside, None, None)
+
+
+class AsTypeFunction(Function):
+    """Change the dtype; the gradient goes back in the input's dtype."""
+
+    @staticmethod
+    def forward(ctx: Context, a, dtype):
+        ctx.save_for_backward(a.dtype)
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (dtype,) = ctx.saved_tensors
+        return (grad.astype(dtype), None)

@@ -1,6 +1,7 @@
 """``to_torch`` and ``from_torch``: the same network, the same weights, on either engine.
 
-Each supported tinymin layer has one torch equivalent with the same state_dict keys;
+Each supported tinymin layer has one torch equivalent, listed once in :data:`LAYERS`
+(tinymin type, torch type, a converter each way), with the same state_dict keys;
 values are copied bit for bit (numpy array <-> CPU tensor of the same dtype), so
 ``from_torch(to_torch(model)).state_dict()`` equals ``model.state_dict()`` exactly.
 """
@@ -8,6 +9,9 @@ values are copied bit for bit (numpy array <-> CPU tensor of the same dtype), so
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,9 +19,6 @@ from torch import nn as tnn
 
 from tinymin import nn
 from tinymin.torch.layer import MinConv2d
-
-SUPPORTED = ("Sequential, Linear, Conv2d, MinConv2d, MaxPool2d, AvgPool2d, BatchNorm2d, ReLU, "
-             "LeakyReLU, Sigmoid, Tanh, Dropout, Flatten, Identity")
 
 
 def to_torch(model: nn.Module) -> tnn.Module:
@@ -40,37 +41,9 @@ def to_torch(model: nn.Module) -> tnn.Module:
 
 
 def _torch_layer(layer: nn.Module, path: str) -> tnn.Module:
-    if isinstance(layer, nn.Sequential):
-        return tnn.Sequential(OrderedDict((name, _torch_layer(child, _join(path, name)))
-                                          for name, child in layer.named_children()))
-    if isinstance(layer, nn.MinConv2d):
-        twin = MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                         layer.padding, layer.bias is not None, layer.clip_value, layer.momentum,
-                         layer.scale, layer.operator)
-        twin.name = layer.name
-        return twin
-    if isinstance(layer, nn.Conv2d):
-        return tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                          layer.padding, bias=layer.bias is not None)
-    if isinstance(layer, nn.Linear):
-        return tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
-    if isinstance(layer, nn.BatchNorm2d):
-        bn = tnn.BatchNorm2d(layer.num_features, layer.eps, layer.momentum, affine=layer.weight is not None)
-        bn.register_buffer("num_batches_tracked", None)  # tinymin's has no counter: same keys
-        return bn
-    if isinstance(layer, nn.MaxPool2d):
-        return tnn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
-    if isinstance(layer, nn.AvgPool2d):
-        return tnn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding)
-    if isinstance(layer, nn.LeakyReLU):
-        return tnn.LeakyReLU(layer.negative_slope)
-    if isinstance(layer, nn.Dropout):
-        return tnn.Dropout(layer.p)
-    if isinstance(layer, nn.Flatten):
-        return tnn.Flatten(layer.start_dim, layer.end_dim)
-    simple = {nn.ReLU: tnn.ReLU, nn.Sigmoid: tnn.Sigmoid, nn.Tanh: tnn.Tanh, nn.Identity: tnn.Identity}
-    if type(layer) in simple:
-        return simple[type(layer)]()
+    for row in LAYERS:
+        if isinstance(layer, row.tinymin):
+            return row.to_torch(layer, path)
     raise TypeError(f"to_torch: layer {path or '(the model itself)'!r} is a {type(layer).__name__}, "
                     f"which has no torch equivalent here; supported: {SUPPORTED}")
 
@@ -104,51 +77,125 @@ def from_torch(module: tnn.Module) -> nn.Module:
 
 
 def _tinymin_layer(layer: tnn.Module, path: str) -> nn.Module:
-    where = path or "(the model itself)"
-    if isinstance(layer, tnn.Sequential):
-        return nn.Sequential(OrderedDict((name, _tinymin_layer(child, _join(path, name)))
-                                         for name, child in layer.named_children()))
-    if isinstance(layer, MinConv2d):
-        twin = nn.MinConv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                            layer.padding, layer.bias is not None, layer.clip_value, layer.momentum,
-                            layer.scale, layer.operator)
-        twin.name = layer.name
-        return twin
-    if type(layer) is tnn.Conv2d:
-        _require(layer.groups == 1 and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
-                 and not isinstance(layer.padding, str), where, "Conv2d with groups=1, dilation=1, "
-                 "zero padding given as numbers")
-        return nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                         layer.padding, bias=layer.bias is not None)
-    if type(layer) is tnn.Linear:
-        return nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
-    if type(layer) is tnn.BatchNorm2d:
-        _require(layer.track_running_stats and layer.momentum is not None, where,
-                 "BatchNorm2d with running statistics and a float momentum")
-        return nn.BatchNorm2d(layer.num_features, layer.eps, layer.momentum, affine=layer.affine)
-    if type(layer) is tnn.MaxPool2d:
-        _require(layer.dilation in (1, (1, 1)) and not layer.ceil_mode and not layer.return_indices,
-                 where, "MaxPool2d without dilation, ceil_mode or return_indices")
-        return nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
-    if type(layer) is tnn.AvgPool2d:
-        _require(not layer.ceil_mode and layer.count_include_pad and layer.divisor_override is None,
-                 where, "AvgPool2d with count_include_pad=True and no ceil_mode or divisor_override")
-        return nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding)
-    if type(layer) is tnn.LeakyReLU:
-        return nn.LeakyReLU(layer.negative_slope)
-    if type(layer) is tnn.Dropout:
-        return nn.Dropout(layer.p)
-    if type(layer) is tnn.Flatten:
-        return nn.Flatten(layer.start_dim, layer.end_dim)
-    simple = {tnn.ReLU: nn.ReLU, tnn.Sigmoid: nn.Sigmoid, tnn.Tanh: nn.Tanh, tnn.Identity: nn.Identity}
-    if type(layer) in simple:
-        return simple[type(layer)]()
-    raise TypeError(f"from_torch: layer {where!r} is a {type(layer).__name__}, which has no tinymin "
-                    f"equivalent; supported: {SUPPORTED}")
+    for row in LAYERS:
+        # torch's own layers by exact type (a subclass may compute something else);
+        # containers and tinymin's MinConv2d twin also as subclasses
+        if type(layer) is row.torch or (row.torch in (tnn.Sequential, MinConv2d)
+                                        and isinstance(layer, row.torch)):
+            return row.from_torch(layer, path)
+    raise TypeError(f"from_torch: layer {path or '(the model itself)'!r} is a "
+                    f"{type(layer).__name__}, which has no tinymin equivalent; supported: {SUPPORTED}")
 
 
-def _require(condition: bool, where: str, what: str) -> None:
+# ------------------------------------------------------ one converter pair per type
+def _sequential_to_torch(layer: nn.Sequential, path: str) -> tnn.Sequential:
+    return tnn.Sequential(OrderedDict((name, _torch_layer(child, _join(path, name)))
+                                      for name, child in layer.named_children()))
+
+
+def _sequential_from_torch(layer: tnn.Sequential, path: str) -> nn.Sequential:
+    return nn.Sequential(OrderedDict((name, _tinymin_layer(child, _join(path, name)))
+                                     for name, child in layer.named_children()))
+
+
+def _min_conv_twin(layer, path: str, twin_type: type):
+    """The other engine's MinConv2d with the same settings and name (either direction)."""
+    twin = twin_type(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                     layer.padding, layer.bias is not None, clip_value=layer.clip_value,
+                     momentum=layer.momentum, scale=layer.scale, operator=layer.operator)
+    twin.name = layer.name
+    return twin
+
+
+def _conv_from_torch(layer: tnn.Conv2d, path: str) -> nn.Conv2d:
+    _require(layer.groups == 1 and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
+             and not isinstance(layer.padding, str), path, "Conv2d with groups=1, dilation=1, "
+             "zero padding given as numbers")
+    return nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                     layer.padding, bias=layer.bias is not None)
+
+
+def _batchnorm_to_torch(layer: nn.BatchNorm2d, path: str) -> tnn.BatchNorm2d:
+    bn = tnn.BatchNorm2d(layer.num_features, layer.eps, layer.momentum, affine=layer.weight is not None)
+    bn.register_buffer("num_batches_tracked", None)  # tinymin's has no counter: same keys
+    return bn
+
+
+def _batchnorm_from_torch(layer: tnn.BatchNorm2d, path: str) -> nn.BatchNorm2d:
+    _require(layer.track_running_stats and layer.momentum is not None, path,
+             "BatchNorm2d with running statistics and a float momentum")
+    return nn.BatchNorm2d(layer.num_features, layer.eps, layer.momentum, affine=layer.affine)
+
+
+def _maxpool_from_torch(layer: tnn.MaxPool2d, path: str) -> nn.MaxPool2d:
+    _require(layer.dilation in (1, (1, 1)) and not layer.ceil_mode and not layer.return_indices,
+             path, "MaxPool2d without dilation, ceil_mode or return_indices")
+    return nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
+
+
+def _avgpool_from_torch(layer: tnn.AvgPool2d, path: str) -> nn.AvgPool2d:
+    _require(not layer.ceil_mode and layer.count_include_pad and layer.divisor_override is None,
+             path, "AvgPool2d with count_include_pad=True and no ceil_mode or divisor_override")
+    return nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding)
+
+
+@dataclass(frozen=True)
+class LayerPair:
+    """One tinymin layer type, its torch twin, and a converter each way
+    (``converter(layer, path_in_model)``)."""
+
+    tinymin: type
+    torch: type
+    to_torch: Callable[[Any, str], tnn.Module]
+    from_torch: Callable[[Any, str], nn.Module]
+
+
+def _no_arguments(target: type) -> Callable[[Any, str], Any]:
+    return lambda layer, path: target()
+
+
+#: THE table of supported layers, searched in order (MinConv2d before Conv2d).
+LAYERS: tuple[LayerPair, ...] = (
+    LayerPair(nn.Sequential, tnn.Sequential, _sequential_to_torch, _sequential_from_torch),
+    LayerPair(nn.MinConv2d, MinConv2d, lambda layer, path: _min_conv_twin(layer, path, MinConv2d),
+              lambda layer, path: _min_conv_twin(layer, path, nn.MinConv2d)),
+    LayerPair(nn.Conv2d, tnn.Conv2d,
+              lambda layer, path: tnn.Conv2d(layer.in_channels, layer.out_channels,
+                                             layer.kernel_size, layer.stride, layer.padding,
+                                             bias=layer.bias is not None),
+              _conv_from_torch),
+    LayerPair(nn.Linear, tnn.Linear,
+              lambda layer, path: tnn.Linear(layer.in_features, layer.out_features,
+                                             bias=layer.bias is not None),
+              lambda layer, path: nn.Linear(layer.in_features, layer.out_features,
+                                            bias=layer.bias is not None)),
+    LayerPair(nn.BatchNorm2d, tnn.BatchNorm2d, _batchnorm_to_torch, _batchnorm_from_torch),
+    LayerPair(nn.MaxPool2d, tnn.MaxPool2d,
+              lambda layer, path: tnn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding),
+              _maxpool_from_torch),
+    LayerPair(nn.AvgPool2d, tnn.AvgPool2d,
+              lambda layer, path: tnn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding),
+              _avgpool_from_torch),
+    LayerPair(nn.LeakyReLU, tnn.LeakyReLU,
+              lambda layer, path: tnn.LeakyReLU(layer.negative_slope),
+              lambda layer, path: nn.LeakyReLU(layer.negative_slope)),
+    LayerPair(nn.Dropout, tnn.Dropout, lambda layer, path: tnn.Dropout(layer.p),
+              lambda layer, path: nn.Dropout(layer.p)),
+    LayerPair(nn.Flatten, tnn.Flatten,
+              lambda layer, path: tnn.Flatten(layer.start_dim, layer.end_dim),
+              lambda layer, path: nn.Flatten(layer.start_dim, layer.end_dim)),
+    LayerPair(nn.ReLU, tnn.ReLU, _no_arguments(tnn.ReLU), _no_arguments(nn.ReLU)),
+    LayerPair(nn.Sigmoid, tnn.Sigmoid, _no_arguments(tnn.Sigmoid), _no_arguments(nn.Sigmoid)),
+    LayerPair(nn.Tanh, tnn.Tanh, _no_arguments(tnn.Tanh), _no_arguments(nn.Tanh)),
+    LayerPair(nn.Identity, tnn.Identity, _no_arguments(tnn.Identity), _no_arguments(nn.Identity)),
+)
+
+SUPPORTED = ", ".join(row.tinymin.__name__ for row in LAYERS)
+
+
+def _require(condition: bool, path: str, what: str) -> None:
     if not condition:
+        where = path or "(the model itself)"
         raise ValueError(f"from_torch: layer {where!r}: tinymin supports only {what}")
 
 

@@ -1,19 +1,20 @@
-"""``python -m tinymin train --engine torch``: tinymin builds the run, torch runs it.
+"""``python -m tinymin train --engine torch``: tinymin builds the run's start, torch runs it.
 
 The same three steps as :mod:`tinymin.experiment`:
 
 1. **parse** (:mod:`tinymin.cli`; ``--engine torch``, ``--device``);
 2. **build**, :meth:`TorchTrainingRun.build`: this process's place (device, rank,
-   world size, from torchrun's environment), then :meth:`tinymin.experiment.TrainingRun.build`
-   exactly as on tinymin's engine (seeded data, the model, ``--init-from``,
-   ``--calibrate``, ``--resume``), so both engines start from the same weights; then the
-   model goes to torch (:func:`tinymin.torch.to_torch`), to the device, into
-   DistributedDataParallel when several processes run, with torch's optimizer and
-   scheduler (their states restored on ``--resume``, from either engine's checkpoint);
+   world size, from torchrun's environment), then the
+   :class:`~tinymin.experiment.StartingState` exactly as on tinymin's engine (seeded
+   data, the model, ``--init-from``, ``--calibrate``, ``--resume``), so both engines
+   start from the same weights; then the engine's parts: the model goes to torch
+   (:func:`tinymin.torch.to_torch`), to the device, into DistributedDataParallel when
+   several processes run, with torch's optimizer, scheduler (their states restored on
+   ``--resume``, from either engine's checkpoint) and loaders;
 3. **run** it, :meth:`TorchTrainingRun.run`: :func:`tinymin.torch.train.fit`; after each
-   epoch rank 0 (alone) appends to ``metrics.csv`` and ``scales.csv`` and writes
-   ``checkpoint.npz`` in tinymin's own format, through the same
-   :class:`~tinymin.run_folder.RunFolder`.
+   epoch rank 0 (alone) hands the row to the run's
+   :class:`~tinymin.experiment.EpochWriter`, the one tinymin's engine uses:
+   ``scales.csv``, ``metrics.csv`` and ``checkpoint.npz`` in tinymin's own format.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinymin.experiment import TrainingRun, make_optimizer, make_scheduler
-from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
+from tinymin.experiment import (
+    TEST_BATCH_SIZE,
+    StartingState,
+    make_optimizer,
+    make_scheduler,
+    unresumable,
+)
 from tinymin.random import get_rng_state
 from tinymin.torch.convert import from_torch, to_torch
 from tinymin.torch.distributed import Placement, setup_placement, synchronise_input_scales, teardown
@@ -41,7 +47,6 @@ from tinymin.torch.train import (
     rng_states,
     unwrap,
 )
-from tinymin.train import format_epoch
 
 Log = Callable[[str], None]
 
@@ -50,15 +55,18 @@ def _silent(text: str) -> None:
     """The log of ranks other than 0."""
 
 
-def build_in_rank_order(options: Any, log: Log, placement: Placement) -> TrainingRun:
-    """:meth:`TrainingRun.build` on every rank, rank 0 first: a resumed run's log files
-    are trimmed by rank 0, and the other ranks then find nothing left to rewrite."""
+def start_in_rank_order(options: Any, log: Log, placement: Placement) -> StartingState:
+    """The :class:`~tinymin.experiment.StartingState` on every rank, rank 0 first: a
+    resumed run's log files are trimmed by rank 0, and the other ranks then find nothing
+    left to rewrite."""
     if placement.distributed and not placement.is_main:
         torch.distributed.barrier()
-    base = TrainingRun.build(options, log)
+    start = StartingState.build(options)
+    start.initialise(log)
+    start.resume(log)
     if placement.distributed and placement.is_main:
         torch.distributed.barrier()
-    return base
+    return start
 
 
 def distributed_data_parallel(module: torch.nn.Module, placement: Placement) -> torch.nn.Module:
@@ -74,10 +82,10 @@ def distributed_data_parallel(module: torch.nn.Module, placement: Placement) -> 
 
 @dataclass
 class TorchTrainingRun:
-    """A :class:`~tinymin.experiment.TrainingRun` (``base``: data, folder, starting
-    weights) moved to torch: the torch model, optimizer, scheduler and loaders."""
+    """A run's :class:`~tinymin.experiment.StartingState` (``start``: data, folder,
+    starting weights) moved to torch: the torch model, optimizer, scheduler and loaders."""
 
-    base: TrainingRun
+    start: StartingState
     placement: Placement
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -88,7 +96,7 @@ class TorchTrainingRun:
 
     @classmethod
     def build(cls, options: Any, log: Log = print) -> TorchTrainingRun:
-        """Place this process, build the run with tinymin, move it to torch.
+        """Place this process, build the run's start with tinymin, move it to torch.
 
         Raises
         ------
@@ -97,8 +105,8 @@ class TorchTrainingRun:
         """
         placement = setup_placement(options.device)
         log = log if placement.is_main else _silent
-        base = build_in_rank_order(options, log, placement)
-        module = to_torch(base.model).to(placement.device)
+        start = start_in_rank_order(options, log, placement)
+        module = to_torch(start.model).to(placement.device)
         model = module
         if placement.distributed:
             synchronise_input_scales(module)
@@ -108,24 +116,26 @@ class TorchTrainingRun:
         scheduler = make_scheduler(options.scheduler, optimizer, options.epochs,
                                    torch.optim.lr_scheduler)
         torch.manual_seed(options.seed + placement.rank)  # dropout masks differ across ranks
-        if options.resume:
-            checkpoint = base.folder.load()
-            load_training_state(checkpoint, optimizer, scheduler)
+        if start.resumed is not None:
+            try:
+                load_training_state(start.resumed, optimizer, scheduler)
+            except (RuntimeError, ValueError) as exc:  # an optimizer state that does not fit
+                raise unresumable(start.resumed, exc) from None
             if placement.is_main:
-                restore_rng_states(checkpoint.extra)
-        return cls(base, placement, model, optimizer, scheduler,
-                   make_train_loader(base.train_set, options.batch_size, options.seed, placement),
-                   make_test_loader(base.test_set, 256, placement), log)
+                restore_rng_states(start.resumed.extra)
+        return cls(start, placement, model, optimizer, scheduler,
+                   make_train_loader(start.train_set, options.batch_size, options.seed, placement),
+                   make_test_loader(start.test_set, TEST_BATCH_SIZE, placement), log)
 
     @property
     def global_batch(self) -> int:
         """Images per optimisation step over all processes."""
-        return self.base.options.batch_size * self.placement.world_size
+        return self.start.options.batch_size * self.placement.world_size
 
     @property
     def config(self) -> dict[str, Any]:
         """tinymin's run config plus the engine that ran it."""
-        return {**self.base.config,
+        return {**self.start.config,
                 "engine": {"name": "torch", "torch": torch.__version__,
                            "device": str(self.placement.device.type),
                            "world_size": self.placement.world_size, "global_batch": self.global_batch}}
@@ -133,21 +143,18 @@ class TorchTrainingRun:
     def run(self) -> list[dict[str, float]]:
         """Train the remaining epochs; returns one metrics dict per epoch trained (on
         rank 0; the other ranks return an empty list, so only rank 0 reports)."""
-        options, placement, folder = self.base.options, self.placement, self.base.folder
-        config = self.config
-        if placement.is_main and folder is not None:
-            folder.write_config(config)
-        self.log(f"training {options.model} ({options.conv} conv) on {options.data}: "
-                 f"{len(self.base.train_set)} train / {len(self.base.test_set)} test images, "
-                 f"{options.epochs} epochs, torch engine on {placement.device.type}, "
+        start, placement = self.start, self.placement
+        options, config = start.options, self.config
+        if placement.is_main and start.folder is not None:
+            start.folder.write_config(config)
+        self.log(f"{start.describe()}, torch engine on {placement.device.type}, "
                  f"{placement.world_size} process(es) x batch {options.batch_size} = "
                  f"global batch {self.global_batch}")
-        start = self.base.start_epoch
-        epochs = options.epochs - start if options.resume else options.epochs
         try:
-            history = fit(self.model, self.optimizer, self.train_loader, epochs, self.test_loader,
-                          self.scheduler, placement, start, self._progress(),
-                          self._end_of_epoch(config))
+            history = fit(self.model, self.optimizer, self.train_loader, start.epochs_left,
+                          self.test_loader, self.scheduler, placement,
+                          start_epoch=start.start_epoch, progress=self._progress(),
+                          on_epoch_end=self._end_of_epoch(config))
             if placement.distributed:
                 # every rank waits for rank 0's last checkpoint before the group goes:
                 # a rank leaving it while another still used it aborted about one run
@@ -158,39 +165,26 @@ class TorchTrainingRun:
         return history if placement.is_main else []
 
     def _progress(self):
-        if not self.placement.is_main or self.base.options.no_progress:
+        if not self.placement.is_main or self.start.options.no_progress:
             return None
         from tqdm.auto import tqdm
 
         return lambda loader: tqdm(loader, desc="train", leave=False, dynamic_ncols=True)
 
-    def _end_of_epoch(self, config: dict[str, Any]) -> Callable[[int, dict[str, float]], None]:
-        """What rank 0 does after each epoch: the same files, in the same order, as
-        tinymin's :func:`tinymin.train.fit` (scales, metrics, checkpoint, then the log)."""
-        folder = self.base.folder
+    def _end_of_epoch(self, config: dict[str, Any]) -> Callable[[int, dict[str, float]], None] | None:
+        """Rank 0 hands each epoch to the run's :class:`~tinymin.experiment.EpochWriter`
+        (the other ranks write nothing): tinymin's checkpoint format, scales measured on
+        a tinymin copy of the model."""
+        if not self.placement.is_main:
+            return None
+        writer = self.start.epoch_writer(config, self.log)
+        model, optimizer, scheduler = self.model, self.optimizer, self.scheduler
+
+        def extra() -> dict[str, np.ndarray]:
+            return {"rng_global": np.array(get_rng_state()), **rng_states()}
 
         def after_epoch(epoch: int, row: dict[str, float]) -> None:
-            if not self.placement.is_main:
-                return
-            if folder is not None:
-                self._log_scales(epoch)
-                folder.log_epoch(row)
-                model, optimizer, scheduler = checkpoint_views(self.model, self.optimizer, self.scheduler)
-                extra = {"rng_global": np.array(get_rng_state()), **rng_states()}
-                folder.save(model, config, epoch, optimizer, scheduler, extra=extra)
-            self.log(format_epoch(row))
+            writer.write(epoch, row, *checkpoint_views(model, optimizer, scheduler), extra,
+                         lambda: from_torch(unwrap(model)))
 
         return after_epoch
-
-    def _log_scales(self, epoch: int) -> None:
-        """``scales.csv`` as tinymin writes it, measured on a tinymin copy of the model."""
-        test_set = self.base.test_set
-        twin = from_torch(unwrap(self.model))
-        if not scale_snapshot(twin):
-            return
-        twin.eval()
-        probe = np.stack([test_set[i][0] for i in range(min(128, len(test_set)))])
-        row = {"epoch": epoch, **scale_snapshot(twin)}
-        for diag in layer_diagnostics(twin, probe):
-            row[f"{diag['layer']}.correlation"] = round(diag["correlation"], 5)
-        self.base.folder.log_scales(row)

@@ -27,15 +27,14 @@ Backward (:meth:`MinConv2dFunction.backward`)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from tinymin.minconv.functional import DEFAULT_CLIP_VALUE, MinConvSpec, check_min_conv_options
 from tinymin.minconv.operators import OPERATORS
-from tinymin.nn.functional.conv import pair
+from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
+from tinymin.ops.checks import pair
 
 #: Largest temporary of step 5's selector, in bytes, per device type (see :func:`set_chunk_bytes`).
 _CHUNK_BYTES = {"cpu": 4 * 2**20, "cuda": 256 * 2**20}
@@ -131,26 +130,14 @@ def step4_rescale(w_c: torch.Tensor, mu_x: torch.Tensor, mu_w: torch.Tensor) -> 
     return w_c * (mu_x / mu_w.clamp_min(torch.finfo(w_c.dtype).tiny))
 
 
-@dataclass(frozen=True)
-class ClippedOperands:
-    """Steps 1-4 for one batch: the scales, the clipped operands and the clip masks."""
-
-    mu_x: torch.Tensor
-    mu_w: torch.Tensor
-    x_c: torch.Tensor
-    x_inside: torch.Tensor | None
-    w_c: torch.Tensor
-    w_inside: torch.Tensor | None
-    w_hat: torch.Tensor
-
-
 def clip_and_rescale(x: torch.Tensor, weight: torch.Tensor, mu_x: torch.Tensor,
                      clip_value: float | None, scale: str) -> ClippedOperands:
     """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on."""
     mu_w = step2_weight_scale(weight, scale)
     x_c, x_inside = step3_clip(x, mu_x, clip_value)
     w_c, w_inside = step3_clip(weight, mu_w, clip_value)
-    return ClippedOperands(mu_x, mu_w, x_c, x_inside, w_c, w_inside, step4_rescale(w_c, mu_x, mu_w))
+    return ClippedOperands(mu_x=mu_x, mu_w=mu_w, x_c=x_c, x_inside=x_inside, w_c=w_c,
+                           w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
 def step5_approximate_conv(x_c: torch.Tensor, w_hat: torch.Tensor, mu_w: torch.Tensor,
@@ -267,7 +254,8 @@ class MinConv2dFunction(torch.autograd.Function):
         """Steps 6-7: exact conv2d gradients at the clipped operands, times the clip masks."""
         x_c, w_c, x_inside, w_inside = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding, need_x, need_w)
+        dx_c, dw_c = step6_exact_gradients(grad, x_c, w_c, ctx.stride, ctx.padding,
+                                           need_x=need_x, need_w=need_w)
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
         db = grad.sum(dim=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None
@@ -275,7 +263,7 @@ class MinConv2dFunction(torch.autograd.Function):
 
 def calibrated_output(y: torch.Tensor, gain: torch.Tensor | None,
                       offset: torch.Tensor | None) -> torch.Tensor:
-    """Optional calibration (:func:`tinymin.minconv.convert.calibrate_min`): per output
+    """Optional calibration (:func:`tinymin.minconv.calibrate.calibrate_min`): per output
     channel :math:`y \\leftarrow g_c\\, y + o_c`. Ordinary tensor operations on frozen
     buffers, so autograd multiplies the gradient by :math:`g_c` on the way back.
 
@@ -293,14 +281,8 @@ def calibrated_output(y: torch.Tensor, gain: torch.Tensor | None,
 
 
 def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-               running_abs_mean: torch.Tensor | None = None,
-               num_batches_tracked: torch.Tensor | None = None, stride=1, padding=0,
-               clip_value: float | None = DEFAULT_CLIP_VALUE, training: bool = True,
-               momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
-               layer_name: str = "min_conv2d", output_gain: torch.Tensor | None = None,
-               output_offset: torch.Tensor | None = None,
-               input_scale_multiple: torch.Tensor | float = 1.0,
-               synchronise_input_scale: bool = False) -> torch.Tensor:
+               spec: MinConvSpec | None = None, state: MinConvState | None = None,
+               training: bool = True) -> torch.Tensor:
     """Min-selector convolution (Algorithm 1) on torch tensors: approximate forward, exact backward.
 
     .. math::
@@ -309,23 +291,25 @@ def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
         \\qquad m(a, b) = \\operatorname{sgn}(a)\\operatorname{sgn}(b)\\min(|a|, |b|),
         \\qquad \\hat w = w_c \\frac{\\mu_x}{\\mu_w}
 
-    Arguments as :func:`tinymin.minconv.functional.min_conv2d` (the same order), with
-    tensors in place of numpy arrays; ``synchronise_input_scale`` averages step 1's
-    batch statistic over the ranks of the default process group (DistributedDataParallel
-    training).
+    Arguments as :func:`tinymin.minconv.functional.min_conv2d` (the same
+    :class:`~tinymin.minconv.spec.MinConvSpec` and :class:`~tinymin.minconv.spec.MinConvState`),
+    with tensors in place of numpy arrays; ``spec.synchronise_input_scale`` averages
+    step 1's batch statistic over the ranks of the default process group
+    (DistributedDataParallel training).
     """
-    check_min_conv_options("min_conv2d", clip_value, scale, operator, momentum)
+    spec = MinConvSpec() if spec is None else spec
+    state = MinConvState() if state is None else state
     if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"min_conv2d: input {tuple(x.shape)} and weight {tuple(weight.shape)} "
                          "must be (N, C_in, H, W) and (C_out, C_in, kh, kw)")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    spec = MinConvSpec(stride, padding, clip_value, scale, operator, layer_name)
-    multiple = input_scale_multiple
+    multiple = state.input_scale_multiple
     if isinstance(multiple, torch.Tensor):
         multiple = multiple.detach().reshape(()).to(x.dtype)
-    mu_x = step1_input_scale(x, running_abs_mean, training, multiple, synchronise_input_scale)
-    if training and running_abs_mean is not None:
-        update_running_mean(running_abs_mean, num_batches_tracked, mu_x, momentum)
+    running = state.running_abs_mean
+    mu_x = step1_input_scale(x, running, training, multiple, spec.synchronise_input_scale)
+    if training and running is not None:
+        update_running_mean(running, state.num_batches_tracked, mu_x, spec.momentum)
     y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
-    return calibrated_output(y, output_gain, output_offset)
+    return calibrated_output(y, state.output_gain, state.output_offset)

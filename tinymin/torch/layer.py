@@ -7,8 +7,13 @@ import math
 import torch
 from torch import nn
 
-from tinymin.minconv.functional import DEFAULT_CLIP_VALUE, check_min_conv_options
-from tinymin.nn.functional.conv import pair
+from tinymin.minconv.spec import (
+    DEFAULT_CLIP_VALUE,
+    MinConvSpec,
+    MinConvState,
+    check_min_conv_options,
+)
+from tinymin.ops.checks import pair
 from tinymin.torch.functional import min_conv2d
 
 
@@ -55,11 +60,23 @@ class MinConv2d(nn.Module):
             bound = 1 / math.sqrt(self.weight[0].numel())
             nn.init.uniform_(self.bias, -bound, bound)
 
+    def spec(self) -> MinConvSpec:
+        """The layer's configuration, as :func:`~tinymin.torch.functional.min_conv2d` takes it."""
+        return MinConvSpec(stride=self.stride, padding=self.padding, clip_value=self.clip_value,
+                           momentum=self.momentum, scale=self.scale, operator=self.operator,
+                           layer_name=self.name,
+                           synchronise_input_scale=self.synchronise_input_scale)
+
+    def state(self) -> MinConvState:
+        """The layer's buffers (always passed: looking at them would make a GPU wait)."""
+        return MinConvState(running_abs_mean=self.running_abs_mean,
+                            num_batches_tracked=self.num_batches_tracked,
+                            output_gain=self.output_gain, output_offset=self.output_offset,
+                            input_scale_multiple=self.input_scale_multiple)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return min_conv2d(x, self.weight, self.bias, self.running_abs_mean, self.num_batches_tracked,
-                          self.stride, self.padding, self.clip_value, self.training, self.momentum,
-                          self.scale, self.operator, self.name, self.output_gain, self.output_offset,
-                          self.input_scale_multiple, self.synchronise_input_scale)
+        return min_conv2d(x, self.weight, self.bias, spec=self.spec(), state=self.state(),
+                          training=self.training)
 
     def reset_running_stats(self) -> None:
         self.running_abs_mean.fill_(1.0)

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from tinymin.torch.distributed import Placement, sum_over_ranks
-from tinymin.train import NonFiniteLossError, epoch_row
+from tinymin.train import EpochEnd, NonFiniteLossError, epoch_row
 
 #: Options torch keeps in a parameter group that tinymin's optimizers do not have.
 TORCH_ONLY_GROUP_KEYS = ("foreach", "capturable", "differentiable", "fused")
@@ -125,12 +125,13 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, placement: Placement) -
 
 
 def fit(model: torch.nn.Module, optimizer, train_loader: DataLoader, epochs: int,
-        test_loader: DataLoader | None, scheduler, placement: Placement, start_epoch: int = 0,
-        progress: Callable | None = None,
-        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        test_loader: DataLoader | None, scheduler, placement: Placement, *,
+        start_epoch: int = 0, progress: Callable | None = None,
+        on_epoch_end: EpochEnd | None = None) -> list[dict[str, float]]:
     """Train ``epochs`` epochs after ``start_epoch``; one metrics row per epoch, the same
-    columns as :func:`tinymin.train.fit`. ``on_epoch_end(epoch, row)`` runs on every rank
-    after each epoch (the caller writes files on rank 0 only)."""
+    columns as :func:`tinymin.train.fit`, and the same contract: ``fit`` writes no
+    files, ``on_epoch_end(epoch, row)`` runs after each epoch (on the ranks that pass
+    one: the run passes its writer on rank 0 only)."""
     history = []
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         start = time.perf_counter()

@@ -1,194 +1,25 @@
-"""Exact 2-D convolution by im2col + one GEMM (Eq. 1-2).
+"""Exact 2-D convolution by im2col + one GEMM (Eq. 1-2): ``conv2d`` and its Function.
 
-The derivation: docs/guides/minconv_math.rst, section 1.
-
-Every output position ``p`` is one row of the column matrix ``cols`` (P x K, with
-K = C_in * kh * kw), so the whole layer is one matrix product:
-
-.. math::
-
-    Y = \\mathrm{cols}\\, W^\\top + b, \\qquad W \\in \\mathbb{R}^{C_{out} \\times K}
-
-and its backward is two more products plus col2im (the adjoint of im2col):
-
-.. math::
-
-    \\frac{\\partial L}{\\partial W} = G^\\top \\mathrm{cols}, \\qquad
-    \\frac{\\partial L}{\\partial x} = \\mathrm{col2im}(G W), \\qquad
-    \\frac{\\partial L}{\\partial b} = \\textstyle\\sum_p G_p
-
-where ``G`` is the output gradient laid out as P x C_out. ``min_conv2d`` reuses the
-geometry, chunking and backward defined here.
+The derivation: docs/guides/minconv_math.rst, section 1. The machinery it shares with
+``min_conv2d`` (geometry, im2col in chunks, the exact backward) is in
+:mod:`tinymin.ops.conv`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import numpy as np
 
-from tinymin import _ext
 from tinymin.autograd import Context, Function
-from tinymin.nn.functional.checks import check_float, pair
+from tinymin.ops.checks import check_float
+from tinymin.ops.conv import (
+    conv_backward,
+    conv_geometry,
+    fits_in_one_chunk,
+    im2col,
+    image_chunks,
+    rows_to_nchw,
+)
 from tinymin.tensor import Tensor
-
-#: Bound (bytes) on one column matrix; larger batches are processed in image chunks.
-_IM2COL_LIMIT_BYTES = 256 * 2**20
-
-
-def set_im2col_limit(n_bytes: int) -> int:
-    """Set the largest column matrix built at once (default 256 MiB); returns the old value.
-
-    Above the bound, convolutions walk the batch in chunks of images and recompute
-    the columns in backward instead of keeping them, so peak memory stays bounded.
-    """
-    global _IM2COL_LIMIT_BYTES
-    if n_bytes <= 0:
-        raise ValueError(f"set_im2col_limit: bound must be positive, got {n_bytes}")
-    previous, _IM2COL_LIMIT_BYTES = _IM2COL_LIMIT_BYTES, int(n_bytes)
-    return previous
-
-
-def get_im2col_limit() -> int:
-    """The current bound set by :func:`set_im2col_limit`."""
-    return _IM2COL_LIMIT_BYTES
-
-
-@dataclass(frozen=True)
-class ConvGeometry:
-    """Shapes of one convolution, validated once."""
-
-    batch: int
-    in_channels: int
-    out_channels: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    out_h: int
-    out_w: int
-
-    @property
-    def rows_per_image(self) -> int:
-        return self.out_h * self.out_w
-
-    @property
-    def patch_size(self) -> int:
-        """K = C_in * kh * kw: the length of one receptive field."""
-        return self.in_channels * self.kernel[0] * self.kernel[1]
-
-
-def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
-    """Check an NCHW input against an (out, in, kh, kw) weight and compute output size.
-
-    The batch may be empty (the output is then empty too); every weight dim must be
-    positive, the stride positive and the padding non-negative.
-    """
-    if len(x_shape) != 4:
-        raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
-    if len(w_shape) != 4:
-        raise ValueError(f"{op}: weight must be (out, in, kh, kw), got shape {tuple(w_shape)}")
-    if min(w_shape) <= 0:
-        raise ValueError(f"{op}: weight shape {tuple(w_shape)} has an empty dim")
-    if x_shape[1] != w_shape[1]:
-        raise ValueError(
-            f"{op}: input shape {tuple(x_shape)} has {x_shape[1]} channels but weight shape "
-            f"{tuple(w_shape)} expects {w_shape[1]}"
-        )
-    stride, padding = pair(stride, f"{op}: stride", 1), pair(padding, f"{op}: padding")
-    kh, kw = w_shape[2], w_shape[3]
-    out_h = (x_shape[2] + 2 * padding[0] - kh) // stride[0] + 1
-    out_w = (x_shape[3] + 2 * padding[1] - kw) // stride[1] + 1
-    if out_h <= 0 or out_w <= 0:
-        raise ValueError(
-            f"{op}: kernel {(kh, kw)} is larger than the padded input "
-            f"{(x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])} (input shape "
-            f"{tuple(x_shape)}, weight shape {tuple(w_shape)})"
-        )
-    return ConvGeometry(x_shape[0], x_shape[1], w_shape[0], (kh, kw), stride, padding, out_h, out_w)
-
-
-def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:
-    """Slices of the batch whose column matrices each stay under the im2col bound."""
-    bytes_per_image = geom.rows_per_image * geom.patch_size * itemsize
-    per_chunk = max(1, _IM2COL_LIMIT_BYTES // max(bytes_per_image, 1))
-    for start in range(0, geom.batch, per_chunk):
-        yield slice(start, min(start + per_chunk, geom.batch))
-
-
-def fits_in_one_chunk(geom: ConvGeometry, itemsize: int) -> bool:
-    """Whether the whole batch's column matrix stays under the im2col bound (then the
-    forward may keep it for the weight gradient instead of rebuilding it)."""
-    return geom.batch * geom.rows_per_image * geom.patch_size * itemsize <= _IM2COL_LIMIT_BYTES
-
-
-def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
-    """Column matrix of ``x`` (rows = output positions, columns = patch elements)."""
-    return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding)
-
-
-def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """(P, C_out) rows, one per output position, -> an NCHW array (written into ``out``)."""
-    nchw = rows.reshape(n_images, geom.out_h, geom.out_w, geom.out_channels)  # n_images may be 0
-    nchw = nchw.transpose(0, 3, 1, 2)
-    if out is None:
-        return np.ascontiguousarray(nchw)
-    np.copyto(out, nchw)
-    return out
-
-
-def nchw_to_rows(grad: np.ndarray) -> np.ndarray:
-    """NCHW output gradient -> (P, C_out), matching the rows of ``cols``."""
-    return np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])
-
-
-#: Each thread's reusable buffer for the input gradient's columns (see _dcols_buffer).
-_scratch = threading.local()
-
-
-def _dcols_buffer(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """A (K, P) array for :math:`(G W)^\\top`, kept between calls of this thread.
-
-    The columns of the input gradient live only inside :func:`conv_backward` (col2im
-    reads them and returns a new array), and a fresh array of their size costs the
-    kernel's page zeroing on every step: about 2 ms for LeNet conv2's 40 MB, half of
-    what col2im then takes. One buffer per thread, replaced when the shape changes.
-    """
-    buffer = getattr(_scratch, "dcols_t", None)
-    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-        buffer = np.empty(shape, dtype)
-        _scratch.dcols_t = buffer
-    return buffer
-
-
-def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
-                  cols: np.ndarray | None, need_x: bool,
-                  need_w: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Exact gradients of :math:`Y = \\mathrm{cols}(x)\\,W^\\top` for inputs and weights.
-
-    ``cols`` is the saved column matrix of ``x`` (or None: then it is rebuilt chunk
-    by chunk). Returns ``(dx, dw)``; an entry not needed is None (the bias gradient
-    is the caller's: a sum of ``grad``).
-    """
-    w2 = weight.reshape(geom.out_channels, -1)
-    dx = np.empty_like(x) if need_x else None
-    dw = np.zeros_like(w2) if need_w else None
-    chunks = [slice(0, geom.batch)] if cols is not None else image_chunks(geom, x.itemsize)
-    for chunk in chunks:
-        g_rows = nchw_to_rows(grad[chunk])
-        if need_w:
-            chunk_cols = cols if cols is not None else im2col(x[chunk], geom)
-            dw += g_rows.T @ chunk_cols
-        if need_x:
-            # dcols = G W, computed as (W^T G^T)^T: the same GEMM, but each column of
-            # dcols comes out contiguous, the layout col2im folds fastest
-            dcols_t = _dcols_buffer((w2.shape[1], g_rows.shape[0]), np.result_type(w2, g_rows))
-            np.matmul(w2.T, g_rows.T, out=dcols_t)
-            dx[chunk] = _ext.col2im(dcols_t.T, x[chunk].shape, geom.kernel, geom.stride,
-                                    geom.padding)
-    return dx, (dw.reshape(weight.shape) if need_w else None)
 
 
 class Conv2dFunction(Function):

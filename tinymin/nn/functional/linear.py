@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinymin.autograd import Context, Function
-from tinymin.nn.functional.checks import check_float
+from tinymin.ops.checks import check_float
 from tinymin.tensor import Tensor
 
 

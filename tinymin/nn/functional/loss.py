@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymin.nn.functional.activation import log_softmax
-from tinymin.nn.functional.checks import check_float
+from tinymin.ops.activation import log_softmax
+from tinymin.ops.checks import check_float
 from tinymin.tensor import Tensor
 
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from tinymin import _ext
 from tinymin.autograd import Context, Function
-from tinymin.nn.functional.checks import check_float, pair
-from tinymin.nn.functional.conv import ConvGeometry, conv_geometry, rows_to_nchw
+from tinymin.ops.checks import check_float, pair
+from tinymin.ops.conv import ConvGeometry, conv_geometry, rows_to_nchw
 from tinymin.tensor import Tensor
 
 

@@ -1,0 +1,145 @@
+"""Checkpoints: round trip, atomic writes, corrupt files rejected with path and reason."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinymin as tm
+from tinymin import nn, optim
+from tinymin.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def small_model():
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+
+
+def test_round_trip_restores_model_optimizer_and_config(tmp_path):
+    tm.manual_seed(0)
+    model = small_model()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(tm.randn(5, 3)).sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "ck.npz", model, {"model": {"name": "x"}}, epoch=3,
+                           optimizer=opt)
+    ck = load_checkpoint(path)
+    assert ck.epoch == 3 and ck.config == {"model": {"name": "x"}}
+    other = small_model()
+    other.load_state_dict(ck.model_state)
+    for a, b in zip(model.parameters(), other.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    opt2 = optim.Adam(other.parameters(), lr=0.5)
+    opt2.load_state_dict(ck.optimizer_state)
+    assert opt2.param_groups[0]["lr"] == 0.01
+    np.testing.assert_array_equal(opt2.state[other[0].weight]["exp_avg"],
+                                  opt.state[model[0].weight]["exp_avg"])
+    with np.load(path, allow_pickle=False) as archive:  # loadable without pickle
+        assert "meta/config" in archive.files
+
+
+def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    model = small_model()
+    target = tmp_path / "ck.npz"
+    save_checkpoint(target, model, {}, epoch=1)
+    before = target.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", explode)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(target, model, {}, epoch=2)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "not a readable"), (b"garbage bytes", "not a readable")],
+)
+def test_corrupt_files_are_rejected_with_path(tmp_path, content, reason):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f"bad.npz.*{reason}"):
+        load_checkpoint(path)
+
+
+def test_truncated_checkpoint_is_rejected(tmp_path):
+    path = save_checkpoint(tmp_path / "ck.npz", small_model(), {}, epoch=1)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="ck.npz"):
+        load_checkpoint(path)
+
+
+def test_foreign_npz_and_missing_file(tmp_path):
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    with pytest.raises(CheckpointError, match="other.npz: not a tinymin checkpoint"):
+        load_checkpoint(tmp_path / "other.npz")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_wrong_version_is_rejected(tmp_path):
+    np.savez(tmp_path / "v9.npz", **{"meta/format_version": np.array(9), "meta/epoch": np.array(0),
+                                     "meta/config": np.array("{}"), "model/w": np.zeros(1)})
+    with pytest.raises(CheckpointError, match="format version 9"):
+        load_checkpoint(tmp_path / "v9.npz")
+
+
+# ------------------------------------------------------------------------------------------------
+# load_checkpoint validates the metadata and every entry's size before trusting it: a malformed or
+# hostile file is a CheckpointError naming the path, never a crash.
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    return save_checkpoint(tmp_path / "good.npz", nn.Linear(2, 3), {"model": {"name": "x"}}, epoch=2)
+
+
+def _rewrite(source, target, **replace):
+    with np.load(source) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays.update(replace)
+    np.savez(target, **arrays)
+    return target
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("meta/epoch", np.array([1, 2]), r"'meta/epoch' must be one integer.*shape \(2,\)"),
+    ("meta/epoch", np.array(1.5), r"'meta/epoch' must be one integer, got a float64"),
+    ("meta/epoch", np.array(-1), "'meta/epoch' must be a non-negative integer, got -1"),
+    ("meta/format_version", np.array("1"), "'meta/format_version' must be one integer"),
+    ("meta/config", np.array(json.dumps([1, 2])), "config must be a JSON object, got list"),
+    ("meta/config", np.array(json.dumps({"model": [1]})), "config 'model' must be a JSON object"),
+    ("meta/config", np.array([1.0]), "'meta/config' must be one string of JSON"),
+])
+def test_malformed_metadata_is_refused(tmp_path, checkpoint, key, value, message):
+    bad = _rewrite(checkpoint, tmp_path / "bad.npz", **{key: value})
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_checkpoint(bad)
+    assert str(bad) in str(error.value)
+
+
+def test_an_entry_whose_header_claims_8_tib_is_refused_before_reading(tmp_path, checkpoint):
+    bad = _rewrite(checkpoint, tmp_path / "huge.npz")
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }".ljust(117) + "\n"
+    with zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("model/huge.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                         + header.encode("latin1") + b"\0" * 64)
+    with pytest.raises(CheckpointError, match=r"entry 'model/huge' claims shape \(1099511627776,\) "
+                                              r"of float64 \(8,796,093,022,208 bytes\)"):
+        load_checkpoint(bad)
+
+
+def test_a_npy_file_is_not_a_checkpoint(tmp_path):
+    npy = tmp_path / "weights.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"weights\.npy: a single \.npy array"):
+        load_checkpoint(npy)
+
+
+def test_a_good_checkpoint_still_loads(checkpoint):
+    loaded = load_checkpoint(checkpoint)
+    assert loaded.epoch == 2 and loaded.config == {"model": {"name": "x"}}

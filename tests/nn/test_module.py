@@ -1,0 +1,230 @@
+"""nn.Module mechanics, layers, init, state_dict."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tinymin as tm
+from tinymin import nn
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act = nn.LeakyReLU(0.1)
+        self.fc2 = nn.Linear(8, 3, bias=False)
+        self.register_buffer("steps", np.zeros(1))
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def test_parameters_in_definition_order():
+    model = TwoLayer()
+    assert [n for n, _ in model.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight"]
+    assert [type(c).__name__ for c in model.children()] == ["Linear", "LeakyReLU", "Linear"]
+    assert nn.count_parameters(model) == 4 * 8 + 8 + 8 * 3
+
+
+def test_sequential_keys_like_pytorch_and_repr():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 1))
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    text = repr(model)
+    assert "(0): Linear(in_features=2, out_features=3, bias=True)" in text
+    assert "(2): Dropout(p=0.5)" in text
+    assert len(model) == 4 and isinstance(model[1], nn.ReLU)
+    named = nn.Sequential(OrderedDict([("enc", nn.Linear(2, 2)), ("act", nn.ReLU())]))
+    assert list(named.state_dict()) == ["enc.weight", "enc.bias"]
+
+
+def test_train_eval_propagates():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout()))
+    model.eval()
+    assert all(not m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+def test_zero_grad_both_modes():
+    model = TwoLayer()
+    model(tm.randn(2, 4)).sum().backward()
+    assert model.fc1.weight.grad is not None
+    model.zero_grad(set_to_none=False)
+    assert np.all(model.fc1.weight.grad == 0)
+    model.zero_grad()
+    assert model.fc1.weight.grad is None
+
+
+def test_state_dict_round_trip_includes_buffers():
+    a, b = TwoLayer(), TwoLayer()
+    a.steps = np.array([7.0])
+    state = a.state_dict()
+    assert list(state) == ["steps", "fc1.weight", "fc1.bias", "fc2.weight"]
+    weight_object = b.fc1.weight
+    b.load_state_dict(state)
+    assert b.fc1.weight is weight_object  # loaded in place: optimizers keep their references
+    np.testing.assert_array_equal(b.fc1.weight.data, a.fc1.weight.data)
+    assert b.steps[0] == 7.0
+    state["fc1.weight"][0, 0] = 99  # the state dict holds copies
+    assert a.fc1.weight.data[0, 0] != 99
+
+
+def test_load_state_dict_errors_name_the_keys():
+    model = TwoLayer()
+    state = model.state_dict()
+    del state["fc1.bias"]
+    state["extra"] = np.zeros(1)
+    with pytest.raises(RuntimeError, match=r"missing keys: \['fc1.bias'\].*unexpected keys: \['extra'\]"):
+        model.load_state_dict(state)
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["fc1.bias"] and result.unexpected_keys == ["extra"]
+    bad = model.state_dict()
+    bad["fc2.weight"] = np.zeros((2, 2))
+    with pytest.raises(RuntimeError, match=r"fc2.weight: checkpoint shape \(2, 2\) != model shape \(3, 8\)"):
+        model.load_state_dict(bad, strict=False)
+
+
+def test_load_state_dict_accepts_tensors():
+    model = nn.Linear(2, 2)
+    model.load_state_dict({"weight": tm.ones(2, 2), "bias": np.zeros(2)})
+    assert model.weight.data.sum() == 4
+
+
+def test_shared_parameter_listed_once():
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, layer)
+    assert len(list(model.parameters())) == 2
+
+
+def test_module_without_super_init_is_a_clear_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match="super"):
+        Broken()
+
+
+def test_init_is_seeded_and_scaled():
+    tm.manual_seed(0)
+    a = nn.Linear(100, 50).weight.data.copy()
+    tm.manual_seed(0)
+    np.testing.assert_array_equal(a, nn.Linear(100, 50).weight.data)
+    w = tm.zeros(400, 300)
+    nn.init.kaiming_normal_(w, nonlinearity="relu")
+    assert w.data.std() == pytest.approx(np.sqrt(2 / 300), rel=0.05)
+    nn.init.xavier_uniform_(w)
+    assert np.abs(w.data).max() <= np.sqrt(6 / 700) + 1e-6
+    conv_w = tm.zeros(8, 4, 3, 3)
+    assert nn.init.fan_in_and_fan_out(conv_w) == (36, 72)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.init.calculate_gain("swish")
+
+
+def test_double_converts_parameters_for_gradcheck():
+    model = TwoLayer().double()
+    x = tm.tensor(np.random.default_rng(0).normal(size=(3, 4)))
+    assert model.fc1.weight.dtype == np.float64
+    assert tm.gradcheck(lambda w: model(x), [model.fc1.weight])
+
+
+def test_flatten_layer():
+    assert nn.Flatten()(tm.ones(2, 3, 4)).shape == (2, 12)
+    assert "start_dim=1" in repr(nn.Flatten())
+
+
+def test_replacing_a_child_keeps_its_place():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    model.add_module("0", nn.Linear(2, 2))
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Module.load_state_dict is all or nothing: keys, shapes and dtypes are checked before anything is
+# copied, so a bad state dict leaves the model as it was.
+
+
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.register_buffer("steps", np.zeros(1, dtype=np.int64))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def _snapshot(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("fc.bias", np.zeros(2, dtype=np.complex128), "fc.bias: checkpoint dtype complex128"),
+    ("steps", np.array([2.5]), "steps: checkpoint dtype float64 cannot be cast.*int64"),
+    ("fc.bias", np.array(["a", "b"]), "fc.bias: checkpoint dtype <U1"),
+])
+def test_a_value_that_cannot_be_cast_is_refused_and_nothing_is_copied(key, value, message):
+    model = Counted()
+    before = _snapshot(model)
+    state = {k: v + 1 for k, v in model.state_dict().items()}  # every value differs
+    state[key] = value
+    with pytest.raises(RuntimeError, match=message):
+        model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
+
+
+def test_a_value_that_casts_is_loaded():
+    model = Counted()
+    state = model.state_dict()
+    state["fc.weight"] = np.full((2, 2), 0.5)  # float64 into float32: same kind
+    state["steps"] = np.array([3], dtype=np.int32)
+    model.load_state_dict(state)
+    assert model.fc.weight.data.dtype == np.float32 and model.fc.weight.data[0, 0] == 0.5
+    assert model.steps.dtype == np.int64 and model.steps[0] == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# register_parameter: PyTorch's checks and order.
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_parameter("gain", nn.Parameter(np.ones(2, dtype=np.float32)))
+        self.register_parameter("offset", None)
+        self.register_parameter("shift", nn.Parameter(np.zeros(2, dtype=np.float32)))
+
+
+def test_register_parameter_registers_in_order_and_skips_none():
+    model = Scale()
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]
+    assert list(model.state_dict()) == ["gain", "shift"]
+    assert model.offset is None
+    assert model.gain is model._parameters["gain"]
+
+
+def test_a_parameter_registered_as_none_can_be_given_later():
+    model = Scale()
+    model.register_parameter("offset", nn.Parameter(np.full(2, 3.0, dtype=np.float32)))
+    assert "offset" in dict(model.named_parameters())
+    np.testing.assert_array_equal(model.state_dict()["offset"], [3.0, 3.0])
+
+
+def test_register_parameter_refuses_what_pytorch_refuses():
+    model = Scale()
+    with pytest.raises(TypeError, match="cannot assign 'ndarray' object to parameter 'w'"):
+        model.register_parameter("w", np.ones(2))
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' object to parameter 'w'"):
+        model.register_parameter("w", tm.ones(2))
+    with pytest.raises(KeyError, match=r'contain "\."'):
+        model.register_parameter("a.b", nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="empty string"):
+        model.register_parameter("", nn.Parameter(np.ones(2)))
+    with pytest.raises(TypeError, match="should be a string"):
+        model.register_parameter(3, nn.Parameter(np.ones(2)))
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        model.register_parameter("training", nn.Parameter(np.ones(2)))
+    assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]  # nothing changed

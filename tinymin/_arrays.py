@@ -1,0 +1,59 @@
+"""Argument helpers shared by :mod:`tinymin.tensor`, :mod:`tinymin.functions` and
+:mod:`tinymin.ops`: plain numpy and Python, no Tensor, so every engine module can
+import them without a circle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert ``data`` (not a Tensor: unwrap it first) to a numpy array with tinymin's
+    dtype rules, without a copy where possible.
+
+    Python floats become float32 (the default); numpy float arrays keep float32 or
+    float64 (float16 is widened to float32); integers and booleans keep their type.
+    """
+    array = np.asarray(data, dtype=dtype)
+    if dtype is not None:
+        return array
+    if array.dtype == np.float64 and not _is_float64_source(data):
+        return array.astype(np.float32)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)
+    if array.dtype == object:
+        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data")
+    return array
+
+
+def _is_float64_source(data: Any) -> bool:
+    return isinstance(data, (np.ndarray, np.floating)) and data.dtype == np.float64
+
+
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
+def shape_args(args: tuple) -> tuple[int, ...]:
+    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``, as PyTorch does."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def reduction_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None):
+    """Reconcile PyTorch's ``dim``/``keepdim`` with numpy's ``axis``/``keepdims``."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("pass either dim= or axis=, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, keepdim
