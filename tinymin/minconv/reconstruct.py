@@ -100,7 +100,8 @@ class LayerReconstruction:
     error_after: float  # after the thresholds were fitted (or error_start if not kept)
     kept: bool
     steps: int
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process's CPU time (the wall clock counts other jobs too)
 
     @property
     def error_before(self) -> float:
@@ -109,7 +110,8 @@ class LayerReconstruction:
     def __str__(self) -> str:
         return (f"{self.layer:<8} rel. sq. error: copy {self.error_copy:.4f}, best scale "
                 f"{self.error_start:.4f}, reconstructed {self.error_after:.4f}"
-                f"{'' if self.kept else ' (not kept)'}   {self.steps} steps, {self.seconds:.1f} s")
+                f"{'' if self.kept else ' (not kept)'}   {self.steps} steps, {self.seconds:.1f} s "
+                f"(CPU {self.cpu_seconds:.1f} s)")
 
 
 # ------------------------------------------------------------------ the model loop
@@ -219,7 +221,7 @@ def reconstruct_layer(layer: MinConv2d, x: np.ndarray, target: np.ndarray, name:
     """Steps 3-5 of the module docstring for one layer, on its input ``x`` and the
     NCHW ``target``; the layer is changed in place."""
     rng = np.random.default_rng(0) if rng is None else rng
-    start_time = time.perf_counter()
+    start_time, start_cpu = time.perf_counter(), time.process_time()
     error_copy = relative_squared_error(layer(Tensor(x)).data, target)
     geom = conv_geometry("reconstruct_layer", x.shape, layer.weight.shape, layer.stride,
                          layer.padding)
@@ -238,7 +240,7 @@ def reconstruct_layer(layer: MinConv2d, x: np.ndarray, target: np.ndarray, name:
         _restore(layer, start_state)
         error_after = error_start
     return LayerReconstruction(name, error_copy, error_start, error_after, kept, steps,
-                               time.perf_counter() - start_time)
+                               time.perf_counter() - start_time, time.process_time() - start_cpu)
 
 
 def sampled_rows(x: np.ndarray, target: np.ndarray, geom, pool: int, rng: np.random.Generator
