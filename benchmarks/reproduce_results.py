@@ -87,12 +87,12 @@ def _train(data: str, *options: str) -> Callable[[Path, Path | None], list[list[
     return commands
 
 
-def _convert(calibrate: int) -> Callable[[Path, Path | None], list[list[str]]]:
+def _convert(calibrate: int, *options: str) -> Callable[[Path, Path | None], list[list[str]]]:
     def commands(run: Path, source: Path | None) -> list[list[str]]:
         assert source is not None
         model = str(run / "checkpoint.npz")
         return [["convert", "--checkpoint", str(source / "checkpoint.npz"), "--calibrate",
-                 str(calibrate), "--out", model],
+                 str(calibrate), *options, "--out", model],
                 ["eval", "--checkpoint", model]]
 
     return commands
@@ -100,7 +100,7 @@ def _convert(calibrate: int) -> Callable[[Path, Path | None], list[list[str]]]:
 
 def rows_for(data: str, exact_epochs: int, scratch: list[str],
              baseline: list[str] | None = None) -> list[Row]:
-    """The rows of one dataset: exact, min from scratch, and three ways to convert.
+    """The rows of one dataset: exact, min from scratch, and four ways to convert.
 
     With ``baseline`` (the exact row's options), two controls run last: min-conv from
     scratch with the exact row's options, and the exact network with the min row's.
@@ -119,6 +119,8 @@ def rows_for(data: str, exact_epochs: int, scratch: list[str],
             needs=exact),
         Row(f"{name}-convert", "min-conv, calibrated conversion (256 images, no training)",
             data, _convert(256), needs=exact),
+        Row(f"{name}-reconstruct", "min-conv, reconstructed conversion (1,024 images, no "
+            "training)", data, _convert(1024, "--reconstruct"), needs=exact),
         Row(f"{name}-calibrated-transfer", "min-conv, calibrated transfer (256 images, "
             "then fine-tune)", data,
             _train(data, "--conv", "min", "--calibrate", "256", "--epochs", "2", "--lr", "1e-5"),
@@ -157,6 +159,8 @@ def finish(args: list[str], seed: int, quick: bool) -> list[str]:
         extra += QUICK_LIMITS + ["--epochs", "1"] if command == "train" else ["--test-limit", "128"]
         if "--calibrate" in args:
             extra += ["--calibrate", "16"]
+        if "--reconstruct" in args:
+            extra += ["--reconstruct", "5"]
     return args + extra
 
 
@@ -397,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run folders (default runs/results, runs/results-quick)")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing: write the table and figure from finished runs")
+    parser.add_argument("--table", type=Path, default=None,
+                        help=f"where to write the table (default {TABLE.relative_to(REPO)})")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help=f"where to write the figure (default {FIGURE.relative_to(REPO)})")
+    parser.add_argument("--table-rows", nargs="+", default=None, metavar="KEY",
+                        help="rows the table and figure list (default: every row), for a "
+                        "table of a few rows besides the main one")
     args = parser.parse_args(argv)
     rows = all_rows()
     _ROWS.update({r.key: r for r in rows})
@@ -406,14 +417,17 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r.data == args.only]
     seeds = tuple(range(2 if args.quick and args.seeds == len(SEEDS) else args.seeds))
     runs = args.runs or REPO / "runs" / ("results-quick" if args.quick else "results")
-    unknown = set(args.rows or []) - set(_ROWS)
+    unknown = set(args.rows or []).union(args.table_rows or []) - set(_ROWS)
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; choose from {sorted(_ROWS)}")
     if not args.table_only:
         selected = [r for r in rows if args.rows is None or r.key in args.rows]
         run_all(selected, seeds, runs, args.quick, args.jobs, args.threads)
+    if args.table_rows:
+        rows = [r for r in rows if r.key in args.table_rows]
     results = collect(rows, seeds, runs, args.quick)
     table, figure = (runs / TABLE.name, runs / FIGURE.name) if args.quick else (TABLE, FIGURE)
+    table, figure = args.table or table, args.figure or figure
     write_table(rows, results, table)
     write_figure(rows, results, figure)
     print(f"wrote {table} and {figure}")

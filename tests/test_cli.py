@@ -104,6 +104,24 @@ def test_convert_calibrates_and_saves_an_evaluable_min_checkpoint(tmp_path, caps
     assert main(["eval", "--checkpoint", str(out), "--test-limit", "128"]) == 0
 
 
+def test_convert_reconstruct_fits_every_min_layer(tmp_path, capsys):
+    exact = tmp_path / "exact"
+    main(["train", "--model", "lenet", "--epochs", "1", "--out", str(exact), *QUICK])
+    out = tmp_path / "min.npz"
+    assert main(["convert", "--checkpoint", str(exact / "checkpoint.npz"), "--calibrate", "16",
+                 "--reconstruct", "3", "--test-limit", "64", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("reconstructed") == 2 and "3 steps" in text
+    state = load_checkpoint(out).model_state
+    assert not np.all(state["3.output_gain"] == 1)
+
+
+def test_convert_reconstruct_refuses_the_options_it_ignores(capsys):
+    for option in ("--shared-gain", "--linear-correction"):
+        fails_with_one_line(["convert", "--checkpoint", "x.npz", "--reconstruct", option], capsys,
+                            "--reconstruct fits a gain per channel")
+
+
 def _write_idx(path, array, magic):
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
     path.write_bytes(header + array.astype(np.uint8).tobytes())

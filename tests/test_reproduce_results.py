@@ -74,3 +74,16 @@ def test_rows_selects_what_runs_and_unknown_rows_are_refused(quick_run):
     assert not transfer.exists() and exact.stat().st_mtime_ns == before
     with pytest.raises(SystemExit):
         script.main(["--quick", "--rows", "no-such-row", "--runs", str(runs)])
+
+
+def test_a_table_of_a_few_rows_goes_where_it_is_told(tmp_path):
+    script = _load_script()
+    table, figure = tmp_path / "few.inc", tmp_path / "few.png"
+    assert script.main(["--quick", "--table-only", "--runs", str(tmp_path), "--table-rows",
+                        "mnist-exact", "mnist-reconstruct", "--table", str(table),
+                        "--figure", str(figure)]) == 0
+    text = table.read_text()
+    assert "mnist-embedded: exact LeNet" in text
+    assert "reconstructed conversion" in text
+    assert "from scratch" not in text and text.count("not run") == 2
+    assert figure.read_bytes()[:4] == b"\x89PNG"

@@ -43,6 +43,8 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     plot.add_argument("runs", nargs="+", help="run folders (each with a metrics.csv)")
     plot.add_argument("--out", default="curves.png", help="PNG file to write")
     plot.add_argument("--title", default=None, help="title above the curves")
+    from tinymin.minconv.reconstruct import DEFAULT_STEPS
+
     convert = _subcommand(sub, "convert", "turn an exact checkpoint into a calibrated "
                           "MinConvNet (no retraining)")
     convert.add_argument("--checkpoint", required=True, help="exact model checkpoint (.npz)")
@@ -55,6 +57,11 @@ def build_parser(recipe: str | None = None) -> argparse.ArgumentParser:
     convert.add_argument("--shared-gain", action="store_true",
                          help="one gain per layer (fully multiplication-free after folding)")
     _add_calibration_options(convert)
+    convert.add_argument("--reconstruct", nargs="?", type=_non_negative_int, const=DEFAULT_STEPS,
+                         default=None, metavar="STEPS",
+                         help="fit every threshold of every min layer to the exact network's "
+                         f"output, layer by layer, by STEPS Adam steps each (default {DEFAULT_STEPS}; "
+                         "tinymin.minconv.reconstruct; --fit-max-k does not apply)")
     convert.add_argument("--out", default=None,
                          help="checkpoint file to write the min model to; None: write nothing")
     convert.add_argument("--force", action="store_true",
@@ -292,13 +299,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Exact checkpoint -> min model (:func:`tinymin.conversion.convert_checkpoint`)."""
     from tinymin.conversion import convert_checkpoint
 
+    reconstruct = args.reconstruct is not None
+    if reconstruct and (args.shared_gain or args.linear_correction):
+        raise ValueError("--reconstruct fits a gain per channel and no linear correction: "
+                         "drop --shared-gain and --linear-correction")
     if args.out:
         check_output_path("--out", args.out)
         check_output_file("--out", args.out, inputs=(args.checkpoint,), force=args.force)
     report = convert_checkpoint(args.checkpoint, calibrate=args.calibrate, clip_value=args.clip_value,
                                 shared_gain=args.shared_gain, out=args.out, data_root=args.data_root,
                                 test_limit=args.test_limit, seed=args.seed, fit_max_k=args.fit_max_k,
-                                linear_correction=args.linear_correction)
+                                linear_correction=args.linear_correction,
+                                method="reconstruct" if reconstruct else "fit",
+                                steps=args.reconstruct or 0)
     print(f"exact model:                       {report.exact_accuracy:.2%}")
     print(f"min copy (mu_x_hat = mean |x|):    {report.copy_accuracy:.2%}")
     if report.calibrated_accuracy is not None:

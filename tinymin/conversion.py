@@ -29,6 +29,7 @@ from tinymin.minconv.calibrate import (
     recalibrate_running_statistics,
 )
 from tinymin.minconv.convert import convert_to_min
+from tinymin.minconv.reconstruct import DEFAULT_STEPS, LayerReconstruction
 from tinymin.models import build_model
 from tinymin.train import evaluate
 
@@ -40,7 +41,8 @@ class ConversionReport:
     exact_accuracy: float
     copy_accuracy: float
     calibration_images: int
-    layers: list[LayerCalibration | LinearCorrection] = field(default_factory=list)
+    layers: list[LayerCalibration | LinearCorrection | LayerReconstruction] = field(
+        default_factory=list)
     calibrated_accuracy: float | None = None
     seconds: float = 0.0
     written: Path | None = None
@@ -50,7 +52,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
                        shared_gain: bool = False, out: str | os.PathLike | None = None,
                        data_root: str | None = None, test_limit: int | None = None,
                        seed: int = 0, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                       linear_correction: bool = False) -> ConversionReport:
+                       linear_correction: bool = False, method: str = "fit",
+                       steps: int = DEFAULT_STEPS) -> ConversionReport:
     """Exact checkpoint -> min model: copy, re-estimate :math:`\\hat\\mu_x`, calibrate,
     evaluate, save (what ``python -m tinymin convert`` runs).
 
@@ -65,8 +68,12 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         The min layers' clip bound (default: the layer's).
     shared_gain : bool
         One calibration gain per layer instead of per channel (fully foldable).
-    fit_max_k, linear_correction
-        Stage 2 and the linear correction of :func:`calibrate_min`.
+    fit_max_k, linear_correction, method
+        Stage 2, the linear correction and the method (``"fit"`` or ``"reconstruct"``)
+        of :func:`calibrate_min`.
+    steps : int
+        Adam steps per layer of ``method="reconstruct"``
+        (:func:`tinymin.minconv.reconstruct.reconstruct_min`).
     out : path, optional
         Where to write the min model's checkpoint.
     data_root, test_limit, seed
@@ -93,7 +100,8 @@ def convert_checkpoint(path: str | os.PathLike, calibrate: int = 256, clip_value
         start = time.perf_counter()
         report.layers = calibrate_min(model, images, per_channel_gain=not shared_gain,
                                       fit_max_k=fit_max_k, linear_correction=linear_correction,
-                                      seed=seed)
+                                      seed=seed, method=method,
+                                      **({"steps": steps} if method == "reconstruct" else {}))
         report.seconds = time.perf_counter() - start
         report.calibrated_accuracy = evaluate(model, test_loader)["accuracy"]
     if out:

@@ -32,7 +32,8 @@ Section 4.3, transfer learning                     :func:`.convert.convert_to_mi
                                                    :func:`.calibrate.recalibrate_running_statistics`
 Beyond the paper: post-training calibration        :func:`.calibrate.calibrate_min`,
                                                    :func:`.thresholds.fit_thresholds`,
-                                                   :func:`.calibrate.correct_linear`
+                                                   :func:`.calibrate.correct_linear`,
+                                                   :func:`.reconstruct.reconstruct_min`
                                                    (on a checkpoint file:
                                                    :func:`tinymin.conversion.convert_checkpoint`)
 Section 4 (Eq. 12-13): inference without products  :func:`.fold.fold_min_model`,

@@ -64,6 +64,7 @@ from tinymin import overrides
 from tinymin.autograd import no_grad
 from tinymin.minconv.functional import min_conv2d
 from tinymin.minconv.layer import MinConv2d, min_layers
+from tinymin.minconv.reconstruct import LayerReconstruction, reconstruct_min
 from tinymin.minconv.spec import MinConvSpec, MinConvState
 from tinymin.minconv.thresholds import fit_layer_thresholds
 from tinymin.nn import functional as F
@@ -293,8 +294,8 @@ def correct_linear(layer: Linear, x: np.ndarray, x_exact: np.ndarray, name: str 
 
 def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SCALE_GRID,
                   per_channel_gain: bool = True, fit_max_k: int = DEFAULT_FIT_MAX_K,
-                  linear_correction: bool = False, seed: int = 0
-                  ) -> list[LayerCalibration | LinearCorrection]:
+                  linear_correction: bool = False, seed: int = 0, method: str = "fit",
+                  **reconstruct_options) -> list[LayerCalibration | LinearCorrection | LayerReconstruction]:
     """Calibrate every :class:`MinConv2d` of a ``Sequential`` model, in network order
     (and, if asked, correct the first ``Linear`` after them).
 
@@ -326,13 +327,29 @@ def calibrate_min(model: Module, inputs: Any, grid: Sequence[float] = DEFAULT_SC
         90.58% with it, 90.63% without; MNIST 97.04% and 97.11%).
     seed : int
         Seeds the sample of output positions that stage 2 fits on.
+    method : {"fit", "reconstruct"}
+        ``"fit"``: the steps above. ``"reconstruct"``: every threshold of every min
+        layer fitted by Adam to the exact network's output, layer by layer
+        (:func:`tinymin.minconv.reconstruct.reconstruct_min`; ``grid``, ``seed`` and
+        ``reconstruct_options`` such as ``steps`` are passed on, the other options do
+        not apply).
 
     Returns
     -------
     list of LayerCalibration, then a LinearCorrection if one was made
-        Chosen scale, error and correlation before/after, per layer. The model is left
-        in eval mode.
+        Chosen scale, error and correlation before/after, per layer (a
+        LayerReconstruction per min layer for ``method="reconstruct"``). The model is
+        left in eval mode.
     """
+    if method == "reconstruct":
+        if not per_channel_gain or linear_correction:
+            raise ValueError("calibrate_min: method='reconstruct' fits a gain per channel and "
+                             "no linear correction")
+        return reconstruct_min(model, inputs, grid=grid, seed=seed, **reconstruct_options)
+    if method != "fit":
+        raise ValueError(f"calibrate_min: method must be 'fit' or 'reconstruct', got {method!r}")
+    if reconstruct_options:
+        raise ValueError(f"calibrate_min: {sorted(reconstruct_options)} need method='reconstruct'")
     if not isinstance(model, Sequential):
         raise ValueError(f"calibrate_min: expected a Sequential model, got {type(model).__name__}")
     x = np.asarray(inputs)
