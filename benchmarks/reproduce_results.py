@@ -25,8 +25,8 @@ Usage::
     python benchmarks/reproduce_results.py --only mnist --jobs 2 # the embedded-MNIST rows
     python benchmarks/reproduce_results.py --quick               # smoke run, seconds
 
-``--quick`` runs every embedded-MNIST row on 128 training and 128 test images for one
-epoch with 2 seeds, and writes the table and figure under ``--runs`` instead of
+``--quick`` runs every embedded-MNIST row (LeNet and the mini_cifar conversions) on 128
+training and 128 test images for one epoch with 2 seeds, and writes the table and figure under ``--runs`` instead of
 ``docs/``: it checks that the pipeline works, its numbers mean nothing.
 """
 
@@ -77,9 +77,11 @@ class Row:
     late: bool = False  # run after the others (a baseline, when time allows)
 
 
-def _train(data: str, *options: str) -> Callable[[Path, Path | None], list[list[str]]]:
+def _train(data: str, *options: str,
+           model: str = "lenet") -> Callable[[Path, Path | None], list[list[str]]]:
     def commands(run: Path, source: Path | None) -> list[list[str]]:
-        args = ["train", *COMMON, "--data", data, *options, "--out", str(run)]
+        common = COMMON if model == "lenet" else ["--model", model, *COMMON[2:]]
+        args = ["train", *common, "--data", data, *options, "--out", str(run)]
         if source is not None:
             args += ["--init-from", str(source / "checkpoint.npz")]
         return [args]
@@ -132,14 +134,30 @@ def rows_for(data: str, exact_epochs: int, scratch: list[str],
               _train(data, *scratch, "--conv", "exact"), late=True)] if baseline else [])
 
 
+def conversion_rows(model: str, data: str, exact_epochs: int) -> list[Row]:
+    """A second network for the conversions: exact, calibrated and reconstructed only."""
+    exact = f"{model.replace('_', '')}-exact"
+    label = model.replace("_", "")
+    return [
+        Row(exact, f"exact {model}", data,
+            _train(data, "--conv", "exact", "--epochs", str(exact_epochs), "--lr", "1e-3",
+                   "--optimizer", "adam", "--scheduler", "cosine", model=model)),
+        Row(f"{label}-convert", f"{model} as min-conv, calibrated conversion (256 images, "
+            "no training)", data, _convert(256), needs=exact),
+        Row(f"{label}-reconstruct", f"{model} as min-conv, reconstructed conversion (1,024 "
+            "images, no training)", data, _convert(1024, "--reconstruct"), needs=exact),
+    ]
+
+
 def all_rows() -> list[Row]:
     mnist_scratch = ["--recipe", "minconv-scratch"]
     mnist_baseline = ["--epochs", "10", "--lr", "1e-3", "--optimizer", "adam",
                       "--scheduler", "cosine"]
     fashion_scratch = ["--epochs", "3", "--lr", "1e-3", "--optimizer", "adam",
                        "--scheduler", "cosine"]
-    return rows_for("mnist-embedded", 10, mnist_scratch, mnist_baseline) + rows_for("fashion-mnist", 3,
-                                                                     fashion_scratch)
+    return (rows_for("mnist-embedded", 10, mnist_scratch, mnist_baseline)
+            + rows_for("fashion-mnist", 3, fashion_scratch)
+            + conversion_rows("mini_cifar", "mnist-embedded", 3))
 
 
 # ---------------------------------------------------------------------------
