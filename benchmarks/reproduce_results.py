@@ -26,8 +26,8 @@ Usage::
     python benchmarks/reproduce_results.py --quick               # smoke run, seconds
 
 ``--quick`` runs every embedded-MNIST row (LeNet and the mini_cifar conversions) on 128
-training and 128 test images for one epoch with 2 seeds, and writes the table and figure under ``--runs`` instead of
-``docs/``: it checks that the pipeline works, its numbers mean nothing.
+training and 128 test images for one epoch with 2 seeds, and writes the table and
+figure under ``--runs`` instead of ``docs/``: it checks that the pipeline works, its numbers mean nothing.
 """
 
 from __future__ import annotations

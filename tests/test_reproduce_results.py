@@ -1,6 +1,7 @@
 """benchmarks/reproduce_results.py: the quick smoke run writes a table and a figure."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -86,4 +87,23 @@ def test_a_table_of_a_few_rows_goes_where_it_is_told(tmp_path):
     assert "mnist-embedded: exact LeNet" in text
     assert "reconstructed conversion" in text
     assert "from scratch" not in text and text.count("not run") == 2
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reconstruction_errors_tables_every_reproduced_network(quick_run, tmp_path):
+    _, runs = quick_run
+    spec = importlib.util.spec_from_file_location(
+        "reconstruction_errors", REPO / "benchmarks" / "reconstruction_errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    table, figure = tmp_path / "errors.inc", tmp_path / "errors.png"
+    assert errors.main(["--runs", str(runs), "--seeds", "2", "--images", "32",
+                        "--out", str(figure), "--table", str(table)]) == 0
+    rows = [line for line in table.read_text().splitlines() if line.startswith("   * - ") and
+            "layer" in line and "min layer" not in line]
+    # LeNet has 2 min layers, mini_cifar 6; Fashion-MNIST was not reproduced: no row
+    assert [r.split(", layer")[0] for r in rows] == (["   * - LeNet, embedded MNIST"] * 2
+                                                      + ["   * - mini_cifar, embedded MNIST"] * 6)
+    values = re.findall(r"^     - (\d+\.\d{4})$", table.read_text(), flags=re.MULTILINE)
+    assert len(values) == 8 * 3 and all(0 < float(v) < 10 for v in values)
     assert figure.read_bytes()[:4] == b"\x89PNG"
