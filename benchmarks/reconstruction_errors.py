@@ -83,7 +83,7 @@ def draw(results: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = [n for n in results if results[n]]
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(5.2 * max(1, len(names)), 3.8),
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(5.2 * max(1, len(names)), 4.2),
                              squeeze=False)
     for ax, name in zip(axes[0], names):
         seeds = results[name]
@@ -95,14 +95,16 @@ def draw(results: dict[str, list[dict]], path: Path) -> None:
             spread = np.stack([mean - values.min(axis=0), values.max(axis=0) - mean])
             ax.bar(np.arange(len(layers)) + (i - 1) * width, mean, width, yerr=spread,
                    capsize=3, label=label)
-        ax.set_xticks(np.arange(len(layers)), [f"min layer {layer}" for layer in layers])
+        ax.set_xticks(np.arange(len(layers)), layers)
+        ax.set_xlabel("min layer (its index in the model)")
         ax.set_yscale("log")
         ax.set_ylabel("relative squared error vs exact network")
         ax.set_title(f"{NETWORKS[name][1]} ({len(seeds)} seeds, held-out test images)",
                      fontsize=9)
         ax.grid(axis="y", alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(STAGES), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # room for the legend above the panels
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -124,3 +124,13 @@ def test_the_results_prose_quotes_the_generated_table():
     assert gap, "the from-scratch gap sentence changed: update this test"
     min_acc, exact_acc, stated = (float(g) for g in gap.groups())
     assert stated == pytest.approx(exact_acc - min_acc, abs=0.005)
+
+
+def test_the_conversion_gaps_are_the_differences_of_the_quoted_figures():
+    prose = " ".join((GUIDES / "results.rst").read_text().split())
+    gaps = re.findall(r"(\d+\.\d+) \+- [\d.]+% against exact (\d+\.\d+) \+- [\d.]+% "
+                      r"\((-\d+\.\d+) point", prose)
+    assert len(gaps) >= 6, "the reconstruction's gap sentences changed: update this test"
+    for converted, exact, stated in gaps:
+        # each mean is rounded to 0.01, so their difference may be 0.01 off the stated gap
+        assert float(stated) == pytest.approx(float(converted) - float(exact), abs=0.0101)
