@@ -296,8 +296,8 @@ for n in names:
 # :doc:`/guides/results` has the measured figures (3 seeds, the official 10,000 test
 # images, exact LeNet trained 10 epochs), and the harder case, Fashion-MNIST, where
 # the copy loses far more and stage 2 and a short fine-tune matter. There the
-# reconstruction, with no label and no epoch, ends about a tenth of a point from
-# the exact network, as it does on the digits and for the six-layer mini_cifar
+# reconstruction, with no label and no epoch, ends within about a tenth of a point
+# of the exact network, as it does on the digits and for the six-layer mini_cifar
 # network (section "Reconstruction: every threshold, layer by layer" of that page,
 # three seeds each). The command line does the same conversions:
 # ``python -m tinymin convert --checkpoint run/checkpoint.npz --calibrate 256 --out min.npz``
