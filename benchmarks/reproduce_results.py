@@ -52,8 +52,6 @@ TABLE = REPO / "docs" / "guides" / "results_table.inc"
 FIGURE = REPO / "docs" / "_static" / "results_curves.png"
 SEEDS = (0, 1, 2)
 
-#: Options every training command shares.
-COMMON = ["--model", "lenet", "--no-progress"]
 QUICK_LIMITS = ["--train-limit", "128", "--test-limit", "128", "--batch-size", "32"]
 TITLES = {"mnist-embedded": "LeNet, 5,000 embedded MNIST digits\n(tested on the 10,000 official)",
           "fashion-mnist": "LeNet, Fashion-MNIST (60,000 / 10,000)"}
@@ -80,8 +78,8 @@ class Row:
 def _train(data: str, *options: str,
            model: str = "lenet") -> Callable[[Path, Path | None], list[list[str]]]:
     def commands(run: Path, source: Path | None) -> list[list[str]]:
-        common = COMMON if model == "lenet" else ["--model", model, *COMMON[2:]]
-        args = ["train", *common, "--data", data, *options, "--out", str(run)]
+        args = ["train", "--model", model, "--no-progress", "--data", data, *options,
+                "--out", str(run)]
         if source is not None:
             args += ["--init-from", str(source / "checkpoint.npz")]
         return [args]
