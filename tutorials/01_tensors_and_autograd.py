@@ -128,7 +128,7 @@ show_graph(L)
 # :func:`tinymin.viz.to_dot` writes the same walk in Graphviz's DOT language:
 # tensors as boxes (name, shape, dtype, the value of a one-element tensor and, after
 # ``backward``, the norm of its gradient), Functions as ovals. Where Graphviz is
-# installed (``pip install "tinymin[graph]"`` and the ``dot`` program),
+# installed (``pip install -e ".[graph]"`` and the ``dot`` program),
 # :func:`tinymin.viz.show_graph` draws it as a picture; elsewhere it prints the DOT
 # text, which any Graphviz viewer renders. ``draw_graph(L, "graph.png")`` writes the
 # picture to a file (or the ``.dot`` file, with the command that renders it).

@@ -169,6 +169,18 @@ def test_a_missing_file_is_a_load_error(tmp_path):
     assert report.load_error == f"no file {tmp_path / 'missing.py'}" and not report.passed
 
 
+def test_without_hypothesis_the_check_says_what_to_install(tmp_path, monkeypatch):
+    import importlib.util
+
+    solution = tmp_path / "my_min_gemm.py"
+    solution.write_text("def min_gemm(cols, w_hat):\n    return None\n")
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "hypothesis" else find_spec(name, *a))
+    report = exercises.check("min_gemm", solution)
+    assert 'pip install -e ".[exercises]"' in report.load_error and not report.passed
+
+
 def test_results_forged_on_the_checkers_pipe_do_not_pass(tmp_path):
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc to find the pipe")

@@ -15,7 +15,7 @@ The checker imports your file in a child process and runs each case there with a
 limit (:mod:`tinymin.exercises.sandbox`): hand-picked edge cases first, then random
 inputs drawn by hypothesis (shrunk to a small example when one fails), against
 tinymin's own function. An endless loop, ``sys.exit``, an exception or a crash becomes
-one clear failed case. (The checker needs hypothesis: ``pip install "tinymin[exercises]"``.)
+one clear failed case. (The checker needs hypothesis: ``pip install -e ".[exercises]"``.)
 
 Then run your code inside tinymin: :func:`use` swaps your functions in for tinymin's
 own (:mod:`tinymin.exercises.swap`), ``train --mine DIR`` trains on them, and

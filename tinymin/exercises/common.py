@@ -16,7 +16,7 @@ def strategies() -> tuple[Any, Any]:
         from hypothesis import strategies as st
         from hypothesis.extra import numpy as hnp
     except ImportError as err:
-        raise ImportError('the exercise checker needs hypothesis: pip install "tinymin[exercises]"') from err
+        raise ImportError('the exercise checker needs hypothesis: pip install -e ".[exercises]"') from err
     return st, hnp
 
 

@@ -20,6 +20,7 @@ was. POSIX only (``select`` on a pipe).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -67,6 +68,10 @@ def check_file(name: str, path: str | os.PathLike, limits: Limits | None = None)
     report = Report(name, str(path), total=0)
     if not path.is_file():
         report.load_error = f"no file {path}"
+        return report
+    if importlib.util.find_spec("hypothesis") is None:  # say so here, not from the child
+        report.load_error = ('the checker draws its random cases with hypothesis, which '
+                             '"pip install -e ." does not install: pip install -e ".[exercises]"')
         return report
     before = _snapshot()
     try:

@@ -16,7 +16,7 @@ class and whose ``inputs`` are the arguments it was called with. Following
 
 DOT text needs nothing installed. :func:`draw_graph` renders it to PNG/SVG/PDF with the
 ``graphviz`` Python package and the Graphviz ``dot`` program when both are installed
-(``pip install "tinymin[graph]"`` and, for example, ``apt install graphviz``), and
+(``pip install -e ".[graph]"`` and, for example, ``apt install graphviz``), and
 otherwise writes the ``.dot`` file and says how to render it. :func:`show_graph` is
 what the tutorial chapters call: a matplotlib figure of the rendered graph where
 Graphviz exists, the DOT text printed where it does not.
@@ -52,7 +52,7 @@ FORWARD_HALF = "forward: approximate, Eq. 13"
 BACKWARD_HALF = "backward: exact conv2d gradients x clip masks"
 
 RENDERED_FORMATS = ("png", "svg", "pdf")
-_INSTALL_HINT = ('pip install "tinymin[graph]" (the graphviz package) and the Graphviz program '
+_INSTALL_HINT = ('pip install -e ".[graph]" (the graphviz package) and the Graphviz program '
                  "(apt install graphviz, brew install graphviz, or graphviz.org)")
 
 
@@ -282,7 +282,7 @@ def draw_graph(output: Tensor, path: str | os.PathLike, params: Any = None, grad
     """Draw the graph of ``output`` to ``path`` (``.png``, ``.svg``, ``.pdf`` or ``.dot``).
 
     Renders with Graphviz when the ``graphviz`` package and the ``dot`` program are
-    installed (``pip install "tinymin[graph]"``); otherwise, and for a ``.dot`` path,
+    installed (``pip install -e ".[graph]"``); otherwise, and for a ``.dot`` path,
     writes the DOT text beside ``path`` and prints the command that renders it. The
     other arguments are those of :func:`to_dot`.
 

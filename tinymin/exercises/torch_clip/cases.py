@@ -28,7 +28,7 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise CaseSkipped('torch is not installed (pip install "tinymin[torch]")') from None
+        raise CaseSkipped('torch is not installed (pip install -e ".[torch]")') from None
     return torch
 
 

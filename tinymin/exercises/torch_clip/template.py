@@ -16,7 +16,7 @@ on a GPU, of shape ``()`` or broadcastable to ``a``), keeping ``a``'s dtype. A
 ``clip_value`` of None clips nothing: return ``a`` itself and None. Autograd must see
 the clip: the gradient of :math:`a_c` with respect to :math:`a` is the mask.
 
-Check your answer (needs torch: ``pip install "tinymin[torch]"``)::
+Check your answer (needs torch: ``pip install -e ".[torch]"``)::
 
     python -m tinymin exercise check torch_clip --file this_file.py
 
