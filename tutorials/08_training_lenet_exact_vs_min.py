@@ -231,8 +231,8 @@ print(f"final test accuracy  exact: {exact_curve[-1]:.2%}   min from scratch: "
 # 2-3 epochs of fine-tuning. :doc:`/guides/results` measures these runs with 3
 # seeds on the official 10,000 test images: the exact LeNet trained 10 epochs
 # reaches 98.11%, its copy fine-tuned 3 epochs (learning rate
-# :math:`3 \cdot 10^{-4}`, cosine schedule) 95.61 +- 0.35%, and min-conv trained
-# from scratch with a larger learning rate 97.47%. Longer fine-tuning closes more of
+# :math:`3 \cdot 10^{-4}`, cosine schedule) 95.61 +- 0.31%, and min-conv trained
+# from scratch with a larger learning rate 97.49%. Longer fine-tuning closes more of
 # the gap: in an earlier single run (4,000 training digits, a 1,000-image test split)
 # the copy went from 95.0% after 3 epochs to 96.2% after 12.
 # The paper's "transfer matches exact" took hundreds of epochs;
