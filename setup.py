@@ -183,6 +183,7 @@ def _newer_than_sources(built: str, ext: Extension) -> bool:
     sources = [os.path.join(HERE, src) for src in ext.sources]
     sources += [os.path.join(HERE, stem + ".pyx"), os.path.join(HERE, "setup.py")]
     sources += glob(os.path.join(HERE, "tinymin", "_ext", "*.pxd"))
+    sources += glob(os.path.join(HERE, "tinymin", "_ext", "*.h"))
     newest = max(os.path.getmtime(src) for src in sources if os.path.exists(src))
     return os.path.getmtime(built) > newest
 

@@ -85,6 +85,25 @@ def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep)
         np.testing.assert_array_equal(cols, expected_cols)
 
 
+@needs_cython
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_fused_portable_panel_tile_equals_the_twin(dtype, geometry):
+    # an AVX-512DQ build runs the VRANGE kernel of _range_tile.h: force the portable
+    # tile too (what other builds run), with a NaN input, so both are checked here
+    from tinymin._ext import _min_gemm
+
+    x_shape, w_shape, s, p = geometry
+    x, w_hat = operands(np.random.default_rng(11), x_shape, w_shape, dtype)
+    x.flat[x.size // 2] = np.nan
+    k = w_shape[1:]
+    expected = reference.min_gemm(reference.im2col(x, k, s, p), w_hat)
+    got = _min_gemm.im2col_min_gemm(x, w_hat, k, s, p, None, None, vrange=False)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    np.testing.assert_allclose(got[ok], expected[ok], **tol(dtype, w_hat.shape[1]))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fused_propagates_nan_like_min_gemm(backend, dtype):

@@ -6,6 +6,7 @@ two backends against each other. The Cython backend is skipped when not built.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -268,21 +269,34 @@ def test_gemm_cython_equals_numpy_twin_and_broadcast(op, dtype, p, k, c):
     np.testing.assert_allclose(nu, expected, **tol(dtype, k))
 
 
-@needs_cython
-@pytest.mark.parametrize("kernel", ["min_gemm_klanes", "min_gemm_panels"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("p,k,c", [(203, 1100, 37), (64, 25, 32), (129, 800, 9), (5, 7, 3),
-                                   (17, 1025, 4), (70, 64, 17), (9, 65, 16)])
-def test_both_min_gemm_kernels_equal_the_numpy_twin(kernel, dtype, p, k, c):
-    # min_gemm picks one of its two kernels by K (PANEL_MAX_K, which depends on the
-    # build's vector width): each is checked on every size here, whichever is picked
+def _min_gemm_kernel(name):
+    # min_gemm's kernels by name; "min_gemm_panels_portable" is the panel kernel with
+    # its portable tile forced, which an AVX-512DQ build would not pick
     from tinymin._ext import _min_gemm
 
+    if name == "min_gemm_panels_portable":
+        return functools.partial(_min_gemm.min_gemm_panels, vrange=False)
+    return getattr(_min_gemm, name)
+
+
+@needs_cython
+@pytest.mark.parametrize("kernel", ["min_gemm_klanes", "min_gemm_panels",
+                                    "min_gemm_panels_portable"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p,k,c", [(203, 1100, 37), (64, 25, 32), (129, 800, 9), (5, 7, 3),
+                                   (17, 1025, 4), (70, 64, 17), (9, 65, 16), (13, 40, 64),
+                                   (97, 30, 130), (7, 3, 1)])
+def test_every_min_gemm_kernel_equals_the_numpy_twin(kernel, dtype, p, k, c):
+    # min_gemm picks one of its kernels by K (PANEL_MAX_K, which depends on the build's
+    # vector width) and the build (HAS_VRANGE): each is checked on every size here,
+    # whichever is picked; the sizes cover ragged row tiles (6 and 8 rows) and every
+    # count of filter panels in the VRANGE kernel's groups of 4, full and ragged
+    kernel_fn = _min_gemm_kernel(kernel)
     cols, w = operands(np.random.default_rng(p * k + c), p, k, c, dtype)
-    got = getattr(_min_gemm, kernel)(cols, w, np.full((p, c), np.nan, dtype))
+    got = kernel_fn(cols, w, np.full((p, c), np.nan, dtype))
     np.testing.assert_allclose(got, reference.min_gemm(cols, w), **tol(dtype, k))
     cols[p // 2, k // 2], w[c - 1, 0] = np.nan, np.nan
-    got = getattr(_min_gemm, kernel)(cols, w, np.zeros((p, c), dtype))
+    got = kernel_fn(cols, w, np.zeros((p, c), dtype))
     expected_nan = np.zeros((p, c), dtype=bool)
     expected_nan[p // 2, :] = True
     expected_nan[:, c - 1] = True

@@ -59,6 +59,7 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.math cimport NAN
 from libc.string cimport memcpy
 
 from tinymin._ext._lanes cimport (MB, MR, NRMAX, TINYMIN_VECTOR_BYTES, _nr, _row, _store8,
@@ -67,6 +68,17 @@ from tinymin._ext._patches cimport _im2col_row
 
 from tinymin._ext._im2col import im2col as _im2col
 from tinymin._ext.threads import num_threads as _num_threads
+
+# The panel kernel with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
+# tile): written in C with intrinsics in _range_tile.h, which says why it is faster.
+cdef extern from "_range_tile.h":
+    const bint TINYMIN_HAS_RANGE
+    void tinymin_range_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                               const float* ab, const float* sg, float* out) noexcept nogil
+    void tinymin_range_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K,
+                               Py_ssize_t C, const double* ab, const double* sg,
+                               double* out) noexcept nogil
+
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
 cdef enum:
@@ -78,6 +90,10 @@ cdef enum:
 #: weight vectors fit, and it was faster at every K measured (25 to 4,608); with 16
 #: registers (AVX2) it spills, and won only up to K of about 64 (benchmarks/README.md).
 PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
+
+#: Whether this build has the AVX-512DQ panel kernel (``_range_tile.h``), which
+#: ``min_gemm_panels`` and ``im2col_min_gemm`` then use.
+HAS_VRANGE = bool(TINYMIN_HAS_RANGE)
 
 
 def vector_lanes(dtype) -> int:
@@ -219,19 +235,47 @@ cdef inline void _min_panel_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K
     _store8(a0, a1, a2, a3, a4, a5, a6, a7, out, ldo, nrows, ncols)
 
 
+cdef inline bint _has_nan(const floating* x, Py_ssize_t K) noexcept nogil:
+    # an OR over the row rather than an early exit, so that gcc vectorises it
+    cdef int bad = 0
+    cdef Py_ssize_t k
+    for k in range(K):
+        bad |= x[k] != x[k]
+    return bad
+
+
 cdef void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                            const floating* ab, const floating* sg,
-                           floating* out) noexcept nogil:
-    """All filter panels over one block of rows (``x``: nrows x K, read in place)."""
+                           floating* out, bint vrange) noexcept nogil:
+    """All filter panels over one block of rows (``x``: nrows x K, read in place).
+
+    With ``vrange`` (only where the build has AVX-512DQ) the block goes to the VRANGE
+    kernel of ``_range_tile.h``, else to the portable 8-row tile above.
+    """
     cdef Py_ssize_t nr = _nr(x[0])
     cdef Py_ssize_t jp, j, r, panel = K * nr
-    for jp in range((C + nr - 1) // nr):
-        j = jp * nr
-        r = 0
-        while r < nrows:
-            _min_panel_tile(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
-                            out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r), min(nr, C - j))
-            r += MR
+    if vrange:  # (AVX-512DQ: then nr is 16 float32 or 8 float64)
+        if floating is float:
+            tinymin_range_block_f(x, nrows, K, C, ab, sg, out)
+        else:
+            tinymin_range_block_d(x, nrows, K, C, ab, sg, out)
+    else:
+        for jp in range((C + nr - 1) // nr):
+            j = jp * nr
+            r = 0
+            while r < nrows:
+                _min_panel_tile(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
+                                out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r),
+                                min(nr, C - j))
+                r += MR
+    if vrange:
+        # VRANGE returns the other operand where one is NaN (minNum), so a NaN input
+        # would vanish from its sums; m(NaN, w) is NaN for every w, so such a row's
+        # outputs are all NaN. One scan per block: about 1% of the tile work.
+        for r in range(nrows):
+            if _has_nan(x + r * K, K):
+                for j in range(C):
+                    out[r * C + j] = NAN
 
 
 # ------------------------------------------------------------------- weight packing
@@ -306,21 +350,32 @@ def min_gemm_klanes(cols, w_hat, out):
     return out
 
 
-def min_gemm_panels(cols, w_hat, out):
+def min_gemm_panels(cols, w_hat, out, vrange=None):
     """``min_gemm`` vectorised over the filters (K <= ``PANEL_MAX_K``: every K in an
     AVX-512 build, short rows otherwise).
 
     No lane sums at the end of each output and no zero padding of k: what the k-lane
     kernel spends on those dominates when K is a few vectors long (LeNet's first
-    layer: K = 25).
+    layer: K = 25). ``vrange``: use the AVX-512DQ kernel (``_range_tile.h``); None
+    means where the build has it (``HAS_VRANGE``); False runs the portable tile,
+    which is how the tests check it on a machine that would not pick it.
     """
+    vrange = _pick_vrange(vrange)
     pan = pack_panels(w_hat)
     ab, sg = np.abs(pan), np.sign(pan)
     if cols.dtype == np.float32:
-        _min_panel_run[float](cols, ab, sg, out)
+        _min_panel_run[float](cols, ab, sg, out, vrange)
     else:
-        _min_panel_run[double](cols, ab, sg, out)
+        _min_panel_run[double](cols, ab, sg, out, vrange)
     return out
+
+
+def _pick_vrange(vrange):
+    if vrange is None:
+        return HAS_VRANGE
+    if vrange and not HAS_VRANGE:
+        raise ValueError("min_gemm: vrange=True needs a build with AVX-512DQ")
+    return bool(vrange)
 
 
 cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
@@ -340,18 +395,20 @@ cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
 
 
 cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
-                    const floating[:, :, ::1] sg, floating[:, ::1] out):
+                    const floating[:, :, ::1] sg, floating[:, ::1] out, bint vrange):
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
     cdef int nt = _num_threads()
     for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
         r0 = b * MB
         nr = P - r0 if P - r0 < MB else MB
-        _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0])
+        _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0],
+                         vrange)
 
 
 # ------------------------------------------------------ im2col fused with the selector
-def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None):
+def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
+                    vrange=None):
     """``min_gemm(im2col(x, ...), w_hat)`` without the column matrix going through memory.
 
     Arguments are validated by :func:`tinymin._ext.im2col_min_gemm`; see there. The
@@ -361,8 +418,9 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None)
     :func:`min_gemm` picks), so the column matrix is neither written out nor read back
     (LeNet's conv2: 40 MB each way). With ``cols`` given the block is unfolded there
     instead (the caller keeps the whole matrix, e.g. for a weight gradient) and still
-    used while it is in L2.
+    used while it is in L2. ``vrange`` as in :func:`min_gemm_panels`.
     """
+    vrange = _pick_vrange(vrange)
     N, Cin, H, W = x.shape
     C, K = w_hat.shape
     KH, KW = kernel_size
@@ -398,16 +456,18 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None)
     cols_view = cols if keep else xbuf[0]  # not written unless keep
     geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
     if x.dtype == np.float32:
-        _fused_run[float](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, nt)
+        _fused_run[float](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
+                          nt)
     else:
-        _fused_run[double](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, nt)
+        _fused_run[double](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
+                           nt)
     return out
 
 
 cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 const floating[:, :, ::1] sg, floating[:, :, ::1] xbuf,
                 floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
-                bint keep, bint klanes, int nt):
+                bint keep, bint klanes, bint vrange, int nt):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
     cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
@@ -433,4 +493,5 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                     memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
             _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])
         else:
-            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])
+            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0],
+                             vrange)
