@@ -1,9 +1,10 @@
-"""Tests of ``tinymin._ext.im2col_min_gemm``: im2col and the min-selector GEMM fused.
+"""Tests of ``tinymin._ext.im2col_min_gemm`` and ``im2col_gemm``: im2col fused with the
+min-selector GEMM, and with the ordinary product of the exact layer.
 
-The Cython kernel unfolds blocks of rows into a cached buffer (or into ``cols``) and
-runs the selector over each at once; it must give what its numpy twin gives (im2col,
-then min_gemm), with or without ``cols``, with either of min_gemm's two kernels, on
-ragged blocks, and with NaN propagated as min_gemm propagates it.
+The Cython kernels unfold blocks of rows into a cached buffer (or into ``cols``) and
+run the selector (or the product) over each at once; they must give what their numpy
+twins give (im2col, then min_gemm or BLAS), with or without ``cols``, with each of
+min_gemm's kernels, on ragged blocks, and with NaN propagated as min_gemm propagates it.
 """
 
 from __future__ import annotations
@@ -117,6 +118,45 @@ def test_fused_propagates_nan_like_min_gemm(backend, dtype):
     assert np.isnan(got).any() and not np.isnan(got).all()
 
 
+needs_fused_gemm = pytest.mark.skipif(
+    not _ext.HAVE_CYTHON or not _ext._min_gemm.HAS_VRANGE,
+    reason="im2col_gemm's fused kernel needs a Cython build with AVX-512DQ; "
+           "elsewhere the numpy twin runs, checked by the numpy backend's cases")
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("cython", marks=needs_fused_gemm)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES + [((2, 5, 9, 9), (70, 3, 3), (1, 1), (1, 1))])
+@pytest.mark.parametrize("keep", [False, True])
+def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, keep):
+    # the exact layer's forward; 70 filters = one group of 4 panels and a ragged one
+    x_shape, w_shape, s, p = geometry
+    x, w = operands(np.random.default_rng(sum(x_shape) + 1), x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    expected_cols = reference.im2col(x, k, s, p)
+    cols = np.full_like(expected_cols, np.nan) if keep else None
+    with _ext.use_backend(backend):
+        assert _ext.has_fused_gemm() == (backend == "cython")
+        got = _ext.im2col_gemm(x, w, k, s, p, cols=cols)
+    np.testing.assert_allclose(got, expected_cols.astype(np.float64) @ w.T.astype(np.float64),
+                               **tol(dtype, w.shape[1]))
+    assert got.dtype == dtype
+    if keep:
+        np.testing.assert_array_equal(cols, expected_cols)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("cython", marks=needs_fused_gemm)])
+def test_fused_gemm_propagates_nan_and_fills_out(backend):
+    x, w = operands(np.random.default_rng(4), (2, 3, 7, 7), (20, 3, 3), np.float32)
+    x[0, 1, 3, 3] = np.nan
+    expected = reference.im2col(x, (3, 3), (1, 1), (1, 1)) @ w.T
+    out = np.zeros_like(expected)
+    with _ext.use_backend(backend):
+        assert _ext.im2col_gemm(x, w, 3, 1, 1, out=out) is out
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    assert np.isnan(out).any() and not np.isnan(out).all()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fused_writes_into_out_and_handles_empty_batches(backend):
     x, w_hat = operands(np.random.default_rng(2), (2, 2, 5, 5), (4, 3, 3), np.float32)
@@ -159,6 +199,18 @@ W32 = np.zeros((3, 18), np.float32)
 ])
 def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
     with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_min_gemm: .*{match}"):
+        call()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: _ext.im2col_gemm(X32, W32.astype(np.float64), 3), TypeError, "x is float32 but w is"),
+    (lambda: _ext.im2col_gemm(X32, W32[:, :9].copy(), 3), ValueError, "K mismatch"),
+    (lambda: _ext.im2col_gemm(X32, W32[:, ::2], 3), ValueError, "not C-contiguous"),
+    (lambda: _ext.im2col_gemm(X32, W32, 3, stride=0), ValueError, "stride"),
+])
+def test_bad_arguments_of_the_exact_fused_kernel(backend, call, exc, match):
+    with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_gemm: .*{match}"):
         call()
 
 

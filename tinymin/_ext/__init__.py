@@ -61,7 +61,9 @@ __all__ = [
     "check_array_size",
     "col2im",
     "conv_output_shape",
+    "has_fused_gemm",
     "im2col",
+    "im2col_gemm",
     "im2col_min_gemm",
     "kernel_threads",
     "max_gemm",
@@ -329,23 +331,52 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     -------
     out : ndarray, shape (N*OH*OW, C)
     """
-    who = "im2col_min_gemm"
-    _array(x, who, "x", 4)
-    _array(w_hat, who, "w_hat", 2)
-    if x.dtype != w_hat.dtype:
-        raise TypeError(f"{who}: x is {x.dtype} but w_hat is {w_hat.dtype}; both must have the same dtype")
-    n, c, h, w = x.shape
-    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
-    k = c * kernel_size[0] * kernel_size[1]
-    if w_hat.shape[1] != k:
-        raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
-                         f"(K = {k}) but w_hat has shape {w_hat.shape} (K = {w_hat.shape[1]})")
-    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w_hat, name="cols")
-    out = _check_out(out, who, (n * oh * ow, w_hat.shape[0]), x.dtype, x, w_hat)
-    if cols is not None and out is not None and np.may_share_memory(cols, out):
-        raise ValueError(f"{who}: out overlaps cols")
+    kernel_size, stride, padding, cols, out = _fused_checks(
+        "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out)
     module = reference if _backend == "numpy" else _min_gemm
     return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out)
+
+
+def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out):
+    """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out)."""
+    _array(x, who, "x", 4)
+    _array(w, who, w_name, 2)
+    if x.dtype != w.dtype:
+        raise TypeError(f"{who}: x is {x.dtype} but {w_name} is {w.dtype}; both must have the same dtype")
+    n, c, h, wd = x.shape
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, wd, kernel_size, stride, padding)
+    k = c * kernel_size[0] * kernel_size[1]
+    if w.shape[1] != k:
+        raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
+                         f"(K = {k}) but {w_name} has shape {w.shape} (K = {w.shape[1]})")
+    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
+    out = _check_out(out, who, (n * oh * ow, w.shape[0]), x.dtype, x, w)
+    if cols is not None and out is not None and np.may_share_memory(cols, out):
+        raise ValueError(f"{who}: out overlaps cols")
+    return kernel_size, stride, padding, cols, out
+
+
+def has_fused_gemm() -> bool:
+    """True when :func:`im2col_gemm` runs a fused Cython kernel (the backend is
+    ``"cython"`` and the build has AVX-512DQ); else it is im2col followed by BLAS."""
+    return _backend == "cython" and _min_gemm is not None and _min_gemm.HAS_VRANGE
+
+
+def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
+                out=None) -> np.ndarray:
+    """``im2col(x, kernel_size, stride, padding) @ w.T``: the exact convolution's core.
+
+    Fused where :func:`has_fused_gemm` says so: the kernel unfolds a block of output
+    rows into a buffer that stays in the cache and multiplies it at once, as
+    :func:`im2col_min_gemm` does with the min-selector. Elsewhere the numpy twin
+    (im2col, then BLAS) runs. Parameters as in :func:`im2col_min_gemm`, with ``w``
+    the (C, C_in*KH*KW) filters.
+    """
+    who = "im2col_gemm"
+    kernel_size, stride, padding, cols, out = _fused_checks(
+        who, x, w, "w", kernel_size, stride, padding, cols, out)
+    module = _min_gemm if has_fused_gemm() else reference
+    return module.im2col_gemm(x, w, kernel_size, stride, padding, cols, out)
 
 
 def max_gemm(cols, w, out=None) -> np.ndarray:

@@ -69,15 +69,19 @@ from tinymin._ext._patches cimport _im2col_row
 from tinymin._ext._im2col import im2col as _im2col
 from tinymin._ext.threads import num_threads as _num_threads
 
-# The panel kernel with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
-# tile): written in C with intrinsics in _range_tile.h, which says why it is faster.
-cdef extern from "_range_tile.h":
+# The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
+# tile; the same tile with one FMA per pair for the exact layer): written in C with
+# intrinsics in _panel_tiles.h, which says why they are faster.
+cdef extern from "_panel_tiles.h":
     const bint TINYMIN_HAS_RANGE
-    void tinymin_range_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
-                               const float* ab, const float* sg, float* out) noexcept nogil
-    void tinymin_range_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K,
-                               Py_ssize_t C, const double* ab, const double* sg,
-                               double* out) noexcept nogil
+    void tinymin_min_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                             const float* ab, const float* sg, float* out) noexcept nogil
+    void tinymin_min_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                             const double* ab, const double* sg, double* out) noexcept nogil
+    void tinymin_dot_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                             const float* w, float* out) noexcept nogil
+    void tinymin_dot_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
+                             const double* w, double* out) noexcept nogil
 
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
@@ -91,8 +95,9 @@ cdef enum:
 #: registers (AVX2) it spills, and won only up to K of about 64 (benchmarks/README.md).
 PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
 
-#: Whether this build has the AVX-512DQ panel kernel (``_range_tile.h``), which
-#: ``min_gemm_panels`` and ``im2col_min_gemm`` then use.
+#: Whether this build has the AVX-512DQ panel kernels (``_panel_tiles.h``), which
+#: ``min_gemm_panels`` and ``im2col_min_gemm`` then use, and which ``im2col_gemm``
+#: (the exact layer's fused kernel) needs.
 HAS_VRANGE = bool(TINYMIN_HAS_RANGE)
 
 
@@ -250,15 +255,15 @@ cdef void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K, Py
     """All filter panels over one block of rows (``x``: nrows x K, read in place).
 
     With ``vrange`` (only where the build has AVX-512DQ) the block goes to the VRANGE
-    kernel of ``_range_tile.h``, else to the portable 8-row tile above.
+    kernel of ``_panel_tiles.h``, else to the portable 8-row tile above.
     """
     cdef Py_ssize_t nr = _nr(x[0])
     cdef Py_ssize_t jp, j, r, panel = K * nr
     if vrange:  # (AVX-512DQ: then nr is 16 float32 or 8 float64)
         if floating is float:
-            tinymin_range_block_f(x, nrows, K, C, ab, sg, out)
+            tinymin_min_block_f(x, nrows, K, C, ab, sg, out)
         else:
-            tinymin_range_block_d(x, nrows, K, C, ab, sg, out)
+            tinymin_min_block_d(x, nrows, K, C, ab, sg, out)
     else:
         for jp in range((C + nr - 1) // nr):
             j = jp * nr
@@ -356,7 +361,7 @@ def min_gemm_panels(cols, w_hat, out, vrange=None):
 
     No lane sums at the end of each output and no zero padding of k: what the k-lane
     kernel spends on those dominates when K is a few vectors long (LeNet's first
-    layer: K = 25). ``vrange``: use the AVX-512DQ kernel (``_range_tile.h``); None
+    layer: K = 25). ``vrange``: use the AVX-512DQ kernel (``_panel_tiles.h``); None
     means where the build has it (``HAS_VRANGE``); False runs the portable tile,
     which is how the tests check it on a machine that would not pick it.
     """
@@ -420,7 +425,26 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
     instead (the caller keeps the whole matrix, e.g. for a weight gradient) and still
     used while it is in L2. ``vrange`` as in :func:`min_gemm_panels`.
     """
-    vrange = _pick_vrange(vrange)
+    return _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out,
+                         _pick_vrange(vrange), False)
+
+
+def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None):
+    """``im2col(x, ...) @ w.T``, fused: the exact layer's forward, as
+    :func:`im2col_min_gemm` does the min-selector's.
+
+    Arguments are validated by :func:`tinymin._ext.im2col_gemm`; see there. Only in a
+    build with the AVX-512DQ panel kernels (``HAS_VRANGE``): the "dot" kernel of
+    ``_panel_tiles.h`` (one FMA per pair, the min kernel's 6 x 64 tile) runs over each
+    block of columns while it is in L2. Elsewhere the exact layer calls BLAS.
+    """
+    if not HAS_VRANGE:
+        raise RuntimeError("im2col_gemm needs a build with AVX-512DQ (HAS_VRANGE)")
+    return _im2col_fused(x, w, kernel_size, stride, padding, cols, out, True, True)
+
+
+def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange, bint dot):
+    # the body of im2col_min_gemm (dot False) and im2col_gemm (dot True)
     N, Cin, H, W = x.shape
     C, K = w_hat.shape
     KH, KW = kernel_size
@@ -439,7 +463,7 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
         return out
     nt = _num_threads()
     tb = max(1, -(-MB // OW))  # output rows (n, i) per block: at least MB rows of cols
-    klanes = K > PANEL_MAX_K
+    klanes = K > PANEL_MAX_K and not dot
     nl = vector_lanes(x.dtype)
     Kp = -(-K // nl) * nl if klanes else K
     if klanes:  # |w|, sgn(w) zero-padded to Kp; the block buffers' padding stays zero
@@ -448,6 +472,8 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
         ab[:, :K] = np.abs(w_hat)
         sg[:, :K] = np.sign(w_hat)
         ab, sg = ab[:, None, :], sg[:, None, :]  # 3-D like the panels, for one signature
+    elif dot:  # the weights as they are (sg is not read)
+        ab = sg = pack_panels(w_hat)
     else:
         pan = pack_panels(w_hat)
         ab, sg = np.abs(pan), np.sign(pan)
@@ -457,17 +483,17 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
     geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
     if x.dtype == np.float32:
         _fused_run[float](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
-                          nt)
+                          dot, nt)
     else:
         _fused_run[double](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
-                           nt)
+                           dot, nt)
     return out
 
 
 cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 const floating[:, :, ::1] sg, floating[:, :, ::1] xbuf,
                 floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
-                bint keep, bint klanes, bint vrange, int nt):
+                bint keep, bint klanes, bint vrange, bint dot, int nt):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
     cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
@@ -492,6 +518,11 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 for r in range(nrows):
                     memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
             _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])
+        elif dot:
+            if floating is float:
+                tinymin_dot_block_f(dst, nrows, K, C, &ab[0, 0, 0], &out[t0 * OW, 0])
+            else:
+                tinymin_dot_block_d(dst, nrows, K, C, &ab[0, 0, 0], &out[t0 * OW, 0])
         else:
             _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0],
                              vrange)

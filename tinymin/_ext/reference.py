@@ -191,6 +191,23 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     return min_gemm(cols, w_hat, out)
 
 
+def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None, out=None):
+    r"""The exact convolution's core in one call: ``im2col(x) @ w.T``.
+
+    .. math::
+
+        \mathrm{out}[p, c] = \sum_k \mathrm{im2col}(x)[p, k]\; w[c, k]
+
+    ``cols`` as in :func:`im2col_min_gemm`. The Cython twin (in builds with
+    AVX-512DQ) unfolds a block of rows at a time and multiplies it while it is in the
+    cache; this one calls BLAS on the whole column matrix.
+    """
+    cols = im2col(x, kernel_size, stride, padding, cols)
+    if out is None:
+        return cols @ w.T
+    return np.matmul(cols, w.T, out=out)
+
+
 def max_gemm(cols, w, out=None):
     r"""Max-selector GEMM (the ablation of docs/guides/minconv_math.rst, section 2).
 

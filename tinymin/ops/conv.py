@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinymin import _ext
+from tinymin import _ext, overrides
 from tinymin.ops.checks import pair
 
 #: Bound (bytes) on one column matrix; larger batches are processed in image chunks.
@@ -133,6 +133,27 @@ def fits_in_one_chunk(geom: ConvGeometry, itemsize: int) -> bool:
 def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     """Column matrix of ``x`` (rows = output positions, columns = patch elements)."""
     return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding)
+
+
+def exact_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
+               keep_cols: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """:math:`\\mathrm{cols}(x)\\,W^\\top` as (P, C_out) rows, and ``cols`` itself if
+    ``keep_cols`` (the weight gradient reads it), else None.
+
+    Where the build has the fused kernel (:func:`tinymin._ext.has_fused_gemm`) the
+    two run as one: each block of columns is multiplied while it is in the cache,
+    and without ``keep_cols`` the column matrix is never written at all. Elsewhere,
+    or while a learner's im2col is swapped in, im2col and then BLAS.
+    """
+    if (_ext.has_fused_gemm() and overrides.lookup("im2col") is None
+            and x.dtype == w_rows.dtype):
+        x = np.ascontiguousarray(x)
+        cols = np.empty((x.shape[0] * geom.rows_per_image, geom.patch_size), x.dtype) if keep_cols else None
+        rows = _ext.im2col_gemm(x, np.ascontiguousarray(w_rows), geom.kernel, geom.stride,
+                                geom.padding, cols=cols)
+        return rows, cols
+    cols = im2col(x, geom)
+    return cols @ w_rows.T, cols if keep_cols else None
 
 
 def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry,

@@ -14,8 +14,8 @@ from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     conv_backward,
     conv_geometry,
+    exact_rows,
     fits_in_one_chunk,
-    im2col,
     image_chunks,
     rows_to_nchw,
 )
@@ -34,14 +34,14 @@ class Conv2dFunction(Function):
                        dtype=np.result_type(x, weight))
         cols = None
         for chunk in image_chunks(geom, x.itemsize):
-            cols = im2col(x[chunk], geom)
-            # one GEMM for the chunk, transposed into NCHW once (one matrix product per
-            # image would skip the copy, but wakes BLAS's threads 64 times: 30x slower
-            # on two busy cores)
-            rows_to_nchw(cols @ w2.T, chunk.stop - chunk.start, geom, out=out[chunk])
+            # one product for the chunk, transposed into NCHW once (one matrix product
+            # per image would skip the copy, but wakes BLAS's threads 64 times: 30x
+            # slower on two busy cores)
+            rows, cols = exact_rows(x[chunk], w2, geom, keep_cols)
+            rows_to_nchw(rows, chunk.stop - chunk.start, geom, out=out[chunk])
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(x, weight, geom, cols if keep_cols else None)
+        ctx.save_for_backward(x, weight, geom, cols)
         return out
 
     @staticmethod
