@@ -166,6 +166,19 @@ def test_retain_graph_keeps_the_graph_for_a_second_backward():
     np.testing.assert_array_equal(w.grad, [4.0, 8.0])
 
 
+def test_release_callbacks_run_once_when_backward_frees_the_graph():
+    calls = []
+    w = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = w * w
+    y.grad_fn.call_on_release(lambda: calls.append("freed"))
+    y.sum().backward(retain_graph=True)
+    assert calls == []  # a second backward may still read what was saved
+    y.sum().backward()
+    assert calls == ["freed"]
+    y.grad_fn.release()
+    assert calls == ["freed"]
+
+
 def test_a_graph_shared_by_two_losses_needs_retain_graph_like_pytorch():
     w = tm.tensor([3.0], requires_grad=True)
     hidden = w.exp()

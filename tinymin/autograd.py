@@ -17,7 +17,7 @@ The idea in four lines
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,6 +207,7 @@ class Context:
         self._saved: tuple = ()
         # (counter, its value when saved, input position or -1 for the output, shape)
         self._saved_versions: list[tuple[VersionCounter, int, int, tuple]] = []
+        self._release_callbacks: list[Callable[[], None]] = []
         self.released = False
 
     def save_for_backward(self, *arrays: Any) -> None:
@@ -247,11 +248,24 @@ class Context:
                     counter = tensor._version_counter
                     self._saved_versions.append((counter, counter.value, position, tensor.shape))
 
+    def call_on_release(self, callback: Callable[[], None]) -> None:
+        """Have :meth:`release` call ``callback()`` once the saved arrays are let go.
+
+        For a Function whose saved arrays are scratch buffers it wants back (the
+        convolutions' column matrices, reused by the next forward instead of
+        allocated again): only ``release`` knows that no second backward will read them.
+        """
+        self._release_callbacks.append(callback)
+
     def release(self) -> None:
-        """Free the saved arrays (their memory too); ``backward`` does this when done."""
+        """Free the saved arrays (their memory too); ``backward`` does this when done,
+        unless ``retain_graph=True``."""
         self._saved = ()
         self._saved_versions = []
         self.released = True
+        callbacks, self._release_callbacks = self._release_callbacks, []
+        for callback in callbacks:
+            callback()
 
     @property
     def name(self) -> str:

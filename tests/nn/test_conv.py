@@ -81,6 +81,36 @@ def test_chunked_conv_equals_unchunked():
     np.testing.assert_allclose(w.grad, gw)
 
 
+def _saved_cols(y):
+    return y.grad_fn.saved_tensors[-1]
+
+
+@pytest.mark.parametrize("conv", ["conv2d", "min_conv2d"])
+def test_column_matrices_are_reused_after_backward_and_only_then(conv):
+    # the forward's column matrix goes back to a pool when backward frees the graph,
+    # and the next forward of that shape writes into it instead of allocating again
+    from tinymin.minconv import MinConv2d
+
+    rng = np.random.default_rng(5)
+    x = t64(rng.normal(size=(3, 2, 6, 6)))
+    layer = nn.Conv2d(2, 4, 3, padding=1).double() if conv == "conv2d" else \
+        MinConv2d(2, 4, 3, padding=1).double()
+    first = layer(x)
+    cols = _saved_cols(first)
+    second = layer(x)  # the first graph is alive: a different matrix
+    assert _saved_cols(second) is not cols
+    first.sum().backward(retain_graph=True)
+    third = layer(x)  # retained: still not free
+    assert _saved_cols(third) is not cols
+    expected = x.grad.numpy().copy()
+    x.grad = None
+    first.sum().backward()  # now released: the matrix is free again
+    np.testing.assert_allclose(x.grad, expected)
+    fourth = layer(x)
+    assert _saved_cols(fourth) is cols
+    np.testing.assert_array_equal(_saved_cols(fourth), _saved_cols(second))
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, kwargs, message",
     [

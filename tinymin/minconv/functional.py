@@ -43,6 +43,7 @@ from tinymin.ops.conv import (
     fits_in_one_chunk,
     im2col,
     image_chunks,
+    keep_columns,
     rows_to_nchw,
 )
 from tinymin.tensor import Tensor
@@ -218,7 +219,7 @@ class MinConv2dFunction(Function):
         # step 5 runs im2col fused with the selector and no column matrix is built
         keep_cols = (is_grad_enabled() and ctx.needs_input_grad[1]
                      and fits_in_one_chunk(geom, ops.x_c.itemsize))
-        cols = im2col(ops.x_c, geom) if keep_cols else None
+        cols = im2col(ops.x_c, geom, out=keep_columns(ctx, ops.x_c, geom)) if keep_cols else None
         y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)

@@ -130,30 +130,77 @@ def fits_in_one_chunk(geom: ConvGeometry, itemsize: int) -> bool:
     return geom.batch * geom.rows_per_image * geom.patch_size * itemsize <= _IM2COL_LIMIT_BYTES
 
 
-def im2col(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
-    """Column matrix of ``x`` (rows = output positions, columns = patch elements)."""
-    return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding)
+def im2col(x: np.ndarray, geom: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """Column matrix of ``x`` (rows = output positions, columns = patch elements),
+    written into ``out`` if given (a learner's im2col may return its own array)."""
+    return _ext.im2col(np.ascontiguousarray(x), geom.kernel, geom.stride, geom.padding, out=out)
+
+
+#: Column matrices handed back after backward, by (shape, dtype): see take_columns.
+_column_pool: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
+_column_pool_lock = threading.Lock()
+#: At most this many free matrices of one shape wait in the pool.
+_POOL_DEPTH = 2
+
+
+def take_columns(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised (P, K) array for a column matrix that a forward keeps for
+    backward: one handed back by :func:`give_back_columns`, or a new one.
+
+    A new array of LeNet conv2's 40 MB costs its page faults on first touch, about
+    4 ms per step at one or two threads; the forward and backward of a layer run
+    once per step, so the same few matrices can serve every step.
+    """
+    with _column_pool_lock:
+        free = _column_pool.get((tuple(shape), np.dtype(dtype).str))
+        if free:
+            return free.pop()
+    return np.empty(shape, dtype)
+
+
+def give_back_columns(cols: np.ndarray) -> None:
+    """Return a matrix from :func:`take_columns` once nothing will read it again
+    (its Function's ``ctx.release``, after backward)."""
+    with _column_pool_lock:
+        free = _column_pool.setdefault((cols.shape, cols.dtype.str), [])
+        if len(free) < _POOL_DEPTH and not any(c is cols for c in free):
+            free.append(cols)
+
+
+def keep_columns(ctx, x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """A column matrix for ``x`` (not yet filled) that goes back to the pool when
+    ``ctx`` releases what it saved."""
+    cols = take_columns((x.shape[0] * geom.rows_per_image, geom.patch_size), x.dtype)
+    ctx.call_on_release(lambda: give_back_columns(cols))
+    return cols
+
+
+def fused_kernels_apply(*arrays: np.ndarray) -> bool:
+    """Whether the fused im2col kernels may run: a build that has them, no learner's
+    im2col swapped in (``tinymin.exercises.use``), one dtype."""
+    return (_ext.has_fused_gemm() and overrides.lookup("im2col") is None
+            and len({a.dtype for a in arrays}) == 1)
 
 
 def exact_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
-               keep_cols: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """:math:`\\mathrm{cols}(x)\\,W^\\top` as (P, C_out) rows, and ``cols`` itself if
-    ``keep_cols`` (the weight gradient reads it), else None.
+               cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:math:`\\mathrm{cols}(x)\\,W^\\top` as (P, C_out) rows, and the column matrix
+    for the weight gradient: written into ``cols`` (P x K, from :func:`keep_columns`)
+    if given, else not kept (None).
 
-    Where the build has the fused kernel (:func:`tinymin._ext.has_fused_gemm`) the
-    two run as one: each block of columns is multiplied while it is in the cache,
-    and without ``keep_cols`` the column matrix is never written at all. Elsewhere,
-    or while a learner's im2col is swapped in, im2col and then BLAS.
+    Where :func:`fused_kernels_apply` the two run as one: each block of columns is
+    multiplied while it is in the cache, and without ``cols`` the column matrix is
+    never written at all. Elsewhere im2col, then BLAS (a learner's im2col may return
+    its own array instead of filling ``cols``: that one is returned).
     """
-    if (_ext.has_fused_gemm() and overrides.lookup("im2col") is None
-            and x.dtype == w_rows.dtype):
-        x = np.ascontiguousarray(x)
-        cols = np.empty((x.shape[0] * geom.rows_per_image, geom.patch_size), x.dtype) if keep_cols else None
-        rows = _ext.im2col_gemm(x, np.ascontiguousarray(w_rows), geom.kernel, geom.stride,
-                                geom.padding, cols=cols)
+    if fused_kernels_apply(x, w_rows):
+        rows = _ext.im2col_gemm(np.ascontiguousarray(x), np.ascontiguousarray(w_rows),
+                                geom.kernel, geom.stride, geom.padding, cols=cols)
         return rows, cols
-    cols = im2col(x, geom)
-    return cols @ w_rows.T, cols if keep_cols else None
+    if cols is None:
+        return im2col(x, geom) @ w_rows.T, None
+    cols = im2col(x, geom, out=cols)
+    return cols @ w_rows.T, cols
 
 
 def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymin.autograd import Context, Function
+from tinymin.autograd import Context, Function, is_grad_enabled
 from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     conv_backward,
@@ -17,6 +17,7 @@ from tinymin.ops.conv import (
     exact_rows,
     fits_in_one_chunk,
     image_chunks,
+    keep_columns,
     rows_to_nchw,
 )
 from tinymin.tensor import Tensor
@@ -29,15 +30,17 @@ class Conv2dFunction(Function):
     def forward(ctx: Context, x, weight, bias, stride, padding):
         geom = conv_geometry("conv2d", x.shape, weight.shape, stride, padding)
         w2 = weight.reshape(geom.out_channels, -1)
-        keep_cols = ctx.needs_input_grad[1] and fits_in_one_chunk(geom, x.itemsize)
+        keep_cols = (is_grad_enabled() and ctx.needs_input_grad[1]
+                     and fits_in_one_chunk(geom, x.itemsize))
         out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w),
                        dtype=np.result_type(x, weight))
-        cols = None
+        # the column matrix, kept for the weight gradient when it fits in one chunk
+        cols = keep_columns(ctx, x, geom) if keep_cols else None
         for chunk in image_chunks(geom, x.itemsize):
             # one product for the chunk, transposed into NCHW once (one matrix product
             # per image would skip the copy, but wakes BLAS's threads 64 times: 30x
             # slower on two busy cores)
-            rows, cols = exact_rows(x[chunk], w2, geom, keep_cols)
+            rows, cols = exact_rows(x[chunk], w2, geom, cols)
             rows_to_nchw(rows, chunk.stop - chunk.start, geom, out=out[chunk])
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
