@@ -128,19 +128,26 @@ needs_fused_gemm = pytest.mark.skipif(
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geometry", GEOMETRIES + [((2, 5, 9, 9), (70, 3, 3), (1, 1), (1, 1))])
 @pytest.mark.parametrize("keep", [False, True])
-def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, keep):
-    # the exact layer's forward; 70 filters = one group of 4 panels and a ragged one
+@pytest.mark.parametrize("nchw", [False, True])
+def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, keep, nchw):
+    # the exact layer's forward, as rows, or as the NCHW output with the bias added;
+    # 70 filters = one group of 4 panels and a ragged one
     x_shape, w_shape, s, p = geometry
-    x, w = operands(np.random.default_rng(sum(x_shape) + 1), x_shape, w_shape, dtype)
+    rng = np.random.default_rng(sum(x_shape) + 1)
+    x, w = operands(rng, x_shape, w_shape, dtype)
+    bias = rng.standard_normal(w.shape[0]).astype(dtype) if nchw else None
     k = w_shape[1:]
     expected_cols = reference.im2col(x, k, s, p)
+    expected = expected_cols.astype(np.float64) @ w.T.astype(np.float64)
+    if nchw:
+        oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], k, s, p)
+        expected = (expected + bias).reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2)
     cols = np.full_like(expected_cols, np.nan) if keep else None
     with _ext.use_backend(backend):
         assert _ext.has_fused_gemm() == (backend == "cython")
-        got = _ext.im2col_gemm(x, w, k, s, p, cols=cols)
-    np.testing.assert_allclose(got, expected_cols.astype(np.float64) @ w.T.astype(np.float64),
-                               **tol(dtype, w.shape[1]))
-    assert got.dtype == dtype
+        got = _ext.im2col_gemm(x, w, k, s, p, cols=cols, bias=bias, nchw=nchw)
+    np.testing.assert_allclose(got, expected, **tol(dtype, w.shape[1]))
+    assert got.dtype == dtype and got.flags.c_contiguous
     if keep:
         np.testing.assert_array_equal(cols, expected_cols)
 
@@ -208,6 +215,11 @@ def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
     (lambda: _ext.im2col_gemm(X32, W32[:, :9].copy(), 3), ValueError, "K mismatch"),
     (lambda: _ext.im2col_gemm(X32, W32[:, ::2], 3), ValueError, "not C-contiguous"),
     (lambda: _ext.im2col_gemm(X32, W32, 3, stride=0), ValueError, "stride"),
+    (lambda: _ext.im2col_gemm(X32, W32, 3, bias=np.zeros(4, np.float32)), ValueError,
+     r"bias must have shape \(3,\)"),
+    (lambda: _ext.im2col_gemm(X32, W32, 3, bias=np.zeros(3)), ValueError, "dtype float32"),
+    (lambda: _ext.im2col_gemm(X32, W32, 3, nchw=True, out=np.zeros((9, 3), np.float32)),
+     ValueError, r"out has shape \(9, 3\), expected \(1, 3, 3, 3\)"),
 ])
 def test_bad_arguments_of_the_exact_fused_kernel(backend, call, exc, match):
     with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_gemm: .*{match}"):

@@ -337,8 +337,11 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out)
 
 
-def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out):
-    """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out)."""
+def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out,
+                  nchw: bool = False):
+    """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
+
+    ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output."""
     _array(x, who, "x", 4)
     _array(w, who, w_name, 2)
     if x.dtype != w.dtype:
@@ -350,7 +353,8 @@ def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, col
         raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
                          f"(K = {k}) but {w_name} has shape {w.shape} (K = {w.shape[1]})")
     cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
-    out = _check_out(out, who, (n * oh * ow, w.shape[0]), x.dtype, x, w)
+    out_shape = (n, w.shape[0], oh, ow) if nchw else (n * oh * ow, w.shape[0])
+    out = _check_out(out, who, out_shape, x.dtype, x, w)
     if cols is not None and out is not None and np.may_share_memory(cols, out):
         raise ValueError(f"{who}: out overlaps cols")
     return kernel_size, stride, padding, cols, out
@@ -363,20 +367,32 @@ def has_fused_gemm() -> bool:
 
 
 def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
-                out=None) -> np.ndarray:
+                out=None, bias=None, nchw: bool = False) -> np.ndarray:
     """``im2col(x, kernel_size, stride, padding) @ w.T``: the exact convolution's core.
 
     Fused where :func:`has_fused_gemm` says so: the kernel unfolds a block of output
     rows into a buffer that stays in the cache and multiplies it at once, as
     :func:`im2col_min_gemm` does with the min-selector. Elsewhere the numpy twin
     (im2col, then BLAS) runs. Parameters as in :func:`im2col_min_gemm`, with ``w``
-    the (C, C_in*KH*KW) filters.
+    the (C, C_in*KH*KW) filters, and:
+
+    bias : ndarray, shape (C,), optional
+        Added to every output position (same dtype as ``x``, C-contiguous).
+    nchw : bool
+        Return the layer's output, shape (N, C, OH, OW) (``out`` must have that
+        shape), instead of (N*OH*OW, C) rows: the kernel transposes each block while
+        it is in the cache.
     """
     who = "im2col_gemm"
     kernel_size, stride, padding, cols, out = _fused_checks(
-        who, x, w, "w", kernel_size, stride, padding, cols, out)
+        who, x, w, "w", kernel_size, stride, padding, cols, out, nchw=nchw)
+    if bias is not None:
+        _array(bias, who, "bias", 1)
+        if bias.dtype != x.dtype or bias.shape != (w.shape[0],):
+            raise ValueError(f"{who}: bias must have shape ({w.shape[0]},) and dtype "
+                             f"{x.dtype}, got shape {bias.shape} and dtype {bias.dtype}")
     module = _min_gemm if has_fused_gemm() else reference
-    return module.im2col_gemm(x, w, kernel_size, stride, padding, cols, out)
+    return module.im2col_gemm(x, w, kernel_size, stride, padding, cols, out, bias, bool(nchw))
 
 
 def max_gemm(cols, w, out=None) -> np.ndarray:

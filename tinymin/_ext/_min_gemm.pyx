@@ -429,21 +429,25 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
                          _pick_vrange(vrange), False)
 
 
-def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None):
+def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None, bias=None,
+                nchw=False):
     """``im2col(x, ...) @ w.T``, fused: the exact layer's forward, as
     :func:`im2col_min_gemm` does the min-selector's.
 
     Arguments are validated by :func:`tinymin._ext.im2col_gemm`; see there. Only in a
     build with the AVX-512DQ panel kernels (``HAS_VRANGE``): the "dot" kernel of
     ``_panel_tiles.h`` (one FMA per pair, the min kernel's 6 x 64 tile) runs over each
-    block of columns while it is in L2. Elsewhere the exact layer calls BLAS.
+    block of columns while it is in L2. Elsewhere the exact layer calls BLAS. With
+    ``nchw`` the output is the layer's (N, C, OH, OW) array, ``bias`` added: each
+    block's rows are transposed into it while they are in the cache.
     """
     if not HAS_VRANGE:
         raise RuntimeError("im2col_gemm needs a build with AVX-512DQ (HAS_VRANGE)")
-    return _im2col_fused(x, w, kernel_size, stride, padding, cols, out, True, True)
+    return _im2col_fused(x, w, kernel_size, stride, padding, cols, out, True, True, bias, nchw)
 
 
-def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange, bint dot):
+def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange, bint dot,
+                  bias=None, bint nchw=False):
     # the body of im2col_min_gemm (dot False) and im2col_gemm (dot True)
     N, Cin, H, W = x.shape
     C, K = w_hat.shape
@@ -452,7 +456,10 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
     PH, PW = padding
     OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
     P = N * OH * OW
-    out = out_or_new(out, P, C, x.dtype)
+    if nchw:
+        out = np.empty((N, C, OH, OW), x.dtype) if out is None else out
+    else:
+        out = out_or_new(out, P, C, x.dtype)
     if cols is not None:  # nothing to fuse with: the columns alone
         if C == 0 or K == 0:
             _im2col(x, kernel_size, stride, padding, cols)
@@ -460,6 +467,8 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
         return out
     if K == 0:
         out[...] = 0
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1) if nchw else bias
         return out
     nt = _num_threads()
     tb = max(1, -(-MB // OW))  # output rows (n, i) per block: at least MB rows of cols
@@ -481,32 +490,70 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
     keep = cols is not None
     cols_view = cols if keep else xbuf[0]  # not written unless keep
     geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
+    # with nchw each thread's block of rows goes to ybuf first, then transposed
+    ybuf = np.empty((nt, tb * OW if nchw else 0, C), x.dtype)
+    rows = out.reshape(N, C, OH * OW)[0] if nchw else out  # (unused with nchw)
+    nchw_view = out.reshape(N, C, OH * OW) if nchw else ybuf[:, :0, :]
+    bias_view = np.zeros(C, x.dtype) if bias is None else bias
     if x.dtype == np.float32:
-        _fused_run[float](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
-                          dot, nt)
+        _fused_run[float](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
+                          dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None)
     else:
-        _fused_run[double](x, ab, sg, xbuf, cols_view, out, geometry, keep, klanes, vrange,
-                           dot, nt)
+        _fused_run[double](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
+                           dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None)
     return out
+
+
+cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssize_t t0,
+                                     Py_ssize_t t1, Py_ssize_t OH, Py_ssize_t OW,
+                                     floating* nchw, const floating* bias,
+                                     bint add_bias) noexcept nogil:
+    """The rows of output rows t0..t1-1 (t = n * OH + i; row (t - t0) * OW + j of
+    ``rows``, C values each) into the NCHW array: nchw[n, c, i * OW + j], plus bias[c].
+
+    Done per block while its rows are in the cache; a whole-array transpose afterwards
+    (numpy's copy into NCHW) read them back from memory in one thread.
+    """
+    cdef Py_ssize_t t, c, j, n, Q = OH * OW
+    cdef const floating* src
+    cdef floating* dst
+    cdef floating b
+    for t in range(t0, t1):
+        n = t // OH
+        src = rows + (t - t0) * OW * C
+        for c in range(C):
+            dst = nchw + (n * C + c) * Q + (t % OH) * OW
+            if add_bias:
+                b = bias[c]
+                for j in range(OW):
+                    dst[j] = src[j * C + c] + b
+            else:
+                for j in range(OW):
+                    dst[j] = src[j * C + c]
 
 
 cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 const floating[:, :, ::1] sg, floating[:, :, ::1] xbuf,
                 floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
-                bint keep, bint klanes, bint vrange, bint dot, int nt):
+                bint keep, bint klanes, bint vrange, bint dot, int nt,
+                floating[:, :, ::1] ybuf, floating[:, :, ::1] nchw_out,
+                const floating[::1] bias, bint nchw, bint add_bias):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
     cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
-    cdef Py_ssize_t K = Cin * KH * KW, Kp = xbuf.shape[2], C = out.shape[1]
+    cdef Py_ssize_t K = Cin * KH * KW, Kp = xbuf.shape[2], C = ybuf.shape[2]  # (ybuf: nt x rows x C)
     cdef Py_ssize_t T = N * OH, nblocks = (T + tb - 1) // tb
     cdef Py_ssize_t b, t, t0, t1, nrows, r
     cdef floating* buf
     cdef floating* dst
+    cdef floating* rows
     for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
         t0 = b * tb
         t1 = T if t0 + tb > T else t0 + tb
         nrows = (t1 - t0) * OW
         buf = &xbuf[threadid(), 0, 0]
+        # the block's output rows: in out, or (nchw) this thread's buffer for now
+        rows = &ybuf[threadid(), 0, 0] if nchw else &out[t0 * OW, 0]
         # unfold the block's rows: into the kept column matrix, or this thread's buffer
         # (with the k-lane kernel always the buffer: its rows are padded to Kp)
         dst = &cols[t0 * OW, 0] if keep and not klanes else buf
@@ -517,12 +564,14 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
             if keep:
                 for r in range(nrows):
                     memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
-            _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0])
+            _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], rows)
         elif dot:
             if floating is float:
-                tinymin_dot_block_f(dst, nrows, K, C, &ab[0, 0, 0], &out[t0 * OW, 0])
+                tinymin_dot_block_f(dst, nrows, K, C, &ab[0, 0, 0], rows)
             else:
-                tinymin_dot_block_d(dst, nrows, K, C, &ab[0, 0, 0], &out[t0 * OW, 0])
+                tinymin_dot_block_d(dst, nrows, K, C, &ab[0, 0, 0], rows)
         else:
-            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[t0 * OW, 0],
-                             vrange)
+            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], rows, vrange)
+        if nchw:
+            _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], &bias[0],
+                                add_bias)

@@ -191,21 +191,30 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     return min_gemm(cols, w_hat, out)
 
 
-def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None, out=None):
-    r"""The exact convolution's core in one call: ``im2col(x) @ w.T``.
+def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None, out=None,
+                bias=None, nchw=False):
+    r"""The exact convolution's core in one call: ``im2col(x) @ w.T`` (+ ``bias``).
 
     .. math::
 
-        \mathrm{out}[p, c] = \sum_k \mathrm{im2col}(x)[p, k]\; w[c, k]
+        \mathrm{out}[p, c] = \sum_k \mathrm{im2col}(x)[p, k]\; w[c, k]\ (+\, b_c)
 
-    ``cols`` as in :func:`im2col_min_gemm`. The Cython twin (in builds with
-    AVX-512DQ) unfolds a block of rows at a time and multiplies it while it is in the
-    cache; this one calls BLAS on the whole column matrix.
+    ``cols`` as in :func:`im2col_min_gemm`; with ``nchw`` the result is the layer's
+    (N, C, OH, OW) array. The Cython twin (in builds with AVX-512DQ) unfolds a block of
+    rows at a time and multiplies (and transposes) it while it is in the cache; this
+    one calls BLAS on the whole column matrix.
     """
     cols = im2col(x, kernel_size, stride, padding, cols)
+    rows = cols @ w.T
+    if bias is not None:
+        rows += bias
+    if nchw:
+        n, (oh, ow) = x.shape[0], _out_size(x.shape[2], x.shape[3], kernel_size, stride, padding)
+        rows = rows.reshape(n, oh, ow, w.shape[0]).transpose(0, 3, 1, 2)
     if out is None:
-        return cols @ w.T
-    return np.matmul(cols, w.T, out=out)
+        return np.ascontiguousarray(rows)
+    np.copyto(out, rows)
+    return out
 
 
 def max_gemm(cols, w, out=None):

@@ -182,25 +182,32 @@ def fused_kernels_apply(*arrays: np.ndarray) -> bool:
             and len({a.dtype for a in arrays}) == 1)
 
 
-def exact_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
-               cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """:math:`\\mathrm{cols}(x)\\,W^\\top` as (P, C_out) rows, and the column matrix
-    for the weight gradient: written into ``cols`` (P x K, from :func:`keep_columns`)
-    if given, else not kept (None).
+def exact_conv(x: np.ndarray, w_rows: np.ndarray, bias: np.ndarray | None, geom: ConvGeometry,
+               cols: np.ndarray | None, out: np.ndarray) -> np.ndarray | None:
+    """:math:`Y = \\mathrm{cols}(x)\\,W^\\top + b` written into ``out`` (NCHW); returns
+    the column matrix for the weight gradient: written into ``cols`` (P x K, from
+    :func:`keep_columns`) if given, else not kept (None).
 
-    Where :func:`fused_kernels_apply` the two run as one: each block of columns is
-    multiplied while it is in the cache, and without ``cols`` the column matrix is
-    never written at all. Elsewhere im2col, then BLAS (a learner's im2col may return
-    its own array instead of filling ``cols``: that one is returned).
+    Where :func:`fused_kernels_apply` it is one kernel: each block of columns is
+    multiplied, transposed into NCHW and given its bias while it is in the cache, and
+    without ``cols`` the column matrix is never written at all. Elsewhere im2col, one
+    BLAS product, a transposing copy and the bias (a learner's im2col may return its
+    own array instead of filling ``cols``: that one is returned).
     """
-    if fused_kernels_apply(x, w_rows):
-        rows = _ext.im2col_gemm(np.ascontiguousarray(x), np.ascontiguousarray(w_rows),
-                                geom.kernel, geom.stride, geom.padding, cols=cols)
-        return rows, cols
-    if cols is None:
-        return im2col(x, geom) @ w_rows.T, None
-    cols = im2col(x, geom, out=cols)
-    return cols @ w_rows.T, cols
+    if fused_kernels_apply(x, w_rows, *([] if bias is None else [bias])):
+        _ext.im2col_gemm(np.ascontiguousarray(x), np.ascontiguousarray(w_rows), geom.kernel,
+                         geom.stride, geom.padding, cols=cols, out=out,
+                         bias=None if bias is None else np.ascontiguousarray(bias), nchw=True)
+        return cols
+    kept = None if cols is None else im2col(x, geom, out=cols)
+    unfolded = im2col(x, geom) if kept is None else kept
+    # one product for the whole chunk, transposed into NCHW once (one matrix product per
+    # image would skip the copy, but wakes BLAS's threads 64 times: 30x slower on two
+    # busy cores)
+    rows_to_nchw(unfolded @ w_rows.T, x.shape[0], geom, out=out)
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
+    return kept
 
 
 def rows_to_nchw(rows: np.ndarray, n_images: int, geom: ConvGeometry,

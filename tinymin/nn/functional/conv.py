@@ -14,11 +14,10 @@ from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     conv_backward,
     conv_geometry,
-    exact_rows,
+    exact_conv,
     fits_in_one_chunk,
     image_chunks,
     keep_columns,
-    rows_to_nchw,
 )
 from tinymin.tensor import Tensor
 
@@ -35,15 +34,10 @@ class Conv2dFunction(Function):
         out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w),
                        dtype=np.result_type(x, weight))
         # the column matrix, kept for the weight gradient when it fits in one chunk
+        # (then the loop runs once); without it the images go in memory-bounded chunks
         cols = keep_columns(ctx, x, geom) if keep_cols else None
         for chunk in image_chunks(geom, x.itemsize):
-            # one product for the chunk, transposed into NCHW once (one matrix product
-            # per image would skip the copy, but wakes BLAS's threads 64 times: 30x
-            # slower on two busy cores)
-            rows, cols = exact_rows(x[chunk], w2, geom, cols)
-            rows_to_nchw(rows, chunk.stop - chunk.start, geom, out=out[chunk])
-        if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
+            cols = exact_conv(x[chunk], w2, bias, geom, cols, out[chunk])
         ctx.save_for_backward(x, weight, geom, cols)
         return out
 
