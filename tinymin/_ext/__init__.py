@@ -1,9 +1,11 @@
-"""tinymin's kernel layer: im2col, col2im, the selector GEMMs and Adam's update, twice.
+"""tinymin's kernel layer: im2col, col2im, the selector GEMMs, the fused convolution
+kernels, the leaky ReLU's backward and Adam's update, twice.
 
 Every function here exists in two backends with the same signature:
 
 * ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_min_gemm.pyx``,
-  ``_selector_gemm.pyx`` and ``_optim.pyx`` (OpenMP-parallel, vectorised), built by ``pip install -e .``;
+  ``_selector_gemm.pyx``, ``_activation.pyx`` and ``_optim.pyx`` (OpenMP-parallel,
+  vectorised), built by ``pip install -e .``;
 * ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
   debuggers, and the fallback when the extension is not built.
 
@@ -66,6 +68,7 @@ __all__ = [
     "im2col_gemm",
     "im2col_min_gemm",
     "kernel_threads",
+    "leaky_relu_backward",
     "max_gemm",
     "min_gemm",
     "num_threads",
@@ -86,8 +89,9 @@ try:
     _min_gemm = importlib.import_module("tinymin._ext._min_gemm")
     _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
     _optim = importlib.import_module("tinymin._ext._optim")
+    _activation = importlib.import_module("tinymin._ext._activation")
 except ImportError as _err:  # not built (source checkout), or built for another Python
-    _im2col = _min_gemm = _selector_gemm = _optim = None
+    _im2col = _min_gemm = _selector_gemm = _optim = _activation = None
     _WHY = (
         "are not built"
         if isinstance(_err, ModuleNotFoundError)
@@ -104,7 +108,7 @@ else:
         pass
 
 #: True when the compiled Cython kernels could be imported.
-HAVE_CYTHON: bool = _im2col is not None and _selector_gemm is not None and _optim is not None
+HAVE_CYTHON: bool = all(module is not None for module in (_im2col, _selector_gemm, _optim, _activation))
 
 _warned = False
 
@@ -185,7 +189,8 @@ def _impl(module_name: str):
     """The module holding the current backend's version of a kernel family."""
     if _backend == "numpy":
         return reference
-    return {"im2col": _im2col, "gemm": _selector_gemm, "optim": _optim}[module_name]
+    return {"im2col": _im2col, "gemm": _selector_gemm, "optim": _optim,
+            "activation": _activation}[module_name]
 
 
 # ------------------------------------------------------------------- public API
@@ -417,6 +422,26 @@ def adder_gemm(cols, w, out=None) -> np.ndarray:
     if mine is not None:  # the learner's adder_gemm (tinymin.exercises.use), on checked arguments
         return mine(cols, w, out)
     return _impl("gemm").adder_gemm(cols, w, out)
+
+
+def leaky_relu_backward(y, grad, negative_slope: float, out=None) -> np.ndarray:
+    """The leaky ReLU's input gradient: ``grad`` where ``y > 0``, else
+    ``negative_slope * grad`` (``y``: the forward's output; ``0 <= negative_slope <= 1``,
+    for which ``y > 0`` exactly where the input was).
+
+    ``y``, ``grad`` (and ``out``, if given): one shape and dtype (float32 or float64),
+    C-contiguous.
+    """
+    who = "leaky_relu_backward"
+    _array(y, who, "y", y.ndim if isinstance(y, np.ndarray) else 1)
+    _array(grad, who, "grad", y.ndim)
+    if grad.dtype != y.dtype or grad.shape != y.shape:
+        raise ValueError(f"{who}: grad has shape {grad.shape} and dtype {grad.dtype}, but y "
+                         f"has shape {y.shape} and dtype {y.dtype}")
+    if not 0 <= negative_slope <= 1:
+        raise ValueError(f"{who}: negative_slope must be in [0, 1], got {negative_slope!r}")
+    out = _check_out(out, who, y.shape, y.dtype) if out is not None else np.empty_like(y)
+    return _impl("activation").leaky_relu_backward(y, grad, float(negative_slope), out)
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, beta1: float,

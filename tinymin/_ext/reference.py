@@ -291,6 +291,25 @@ def adder_gemm(cols, w, out=None):
 
 
 # ------------------------------------------------------------------ optimizer update
+def leaky_relu_backward(y, grad, alpha, out):
+    r"""The leaky ReLU's input gradient from its output ``y`` (slope ``alpha >= 0``).
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = g_i \cdot \begin{cases} 1 & y_i > 0 \\
+        \alpha & \text{otherwise} \end{cases}
+        = g_i \max([y_i > 0], \alpha)
+
+    The slope as an array, then a product (a masked select such as ``np.where`` on a
+    random sign pattern mispredicts a branch per element). Written into ``out``.
+    """
+    np.greater(y, 0, out=out)  # 1 where y > 0, else 0 ...
+    np.maximum(out, alpha, out=out)  # ... and alpha for the 0s
+    with np.errstate(invalid="ignore"):  # 0 * inf is NaN, as in the kernel, silently
+        out *= grad
+    return out
+
+
 def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, beta2, step_size,
                 sqrt_bias_correction2, eps):
     r"""One Adam step, in place: the update of :class:`tinymin.optim.Adam` for one array.
