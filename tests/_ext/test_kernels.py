@@ -376,8 +376,12 @@ def test_results_do_not_depend_on_thread_count():
             threads.set_num_threads(n)
             with _ext.use_backend("cython"):
                 cc = _ext.im2col(x, 3, 2, 1)
+                g = np.random.default_rng(8).standard_normal((5, 4, 5, 5)).astype(np.float32)
                 runs.append((_ext.min_gemm(cols, w), cc, _ext.col2im(cc, x.shape, 3, 2, 1),
-                             _ext.col2im(np.asfortranarray(cc), x.shape, 3, 2, 1)))
+                             _ext.col2im(np.asfortranarray(cc), x.shape, 3, 2, 1),
+                             _ext.conv_weight_grad(cc, g),
+                             _ext.im2col_gemm(x, w[:4, :27].copy(), 3, 2, 1),
+                             _ext.im2col_min_gemm(x, w[:4, :27].copy(), 3, 2, 1)))
         for r in runs[1:]:
             for a, b in zip(runs[0], r):
                 np.testing.assert_array_equal(a, b)

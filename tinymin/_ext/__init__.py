@@ -1,10 +1,10 @@
 """tinymin's kernel layer: im2col, col2im, the selector GEMMs, the fused convolution
-kernels, the leaky ReLU's backward and Adam's update, twice.
+kernels, the weight gradient, the leaky ReLU's backward and Adam's update, twice.
 
 Every function here exists in two backends with the same signature:
 
 * ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_min_gemm.pyx``,
-  ``_selector_gemm.pyx``, ``_activation.pyx`` and ``_optim.pyx`` (OpenMP-parallel,
+  ``_selector_gemm.pyx``, ``_conv_grad.pyx``, ``_activation.pyx`` and ``_optim.pyx`` (OpenMP-parallel,
   vectorised), built by ``pip install -e .``;
 * ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
   debuggers, and the fallback when the extension is not built.
@@ -49,8 +49,11 @@ from tinymin._ext import reference
 from tinymin._ext.checks import (  # the checks run before any kernel
     _array,
     _check_out,
+    _fused_checks,
     _geometry,
     _is_fortran,
+    _leaky_relu_checks,
+    _weight_grad_checks,
     check_array_size,
 )
 
@@ -63,6 +66,7 @@ __all__ = [
     "check_array_size",
     "col2im",
     "conv_output_shape",
+    "conv_weight_grad",
     "has_fused_gemm",
     "im2col",
     "im2col_gemm",
@@ -90,8 +94,9 @@ try:
     _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
     _optim = importlib.import_module("tinymin._ext._optim")
     _activation = importlib.import_module("tinymin._ext._activation")
+    _conv_grad = importlib.import_module("tinymin._ext._conv_grad")
 except ImportError as _err:  # not built (source checkout), or built for another Python
-    _im2col = _min_gemm = _selector_gemm = _optim = _activation = None
+    _im2col = _min_gemm = _selector_gemm = _optim = _activation = _conv_grad = None
     _WHY = (
         "are not built"
         if isinstance(_err, ModuleNotFoundError)
@@ -108,7 +113,8 @@ else:
         pass
 
 #: True when the compiled Cython kernels could be imported.
-HAVE_CYTHON: bool = all(module is not None for module in (_im2col, _selector_gemm, _optim, _activation))
+HAVE_CYTHON: bool = all(module is not None for module in (_im2col, _selector_gemm, _optim, _activation,
+                                                         _conv_grad))
 
 _warned = False
 
@@ -342,29 +348,6 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out)
 
 
-def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out,
-                  nchw: bool = False):
-    """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
-
-    ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output."""
-    _array(x, who, "x", 4)
-    _array(w, who, w_name, 2)
-    if x.dtype != w.dtype:
-        raise TypeError(f"{who}: x is {x.dtype} but {w_name} is {w.dtype}; both must have the same dtype")
-    n, c, h, wd = x.shape
-    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, wd, kernel_size, stride, padding)
-    k = c * kernel_size[0] * kernel_size[1]
-    if w.shape[1] != k:
-        raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
-                         f"(K = {k}) but {w_name} has shape {w.shape} (K = {w.shape[1]})")
-    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
-    out_shape = (n, w.shape[0], oh, ow) if nchw else (n * oh * ow, w.shape[0])
-    out = _check_out(out, who, out_shape, x.dtype, x, w)
-    if cols is not None and out is not None and np.may_share_memory(cols, out):
-        raise ValueError(f"{who}: out overlaps cols")
-    return kernel_size, stride, padding, cols, out
-
-
 def has_fused_gemm() -> bool:
     """True when :func:`im2col_gemm` runs a fused Cython kernel (the backend is
     ``"cython"`` and the build has AVX-512DQ); else it is im2col followed by BLAS."""
@@ -424,6 +407,26 @@ def adder_gemm(cols, w, out=None) -> np.ndarray:
     return _impl("gemm").adder_gemm(cols, w, out)
 
 
+def conv_weight_grad(cols, grad, out=None) -> np.ndarray:
+    """A convolution's weight gradient ``G^T cols`` (C x K) from its NCHW output gradient.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N*OH*OW, K)
+        The forward's column matrix (row ``n * OH * OW + q``), float32 or float64,
+        C-contiguous.
+    grad : ndarray, shape (N, C, OH, OW)
+        The output gradient, same dtype, C-contiguous.
+    out : ndarray, shape (C, K), optional
+
+    In an AVX-512 build (backend ``"cython"``) a kernel reads ``grad`` as it is; the
+    numpy twin transposes it to P x C rows and calls BLAS.
+    """
+    out = _weight_grad_checks("conv_weight_grad", cols, grad, out)
+    fast = _backend == "cython" and _conv_grad is not None and _conv_grad.HAS_WGRAD
+    return (_conv_grad if fast else reference).conv_weight_grad(cols, grad, out)
+
+
 def leaky_relu_backward(y, grad, negative_slope: float, out=None) -> np.ndarray:
     """The leaky ReLU's input gradient: ``grad`` where ``y > 0``, else
     ``negative_slope * grad`` (``y``: the forward's output; ``0 <= negative_slope <= 1``,
@@ -432,15 +435,7 @@ def leaky_relu_backward(y, grad, negative_slope: float, out=None) -> np.ndarray:
     ``y``, ``grad`` (and ``out``, if given): one shape and dtype (float32 or float64),
     C-contiguous.
     """
-    who = "leaky_relu_backward"
-    _array(y, who, "y", y.ndim if isinstance(y, np.ndarray) else 1)
-    _array(grad, who, "grad", y.ndim)
-    if grad.dtype != y.dtype or grad.shape != y.shape:
-        raise ValueError(f"{who}: grad has shape {grad.shape} and dtype {grad.dtype}, but y "
-                         f"has shape {y.shape} and dtype {y.dtype}")
-    if not 0 <= negative_slope <= 1:
-        raise ValueError(f"{who}: negative_slope must be in [0, 1], got {negative_slope!r}")
-    out = _check_out(out, who, y.shape, y.dtype) if out is not None else np.empty_like(y)
+    out = _leaky_relu_checks("leaky_relu_backward", y, grad, negative_slope, out)
     return _impl("activation").leaky_relu_backward(y, grad, float(negative_slope), out)
 
 

@@ -108,3 +108,53 @@ def check_array_size(who: str, what: str, shape, itemsize: int, cause: str) -> N
         raise ValueError(f"{who}: {cause} needs {what} of shape {tuple(int(d) for d in shape)} "
                          f"({n_bytes / 2**30:.3g} GiB), more than this machine's "
                          f"{_memory_bytes() / 2**30:,.1f} GiB of memory")
+
+
+def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out,
+                  nchw: bool = False):
+    """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
+
+    ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output."""
+    _array(x, who, "x", 4)
+    _array(w, who, w_name, 2)
+    if x.dtype != w.dtype:
+        raise TypeError(f"{who}: x is {x.dtype} but {w_name} is {w.dtype}; both must have the same dtype")
+    n, c, h, wd = x.shape
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, wd, kernel_size, stride, padding)
+    k = c * kernel_size[0] * kernel_size[1]
+    if w.shape[1] != k:
+        raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
+                         f"(K = {k}) but {w_name} has shape {w.shape} (K = {w.shape[1]})")
+    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
+    out_shape = (n, w.shape[0], oh, ow) if nchw else (n * oh * ow, w.shape[0])
+    out = _check_out(out, who, out_shape, x.dtype, x, w)
+    if cols is not None and out is not None and np.may_share_memory(cols, out):
+        raise ValueError(f"{who}: out overlaps cols")
+    return kernel_size, stride, padding, cols, out
+
+
+def _weight_grad_checks(who: str, cols, grad, out) -> np.ndarray:
+    """conv_weight_grad's checks; returns ``out`` or a new (C, K) array."""
+    _array(cols, who, "cols", 2)
+    _array(grad, who, "grad", 4)
+    n, c, oh, ow = grad.shape
+    if grad.dtype != cols.dtype:
+        raise TypeError(f"{who}: grad is {grad.dtype} but cols is {cols.dtype}; "
+                        f"both must have the same dtype")
+    if cols.shape[0] != n * oh * ow:
+        raise ValueError(f"{who}: cols has shape {cols.shape}, but grad of shape {grad.shape} "
+                         f"has {n * oh * ow} output positions (rows)")
+    out = _check_out(out, who, (c, cols.shape[1]), cols.dtype, cols, grad)
+    return np.empty((c, cols.shape[1]), cols.dtype) if out is None else out
+
+
+def _leaky_relu_checks(who: str, y, grad, negative_slope, out) -> np.ndarray:
+    """leaky_relu_backward's checks; returns ``out`` or a new array like ``y``."""
+    _array(y, who, "y", y.ndim if isinstance(y, np.ndarray) else 1)
+    _array(grad, who, "grad", y.ndim)
+    if grad.dtype != y.dtype or grad.shape != y.shape:
+        raise ValueError(f"{who}: grad has shape {grad.shape} and dtype {grad.dtype}, but y "
+                         f"has shape {y.shape} and dtype {y.dtype}")
+    if not 0 <= negative_slope <= 1:
+        raise ValueError(f"{who}: negative_slope must be in [0, 1], got {negative_slope!r}")
+    return _check_out(out, who, y.shape, y.dtype) if out is not None else np.empty_like(y)

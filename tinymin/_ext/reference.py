@@ -291,6 +291,22 @@ def adder_gemm(cols, w, out=None):
 
 
 # ------------------------------------------------------------------ optimizer update
+def conv_weight_grad(cols, grad, out):
+    r"""The convolution's weight gradient :math:`G^\top \mathrm{cols}`, from the NCHW
+    output gradient.
+
+    .. math::
+
+        \frac{\partial L}{\partial W_{c,k}} = \sum_n \sum_q
+            \mathrm{grad}[n, c, q]\; \mathrm{cols}[n Q + q,\ k]
+
+    The gradient transposed to P x C rows (the rows of ``cols``), then one BLAS
+    product, written into ``out`` (C x K).
+    """
+    g_rows = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, grad.shape[1])
+    return np.matmul(g_rows.T, cols, out=out)
+
+
 def leaky_relu_backward(y, grad, alpha, out):
     r"""The leaky ReLU's input gradient from its output ``y`` (slope ``alpha >= 0``).
 

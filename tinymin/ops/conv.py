@@ -245,6 +245,16 @@ def _dcols_buffer(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     return buffer
 
 
+def weight_grad(cols: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """:math:`\\partial L/\\partial W = G^\\top \\mathrm{cols}` (C_out x K) from the NCHW
+    output gradient ``grad`` of the images whose columns ``cols`` holds: one kernel
+    that reads ``grad`` as it is (:func:`tinymin._ext.conv_weight_grad`), or, for
+    mixed dtypes, the transposed gradient and one BLAS product."""
+    if cols.dtype == grad.dtype:
+        return _ext.conv_weight_grad(np.ascontiguousarray(cols), np.ascontiguousarray(grad))
+    return nchw_to_rows(grad).T @ cols
+
+
 def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
                   cols: np.ndarray | None, need_x: bool,
                   need_w: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -259,13 +269,13 @@ def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Con
     dw = np.zeros_like(w2) if need_w else None
     chunks = [slice(0, geom.batch)] if cols is not None else image_chunks(geom, x.itemsize)
     for chunk in chunks:
-        g_rows = nchw_to_rows(grad[chunk])
         if need_w:
             chunk_cols = cols if cols is not None else im2col(x[chunk], geom)
-            dw += g_rows.T @ chunk_cols
+            dw += weight_grad(chunk_cols, grad[chunk])
         if need_x:
             # dcols = G W, computed as (W^T G^T)^T: the same GEMM, but each column of
             # dcols comes out contiguous, the layout col2im folds fastest
+            g_rows = nchw_to_rows(grad[chunk])
             dcols_t = _dcols_buffer((w2.shape[1], g_rows.shape[0]), np.result_type(w2, g_rows))
             np.matmul(w2.T, g_rows.T, out=dcols_t)
             dx[chunk] = _ext.col2im(dcols_t.T, x[chunk].shape, geom.kernel, geom.stride,
