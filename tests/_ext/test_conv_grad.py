@@ -78,3 +78,44 @@ G32 = np.zeros((2, 3, 2, 2), np.float32)
 def test_bad_arguments_are_caught_before_the_kernel(call, exc, match):
     with pytest.raises(exc, match=f"^conv_weight_grad: .*{match}"):
         call()
+
+
+# (x shape, (C_out, KH, KW), stride, padding): LeNet's conv2, strides, no padding,
+# ragged filters (past a vector and a tile of 4 vectors) and patches (past a tile of 6)
+OF_INPUT = [((3, 32, 14, 14), (64, 5, 5), (1, 1), (2, 2)), ((2, 3, 9, 8), (20, 3, 2), (2, 1), (1, 0)),
+            ((1, 2, 7, 7), (70, 3, 3), (1, 1), (0, 0)), ((9, 1, 5, 5), (3, 1, 1), (1, 2), (0, 1))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", OF_INPUT)
+def test_of_input_equals_the_columns_version_bit_for_bit(backend, dtype, geometry):
+    # the kernel reads x where im2col would have copied from, summing in the same
+    # order: the very same bits as conv_weight_grad on the column matrix
+    x_shape, (c_out, kh, kw), stride, padding = geometry
+    rng = np.random.default_rng(sum(x_shape))
+    x = rng.standard_normal(x_shape).astype(dtype)
+    oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], (kh, kw), stride, padding)
+    grad = rng.standard_normal((x_shape[0], c_out, oh, ow)).astype(dtype)
+    with _ext.use_backend(backend):
+        cols = _ext.im2col(x, (kh, kw), stride, padding)
+        got = _ext.conv_weight_grad_of_input(x, grad, (kh, kw), stride, padding)
+        expected = _ext.conv_weight_grad(cols, grad)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got, definition(cols, grad), rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: _ext.conv_weight_grad_of_input(np.zeros((2, 3, 5, 5), np.float32),
+                                            np.zeros((2, 4, 3, 3)), 3), TypeError, "same dtype"),
+    (lambda: _ext.conv_weight_grad_of_input(np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 4, 3)), 3),
+     ValueError, r"gives \(N, C, OH, OW\) = \(2, C, 3, 3\)"),
+    (lambda: _ext.conv_weight_grad_of_input(np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 3, 3)), 3,
+                                            out=np.zeros((4, 26))), ValueError, "out has shape"),
+    (lambda: _ext.conv_weight_grad_of_input(np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 3, 3)), 3,
+                                            stride=0), ValueError, "stride"),
+])
+def test_bad_arguments_of_the_input_version(call, exc, match):
+    with pytest.raises(exc, match=f"^conv_weight_grad_of_input: .*{match}"):
+        call()

@@ -152,6 +152,22 @@ def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, kee
         np.testing.assert_array_equal(cols, expected_cols)
 
 
+@needs_fused_gemm
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_reading_the_input_itself_gives_the_bits_of_the_unfolded_block(dtype, geometry):
+    # without cols the tiles read the padded input ("implicit"); with cols they read the
+    # unfolded block: the same sums in the same order, so the same bits
+    x_shape, w_shape, s, p = geometry
+    x, w = operands(np.random.default_rng(sum(x_shape) + 2), x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    cols = np.empty_like(reference.im2col(x, k, s, p))
+    np.testing.assert_array_equal(_ext.im2col_gemm(x, w, k, s, p),
+                                  _ext.im2col_gemm(x, w, k, s, p, cols=cols))
+    np.testing.assert_array_equal(_ext.im2col_min_gemm(x, w, k, s, p),
+                                  _ext.im2col_min_gemm(x, w, k, s, p, cols=cols))
+
+
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("cython", marks=needs_fused_gemm)])
 def test_fused_gemm_propagates_nan_and_fills_out(backend):
     x, w = operands(np.random.default_rng(4), (2, 3, 7, 7), (20, 3, 3), np.float32)

@@ -54,6 +54,7 @@ from tinymin._ext.checks import (  # the checks run before any kernel
     _is_fortran,
     _leaky_relu_checks,
     _weight_grad_checks,
+    _weight_grad_of_input_checks,
     check_array_size,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "col2im",
     "conv_output_shape",
     "conv_weight_grad",
+    "conv_weight_grad_of_input",
     "has_fused_gemm",
     "im2col",
     "im2col_gemm",
@@ -425,6 +427,21 @@ def conv_weight_grad(cols, grad, out=None) -> np.ndarray:
     out = _weight_grad_checks("conv_weight_grad", cols, grad, out)
     fast = _backend == "cython" and _conv_grad is not None and _conv_grad.HAS_WGRAD
     return (_conv_grad if fast else reference).conv_weight_grad(cols, grad, out)
+
+
+def conv_weight_grad_of_input(x, grad, kernel_size, stride=(1, 1), padding=(0, 0),
+                              out=None) -> np.ndarray:
+    """``conv_weight_grad(im2col(x, kernel_size, stride, padding), grad)``, the weight
+    gradient (C x K) of the convolution of ``x``, without the column matrix.
+
+    In an AVX-512 build (backend ``"cython"``) the kernel reads the zero-padded ``x``
+    itself, with the bits of :func:`conv_weight_grad`; the numpy twin builds the
+    columns. ``grad``: the (N, C, OH, OW) output gradient, same dtype as ``x``."""
+    kernel_size, stride, padding, out = _weight_grad_of_input_checks(
+        "conv_weight_grad_of_input", x, grad, kernel_size, stride, padding, out)
+    fast = _backend == "cython" and _conv_grad is not None and _conv_grad.HAS_WGRAD
+    module = _conv_grad if fast else reference
+    return module.conv_weight_grad_of_input(x, grad, kernel_size, stride, padding, out)
 
 
 def leaky_relu_backward(y, grad, negative_slope: float, out=None) -> np.ndarray:

@@ -30,6 +30,15 @@ cdef extern from "_weight_grad.h":
     void tinymin_wgrad_d(const double* cols, const double* grad, Py_ssize_t n0, Py_ssize_t n1,
                          Py_ssize_t C, Py_ssize_t Q, Py_ssize_t K, double* dw) noexcept nogil
 
+    void tinymin_wgrad_implicit_f(const float* x, const Py_ssize_t* rowoff,
+                                  const Py_ssize_t* koff, const float* g_rows, Py_ssize_t n0,
+                                  Py_ssize_t n1, Py_ssize_t Q, Py_ssize_t K, Py_ssize_t C,
+                                  float* dwt) noexcept nogil
+    void tinymin_wgrad_implicit_d(const double* x, const Py_ssize_t* rowoff,
+                                  const Py_ssize_t* koff, const double* g_rows, Py_ssize_t n0,
+                                  Py_ssize_t n1, Py_ssize_t Q, Py_ssize_t K, Py_ssize_t C,
+                                  double* dwt) noexcept nogil
+
 #: Whether this build has the kernel (AVX-512F); elsewhere the caller uses BLAS.
 HAS_WGRAD = bool(TINYMIN_HAS_WGRAD)
 
@@ -72,3 +81,48 @@ cdef _run(const floating[:, ::1] cols, const floating[:, :, ::1] grad,
             tinymin_wgrad_f(&cols[0, 0], &grad[0, 0, 0], n0, n1, C, Q, K, &partial[g, 0, 0])
         else:
             tinymin_wgrad_d(&cols[0, 0], &grad[0, 0, 0], n0, n1, C, Q, K, &partial[g, 0, 0])
+
+
+def conv_weight_grad_of_input(x, grad, kernel_size, stride, padding, out):
+    """``out = G^T im2col(x)`` without the column matrix: the tile reads the zero-padded
+    input itself (``_weight_grad.h``, "implicit"); arguments checked by
+    :func:`tinymin._ext.conv_weight_grad_of_input`. Same groups of images, same order of
+    the sums, so the same bits as :func:`conv_weight_grad` on ``im2col(x)``."""
+    from tinymin._ext._min_gemm import _padded_input
+
+    if not HAS_WGRAD:
+        raise RuntimeError("conv_weight_grad_of_input needs a build with AVX-512 (HAS_WGRAD)")
+    N, C, OH, OW = grad.shape
+    if grad.size == 0 or x.size == 0:
+        out[...] = 0
+        return out
+    xpad, koff = _padded_input(x, kernel_size, padding)
+    K = koff.shape[0]
+    Cin, Hp, Wp = xpad.shape[1], xpad.shape[2], xpad.shape[3]
+    n, oh, ow = np.meshgrid(np.arange(N), np.arange(OH), np.arange(OW), indexing="ij")
+    rowoff = (n * Cin * Hp * Wp + oh * stride[0] * Wp + ow * stride[1]).reshape(-1).astype(np.intp)
+    g_rows = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, C)
+    size = group_size(N)
+    partial = np.zeros((-(-N // size), K, C), x.dtype)
+    if x.dtype == np.float32:
+        _run_implicit[float](xpad, rowoff, koff, g_rows, partial, size, OH * OW, _num_threads())
+    else:
+        _run_implicit[double](xpad, rowoff, koff, g_rows, partial, size, OH * OW, _num_threads())
+    np.copyto(out, np.sum(partial, axis=0).T)  # dw is the transpose of the K x C sums
+    return out
+
+
+cdef _run_implicit(const floating[:, :, :, ::1] xpad, const Py_ssize_t[::1] rowoff,
+                   const Py_ssize_t[::1] koff, const floating[:, ::1] g_rows,
+                   floating[:, :, ::1] partial, Py_ssize_t size, Py_ssize_t Q, int nt):
+    cdef Py_ssize_t N = g_rows.shape[0] // Q, K = koff.shape[0], C = g_rows.shape[1]
+    cdef Py_ssize_t g, n0, n1
+    for g in prange(partial.shape[0], nogil=True, schedule="dynamic", num_threads=nt):
+        n0 = g * size
+        n1 = N if n0 + size > N else n0 + size
+        if floating is float:
+            tinymin_wgrad_implicit_f(&xpad[0, 0, 0, 0], &rowoff[0], &koff[0], &g_rows[0, 0],
+                                     n0, n1, Q, K, C, &partial[g, 0, 0])
+        else:
+            tinymin_wgrad_implicit_d(&xpad[0, 0, 0, 0], &rowoff[0], &koff[0], &g_rows[0, 0],
+                                     n0, n1, Q, K, C, &partial[g, 0, 0])

@@ -82,6 +82,19 @@ cdef extern from "_panel_tiles.h":
                              const float* w, float* out) noexcept nogil
     void tinymin_dot_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const double* w, double* out) noexcept nogil
+    void tinymin_min_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
+                                Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* ab,
+                                const float* sg, float* out) noexcept nogil
+    void tinymin_min_implicit_d(const double* x, const Py_ssize_t* rowoff,
+                                const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
+                                Py_ssize_t C, const double* ab, const double* sg,
+                                double* out) noexcept nogil
+    void tinymin_dot_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
+                                Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* w,
+                                float* out) noexcept nogil
+    void tinymin_dot_implicit_d(const double* x, const Py_ssize_t* rowoff,
+                                const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
+                                Py_ssize_t C, const double* w, double* out) noexcept nogil
 
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
@@ -486,9 +499,16 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
     else:
         pan = pack_panels(w_hat)
         ab, sg = np.abs(pan), np.sign(pan)
-    xbuf = _aligned_zeros((nt, tb * OW, Kp), x.dtype)
     keep = cols is not None
+    # implicit: the tiles read the (padded) input itself, no block is unfolded; not for
+    # kept columns, the k-lane kernel, the portable tile, or a NaN input to the min
+    # kernel (whose NaN rows are found in the unfolded block)
+    implicit = (not keep and not klanes and vrange
+                and (dot or not np.isnan(x).any()))
+    xbuf = _aligned_zeros((nt, 0 if implicit else tb * OW, Kp), x.dtype)
     cols_view = cols if keep else xbuf[0]  # not written unless keep
+    xpad, koff = _padded_input(x, kernel_size, padding) if implicit else (x, np.zeros(1, np.intp))
+    rowbuf = np.empty((nt, tb * OW if implicit else 0), np.intp)
     geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
     # with nchw each thread's block of rows goes to ybuf first, then transposed
     ybuf = np.empty((nt, tb * OW if nchw else 0, C), x.dtype)
@@ -497,11 +517,30 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
     bias_view = np.zeros(C, x.dtype) if bias is None else bias
     if x.dtype == np.float32:
         _fused_run[float](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
-                          dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None)
+                          dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None,
+                          implicit, xpad, koff, rowbuf)
     else:
         _fused_run[double](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
-                           dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None)
+                           dot, nt, ybuf, nchw_view, bias_view, nchw, bias is not None,
+                           implicit, xpad, koff, rowbuf)
     return out
+
+
+def _padded_input(x, kernel_size, padding):
+    """``x`` zero-padded (a copy only if there is padding), and ``koff``: where element
+    k = (c, u, v) of a receptive field sits relative to the field's first element,
+    ``c * Hp * Wp + u * Wp + v`` in the padded (N, C, Hp, Wp) array."""
+    N, Cin, H, W = x.shape
+    (KH, KW), (PH, PW) = kernel_size, padding
+    if PH or PW:
+        xpad = np.zeros((N, Cin, H + 2 * PH, W + 2 * PW), x.dtype)
+        xpad[:, :, PH:PH + H, PW:PW + W] = x
+    else:
+        xpad = x
+    Hp, Wp = xpad.shape[2], xpad.shape[3]
+    c, u, v = np.meshgrid(np.arange(Cin), np.arange(KH), np.arange(KW), indexing="ij")
+    koff = (c * Hp * Wp + u * Wp + v).reshape(-1).astype(np.intp)
+    return xpad, koff
 
 
 cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssize_t t0,
@@ -537,13 +576,17 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
                 bint keep, bint klanes, bint vrange, bint dot, int nt,
                 floating[:, :, ::1] ybuf, floating[:, :, ::1] nchw_out,
-                const floating[::1] bias, bint nchw, bint add_bias):
+                const floating[::1] bias, bint nchw, bint add_bias, bint implicit,
+                const floating[:, :, :, ::1] xpad, const Py_ssize_t[::1] koff,
+                Py_ssize_t[:, ::1] rowbuf):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
     cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
     cdef Py_ssize_t K = Cin * KH * KW, Kp = xbuf.shape[2], C = ybuf.shape[2]  # (ybuf: nt x rows x C)
     cdef Py_ssize_t T = N * OH, nblocks = (T + tb - 1) // tb
-    cdef Py_ssize_t b, t, t0, t1, nrows, r
+    cdef Py_ssize_t b, t, t0, t1, nrows, r, j, base
+    cdef Py_ssize_t Hp = xpad.shape[2], Wp = xpad.shape[3]
+    cdef Py_ssize_t* ro
     cdef floating* buf
     cdef floating* dst
     cdef floating* rows
@@ -554,6 +597,30 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
         buf = &xbuf[threadid(), 0, 0]
         # the block's output rows: in out, or (nchw) this thread's buffer for now
         rows = &ybuf[threadid(), 0, 0] if nchw else &out[t0 * OW, 0]
+        if implicit:  # where each row's receptive field starts in xpad; nothing unfolded
+            ro = &rowbuf[threadid(), 0]
+            for t in range(t0, t1):
+                base = (t // OH) * Cin * Hp * Wp + (t % OH) * SH * Wp
+                for j in range(OW):
+                    ro[(t - t0) * OW + j] = base + j * SW
+            if dot:
+                if floating is float:
+                    tinymin_dot_implicit_f(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
+                                           &ab[0, 0, 0], rows)
+                else:
+                    tinymin_dot_implicit_d(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
+                                           &ab[0, 0, 0], rows)
+            else:
+                if floating is float:
+                    tinymin_min_implicit_f(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
+                                           &ab[0, 0, 0], &sg[0, 0, 0], rows)
+                else:
+                    tinymin_min_implicit_d(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
+                                           &ab[0, 0, 0], &sg[0, 0, 0], rows)
+            if nchw:
+                _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], &bias[0],
+                                    add_bias)
+            continue
         # unfold the block's rows: into the kept column matrix, or this thread's buffer
         # (with the k-lane kernel always the buffer: its rows are padded to Kp)
         dst = &cols[t0 * OW, 0] if keep and not klanes else buf

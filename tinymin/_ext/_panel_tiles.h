@@ -53,13 +53,14 @@
    filters are stored. always_inline with constant npan and dot, so each caller below
    gets its own unrolled loops. */
 static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
-        const float* x, ptrdiff_t ldx, ptrdiff_t K, const float* ab, const float* sg,
-        float* out, ptrdiff_t ldo, ptrdiff_t nrows, const int npan, ptrdiff_t ncols,
-        const int dot) {
+        const float* x, ptrdiff_t ldx, const ptrdiff_t* rowoff, const ptrdiff_t* koff,
+        ptrdiff_t K, const float* ab, const float* sg, float* out, ptrdiff_t ldo, ptrdiff_t nrows,
+        const int npan, ptrdiff_t ncols, const int dot, const int implicit) {
     const float* row[TINYMIN_TILE_ROWS];
     __m512 acc[TINYMIN_TILE_ROWS][TINYMIN_TILE_PANELS];
     for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
-        row[i] = x + (i < nrows ? i : nrows - 1) * ldx;
+        ptrdiff_t r = i < nrows ? i : nrows - 1;
+        row[i] = x + (implicit ? rowoff[r] : r * ldx);
         for (int j = 0; j < npan; j++) acc[i][j] = _mm512_setzero_ps();
     }
     for (ptrdiff_t k = 0; k < K; k++) {
@@ -69,7 +70,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
             if (!dot) s[j] = _mm512_loadu_ps(sg + j * K * 16 + 16 * k);
         }
         for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
-            __m512 xb = _mm512_set1_ps(row[i][k]);
+            __m512 xb = _mm512_set1_ps(row[i][implicit ? koff[k] : k]);
             for (int j = 0; j < npan; j++)
                 acc[i][j] = dot ? _mm512_fmadd_ps(xb, w[j], acc[i][j])
                                 : _mm512_fmadd_ps(_mm512_range_ps(xb, w[j], 2), s[j], acc[i][j]);
@@ -84,13 +85,14 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
 
 /* The same tile in float64: 8 filters per panel. */
 static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
-        const double* x, ptrdiff_t ldx, ptrdiff_t K, const double* ab, const double* sg,
-        double* out, ptrdiff_t ldo, ptrdiff_t nrows, const int npan, ptrdiff_t ncols,
-        const int dot) {
+        const double* x, ptrdiff_t ldx, const ptrdiff_t* rowoff, const ptrdiff_t* koff,
+        ptrdiff_t K, const double* ab, const double* sg, double* out, ptrdiff_t ldo, ptrdiff_t nrows,
+        const int npan, ptrdiff_t ncols, const int dot, const int implicit) {
     const double* row[TINYMIN_TILE_ROWS];
     __m512d acc[TINYMIN_TILE_ROWS][TINYMIN_TILE_PANELS];
     for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
-        row[i] = x + (i < nrows ? i : nrows - 1) * ldx;
+        ptrdiff_t r = i < nrows ? i : nrows - 1;
+        row[i] = x + (implicit ? rowoff[r] : r * ldx);
         for (int j = 0; j < npan; j++) acc[i][j] = _mm512_setzero_pd();
     }
     for (ptrdiff_t k = 0; k < K; k++) {
@@ -100,7 +102,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
             if (!dot) s[j] = _mm512_loadu_pd(sg + j * K * 8 + 8 * k);
         }
         for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
-            __m512d xb = _mm512_set1_pd(row[i][k]);
+            __m512d xb = _mm512_set1_pd(row[i][implicit ? koff[k] : k]);
             for (int j = 0; j < npan; j++)
                 acc[i][j] = dot ? _mm512_fmadd_pd(xb, w[j], acc[i][j])
                                 : _mm512_fmadd_pd(_mm512_range_pd(xb, w[j], 2), s[j], acc[i][j]);
@@ -117,8 +119,9 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
    panels outside, tiles of 6 rows inside, so the block (in L2) is read once per group
    while each group's weights (4 x K x nr values) stream past from L2. */
 static inline __attribute__((always_inline)) void tinymin_panel_block_f(
-        const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C, const float* ab,
-        const float* sg, float* out, const int dot) {
+        const float* x, const ptrdiff_t* rowoff, const ptrdiff_t* koff, ptrdiff_t nrows,
+        ptrdiff_t K, ptrdiff_t C, const float* ab, const float* sg, float* out, const int dot,
+        const int implicit) {
     const ptrdiff_t nr = 16, npanels = (C + nr - 1) / nr;
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
@@ -127,22 +130,28 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_f(
         const float* a = ab + p0 * K * nr;
         const float* s = sg + p0 * K * nr;
         for (ptrdiff_t r = 0; r < nrows; r += TINYMIN_TILE_ROWS) {
-            const float* xr = x + r * K;
+            const float* xr = implicit ? x : x + r * K;
+            const ptrdiff_t* ro = implicit ? rowoff + r : rowoff;
             float* o = out + r * C + p0 * nr;
             ptrdiff_t rows = nrows - r;
             switch (npan) {  /* a constant npan per call: four unrolled copies */
-            case 4: tinymin_panel_tile_f(xr, K, K, a, s, o, C, rows, 4, ncols, dot); break;
-            case 3: tinymin_panel_tile_f(xr, K, K, a, s, o, C, rows, 3, ncols, dot); break;
-            case 2: tinymin_panel_tile_f(xr, K, K, a, s, o, C, rows, 2, ncols, dot); break;
-            default: tinymin_panel_tile_f(xr, K, K, a, s, o, C, rows, 1, ncols, dot); break;
+            case 4: tinymin_panel_tile_f(xr, K, ro, koff, K, a, s, o, C, rows, 4, ncols,
+                                         dot, implicit); break;
+            case 3: tinymin_panel_tile_f(xr, K, ro, koff, K, a, s, o, C, rows, 3, ncols,
+                                         dot, implicit); break;
+            case 2: tinymin_panel_tile_f(xr, K, ro, koff, K, a, s, o, C, rows, 2, ncols,
+                                         dot, implicit); break;
+            default: tinymin_panel_tile_f(xr, K, ro, koff, K, a, s, o, C, rows, 1, ncols,
+                                         dot, implicit); break;
             }
         }
     }
 }
 
 static inline __attribute__((always_inline)) void tinymin_panel_block_d(
-        const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C, const double* ab,
-        const double* sg, double* out, const int dot) {
+        const double* x, const ptrdiff_t* rowoff, const ptrdiff_t* koff, ptrdiff_t nrows,
+        ptrdiff_t K, ptrdiff_t C, const double* ab, const double* sg, double* out, const int dot,
+        const int implicit) {
     const ptrdiff_t nr = 8, npanels = (C + nr - 1) / nr;
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
@@ -151,35 +160,66 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
         const double* a = ab + p0 * K * nr;
         const double* s = sg + p0 * K * nr;
         for (ptrdiff_t r = 0; r < nrows; r += TINYMIN_TILE_ROWS) {
-            const double* xr = x + r * K;
+            const double* xr = implicit ? x : x + r * K;
+            const ptrdiff_t* ro = implicit ? rowoff + r : rowoff;
             double* o = out + r * C + p0 * nr;
             ptrdiff_t rows = nrows - r;
             switch (npan) {  /* a constant npan per call: four unrolled copies */
-            case 4: tinymin_panel_tile_d(xr, K, K, a, s, o, C, rows, 4, ncols, dot); break;
-            case 3: tinymin_panel_tile_d(xr, K, K, a, s, o, C, rows, 3, ncols, dot); break;
-            case 2: tinymin_panel_tile_d(xr, K, K, a, s, o, C, rows, 2, ncols, dot); break;
-            default: tinymin_panel_tile_d(xr, K, K, a, s, o, C, rows, 1, ncols, dot); break;
+            case 4: tinymin_panel_tile_d(xr, K, ro, koff, K, a, s, o, C, rows, 4, ncols,
+                                         dot, implicit); break;
+            case 3: tinymin_panel_tile_d(xr, K, ro, koff, K, a, s, o, C, rows, 3, ncols,
+                                         dot, implicit); break;
+            case 2: tinymin_panel_tile_d(xr, K, ro, koff, K, a, s, o, C, rows, 2, ncols,
+                                         dot, implicit); break;
+            default: tinymin_panel_tile_d(xr, K, ro, koff, K, a, s, o, C, rows, 1, ncols,
+                                         dot, implicit); break;
             }
         }
     }
 }
 
-/* The four entry points: each a copy of the block with its kernel fixed. */
+/* The entry points: each a copy of the block with its kernel fixed. The "explicit"
+   ones read a block of the column matrix (rows of K values); the "implicit" ones read
+   the zero-padded input x itself: element (r, k) of the column matrix is
+   x[rowoff[r] + koff[k]] (rowoff: where output position r's receptive field starts,
+   koff: where its k-th element sits relative to that), so no column matrix is
+   unfolded at all. */
 static void tinymin_min_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                 const float* ab, const float* sg, float* out) {
-    tinymin_panel_block_f(x, nrows, K, C, ab, sg, out, 0);
+    tinymin_panel_block_f(x, NULL, NULL, nrows, K, C, ab, sg, out, 0, 0);
 }
 static void tinymin_min_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                 const double* ab, const double* sg, double* out) {
-    tinymin_panel_block_d(x, nrows, K, C, ab, sg, out, 0);
+    tinymin_panel_block_d(x, NULL, NULL, nrows, K, C, ab, sg, out, 0, 0);
 }
 static void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                 const float* w, float* out) {
-    tinymin_panel_block_f(x, nrows, K, C, w, w, out, 1);
+    tinymin_panel_block_f(x, NULL, NULL, nrows, K, C, w, w, out, 1, 0);
 }
 static void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                 const double* w, double* out) {
-    tinymin_panel_block_d(x, nrows, K, C, w, w, out, 1);
+    tinymin_panel_block_d(x, NULL, NULL, nrows, K, C, w, w, out, 1, 0);
+}
+static void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const float* ab, const float* sg, float* out) {
+    tinymin_panel_block_f(x, rowoff, koff, nrows, K, C, ab, sg, out, 0, 1);
+}
+static void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const double* ab, const double* sg,
+                                   double* out) {
+    tinymin_panel_block_d(x, rowoff, koff, nrows, K, C, ab, sg, out, 0, 1);
+}
+static void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const float* w, float* out) {
+    tinymin_panel_block_f(x, rowoff, koff, nrows, K, C, w, w, out, 1, 1);
+}
+static void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const double* w, double* out) {
+    tinymin_panel_block_d(x, rowoff, koff, nrows, K, C, w, w, out, 1, 1);
 }
 
 #else  /* no AVX-512DQ: the portable Cython tile and BLAS run; these are never called */
@@ -193,6 +233,19 @@ static void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, pt
                                 const float* w, float* out) {}
 static void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                 const double* w, double* out) {}
+static void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const float* ab, const float* sg, float* out) {}
+static void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const double* ab, const double* sg,
+                                   double* out) {}
+static void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const float* w, float* out) {}
+static void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                   ptrdiff_t C, const double* w, double* out) {}
 #endif
 
 #endif  /* TINYMIN_PANEL_TILES_H */

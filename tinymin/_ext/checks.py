@@ -158,3 +158,21 @@ def _leaky_relu_checks(who: str, y, grad, negative_slope, out) -> np.ndarray:
     if not 0 <= negative_slope <= 1:
         raise ValueError(f"{who}: negative_slope must be in [0, 1], got {negative_slope!r}")
     return _check_out(out, who, y.shape, y.dtype) if out is not None else np.empty_like(y)
+
+
+def _weight_grad_of_input_checks(who: str, x, grad, kernel_size, stride, padding, out):
+    """conv_weight_grad_of_input's checks; returns (kernel_size, stride, padding, out)."""
+    _array(x, who, "x", 4)
+    _array(grad, who, "grad", 4)
+    if grad.dtype != x.dtype:
+        raise TypeError(f"{who}: grad is {grad.dtype} but x is {x.dtype}; both must have the same dtype")
+    n, c, h, w = x.shape
+    kernel_size, stride, padding, (oh, ow) = _geometry(who, h, w, kernel_size, stride, padding)
+    if grad.shape[0] != n or grad.shape[2:] != (oh, ow):
+        raise ValueError(f"{who}: grad has shape {grad.shape}, but x of shape {x.shape} with kernel "
+                         f"{kernel_size}, stride {stride}, padding {padding} gives (N, C, OH, OW) = "
+                         f"({n}, C, {oh}, {ow})")
+    k = c * kernel_size[0] * kernel_size[1]
+    out = _check_out(out, who, (grad.shape[1], k), x.dtype, x, grad)
+    out = np.empty((grad.shape[1], k), x.dtype) if out is None else out
+    return kernel_size, stride, padding, out

@@ -307,6 +307,13 @@ def conv_weight_grad(cols, grad, out):
     return np.matmul(g_rows.T, cols, out=out)
 
 
+def conv_weight_grad_of_input(x, grad, kernel_size, stride, padding, out):
+    r"""The weight gradient of the convolution of ``x``: :func:`conv_weight_grad` on
+    ``im2col(x)``, here with the column matrix built (the Cython twin reads ``x``
+    where the columns would have been copied from)."""
+    return conv_weight_grad(im2col(x, kernel_size, stride, padding), grad, out)
+
+
 def leaky_relu_backward(y, grad, alpha, out):
     r"""The leaky ReLU's input gradient from its output ``y`` (slope ``alpha >= 0``).
 

@@ -38,6 +38,7 @@ from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     ConvGeometry,
+    columns_needed,
     conv_backward,
     conv_geometry,
     fits_in_one_chunk,
@@ -215,10 +216,12 @@ class MinConv2dFunction(Function):
         geom = conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)
         ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
         # one column matrix for step 5 and step 6's weight gradient, when it fits the
-        # bound and the weight gradient will be needed; otherwise (evaluation, no_grad)
-        # step 5 runs im2col fused with the selector and no column matrix is built
+        # bound, the weight gradient will be needed and reads it (columns_needed: not
+        # where the fused kernels read the input itself); otherwise step 5 runs im2col
+        # fused with the selector and no column matrix is built
         keep_cols = (is_grad_enabled() and ctx.needs_input_grad[1]
-                     and fits_in_one_chunk(geom, ops.x_c.itemsize))
+                     and fits_in_one_chunk(geom, ops.x_c.itemsize)
+                     and columns_needed(ops.x_c, ops.w_c, geom))
         cols = im2col(ops.x_c, geom, out=keep_columns(ctx, ops.x_c, geom)) if keep_cols else None
         y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols)
         if bias is not None:

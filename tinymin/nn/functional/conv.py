@@ -12,6 +12,7 @@ import numpy as np
 from tinymin.autograd import Context, Function, is_grad_enabled
 from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
+    columns_needed,
     conv_backward,
     conv_geometry,
     exact_conv,
@@ -30,7 +31,7 @@ class Conv2dFunction(Function):
         geom = conv_geometry("conv2d", x.shape, weight.shape, stride, padding)
         w2 = weight.reshape(geom.out_channels, -1)
         keep_cols = (is_grad_enabled() and ctx.needs_input_grad[1]
-                     and fits_in_one_chunk(geom, x.itemsize))
+                     and fits_in_one_chunk(geom, x.itemsize) and columns_needed(x, weight, geom))
         out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w),
                        dtype=np.result_type(x, weight))
         # the column matrix, kept for the weight gradient when it fits in one chunk
