@@ -21,7 +21,14 @@ Every convolution row includes its own im2col, so they compare whole layers:
   rows (marked "scaled": it is linear in the rows, and too slow to run whole);
 * ``min-conv, PyTorch broadcast`` (only if torch is importable), also scaled;
 * ``exact, Cython im2col + BLAS`` and ``exact, numpy im2col + BLAS``:
-  ``cols @ W.T`` through numpy's BLAS.
+  ``cols @ W.T`` through numpy's BLAS;
+* ``exact, Cython fused (im2col_gemm)``: the exact layer's own kernel where the build
+  has it (AVX-512DQ): the min kernel's tile with one FMA per pair, reading the input
+  itself (what ``conv2d`` runs there).
+
+A last line compares the two layers as a user calls them, ``min_conv2d`` against
+``conv2d`` (``tinymin.nn.functional``), forward under ``no_grad`` with a bias: each
+runs its fastest path.
 
 Columns: median milliseconds over the repeats, then the ratio to the exact BLAS
 convolution with the same (Cython) im2col, and the speed-up over the naive numpy
@@ -54,8 +61,11 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinymin import _ext
-from tinymin._ext import reference
+import tinymin as tm  # noqa: E402
+import tinymin.nn.functional as F  # noqa: E402
+from tinymin import _ext  # noqa: E402
+from tinymin._ext import reference  # noqa: E402
+from tinymin.minconv import MinConvSpec, MinConvState, min_conv2d  # noqa: E402
 
 SHAPES = {
     # name: (x shape, weight shape, stride, padding)
@@ -146,6 +156,21 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
     def exact_np():
         np.matmul(np_im2col(), w2.T, out=out_buf)
 
+    def exact_fused():
+        with _ext.use_backend("cython"):
+            _ext.im2col_gemm(x, w2, k, stride, padding, out=out_buf)
+
+    xt, wt, bt = tm.tensor(x), tm.tensor(w), tm.tensor(rng.standard_normal(c).astype(np.float32))
+    spec, state = MinConvSpec(stride=stride, padding=padding), MinConvState(np.ones(1, np.float32))
+
+    def layer_min():
+        with tm.no_grad():
+            min_conv2d(xt, wt, bt, spec, state, training=False)
+
+    def layer_exact():
+        with tm.no_grad():
+            F.conv2d(xt, wt, bt, stride, padding)
+
     cols = np_im2col().copy()
     slow = max(2, repeats // 3)  # repeats for the slow rows
     naive_label = f"min-conv, naive numpy (scaled from {sub} rows)"
@@ -158,7 +183,11 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         naive_label: (lambda: reference.naive_min_gemm(cols[:sub], w2), slow),
         "exact, Cython im2col + BLAS": (exact_cy, repeats),
         "exact, numpy im2col + BLAS": (exact_np, repeats),
+        "layer min_conv2d": (layer_min, repeats),
+        "layer conv2d": (layer_exact, repeats),
     }
+    if _ext.has_fused_gemm():
+        jobs["exact, Cython fused (im2col_gemm)"] = (exact_fused, repeats)
     if torch is not None:
         torch.set_num_threads(n_threads)
         jobs[torch_label] = (lambda: torch_broadcast_min(torch, cols, w2, sub), slow)
@@ -174,6 +203,8 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         rows[torch_label] = times["numpy im2col"] + scale * times[torch_label]
     rows["exact, Cython im2col + BLAS"] = times["exact, Cython im2col + BLAS"]
     rows["exact, numpy im2col + BLAS"] = times["exact, numpy im2col + BLAS"]
+    if _ext.has_fused_gemm():
+        rows["exact, Cython fused (im2col_gemm)"] = times["exact, Cython fused (im2col_gemm)"]
 
     exact = rows["exact, Cython im2col + BLAS"]
     naive = rows[naive_label]
@@ -184,6 +215,9 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         print(f"| {label} | {t:.1f} | {t / exact:.2f}x | {naive / t:.1f}x |")
     if torch is None:
         print("| min-conv, PyTorch broadcast | skipped (torch not importable) | | |")
+    lm, le = times["layer min_conv2d"], times["layer conv2d"]
+    print(f"\nlayers, forward under no_grad with a bias: min_conv2d {lm:.1f} ms, conv2d "
+          f"{le:.1f} ms: **min_conv2d / conv2d {lm / le:.2f}x**")
 
     # im2col / col2im alone; col2im of row-major cols, and of column-major cols (what
     # conv backward passes it: (W^T G^T)^T)
