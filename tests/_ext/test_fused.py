@@ -152,6 +152,21 @@ def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, kee
         np.testing.assert_array_equal(cols, expected_cols)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_fused_min_writes_the_nchw_output(backend, geometry):
+    x_shape, w_shape, s, p = geometry
+    x, w_hat = operands(np.random.default_rng(sum(x_shape) + 3), x_shape, w_shape, np.float64)
+    k = w_shape[1:]
+    oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], k, s, p)
+    rows = reference.min_gemm(reference.im2col(x, k, s, p), w_hat)
+    out = np.full((x_shape[0], w_hat.shape[0], oh, ow), np.nan)
+    with _ext.use_backend(backend):
+        assert _ext.im2col_min_gemm(x, w_hat, k, s, p, out=out, nchw=True) is out
+    np.testing.assert_allclose(out, rows.reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2),
+                               **tol(np.float64, w_hat.shape[1]))
+
+
 @needs_fused_gemm
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geometry", GEOMETRIES)

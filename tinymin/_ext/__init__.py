@@ -324,12 +324,12 @@ def min_gemm(cols, w_hat, out=None) -> np.ndarray:
 
 
 def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
-                    out=None) -> np.ndarray:
+                    out=None, nchw: bool = False) -> np.ndarray:
     """``min_gemm(im2col(x, kernel_size, stride, padding), w_hat)``, fused.
 
-    The Cython kernel unfolds a block of output rows at a time into a buffer that
-    stays in the cache and runs the min-selector over it at once, so the column
-    matrix is never written out and read back (unless ``cols`` asks for it).
+    The Cython kernel runs the min-selector on each block of output rows while its
+    receptive fields are in the cache (read from ``x`` itself, or from a block
+    unfolded into ``cols`` when that is given), so no column matrix goes through memory.
 
     Parameters
     ----------
@@ -338,16 +338,14 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     kernel_size, stride, padding : int or (int, int)
     cols : ndarray, shape (N*OH*OW, C_in*KH*KW), optional
         Receives ``im2col(x, ...)`` too (same dtype, C-contiguous).
-    out : ndarray, shape (N*OH*OW, C), optional
-
-    Returns
-    -------
-    out : ndarray, shape (N*OH*OW, C)
+    out : ndarray, shape (N*OH*OW, C) (or (N, C, OH, OW) with ``nchw``), optional
+    nchw : bool
+        Return (N, C, OH, OW), each block transposed while in the cache.
     """
     kernel_size, stride, padding, cols, out = _fused_checks(
-        "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out)
+        "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out, nchw=nchw)
     module = reference if _backend == "numpy" else _min_gemm
-    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out)
+    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out, bool(nchw))
 
 
 def has_fused_gemm() -> bool:

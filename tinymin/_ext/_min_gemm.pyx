@@ -426,7 +426,7 @@ cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
 
 # ------------------------------------------------------ im2col fused with the selector
 def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
-                    vrange=None):
+                    nchw=False, vrange=None):
     """``min_gemm(im2col(x, ...), w_hat)`` without the column matrix going through memory.
 
     Arguments are validated by :func:`tinymin._ext.im2col_min_gemm`; see there. The
@@ -436,10 +436,12 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
     :func:`min_gemm` picks), so the column matrix is neither written out nor read back
     (LeNet's conv2: 40 MB each way). With ``cols`` given the block is unfolded there
     instead (the caller keeps the whole matrix, e.g. for a weight gradient) and still
-    used while it is in L2. ``vrange`` as in :func:`min_gemm_panels`.
+    used while it is in L2; where the AVX-512DQ kernel runs and ``cols`` is not wanted,
+    the tiles read ``x`` itself and nothing is unfolded. ``nchw``: the output as (N, C,
+    OH, OW). ``vrange`` as in :func:`min_gemm_panels`.
     """
     return _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out,
-                         _pick_vrange(vrange), False)
+                         _pick_vrange(vrange), False, None, nchw)
 
 
 def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None, bias=None,

@@ -146,7 +146,7 @@ def selector_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
     Not while a learner's im2col or min_gemm is swapped in (``tinymin.exercises.use``):
     then their own two functions run, one after the other.
     """
-    if operator == "min" and overrides.lookup("im2col") is None and overrides.lookup("min_gemm") is None:
+    if operator == "min" and _fused_min_applies():
         return _ext.im2col_min_gemm(np.ascontiguousarray(x), w_rows, geom.kernel, geom.stride,
                                     geom.padding)
     return selector_kernel(operator)(im2col(x, geom), w_rows)
@@ -164,11 +164,22 @@ def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operato
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
     if cols is not None:
         rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
+    elif operator == "min" and _fused_min_applies():
+        # the fused kernel writes the NCHW output itself, each block transposed in the cache
+        for chunk in image_chunks(geom, x.itemsize):
+            _ext.im2col_min_gemm(np.ascontiguousarray(x[chunk]), w_rows, geom.kernel, geom.stride,
+                                 geom.padding, out=out[chunk], nchw=True)
     else:
         for chunk in image_chunks(geom, x.itemsize):
             rows_to_nchw(selector_rows(x[chunk], w_rows, geom, operator),
                          chunk.stop - chunk.start, geom, out=out[chunk])
     return out
+
+
+def _fused_min_applies() -> bool:
+    # not while a learner's im2col or min_gemm is swapped in (tinymin.exercises.use):
+    # then their own two functions run, one after the other
+    return overrides.lookup("im2col") is None and overrides.lookup("min_gemm") is None
 
 
 def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
