@@ -71,7 +71,7 @@ def test_fused_equals_im2col_then_min_gemm(backend, dtype, geometry, keep):
 def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep):
     # an AVX-512 build runs the panel kernel at every K: force the k-lane one (what an
     # AVX2 build runs above K = 64) so that both fused paths are checked on this machine
-    from tinymin._ext import _min_gemm
+    from tinymin._ext import _fused, _min_gemm
 
     monkeypatch.setattr(_min_gemm, "PANEL_MAX_K", 0)
     x_shape, w_shape, s, p = geometry
@@ -79,7 +79,7 @@ def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep)
     k = w_shape[1:]
     expected_cols = reference.im2col(x, k, s, p)
     cols = np.full_like(expected_cols, np.nan) if keep else None
-    got = _min_gemm.im2col_min_gemm(x, w_hat, k, s, p, cols, None)
+    got = _fused.im2col_min_gemm(x, w_hat, k, s, p, cols, None)
     np.testing.assert_allclose(got, reference.min_gemm(expected_cols, w_hat),
                                **tol(dtype, w_hat.shape[1]))
     if keep:
@@ -92,14 +92,14 @@ def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep)
 def test_fused_portable_panel_tile_equals_the_twin(dtype, geometry):
     # an AVX-512DQ build runs the VRANGE kernel of _range_tile.h: force the portable
     # tile too (what other builds run), with a NaN input, so both are checked here
-    from tinymin._ext import _min_gemm
+    from tinymin._ext import _fused
 
     x_shape, w_shape, s, p = geometry
     x, w_hat = operands(np.random.default_rng(11), x_shape, w_shape, dtype)
     x.flat[x.size // 2] = np.nan
     k = w_shape[1:]
     expected = reference.min_gemm(reference.im2col(x, k, s, p), w_hat)
-    got = _min_gemm.im2col_min_gemm(x, w_hat, k, s, p, None, None, vrange=False)
+    got = _fused.im2col_min_gemm(x, w_hat, k, s, p, None, None, vrange=False)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     ok = ~np.isnan(expected)
     np.testing.assert_allclose(got[ok], expected[ok], **tol(dtype, w_hat.shape[1]))
@@ -160,10 +160,14 @@ def test_fused_min_writes_the_nchw_output(backend, geometry):
     k = w_shape[1:]
     oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], k, s, p)
     rows = reference.min_gemm(reference.im2col(x, k, s, p), w_hat)
+    scale = np.linspace(0.5, 2.0, w_hat.shape[0])  # Algorithm 1's mu_w, per channel
     out = np.full((x_shape[0], w_hat.shape[0], oh, ow), np.nan)
     with _ext.use_backend(backend):
         assert _ext.im2col_min_gemm(x, w_hat, k, s, p, out=out, nchw=True) is out
-    np.testing.assert_allclose(out, rows.reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2),
+        scaled = _ext.im2col_min_gemm(x, w_hat, k, s, p, nchw=True, scale=scale)
+    expected = rows.reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out, expected, **tol(np.float64, w_hat.shape[1]))
+    np.testing.assert_allclose(scaled, expected * scale.reshape(1, -1, 1, 1),
                                **tol(np.float64, w_hat.shape[1]))
 
 
@@ -234,6 +238,10 @@ W32 = np.zeros((3, 18), np.float32)
      "cols has shape"),
     (lambda: _ext.im2col_min_gemm(X32, W32, 3, out=np.zeros((9, 3), np.float64)), TypeError,
      "out has dtype"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, scale=np.ones(3, np.float32)), ValueError,
+     "scale= needs nchw=True"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, nchw=True, scale=np.ones(2, np.float32)),
+     ValueError, r"scale must have shape \(3,\)"),
 ])
 def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
     with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_min_gemm: .*{match}"):

@@ -47,9 +47,9 @@ def test_the_cpu_path_runs_tinymins_kernel_on_the_tensors_memory(monkeypatch):
     seen = {}
     real = selector.selector_conv
 
-    def spy(x_np, w_rows, geom, operator):
+    def spy(x_np, w_rows, geom, operator, scale):
         seen["x"], seen["w"] = x_np, w_rows
-        seen["out"] = real(x_np, w_rows, geom, operator)
+        seen["out"] = real(x_np, w_rows, geom, operator, scale=scale)
         return seen["out"]
 
     monkeypatch.setattr(selector, "selector_conv", spy)
@@ -73,9 +73,9 @@ def test_the_kernels_use_torchs_thread_count(monkeypatch):
     counts = []
     real = selector.selector_conv
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         counts.append(_ext.num_threads())
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(selector, "selector_conv", spy)
     before, tinymin_threads = torch.get_num_threads(), _ext.num_threads()
@@ -160,9 +160,9 @@ def test_the_torch_engines_min_conv_runs_step_5_through_the_operator(monkeypatch
     calls = []
     real = selector.selector_conv
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         calls.append(args[3])
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(selector, "selector_conv", spy)
     x = torch.randn(2, 3, 6, 6, requires_grad=True)

@@ -3,7 +3,7 @@ kernels, the weight gradient, the leaky ReLU's backward and Adam's update, twice
 
 Every function here exists in two backends with the same signature:
 
-* ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_min_gemm.pyx``,
+* ``"cython"``: the compiled kernels in ``_im2col.pyx``, ``_min_gemm.pyx``, ``_fused.pyx``,
   ``_selector_gemm.pyx``, ``_conv_grad.pyx``, ``_activation.pyx`` and ``_optim.pyx`` (OpenMP-parallel,
   vectorised), built by ``pip install -e .``;
 * ``"numpy"``: the readable twins in :mod:`tinymin._ext.reference`, for learners and
@@ -93,12 +93,13 @@ class KernelFallbackWarning(UserWarning):
 try:
     _im2col = importlib.import_module("tinymin._ext._im2col")
     _min_gemm = importlib.import_module("tinymin._ext._min_gemm")
+    _fused = importlib.import_module("tinymin._ext._fused")
     _selector_gemm = importlib.import_module("tinymin._ext._selector_gemm")
     _optim = importlib.import_module("tinymin._ext._optim")
     _activation = importlib.import_module("tinymin._ext._activation")
     _conv_grad = importlib.import_module("tinymin._ext._conv_grad")
 except ImportError as _err:  # not built (source checkout), or built for another Python
-    _im2col = _min_gemm = _selector_gemm = _optim = _activation = _conv_grad = None
+    _im2col = _min_gemm = _fused = _selector_gemm = _optim = _activation = _conv_grad = None
     _WHY = (
         "are not built"
         if isinstance(_err, ModuleNotFoundError)
@@ -324,7 +325,7 @@ def min_gemm(cols, w_hat, out=None) -> np.ndarray:
 
 
 def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
-                    out=None, nchw: bool = False) -> np.ndarray:
+                    out=None, nchw: bool = False, scale=None) -> np.ndarray:
     """``min_gemm(im2col(x, kernel_size, stride, padding), w_hat)``, fused.
 
     The Cython kernel runs the min-selector on each block of output rows while its
@@ -341,11 +342,14 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
     out : ndarray, shape (N*OH*OW, C) (or (N, C, OH, OW) with ``nchw``), optional
     nchw : bool
         Return (N, C, OH, OW), each block transposed while in the cache.
+    scale : ndarray, shape (C,), optional
+        With ``nchw``: channel c multiplied by ``scale[c]`` (Algorithm 1's mu_w).
     """
     kernel_size, stride, padding, cols, out = _fused_checks(
-        "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out, nchw=nchw)
-    module = reference if _backend == "numpy" else _min_gemm
-    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out, bool(nchw))
+        "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out, nchw=nchw,
+        per_channel=("scale", scale))
+    module = reference if _backend == "numpy" else _fused
+    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out, bool(nchw), scale)
 
 
 def has_fused_gemm() -> bool:
@@ -371,15 +375,10 @@ def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
         shape), instead of (N*OH*OW, C) rows: the kernel transposes each block while
         it is in the cache.
     """
-    who = "im2col_gemm"
     kernel_size, stride, padding, cols, out = _fused_checks(
-        who, x, w, "w", kernel_size, stride, padding, cols, out, nchw=nchw)
-    if bias is not None:
-        _array(bias, who, "bias", 1)
-        if bias.dtype != x.dtype or bias.shape != (w.shape[0],):
-            raise ValueError(f"{who}: bias must have shape ({w.shape[0]},) and dtype "
-                             f"{x.dtype}, got shape {bias.shape} and dtype {bias.dtype}")
-    module = _min_gemm if has_fused_gemm() else reference
+        "im2col_gemm", x, w, "w", kernel_size, stride, padding, cols, out, nchw=nchw,
+        per_channel=("bias", bias))
+    module = _fused if has_fused_gemm() else reference
     return module.im2col_gemm(x, w, kernel_size, stride, padding, cols, out, bias, bool(nchw))
 
 

@@ -88,7 +88,7 @@ def conv_weight_grad_of_input(x, grad, kernel_size, stride, padding, out):
     input itself (``_weight_grad.h``, "implicit"); arguments checked by
     :func:`tinymin._ext.conv_weight_grad_of_input`. Same groups of images, same order of
     the sums, so the same bits as :func:`conv_weight_grad` on ``im2col(x)``."""
-    from tinymin._ext._min_gemm import _padded_input
+    from tinymin._ext._fused import _padded_input
 
     if not HAS_WGRAD:
         raise RuntimeError("conv_weight_grad_of_input needs a build with AVX-512 (HAS_WGRAD)")

@@ -184,68 +184,68 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
    x[rowoff[r] + koff[k]] (rowoff: where output position r's receptive field starts,
    koff: where its k-th element sits relative to that), so no column matrix is
    unfolded at all. */
-static void tinymin_min_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const float* ab, const float* sg, float* out) {
+static inline void tinymin_min_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const float* ab, const float* sg, float* out) {
     tinymin_panel_block_f(x, NULL, NULL, nrows, K, C, ab, sg, out, 0, 0);
 }
-static void tinymin_min_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const double* ab, const double* sg, double* out) {
+static inline void tinymin_min_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const double* ab, const double* sg, double* out) {
     tinymin_panel_block_d(x, NULL, NULL, nrows, K, C, ab, sg, out, 0, 0);
 }
-static void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const float* w, float* out) {
+static inline void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const float* w, float* out) {
     tinymin_panel_block_f(x, NULL, NULL, nrows, K, C, w, w, out, 1, 0);
 }
-static void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const double* w, double* out) {
+static inline void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const double* w, double* out) {
     tinymin_panel_block_d(x, NULL, NULL, nrows, K, C, w, w, out, 1, 0);
 }
-static void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const float* ab, const float* sg, float* out) {
+static inline void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const float* ab, const float* sg, float* out) {
     tinymin_panel_block_f(x, rowoff, koff, nrows, K, C, ab, sg, out, 0, 1);
 }
-static void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const double* ab, const double* sg,
-                                   double* out) {
+static inline void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const double* ab, const double* sg,
+                                          double* out) {
     tinymin_panel_block_d(x, rowoff, koff, nrows, K, C, ab, sg, out, 0, 1);
 }
-static void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const float* w, float* out) {
+static inline void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const float* w, float* out) {
     tinymin_panel_block_f(x, rowoff, koff, nrows, K, C, w, w, out, 1, 1);
 }
-static void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const double* w, double* out) {
+static inline void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const double* w, double* out) {
     tinymin_panel_block_d(x, rowoff, koff, nrows, K, C, w, w, out, 1, 1);
 }
 
 #else  /* no AVX-512DQ: the portable Cython tile and BLAS run; these are never called */
 
 #define TINYMIN_HAS_RANGE 0
-static void tinymin_min_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const float* ab, const float* sg, float* out) {}
-static void tinymin_min_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const double* ab, const double* sg, double* out) {}
-static void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const float* w, float* out) {}
-static void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
-                                const double* w, double* out) {}
-static void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const float* ab, const float* sg, float* out) {}
-static void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const double* ab, const double* sg,
-                                   double* out) {}
-static void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const float* w, float* out) {}
-static void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                   const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                   ptrdiff_t C, const double* w, double* out) {}
+static inline void tinymin_min_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const float* ab, const float* sg, float* out) {}
+static inline void tinymin_min_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const double* ab, const double* sg, double* out) {}
+static inline void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const float* w, float* out) {}
+static inline void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
+                                       const double* w, double* out) {}
+static inline void tinymin_min_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const float* ab, const float* sg, float* out) {}
+static inline void tinymin_min_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const double* ab, const double* sg,
+                                          double* out) {}
+static inline void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const float* w, float* out) {}
+static inline void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                          const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
+                                          ptrdiff_t C, const double* w, double* out) {}
 #endif
 
 #endif  /* TINYMIN_PANEL_TILES_H */

@@ -95,8 +95,8 @@ static inline __attribute__((always_inline)) void tinymin_wgrad_tile_d(
 }
 
 /* Images n0..n1-1 into dw (C x K, not cleared here). */
-static void tinymin_wgrad_f(const float* cols, const float* grad, ptrdiff_t n0, ptrdiff_t n1,
-                            ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, float* dw) {
+static inline void tinymin_wgrad_f(const float* cols, const float* grad, ptrdiff_t n0, ptrdiff_t n1,
+                                   ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, float* dw) {
     const ptrdiff_t width = 16 * TINYMIN_WG_VECTORS;  /* columns per tile */
     for (ptrdiff_t n = n0; n < n1; n++)
         for (ptrdiff_t q0 = 0; q0 < Q; q0 += TINYMIN_WG_QB) {
@@ -121,8 +121,8 @@ static void tinymin_wgrad_f(const float* cols, const float* grad, ptrdiff_t n0, 
         }
 }
 
-static void tinymin_wgrad_d(const double* cols, const double* grad, ptrdiff_t n0,
-                            ptrdiff_t n1, ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, double* dw) {
+static inline void tinymin_wgrad_d(const double* cols, const double* grad, ptrdiff_t n0,
+                                   ptrdiff_t n1, ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, double* dw) {
     const ptrdiff_t width = 8 * TINYMIN_WG_VECTORS;
     for (ptrdiff_t n = n0; n < n1; n++)
         for (ptrdiff_t q0 = 0; q0 < Q; q0 += TINYMIN_WG_QB) {
@@ -212,10 +212,10 @@ static inline __attribute__((always_inline)) void tinymin_wgrad_implicit_tile_d(
 
 /* Images n0..n1-1 (Q positions each; rowoff and g_rows indexed by p = n * Q + q) into
    dwt (K x C, not cleared here). */
-static void tinymin_wgrad_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                     const ptrdiff_t* koff, const float* g_rows,
-                                     ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
-                                     ptrdiff_t C, float* dwt) {
+static inline void tinymin_wgrad_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                            const ptrdiff_t* koff, const float* g_rows,
+                                            ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
+                                            ptrdiff_t C, float* dwt) {
     const ptrdiff_t width = 16 * TINYMIN_WG_VECTORS;  /* filters per tile */
     for (ptrdiff_t n = n0; n < n1; n++)
         for (ptrdiff_t q0 = 0; q0 < Q; q0 += TINYMIN_WG_QB) {
@@ -240,10 +240,10 @@ static void tinymin_wgrad_implicit_f(const float* x, const ptrdiff_t* rowoff,
         }
 }
 
-static void tinymin_wgrad_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                     const ptrdiff_t* koff, const double* g_rows,
-                                     ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
-                                     ptrdiff_t C, double* dwt) {
+static inline void tinymin_wgrad_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                            const ptrdiff_t* koff, const double* g_rows,
+                                            ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
+                                            ptrdiff_t C, double* dwt) {
     const ptrdiff_t width = 8 * TINYMIN_WG_VECTORS;
     for (ptrdiff_t n = n0; n < n1; n++)
         for (ptrdiff_t q0 = 0; q0 < Q; q0 += TINYMIN_WG_QB) {
@@ -271,18 +271,18 @@ static void tinymin_wgrad_implicit_d(const double* x, const ptrdiff_t* rowoff,
 #else  /* no AVX-512: BLAS runs instead; these are never called */
 
 #define TINYMIN_HAS_WGRAD 0
-static void tinymin_wgrad_implicit_f(const float* x, const ptrdiff_t* rowoff,
-                                     const ptrdiff_t* koff, const float* g_rows,
-                                     ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
-                                     ptrdiff_t C, float* dwt) {}
-static void tinymin_wgrad_implicit_d(const double* x, const ptrdiff_t* rowoff,
-                                     const ptrdiff_t* koff, const double* g_rows,
-                                     ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
-                                     ptrdiff_t C, double* dwt) {}
-static void tinymin_wgrad_f(const float* cols, const float* grad, ptrdiff_t n0, ptrdiff_t n1,
-                            ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, float* dw) {}
-static void tinymin_wgrad_d(const double* cols, const double* grad, ptrdiff_t n0,
-                            ptrdiff_t n1, ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, double* dw) {}
+static inline void tinymin_wgrad_implicit_f(const float* x, const ptrdiff_t* rowoff,
+                                            const ptrdiff_t* koff, const float* g_rows,
+                                            ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
+                                            ptrdiff_t C, float* dwt) {}
+static inline void tinymin_wgrad_implicit_d(const double* x, const ptrdiff_t* rowoff,
+                                            const ptrdiff_t* koff, const double* g_rows,
+                                            ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t Q, ptrdiff_t K,
+                                            ptrdiff_t C, double* dwt) {}
+static inline void tinymin_wgrad_f(const float* cols, const float* grad, ptrdiff_t n0, ptrdiff_t n1,
+                                   ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, float* dw) {}
+static inline void tinymin_wgrad_d(const double* cols, const double* grad, ptrdiff_t n0,
+                                   ptrdiff_t n1, ptrdiff_t C, ptrdiff_t Q, ptrdiff_t K, double* dw) {}
 #endif
 
 #endif  /* TINYMIN_WEIGHT_GRAD_H */

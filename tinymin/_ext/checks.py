@@ -111,10 +111,19 @@ def check_array_size(who: str, what: str, shape, itemsize: int, cause: str) -> N
 
 
 def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out,
-                  nchw: bool = False):
+                  nchw: bool = False, per_channel: tuple = ("bias", None)):
     """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
 
-    ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output."""
+    ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output;
+    ``per_channel`` names and gives an optional (C,) vector (a bias, a scale)."""
+    name, vector = per_channel
+    if vector is not None:
+        _array(vector, who, name, 1)
+        if vector.dtype != x.dtype or vector.shape != (w.shape[0],):
+            raise ValueError(f"{who}: {name} must have shape ({w.shape[0]},) and dtype "
+                             f"{x.dtype}, got shape {vector.shape} and dtype {vector.dtype}")
+        if name == "scale" and not nchw:
+            raise ValueError(f"{who}: scale= needs nchw=True")
     _array(x, who, "x", 4)
     _array(w, who, w_name, 2)
     if x.dtype != w.dtype:

@@ -153,26 +153,31 @@ def selector_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
 
 
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
-                  cols: np.ndarray | None = None) -> np.ndarray:
-    """:math:`\\sum_k m(x_{p,k}, w_k)` at every output position, as an NCHW array (no
-    scale, no bias): im2col and the selector GEMM of ``operator``.
+                  cols: np.ndarray | None = None, scale: np.ndarray | None = None) -> np.ndarray:
+    """:math:`s_c \\sum_k m(x_{p,k}, w_{c,k})` at every output position, as an NCHW array
+    (no bias): im2col and the selector GEMM of ``operator``, then the per-channel
+    ``scale`` :math:`s` (shape (C_out,); none if None).
 
     ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
     caller built it already, else the images go through :func:`selector_rows` in
-    memory-bounded chunks (:func:`~tinymin.ops.conv.set_im2col_limit`).
+    memory-bounded chunks (:func:`~tinymin.ops.conv.set_im2col_limit`). For the min
+    operator without ``cols`` the fused kernel writes the NCHW output itself, scaled,
+    each block while it is in the cache.
     """
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
-    if cols is not None:
-        rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
-    elif operator == "min" and _fused_min_applies():
-        # the fused kernel writes the NCHW output itself, each block transposed in the cache
+    if operator == "min" and cols is None and _fused_min_applies():
         for chunk in image_chunks(geom, x.itemsize):
             _ext.im2col_min_gemm(np.ascontiguousarray(x[chunk]), w_rows, geom.kernel, geom.stride,
-                                 geom.padding, out=out[chunk], nchw=True)
+                                 geom.padding, out=out[chunk], nchw=True, scale=scale)
+        return out
+    if cols is not None:
+        rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
     else:
         for chunk in image_chunks(geom, x.itemsize):
             rows_to_nchw(selector_rows(x[chunk], w_rows, geom, operator),
                          chunk.stop - chunk.start, geom, out=out[chunk])
+    if scale is not None:
+        out *= scale.reshape(1, -1, 1, 1)
     return out
 
 
@@ -192,9 +197,9 @@ def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvG
     Returns the NCHW output without bias.
     """
     w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
-    out = selector_conv(x_c, w_rows, geom, operator, cols)
-    out *= np.asarray(mu_w, dtype=out.dtype).reshape(1, -1, 1, 1)
-    return out
+    scale = np.ascontiguousarray(np.broadcast_to(np.asarray(mu_w, dtype=x_c.dtype).reshape(-1),
+                                                 (geom.out_channels,)))
+    return selector_conv(x_c, w_rows, geom, operator, cols, scale=scale)
 
 
 # --------------------------------------------------------------- the backward steps

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -161,9 +162,9 @@ def tinymin_selector_conv2d(x: torch.Tensor, weight: torch.Tensor, scale: torch.
     x_np, w_np = x.detach().numpy(), weight.detach().numpy()
     geom = conv_geometry("min_conv2d", x_np.shape, w_np.shape, tuple(stride), tuple(padding))
     w_rows = w_np.reshape(geom.out_channels, -1)
+    scale_np = np.ascontiguousarray(scale.detach().numpy().reshape(-1))
     with _ext.kernel_threads(torch.get_num_threads()):
-        out = selector_conv(x_np, w_rows, geom, operator)
-    out *= scale.detach().numpy().reshape(1, -1, 1, 1)
+        out = selector_conv(x_np, w_rows, geom, operator, scale=scale_np)
     return torch.from_numpy(out)
 
 
