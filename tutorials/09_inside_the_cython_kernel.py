@@ -91,10 +91,11 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # %%
 # The Cython kernel
 # -----------------
-# The compiled kernel lives next to the Python package, in ``_min_gemm.pyx``. Its
-# innermost piece is a *micro-kernel*: a tile of output whose accumulators stay in
-# CPU registers for the whole :math:`k` loop. There are two, and ``min_gemm`` picks
-# one by :math:`K`:
+# The compiled kernel lives next to the Python package: its entry points in
+# ``_min_gemm.pyx``, its tiles in ``_min_tiles.pxd``. The innermost piece is a
+# *micro-kernel*: a tile of output whose accumulators stay in CPU registers for the
+# whole :math:`k` loop. There are two in Cython, and ``min_gemm`` picks one by
+# :math:`K`:
 #
 # * ``_min_tile`` (8 rows x 1 filter) is vectorised over :math:`k`: one vector
 #   register holds consecutive :math:`k` (8 float32 with AVX2; lane :math:`l` sums
@@ -109,8 +110,17 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 #   there it is used only for short rows (:math:`K \le 64`, LeNet's first layer),
 #   where the lane sums of ``_min_tile`` would dominate.
 #
+# A CPU with AVX-512DQ gets a third, written in C with intrinsics
+# (``_panel_tiles.h``): the panel tile again, but the clip is **one** instruction,
+# ``VRANGEPS`` with immediate 2, which returns the operand of smaller magnitude with
+# the sign of the first, :math:`\operatorname{sgn}(x)\min(|x|, |w|)`, exactly
+# :math:`\operatorname{clip}(x, -|w|, |w|)`; and the tile is 6 rows x 4 panels, so
+# that each loaded weight vector serves 6 rows and each broadcast input 64 filters.
+# The same tile with one fused multiply-add per pair is the exact layer's kernel,
+# and both can read the input itself instead of a column matrix (``_fused.pyx``).
+#
 # Here is the clip and the k-vectorised tile:
-pyx = Path(_ext.__file__).parent / "_min_gemm.pyx"
+pyx = Path(_ext.__file__).parent / "_min_tiles.pxd"
 
 
 def cdef_function(source: str, name: str) -> str:
@@ -125,7 +135,7 @@ if pyx.exists():
     print()
     print(cdef_function(source, "_min_tile"))
 else:
-    print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_min_gemm.pyx")
+    print(f"{pyx} is not shipped with this installation; see tinymin/_ext/_min_tiles.pxd")
 
 # %%
 # Which one runs here depends on the vector width this build was compiled for:
@@ -133,9 +143,10 @@ if _ext.HAVE_CYTHON:
     from tinymin._ext import _min_gemm
 
     lanes = _min_gemm.vector_lanes(np.float32)
+    tile = ("the VRANGE tile of _panel_tiles.h" if _min_gemm.HAS_VRANGE and K <= _min_gemm.PANEL_MAX_K
+            else "_min_panel_tile" if K <= _min_gemm.PANEL_MAX_K else "_min_tile")
     print(f"{lanes} float32 lanes per vector; filter panels up to K = "
-          f"{_min_gemm.PANEL_MAX_K if lanes < 16 else 'any'}; LeNet conv2 (K = {K}) uses "
-          f"{'_min_panel_tile' if K <= _min_gemm.PANEL_MAX_K else '_min_tile'}")
+          f"{_min_gemm.PANEL_MAX_K if lanes < 16 else 'any'}; LeNet conv2 (K = {K}) uses {tile}")
 
 # %%
 # What makes it fast (``benchmarks/README.md`` and the kernel's docstring hold the

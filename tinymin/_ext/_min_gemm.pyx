@@ -23,7 +23,14 @@ broadcast and each does (max, min, fused multiply-add) against the panel's -|w|,
 and sgn(w), and the results are stored as they are. No lane sums, no padding of K.
 It needs 8 accumulators + 8 broadcasts + 3 weight vectors: with 16 registers gcc
 spills, which is why AVX2 builds use it only where the k-lane kernel's per-output
-lane sums dominate (LeNet's first layer, K = 25: 2.1 against 3.3 ms).
+lane sums dominate (LeNet's first layer, K = 25: 2.1 against 3.3 ms). In a build
+with AVX-512DQ (``HAS_VRANGE``) the same panels go to the C tile of
+``_panel_tiles.h`` instead: one VRANGE instruction for the clip and a 6-row x
+4-panel tile (that header says why it is 1.3-1.5x faster).
+
+The tiles themselves live in ``_min_tiles.pxd``, shared with the fused im2col kernels
+of ``_fused.pyx``; this module holds the entry points, the weight packing and the
+loops that share the rows among threads.
 
 ``min_gemm_klanes`` vectorises over k ("k-lanes"):
 
