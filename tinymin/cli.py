@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -352,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (ValueError, OSError) as exc:  # CheckpointError and DatasetError are ValueErrors
         _report(f"error: {_one_line(exc)}")
+        _let_rank_0_fail_first()
         return 2
 
 
@@ -360,6 +362,26 @@ def _report(line: str) -> None:
     same error, and rank 0 alone says it."""
     if os.environ.get("RANK", "0") == "0":
         print(line, file=sys.stderr)
+
+
+#: How long a silent rank waits for torchrun to stop it after a user error (seconds).
+RANK_0_GRACE_SECONDS = 30.0
+
+
+def _let_rank_0_fail_first(grace: float = RANK_0_GRACE_SECONDS) -> None:
+    """Under torchrun, a rank other than 0 waits after a user error until torchrun stops
+    it (or ``grace`` seconds pass).
+
+    torchrun stops every worker (``SIGTERM``) as soon as one exits with an error. Every
+    rank meets the same bad option, but only rank 0 says so: when a silent rank exited
+    first, rank 0 could be stopped before it printed, and the user saw torchrun's
+    summary without the error line (seen once in a CI run). Waiting makes rank 0's
+    exit, after its message, the one torchrun reacts to.
+    """
+    if os.environ.get("RANK", "0") != "0" and "TORCHELASTIC_RUN_ID" in os.environ:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _one_line(exc: BaseException) -> str:
