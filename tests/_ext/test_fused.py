@@ -90,7 +90,7 @@ def test_fused_k_lane_kernel_equals_the_twin(monkeypatch, dtype, geometry, keep)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_fused_portable_panel_tile_equals_the_twin(dtype, geometry):
-    # an AVX-512DQ build runs the VRANGE kernel of _range_tile.h: force the portable
+    # an AVX-512DQ build runs the VRANGE kernel of _panel_tiles.h: force the portable
     # tile too (what other builds run), with a NaN input, so both are checked here
     from tinymin._ext import _fused
 

@@ -1,6 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""The convolution's weight gradient from the NCHW output gradient (AVX-512 builds).
+"""The convolution's weight gradient from the NCHW output gradient (AVX-512 builds):
+from the column matrix (``conv_weight_grad``), or from the input itself, with no
+column matrix (``conv_weight_grad_of_input``).
 
 ``dw[c, k] = sum_n sum_q grad[n, c, q] * cols[n * Q + q, k]``: the product
 :math:`G^\\top \\mathrm{cols}` of docs/guides/minconv_math.rst, section 1, with ``G``
@@ -12,8 +14,9 @@ sums are added up in group order at the end: the result does not depend on the
 number of threads or on which thread took which group (a partial sum per thread,
 filled as the threads happen to finish, changed the last bits from run to run).
 
-The public, validating entry point is :func:`tinymin._ext.conv_weight_grad`; its
-numpy twin is ``tinymin._ext.reference.conv_weight_grad``.
+The public, validating entry points are :func:`tinymin._ext.conv_weight_grad` and
+:func:`tinymin._ext.conv_weight_grad_of_input`; their numpy twins are in
+``tinymin._ext.reference``.
 """
 
 import numpy as np
@@ -21,6 +24,7 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange
 
+from tinymin._ext._fused import _padded_input
 from tinymin._ext.threads import num_threads as _num_threads
 
 cdef extern from "_weight_grad.h":
@@ -88,8 +92,6 @@ def conv_weight_grad_of_input(x, grad, kernel_size, stride, padding, out):
     input itself (``_weight_grad.h``, "implicit"); arguments checked by
     :func:`tinymin._ext.conv_weight_grad_of_input`. Same groups of images, same order of
     the sums, so the same bits as :func:`conv_weight_grad` on ``im2col(x)``."""
-    from tinymin._ext._fused import _padded_input
-
     if not HAS_WGRAD:
         raise RuntimeError("conv_weight_grad_of_input needs a build with AVX-512 (HAS_WGRAD)")
     N, C, OH, OW = grad.shape
