@@ -135,23 +135,6 @@ def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value:
                            w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
 
-def selector_rows(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry,
-                  operator: str = "min") -> np.ndarray:
-    """:math:`\\sum_k m(x_{p,k}, w_k)` as (P, C_out) rows, one per output position of
-    the images ``x``: im2col, then the selector GEMM of ``operator``.
-
-    For ``"min"`` the two run fused (:func:`tinymin._ext.im2col_min_gemm`): the kernel
-    unfolds a block of rows into a buffer that stays in the cache and runs the
-    selector over it at once, so the column matrix is never written out and read back.
-    Not while a learner's im2col or min_gemm is swapped in (``tinymin.exercises.use``):
-    then their own two functions run, one after the other.
-    """
-    if operator == "min" and _fused_min_applies():
-        return _ext.im2col_min_gemm(np.ascontiguousarray(x), w_rows, geom.kernel, geom.stride,
-                                    geom.padding)
-    return selector_kernel(operator)(im2col(x, geom), w_rows)
-
-
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
                   cols: np.ndarray | None = None, scale: np.ndarray | None = None) -> np.ndarray:
     """:math:`s_c \\sum_k m(x_{p,k}, w_{c,k})` at every output position, as an NCHW array
@@ -159,10 +142,12 @@ def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operato
     ``scale`` :math:`s` (shape (C_out,); none if None).
 
     ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
-    caller built it already, else the images go through :func:`selector_rows` in
-    memory-bounded chunks (:func:`~tinymin.ops.conv.set_im2col_limit`). For the min
-    operator without ``cols`` the fused kernel writes the NCHW output itself, scaled,
-    each block while it is in the cache.
+    caller built it already, else the images go through im2col in memory-bounded
+    chunks (:func:`~tinymin.ops.conv.set_im2col_limit`). For the min operator without
+    ``cols`` the fused kernel (:func:`tinymin._ext.im2col_min_gemm`) writes the NCHW
+    output itself, scaled, each block while it is in the cache; not while a learner's
+    im2col or min_gemm is swapped in (``tinymin.exercises.use``): then their own two
+    functions run, one after the other.
     """
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
     if operator == "min" and cols is None and _fused_min_applies():
@@ -174,8 +159,8 @@ def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operato
         rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
     else:
         for chunk in image_chunks(geom, x.itemsize):
-            rows_to_nchw(selector_rows(x[chunk], w_rows, geom, operator),
-                         chunk.stop - chunk.start, geom, out=out[chunk])
+            rows = selector_kernel(operator)(im2col(x[chunk], geom), w_rows)
+            rows_to_nchw(rows, chunk.stop - chunk.start, geom, out=out[chunk])
     if scale is not None:
         out *= scale.reshape(1, -1, 1, 1)
     return out
