@@ -113,11 +113,17 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # A CPU with AVX-512DQ gets a third, written in C with intrinsics
 # (``_panel_tiles.h``): the panel tile again, but the clip is **one** instruction,
 # ``VRANGEPS`` with immediate 2, which returns the operand of smaller magnitude with
-# the sign of the first, :math:`\operatorname{sgn}(x)\min(|x|, |w|)`, exactly
-# :math:`\operatorname{clip}(x, -|w|, |w|)`; and the tile is 6 rows x 4 panels, so
-# that each loaded weight vector serves 6 rows and each broadcast input 64 filters.
-# The same tile with one fused multiply-add per pair is the exact layer's kernel,
-# and both can read the input itself instead of a column matrix (``_fused.pyx``).
+# the sign of the first. It uses the clip identity with the roles swapped:
+# ``range(w, x)`` is :math:`\operatorname{sgn}(w)\min(|w|, |x|) =
+# \operatorname{clip}(w, -|x|, |x|)`, and a fused multiply-add by
+# :math:`\operatorname{sgn}(x)` adds :math:`m(x, w)` to the sum. That way the tile
+# reads the weights :math:`w` alone (one stream of panels, as an ordinary product
+# does) and the signs of the inputs, which sit beside them in the cache; with
+# :math:`|w|` and :math:`\operatorname{sgn}(w)` as two streams it was slower. The
+# tile is 6 rows x 4 panels, so that each loaded weight vector serves 6 rows and
+# each broadcast input 64 filters. The same tile with one fused multiply-add per
+# pair is the exact layer's kernel, and both can read the input itself instead of a
+# column matrix (``_fused.pyx``).
 #
 # Here is the clip and the k-vectorised tile:
 pyx = Path(_ext.__file__).parent / "_min_tiles.pxd"

@@ -130,18 +130,21 @@ needs_fused_gemm = pytest.mark.skipif(
 @pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("nchw", [False, True])
 def test_fused_gemm_equals_im2col_then_the_product(backend, dtype, geometry, keep, nchw):
-    # the exact layer's forward, as rows, or as the NCHW output with the bias added;
-    # 70 filters = one group of 4 panels and a ragged one
+    # the exact layer's forward, as rows, or as the NCHW output, with the bias added
+    # (not to kept rows: one case without a bias); 70 filters = one group of 4 panels
+    # and a ragged one
     x_shape, w_shape, s, p = geometry
     rng = np.random.default_rng(sum(x_shape) + 1)
     x, w = operands(rng, x_shape, w_shape, dtype)
-    bias = rng.standard_normal(w.shape[0]).astype(dtype) if nchw else None
+    bias = None if keep and not nchw else rng.standard_normal(w.shape[0]).astype(dtype)
     k = w_shape[1:]
     expected_cols = reference.im2col(x, k, s, p)
     expected = expected_cols.astype(np.float64) @ w.T.astype(np.float64)
+    if bias is not None:
+        expected = expected + bias
     if nchw:
         oh, ow = _ext.conv_output_shape(x_shape[2], x_shape[3], k, s, p)
-        expected = (expected + bias).reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2)
+        expected = expected.reshape(x_shape[0], oh, ow, -1).transpose(0, 3, 1, 2)
     cols = np.full_like(expected_cols, np.nan) if keep else None
     with _ext.use_backend(backend):
         assert _ext.has_fused_gemm() == (backend == "cython")
@@ -169,6 +172,43 @@ def test_fused_min_writes_the_nchw_output(backend, geometry):
     np.testing.assert_allclose(out, expected, **tol(np.float64, w_hat.shape[1]))
     np.testing.assert_allclose(scaled, expected * scale.reshape(1, -1, 1, 1),
                                **tol(np.float64, w_hat.shape[1]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES[:3])
+def test_fused_min_adds_the_bias_after_the_scale(backend, dtype, geometry):
+    # Algorithm 1's step 5 in one call: mu_w * sums + b, rounded as numpy's y * scale
+    # then + bias (min_conv2d's other path), so both give the same bits
+    x_shape, w_shape, s, p = geometry
+    rng = np.random.default_rng(sum(x_shape) + 5)
+    x, w_hat = operands(rng, x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    scale = rng.uniform(0.5, 2.0, w_hat.shape[0]).astype(dtype)
+    bias = rng.standard_normal(w_hat.shape[0]).astype(dtype)
+    with _ext.use_backend(backend):
+        scaled = _ext.im2col_min_gemm(x, w_hat, k, s, p, nchw=True, scale=scale)
+        both = _ext.im2col_min_gemm(x, w_hat, k, s, p, nchw=True, scale=scale, bias=bias)
+        rows = _ext.im2col_min_gemm(x, w_hat, k, s, p)
+        rows_bias = _ext.im2col_min_gemm(x, w_hat, k, s, p, bias=bias)
+    np.testing.assert_array_equal(both, scaled + bias.reshape(1, -1, 1, 1))
+    np.testing.assert_array_equal(rows_bias, rows + bias)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nchw", [False, True])
+def test_a_nan_weight_makes_its_filter_nan(backend, dtype, nchw):
+    # VRANGE returns the other operand where one is NaN, so the kernels mark NaN
+    # filters afterwards: m(x, NaN) is NaN, in every output of that filter
+    x, w_hat = operands(np.random.default_rng(2), (2, 3, 9, 9), (70, 3, 3), dtype)
+    w_hat[66, 4] = np.nan  # in the ragged last panel group
+    w_hat[3, 0] = np.nan
+    with _ext.use_backend(backend):
+        got = _ext.im2col_min_gemm(x, w_hat, 3, 1, 1, nchw=nchw)
+    channels = got.reshape(-1, 70) if not nchw else got.transpose(0, 2, 3, 1).reshape(-1, 70)
+    assert np.isnan(channels[:, [3, 66]]).all()
+    assert not np.isnan(np.delete(channels, [3, 66], axis=1)).any()
 
 
 @needs_fused_gemm

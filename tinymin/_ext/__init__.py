@@ -325,7 +325,7 @@ def min_gemm(cols, w_hat, out=None) -> np.ndarray:
 
 
 def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
-                    out=None, nchw: bool = False, scale=None) -> np.ndarray:
+                    out=None, nchw: bool = False, scale=None, bias=None) -> np.ndarray:
     """``min_gemm(im2col(x, kernel_size, stride, padding), w_hat)``, fused.
 
     The Cython kernel runs the min-selector on each block of output rows while its
@@ -344,12 +344,16 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
         Return (N, C, OH, OW), each block transposed while in the cache.
     scale : ndarray, shape (C,), optional
         With ``nchw``: channel c multiplied by ``scale[c]`` (Algorithm 1's mu_w).
+    bias : ndarray, shape (C,), optional
+        Added to channel c after the scale (rounded separately, as ``y * scale + bias``
+        in numpy): Algorithm 1's step 5 in one call.
     """
     kernel_size, stride, padding, cols, out = _fused_checks(
         "im2col_min_gemm", x, w_hat, "w_hat", kernel_size, stride, padding, cols, out, nchw=nchw,
-        per_channel=("scale", scale))
+        per_channel=(("scale", scale), ("bias", bias)))
     module = reference if _backend == "numpy" else _fused
-    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out, bool(nchw), scale)
+    return module.im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols, out, bool(nchw),
+                                  scale, bias)
 
 
 def has_fused_gemm() -> bool:
@@ -377,7 +381,7 @@ def im2col_gemm(x, w, kernel_size, stride=(1, 1), padding=(0, 0), cols=None,
     """
     kernel_size, stride, padding, cols, out = _fused_checks(
         "im2col_gemm", x, w, "w", kernel_size, stride, padding, cols, out, nchw=nchw,
-        per_channel=("bias", bias))
+        per_channel=(("bias", bias),))
     module = _fused if has_fused_gemm() else reference
     return module.im2col_gemm(x, w, kernel_size, stride, padding, cols, out, bias, bool(nchw))
 

@@ -25,7 +25,8 @@ from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy
 
 from tinymin._ext._lanes cimport MB
-from tinymin._ext._min_tiles cimport (_min_block, _min_panel_block, tinymin_dot_block_d,
+from tinymin._ext._min_tiles cimport (_min_block, _min_panel_block, _min_vrange_block, _signs,
+                                      tinymin_dot_block_d,
                                       tinymin_dot_block_f, tinymin_dot_implicit_d,
                                       tinymin_dot_implicit_f, tinymin_min_implicit_d,
                                       tinymin_min_implicit_f)
@@ -33,13 +34,13 @@ from tinymin._ext._patches cimport _im2col_row
 
 from tinymin._ext import _min_gemm
 from tinymin._ext._im2col import im2col as _im2col
-from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _pick_vrange, out_or_new,
-                                    pack_panels, vector_lanes)
+from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _pick_vrange,
+                                    nan_filters_to_nan, out_or_new, pack_panels, vector_lanes)
 from tinymin._ext.threads import num_threads as _num_threads
 
 
 def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
-                    nchw=False, scale=None, vrange=None):
+                    nchw=False, scale=None, bias=None, vrange=None):
     """``min_gemm(im2col(x, ...), w_hat)`` without the column matrix going through memory.
 
     Arguments are validated by :func:`tinymin._ext.im2col_min_gemm`; see there. The
@@ -51,11 +52,11 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
     instead (the caller keeps the whole matrix, e.g. for a weight gradient) and still
     used while it is in L2; where the AVX-512DQ kernel runs and ``cols`` is not wanted,
     the tiles read ``x`` itself and nothing is unfolded. ``nchw``: the output as (N, C,
-    OH, OW), each channel c times ``scale[c]`` if given. ``vrange`` as in
-    :func:`min_gemm_panels`.
+    OH, OW), each channel c times ``scale[c]`` if given; ``bias[c]`` added after that.
+    ``vrange`` as in :func:`min_gemm_panels`.
     """
     return _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out,
-                         _pick_vrange(vrange), False, None, nchw, scale)
+                         _pick_vrange(vrange), False, bias, nchw, scale)
 
 
 def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None, bias=None,
@@ -112,92 +113,107 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
         ab[:, :K] = np.abs(w_hat)
         sg[:, :K] = np.sign(w_hat)
         ab, sg = ab[:, None, :], sg[:, None, :]  # 3-D like the panels, for one signature
-    elif dot:  # the weights as they are (sg is not read)
+    elif vrange:  # the weights as they are, for dot and VRANGE min kernels (sg unused)
         ab = sg = pack_panels(w_hat)
-    else:
+    else:  # the portable min tile: |w| and sgn(w)
         pan = pack_panels(w_hat)
         ab, sg = np.abs(pan), np.sign(pan)
     keep = cols is not None
     # implicit: the tiles read the (padded) input itself, no block is unfolded; not for
-    # kept columns, the k-lane kernel, the portable tile, or a NaN input to the min
-    # kernel (whose NaN rows are found in the unfolded block)
-    implicit = (not keep and not klanes and vrange
-                and (dot or not np.isnan(x).any()))
-    xbuf = _aligned_zeros((nt, 0 if implicit else tb * OW, Kp), x.dtype)
+    # kept columns, the k-lane kernel or the portable tile
+    implicit = not keep and not klanes and vrange
+    # the VRANGE min kernel reads sgn(x) ds values after x: a block unfolded into the
+    # thread's buffer has its signs in the buffer's second half
+    signed_block = vrange and not dot and not implicit
+    xbuf = _aligned_zeros((nt, 0 if implicit else (2 if signed_block else 1) * tb * OW, Kp),
+                          x.dtype)
     cols_view = cols if keep else xbuf[0]  # not written unless keep
-    xpad, koff = _padded_input(x, kernel_size, padding) if implicit else (x, np.zeros(1, np.intp))
+    if implicit:
+        xpad, koff = _padded_input(x, kernel_size, padding, signs=not dot)
+    else:
+        xpad, koff = x, np.zeros(1, np.intp)
     rowbuf = np.empty((nt, tb * OW if implicit else 0), np.intp)
     geometry = np.array([KH, KW, SH, SW, PH, PW, OH, OW, tb], dtype=np.intp)
     # with nchw each thread's block of rows goes to ybuf first, then transposed
     ybuf = np.empty((nt, tb * OW if nchw else 0, C), x.dtype)
     rows = out.reshape(N, C, OH * OW)[0] if nchw else out  # (unused with nchw)
     nchw_view = out.reshape(N, C, OH * OW) if nchw else ybuf[:, :0, :]
-    affine = PLUS_BIAS if bias is not None else TIMES_SCALE if scale is not None else AS_IS
-    per_channel = bias if bias is not None else scale if scale is not None else np.zeros(C, x.dtype)
+    none = np.empty(0, x.dtype)
+    scale_v = scale if nchw and scale is not None else none
+    bias_v = bias if nchw and bias is not None else none  # rows: added below
     if x.dtype == np.float32:
         _fused_run[float](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
-                          dot, nt, ybuf, nchw_view, per_channel, nchw, affine,
+                          dot, nt, ybuf, nchw_view, scale_v, bias_v, nchw,
                           implicit, xpad, koff, rowbuf)
     else:
         _fused_run[double](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
-                           dot, nt, ybuf, nchw_view, per_channel, nchw, affine,
+                           dot, nt, ybuf, nchw_view, scale_v, bias_v, nchw,
                            implicit, xpad, koff, rowbuf)
+    if bias is not None and not nchw:
+        out += bias
+    if vrange and not dot:
+        nan_filters_to_nan(out, w_hat)
     return out
 
 
-def _padded_input(x, kernel_size, padding):
+def _padded_input(x, kernel_size, padding, signs=False):
     """``x`` zero-padded (a copy only if there is padding), and ``koff``: where element
     k = (c, u, v) of a receptive field sits relative to the field's first element,
-    ``c * Hp * Wp + u * Wp + v`` in the padded (N, C, Hp, Wp) array."""
+    ``c * Hp * Wp + u * Wp + v`` in the padded (N, C, Hp, Wp) array.
+
+    ``signs``: return (2N, C, Hp, Wp) instead, images N..2N-1 holding sgn of images
+    0..N-1, where the VRANGE min kernel reads them (N * C * Hp * Wp values after each x).
+    """
     N, Cin, H, W = x.shape
     (KH, KW), (PH, PW) = kernel_size, padding
-    if PH or PW:
-        xpad = np.zeros((N, Cin, H + 2 * PH, W + 2 * PW), x.dtype)
+    Hp, Wp = H + 2 * PH, W + 2 * PW
+    if signs:
+        xpad = np.zeros((2 * N, Cin, Hp, Wp), x.dtype)
+        xpad[:N, :, PH:PH + H, PW:PW + W] = x
+        np.sign(xpad[:N], out=xpad[N:])
+    elif PH or PW:
+        xpad = np.zeros((N, Cin, Hp, Wp), x.dtype)
         xpad[:, :, PH:PH + H, PW:PW + W] = x
     else:
         xpad = x
-    Hp, Wp = xpad.shape[2], xpad.shape[3]
     c, u, v = np.meshgrid(np.arange(Cin), np.arange(KH), np.arange(KW), indexing="ij")
     koff = (c * Hp * Wp + u * Wp + v).reshape(-1).astype(np.intp)
     return xpad, koff
 
 
-cdef enum:  # what _rows_to_nchw_block does to each channel c on the way
-    AS_IS = 0
-    PLUS_BIAS = 1   # + v[c]: the exact layer's bias
-    TIMES_SCALE = 2  # * v[c]: the min layer's scale mu_w (its bias comes later)
-
-
 cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssize_t t0,
                                      Py_ssize_t t1, Py_ssize_t OH, Py_ssize_t OW,
-                                     floating* nchw, const floating* v,
-                                     int affine) noexcept nogil:
+                                     floating* nchw, const floating* scale,
+                                     const floating* bias) noexcept nogil:
     """The rows of output rows t0..t1-1 (t = n * OH + i; row (t - t0) * OW + j of
-    ``rows``, C values each) into the NCHW array: nchw[n, c, i * OW + j], plus v[c] or
-    times v[c] (``affine``; never both, so no fused multiply-add changes a rounding).
+    ``rows``, C values each) into the NCHW array: nchw[n, c, i * OW + j], times
+    scale[c], then plus bias[c] (each where not NULL).
 
     Done per block while its rows are in the cache; a whole-array transpose afterwards
-    (numpy's copy into NCHW) read them back from memory in one thread.
+    (numpy's copy into NCHW) read them back from memory in one thread. The bias is
+    added in a loop of its own, so that gcc cannot fuse it with the scale into one
+    multiply-add: the result rounds as numpy's ``y * scale`` then ``+ bias`` does.
     """
     cdef Py_ssize_t t, c, j, n, Q = OH * OW
     cdef const floating* src
     cdef floating* dst
-    cdef floating b
+    cdef floating v
     for t in range(t0, t1):
         n = t // OH
         src = rows + (t - t0) * OW * C
         for c in range(C):
             dst = nchw + (n * C + c) * Q + (t % OH) * OW
-            b = v[c]
-            if affine == PLUS_BIAS:
+            if scale != NULL:
+                v = scale[c]
                 for j in range(OW):
-                    dst[j] = src[j * C + c] + b
-            elif affine == TIMES_SCALE:
-                for j in range(OW):
-                    dst[j] = src[j * C + c] * b
+                    dst[j] = src[j * C + c] * v
             else:
                 for j in range(OW):
                     dst[j] = src[j * C + c]
+            if bias != NULL:
+                v = bias[c]
+                for j in range(OW):
+                    dst[j] = dst[j] + v
 
 
 cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
@@ -205,7 +221,7 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 floating[:, ::1] cols, floating[:, ::1] out, const Py_ssize_t[::1] g,
                 bint keep, bint klanes, bint vrange, bint dot, int nt,
                 floating[:, :, ::1] ybuf, floating[:, :, ::1] nchw_out,
-                const floating[::1] per_channel, bint nchw, int affine, bint implicit,
+                const floating[::1] scale, const floating[::1] bias, bint nchw, bint implicit,
                 const floating[:, :, :, ::1] xpad, const Py_ssize_t[::1] koff,
                 Py_ssize_t[:, ::1] rowbuf):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
@@ -214,7 +230,14 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
     cdef Py_ssize_t K = Cin * KH * KW, Kp = xbuf.shape[2], C = ybuf.shape[2]  # (ybuf: nt x rows x C)
     cdef Py_ssize_t T = N * OH, nblocks = (T + tb - 1) // tb
     cdef Py_ssize_t b, t, t0, t1, nrows, r, j, base
+    cdef bint in_buffer
+    # the NCHW store's per-channel scale and bias (empty arrays: none)
+    cdef const floating* sp = &scale[0] if scale.shape[0] > 0 else NULL
+    cdef const floating* bp = &bias[0] if bias.shape[0] > 0 else NULL
     cdef Py_ssize_t Hp = xpad.shape[2], Wp = xpad.shape[3]
+    # where sgn(x) lies after x for the VRANGE min kernel: the second half of xpad
+    # (implicit) or of the thread's block buffer (explicit)
+    cdef Py_ssize_t ds_pad = N * Cin * Hp * Wp, ds_buf = tb * OW * Kp
     cdef Py_ssize_t* ro
     cdef floating* buf
     cdef floating* dst
@@ -241,33 +264,37 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                                            &ab[0, 0, 0], rows)
             else:
                 if floating is float:
-                    tinymin_min_implicit_f(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
-                                           &ab[0, 0, 0], &sg[0, 0, 0], rows)
+                    tinymin_min_implicit_f(&xpad[0, 0, 0, 0], ds_pad, ro, &koff[0], nrows, K,
+                                           C, &ab[0, 0, 0], rows)
                 else:
-                    tinymin_min_implicit_d(&xpad[0, 0, 0, 0], ro, &koff[0], nrows, K, C,
-                                           &ab[0, 0, 0], &sg[0, 0, 0], rows)
+                    tinymin_min_implicit_d(&xpad[0, 0, 0, 0], ds_pad, ro, &koff[0], nrows, K,
+                                           C, &ab[0, 0, 0], rows)
             if nchw:
-                _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0],
-                                    &per_channel[0], affine)
+                _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], sp, bp)
             continue
         # unfold the block's rows: into the kept column matrix, or this thread's buffer
-        # (with the k-lane kernel always the buffer: its rows are padded to Kp)
-        dst = &cols[t0 * OW, 0] if keep and not klanes else buf
+        # (always the buffer for the k-lane kernel, whose rows are padded to Kp, and
+        # for the VRANGE min kernel, which reads their signs from the buffer's second
+        # half)
+        in_buffer = klanes or (vrange and not dot)
+        dst = &cols[t0 * OW, 0] if keep and not in_buffer else buf
         for t in range(t0, t1):
             _im2col_row(&x[t // OH, 0, 0, 0], Cin, H, W, KH, KW, SW, PW,
                         (t % OH) * SH - PH, OW, dst + (t - t0) * OW * Kp, Kp)
+        if keep and in_buffer:
+            for r in range(nrows):
+                memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
         if klanes:
-            if keep:
-                for r in range(nrows):
-                    memcpy(&cols[t0 * OW + r, 0], buf + r * Kp, K * sizeof(floating))
             _min_block(buf, nrows, Kp, C, &ab[0, 0, 0], &sg[0, 0, 0], rows)
         elif dot:
             if floating is float:
                 tinymin_dot_block_f(dst, nrows, K, C, &ab[0, 0, 0], rows)
             else:
                 tinymin_dot_block_d(dst, nrows, K, C, &ab[0, 0, 0], rows)
+        elif vrange:
+            _signs(buf, nrows * K, buf + ds_buf)
+            _min_vrange_block(buf, ds_buf, nrows, K, C, &ab[0, 0, 0], rows)
         else:
-            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], rows, vrange)
+            _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], rows)
         if nchw:
-            _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], &per_channel[0],
-                                affine)
+            _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], sp, bp)

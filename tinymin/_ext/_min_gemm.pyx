@@ -24,9 +24,10 @@ and sgn(w), and the results are stored as they are. No lane sums, no padding of 
 It needs 8 accumulators + 8 broadcasts + 3 weight vectors: with 16 registers gcc
 spills, which is why AVX2 builds use it only where the k-lane kernel's per-output
 lane sums dominate (LeNet's first layer, K = 25: 2.1 against 3.3 ms). In a build
-with AVX-512DQ (``HAS_VRANGE``) the same panels go to the C tile of
-``_panel_tiles.h`` instead: one VRANGE instruction for the clip and a 6-row x
-4-panel tile (that header says why it is 1.3-1.5x faster).
+with AVX-512DQ (``HAS_VRANGE``) the C tile of ``_panel_tiles.h`` runs instead, on
+panels of the signed weights: one VRANGE instruction for the clip, a fused
+multiply-add by sgn(x) (each thread writes the signs of its block of rows beside
+it), and a 6-row x 4-panel tile; that header says why it is faster.
 
 The tiles themselves live in ``_min_tiles.pxd``, shared with the fused im2col kernels
 of ``_fused.pyx``; this module holds the entry points, the weight packing and the
@@ -69,7 +70,8 @@ from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy
 
 from tinymin._ext._lanes cimport MB, TINYMIN_VECTOR_BYTES
-from tinymin._ext._min_tiles cimport TINYMIN_HAS_RANGE, _min_block, _min_panel_block
+from tinymin._ext._min_tiles cimport (TINYMIN_HAS_RANGE, _min_block, _min_panel_block, _min_vrange_block,
+                                      _signs)
 
 from tinymin._ext.threads import num_threads as _num_threads
 
@@ -175,12 +177,30 @@ def min_gemm_panels(cols, w_hat, out, vrange=None):
     """
     vrange = _pick_vrange(vrange)
     pan = pack_panels(w_hat)
+    P, K = cols.shape
+    if vrange:  # the signed panels; each thread copies its block and writes sgn(x) after it
+        scratch = np.empty((_num_threads(), 2 * MB * K), cols.dtype)
+        if cols.dtype == np.float32:
+            _min_vrange_run[float](cols, pan, scratch, out)
+        else:
+            _min_vrange_run[double](cols, pan, scratch, out)
+        nan_filters_to_nan(out, w_hat)
+        return out
     ab, sg = np.abs(pan), np.sign(pan)
     if cols.dtype == np.float32:
-        _min_panel_run[float](cols, ab, sg, out, vrange)
+        _min_panel_run[float](cols, ab, sg, out)
     else:
-        _min_panel_run[double](cols, ab, sg, out, vrange)
+        _min_panel_run[double](cols, ab, sg, out)
     return out
+
+
+def nan_filters_to_nan(out, w_hat):
+    """Set the outputs of filters with a NaN weight to NaN (axis 1 of ``out``: rows
+    (P, C) or NCHW): the VRANGE kernels would drop a NaN weight from the sum, since
+    VRANGE returns the other operand where one is NaN, but m(x, NaN) is NaN."""
+    bad = np.isnan(w_hat).any(axis=1)
+    if bad.any():
+        out[:, bad] = np.nan
 
 
 def _pick_vrange(vrange):
@@ -208,12 +228,28 @@ cdef _min_run(const floating[:, ::1] x, const floating[:, ::1] ab,
 
 
 cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
-                    const floating[:, :, ::1] sg, floating[:, ::1] out, bint vrange):
+                    const floating[:, :, ::1] sg, floating[:, ::1] out):
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr
     cdef int nt = _num_threads()
     for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
         r0 = b * MB
         nr = P - r0 if P - r0 < MB else MB
-        _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0],
-                         vrange)
+        _min_panel_block(&x[r0, 0], nr, K, C, &ab[0, 0, 0], &sg[0, 0, 0], &out[r0, 0])
+
+
+cdef _min_vrange_run(const floating[:, ::1] x, const floating[:, :, ::1] pan,
+                     floating[:, ::1] scratch, floating[:, ::1] out):
+    # each thread copies its block of rows into its scratch, with their signs MB * K
+    # values after them, and runs the VRANGE kernel there
+    cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
+    cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr, ds = MB * K
+    cdef int nt = scratch.shape[0]
+    cdef floating* buf
+    for b in prange(nblocks, nogil=True, schedule="dynamic", num_threads=nt):
+        r0 = b * MB
+        nr = P - r0 if P - r0 < MB else MB
+        buf = &scratch[threadid(), 0]
+        memcpy(buf, &x[r0, 0], nr * K * sizeof(floating))
+        _signs(buf, nr * K, buf + ds)
+        _min_vrange_block(buf, ds, nr, K, C, &pan[0, 0, 0], &out[r0, 0])

@@ -4,36 +4,56 @@
 # declared from _panel_tiles.h. A .pxd, so that both modules inline the same
 # definitions (how they are organised and why: _min_gemm.pyx's module docstring).
 from cython cimport floating
-from libc.math cimport NAN
 
 from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _row, _store8, _zero8
 
 # The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
 # tile; the same tile with one FMA per pair for the exact layer): written in C with
-# intrinsics in _panel_tiles.h, which says why they are faster.
+# intrinsics in _panel_tiles.h, which says why they are faster. The min kernels read
+# sgn(x) ds values after each x (tinymin_signs_f/_d write it there).
 cdef extern from "_panel_tiles.h":
     const bint TINYMIN_HAS_RANGE
-    void tinymin_min_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
-                             const float* ab, const float* sg, float* out) noexcept nogil
-    void tinymin_min_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
-                             const double* ab, const double* sg, double* out) noexcept nogil
+    void tinymin_min_block_f(const float* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
+                             Py_ssize_t C, const float* w, float* out) noexcept nogil
+    void tinymin_min_block_d(const double* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
+                             Py_ssize_t C, const double* w, double* out) noexcept nogil
     void tinymin_dot_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const float* w, float* out) noexcept nogil
     void tinymin_dot_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const double* w, double* out) noexcept nogil
-    void tinymin_min_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
-                                Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* ab,
-                                const float* sg, float* out) noexcept nogil
-    void tinymin_min_implicit_d(const double* x, const Py_ssize_t* rowoff,
+    void tinymin_min_implicit_f(const float* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
-                                Py_ssize_t C, const double* ab, const double* sg,
-                                double* out) noexcept nogil
+                                Py_ssize_t C, const float* w, float* out) noexcept nogil
+    void tinymin_min_implicit_d(const double* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
+                                const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
+                                Py_ssize_t C, const double* w, double* out) noexcept nogil
     void tinymin_dot_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
                                 Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* w,
                                 float* out) noexcept nogil
     void tinymin_dot_implicit_d(const double* x, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
                                 Py_ssize_t C, const double* w, double* out) noexcept nogil
+    void tinymin_signs_f(const float* x, Py_ssize_t n, float* s) noexcept nogil
+    void tinymin_signs_d(const double* x, Py_ssize_t n, double* s) noexcept nogil
+
+
+cdef inline void _signs(const floating* x, Py_ssize_t n, floating* s) noexcept nogil:
+    # s[i] = sgn(x[i]) (NaN for NaN): where the VRANGE min kernels read it
+    if floating is float:
+        tinymin_signs_f(x, n, s)
+    else:
+        tinymin_signs_d(x, n, s)
+
+
+cdef inline void _min_vrange_block(const floating* x, Py_ssize_t ds, Py_ssize_t nrows,
+                                   Py_ssize_t K, Py_ssize_t C, const floating* w,
+                                   floating* out) noexcept nogil:
+    # The VRANGE min kernel over one block of nrows rows (stride K), sgn(x) at x + ds,
+    # against the signed panels w (pack_panels)
+    if floating is float:
+        tinymin_min_block_f(x, ds, nrows, K, C, w, out)
+    else:
+        tinymin_min_block_d(x, ds, nrows, K, C, w, out)
 
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.
@@ -175,44 +195,18 @@ cdef inline void _min_panel_tile(const floating* x, Py_ssize_t ldx, Py_ssize_t K
     _store8(a0, a1, a2, a3, a4, a5, a6, a7, out, ldo, nrows, ncols)
 
 
-cdef inline bint _has_nan(const floating* x, Py_ssize_t K) noexcept nogil:
-    # an OR over the row rather than an early exit, so that gcc vectorises it
-    cdef int bad = 0
-    cdef Py_ssize_t k
-    for k in range(K):
-        bad |= x[k] != x[k]
-    return bad
-
-
 cdef inline void _min_panel_block(const floating* x, Py_ssize_t nrows, Py_ssize_t K,
                                   Py_ssize_t C, const floating* ab, const floating* sg,
-                                  floating* out, bint vrange) noexcept nogil:
-    """All filter panels over one block of rows (``x``: nrows x K, read in place).
-
-    With ``vrange`` (only where the build has AVX-512DQ) the block goes to the VRANGE
-    kernel of ``_panel_tiles.h``, else to the portable 8-row tile above.
-    """
+                                  floating* out) noexcept nogil:
+    """All filter panels over one block of rows (``x``: nrows x K, read in place), with
+    the portable 8-row tile above (a build with AVX-512DQ runs ``_min_vrange_block``)."""
     cdef Py_ssize_t nr = _nr(x[0])
     cdef Py_ssize_t jp, j, r, panel = K * nr
-    if vrange:  # (AVX-512DQ: then nr is 16 float32 or 8 float64)
-        if floating is float:
-            tinymin_min_block_f(x, nrows, K, C, ab, sg, out)
-        else:
-            tinymin_min_block_d(x, nrows, K, C, ab, sg, out)
-    else:
-        for jp in range((C + nr - 1) // nr):
-            j = jp * nr
-            r = 0
-            while r < nrows:
-                _min_panel_tile(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
-                                out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r),
-                                min(nr, C - j))
-                r += MR
-    if vrange:
-        # VRANGE returns the other operand where one is NaN (minNum), so a NaN input
-        # would vanish from its sums; m(NaN, w) is NaN for every w, so such a row's
-        # outputs are all NaN. One scan per block: about 1% of the tile work.
-        for r in range(nrows):
-            if _has_nan(x + r * K, K):
-                for j in range(C):
-                    out[r * C + j] = NAN
+    for jp in range((C + nr - 1) // nr):
+        j = jp * nr
+        r = 0
+        while r < nrows:
+            _min_panel_tile(x + r * K, K, K, ab + jp * panel, sg + jp * panel,
+                            out + r * C + j, C, min(<Py_ssize_t>MR, nrows - r),
+                            min(nr, C - j))
+            r += MR

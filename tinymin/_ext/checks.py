@@ -111,13 +111,14 @@ def check_array_size(who: str, what: str, shape, itemsize: int, cause: str) -> N
 
 
 def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, cols, out,
-                  nchw: bool = False, per_channel: tuple = ("bias", None)):
+                  nchw: bool = False, per_channel: tuple = ()):
     """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
 
     ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output;
-    ``per_channel`` names and gives an optional (C,) vector (a bias, a scale)."""
-    name, vector = per_channel
-    if vector is not None:
+    ``per_channel`` holds (name, vector) pairs of optional (C,) vectors (a bias, a scale)."""
+    for name, vector in per_channel:
+        if vector is None:
+            continue
         _array(vector, who, name, 1)
         if vector.dtype != x.dtype or vector.shape != (w.shape[0],):
             raise ValueError(f"{who}: {name} must have shape ({w.shape[0]},) and dtype "

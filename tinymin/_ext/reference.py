@@ -177,7 +177,7 @@ def min_gemm(cols, w_hat, out=None):
 
 
 def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=None, out=None,
-                    nchw=False, scale=None):
+                    nchw=False, scale=None, bias=None):
     r"""The min-selector convolution's core in one call: ``min_gemm(im2col(x), w_hat)``.
 
     .. math::
@@ -186,17 +186,22 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride=(1, 1), padding=(0, 0), cols=N
 
     ``cols``, if given, receives ``im2col(x)`` (for a caller that keeps it, e.g. for
     the weight gradient); with ``nchw`` the result is (N, C, OH, OW), channel c times
-    ``scale[c]`` if given. Here the two
+    ``scale[c]`` if given; ``bias[c]`` is added after that. Here the two
     steps simply run one after the other; the Cython twin works on a block of rows at a
     time while it is in the cache.
     """
     cols = im2col(x, kernel_size, stride, padding, cols)
     if not nchw:
-        return min_gemm(cols, w_hat, out)
+        rows = min_gemm(cols, w_hat, out)
+        if bias is not None:
+            rows += bias
+        return rows
     n, (oh, ow) = x.shape[0], _out_size(x.shape[2], x.shape[3], kernel_size, stride, padding)
     rows = min_gemm(cols, w_hat).reshape(n, oh, ow, w_hat.shape[0]).transpose(0, 3, 1, 2)
     if scale is not None:
         rows = rows * scale.reshape(1, -1, 1, 1)
+    if bias is not None:
+        rows = rows + bias.reshape(1, -1, 1, 1)
     if out is None:
         return np.ascontiguousarray(rows)
     np.copyto(out, rows)

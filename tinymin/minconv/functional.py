@@ -136,24 +136,27 @@ def clip_and_rescale(x: np.ndarray, weight: np.ndarray, mu_x: float, clip_value:
 
 
 def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operator: str = "min",
-                  cols: np.ndarray | None = None, scale: np.ndarray | None = None) -> np.ndarray:
-    """:math:`s_c \\sum_k m(x_{p,k}, w_{c,k})` at every output position, as an NCHW array
-    (no bias): im2col and the selector GEMM of ``operator``, then the per-channel
-    ``scale`` :math:`s` (shape (C_out,); none if None).
+                  cols: np.ndarray | None = None, scale: np.ndarray | None = None,
+                  bias: np.ndarray | None = None) -> np.ndarray:
+    """:math:`s_c \\sum_k m(x_{p,k}, w_{c,k}) + b_c` at every output position, as an NCHW
+    array: im2col and the selector GEMM of ``operator``, then the per-channel ``scale``
+    :math:`s` and ``bias`` :math:`b` (shape (C_out,) each, same dtype as ``x``; none if
+    None).
 
     ``w_rows`` is (C_out, K); ``cols`` the column matrix of the whole ``x`` if the
     caller built it already, else the images go through im2col in memory-bounded
     chunks (:func:`~tinymin.ops.conv.set_im2col_limit`). For the min operator without
     ``cols`` the fused kernel (:func:`tinymin._ext.im2col_min_gemm`) writes the NCHW
-    output itself, scaled, each block while it is in the cache; not while a learner's
-    im2col or min_gemm is swapped in (``tinymin.exercises.use``): then their own two
-    functions run, one after the other.
+    output itself, scaled and with its bias, each block while it is in the cache; not
+    while a learner's im2col or min_gemm is swapped in (``tinymin.exercises.use``):
+    then their own two functions run, one after the other. Either way the scale and
+    the bias round separately, so both give the same bits.
     """
     out = np.empty((geom.batch, geom.out_channels, geom.out_h, geom.out_w), dtype=x.dtype)
     if operator == "min" and cols is None and _fused_min_applies():
         for chunk in image_chunks(geom, x.itemsize):
             _ext.im2col_min_gemm(np.ascontiguousarray(x[chunk]), w_rows, geom.kernel, geom.stride,
-                                 geom.padding, out=out[chunk], nchw=True, scale=scale)
+                                 geom.padding, out=out[chunk], nchw=True, scale=scale, bias=bias)
         return out
     if cols is not None:
         rows_to_nchw(selector_kernel(operator)(cols, w_rows), geom.batch, geom, out=out)
@@ -163,6 +166,8 @@ def selector_conv(x: np.ndarray, w_rows: np.ndarray, geom: ConvGeometry, operato
             rows_to_nchw(rows, chunk.stop - chunk.start, geom, out=out[chunk])
     if scale is not None:
         out *= scale.reshape(1, -1, 1, 1)
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
     return out
 
 
@@ -173,18 +178,21 @@ def _fused_min_applies() -> bool:
 
 
 def step5_approximate_conv(x_c: np.ndarray, w_hat: np.ndarray, mu_w, geom: ConvGeometry,
-                           operator: str = "min", cols: np.ndarray | None = None) -> np.ndarray:
-    """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k)`, by im2col and
-    the selector GEMM (:func:`tinymin._ext.min_gemm` for ``operator="min"``).
+                           operator: str = "min", cols: np.ndarray | None = None,
+                           bias: np.ndarray | None = None) -> np.ndarray:
+    """Step 5 (Eq. 13): :math:`y_p = \\mu_w \\sum_k m(x_{p,k}, \\hat w_k) + b`, by im2col
+    and the selector GEMM (:func:`tinymin._ext.min_gemm` for ``operator="min"``).
 
     ``cols`` is the column matrix of the whole ``x_c`` if the caller built it already
     (to reuse it in step 6); otherwise it is built here, in memory-bounded chunks.
-    Returns the NCHW output without bias.
+    Returns the NCHW output, with ``bias`` (shape (C_out,)) added if given.
     """
     w_rows = np.ascontiguousarray(w_hat.reshape(geom.out_channels, -1), dtype=x_c.dtype)
     scale = np.ascontiguousarray(np.broadcast_to(np.asarray(mu_w, dtype=x_c.dtype).reshape(-1),
                                                  (geom.out_channels,)))
-    return selector_conv(x_c, w_rows, geom, operator, cols, scale=scale)
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, dtype=x_c.dtype)
+    return selector_conv(x_c, w_rows, geom, operator, cols, scale=scale, bias=bias)
 
 
 # --------------------------------------------------------------- the backward steps
@@ -224,9 +232,7 @@ class MinConv2dFunction(Function):
                      and fits_in_one_chunk(geom, ops.x_c.itemsize)
                      and columns_needed(ops.x_c, ops.w_c, geom))
         cols = im2col(ops.x_c, geom, out=keep_columns(ctx, ops.x_c, geom)) if keep_cols else None
-        y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols)
-        if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
+        y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, geom, spec.operator, cols, bias)
         name = spec.layer_name
         record(name, "2. mu_w (weight scale)", mu_w=ops.mu_w)
         masks = {"x_inside": ops.x_inside, "w_inside": ops.w_inside} if spec.clip_value is not None else {}
