@@ -310,3 +310,18 @@ def test_out_may_not_overlap_cols():
     cols, out = buf[: 9 * 18].reshape(9, 18), buf[9 * 18 - 3:9 * 18 + 24].reshape(9, 3)
     with pytest.raises(ValueError, match="^im2col_min_gemm: out overlaps cols"):
         _ext.im2col_min_gemm(X32, W32, 3, cols=cols, out=out)
+
+
+@needs_cython
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 17, 65536 + 3])
+def test_signs_of_is_numpys_sign(dtype, n):
+    # where the VRANGE min kernel reads sgn(x): 1, -1, 0 (either zero) and NaN as
+    # np.sign gives them, over chunk edges (65,536 values per chunk)
+    from tinymin._ext import _fused
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    specials = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45], dtype)
+    x[:min(n, specials.size)] = specials[:n]
+    out = np.full(n, 7, dtype)
+    _fused._signs_of(x, out)
+    np.testing.assert_array_equal(out, np.sign(x))

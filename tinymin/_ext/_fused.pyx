@@ -170,7 +170,7 @@ def _padded_input(x, kernel_size, padding, signs=False):
     if signs:
         xpad = np.zeros((2 * N, Cin, Hp, Wp), x.dtype)
         xpad[:N, :, PH:PH + H, PW:PW + W] = x
-        np.sign(xpad[:N], out=xpad[N:])
+        _signs_of(xpad[:N].reshape(-1), xpad[N:].reshape(-1))
     elif PH or PW:
         xpad = np.zeros((N, Cin, Hp, Wp), x.dtype)
         xpad[:, :, PH:PH + H, PW:PW + W] = x
@@ -179,6 +179,25 @@ def _padded_input(x, kernel_size, padding, signs=False):
     c, u, v = np.meshgrid(np.arange(Cin), np.arange(KH), np.arange(KW), indexing="ij")
     koff = (c * Hp * Wp + u * Wp + v).reshape(-1).astype(np.intp)
     return xpad, koff
+
+
+def _signs_of(src, dst):
+    """dst[i] = sgn(src[i]) (NaN for NaN, as ``np.sign``), 1-D contiguous arrays of
+    one dtype: the C loop of ``_panel_tiles.h``, which gcc vectorises (``np.sign``
+    is not: 4-5x slower on float32)."""
+    if src.dtype == np.float32:
+        _signs_run[float](src, dst)
+    else:
+        _signs_run[double](src, dst)
+
+
+cdef _signs_run(const floating[::1] src, floating[::1] dst):
+    cdef Py_ssize_t n = src.shape[0], chunk = 65536, c
+    cdef int nt = _num_threads()
+    if n == 0:
+        return
+    for c in prange((n + chunk - 1) // chunk, nogil=True, schedule="static", num_threads=nt):
+        _signs(&src[c * chunk], min(chunk, n - c * chunk), &dst[c * chunk])
 
 
 cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssize_t t0,
