@@ -26,10 +26,11 @@
  * 2. sgn(x) comes from memory, not from a second weight stream: each x value has its
  *    sign at a fixed distance ds after it (the caller lays out [x | sgn(x)]), read
  *    with one broadcast per row and k. The weights are the panels of w alone, the
- *    stream the dot kernel reads. (With |w| and sgn(w) panels, the clip identity
- *    sgn(w) clip(x, -|w|, |w|), the tile read two weight streams from L2 and ran
- *    1.3-1.6x the dot kernel's time on Zen 5; with sgn(x) computed from x in
- *    registers, 1.3x: benchmarks/README.md.)
+ *    stream the dot kernel reads. Measured on Zen 5, against the dot tile in the same
+ *    run (benchmarks/README.md): with |w| and sgn(w) panels (the clip identity
+ *    sgn(w) clip(x, -|w|, |w|), two weight streams from L2) the tile took 1.26-1.57x
+ *    the dot tile's time; with sgn(x) computed from x in registers (two logic
+ *    operations per row and k) 1.26-1.68x; as here, 1.05-1.22x.
  * 3. A wide tile: 6 rows x 4 panels (64 float32 or 32 float64 filters), 24
  *    accumulators of AVX-512's 32 registers, + 4 weight vectors, the broadcast x, its
  *    sign and one temporary. Each broadcast serves 4 panels and each weight vector
