@@ -32,6 +32,16 @@ from tinymin._ext._min_tiles cimport (_min_block, _min_panel_block, _min_vrange_
                                       tinymin_min_implicit_f)
 from tinymin._ext._patches cimport _im2col_row
 
+# The NCHW store with AVX-512 (a transpose in registers): _nchw_store.h says why.
+cdef extern from "_nchw_store.h":
+    const bint TINYMIN_HAS_NCHW_STORE
+    void tinymin_rows_to_nchw_f(const float* rows, Py_ssize_t npos, Py_ssize_t C, float* dst,
+                                Py_ssize_t Q, const float* scale,
+                                const float* bias) noexcept nogil
+    void tinymin_rows_to_nchw_d(const double* rows, Py_ssize_t npos, Py_ssize_t C,
+                                double* dst, Py_ssize_t Q, const double* scale,
+                                const double* bias) noexcept nogil
+
 from tinymin._ext import _min_gemm
 from tinymin._ext._im2col import im2col as _im2col
 from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _pick_vrange,
@@ -209,14 +219,29 @@ cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssiz
     scale[c], then plus bias[c] (each where not NULL).
 
     Done per block while its rows are in the cache; a whole-array transpose afterwards
-    (numpy's copy into NCHW) read them back from memory in one thread. The bias is
-    added in a loop of its own, so that gcc cannot fuse it with the scale into one
-    multiply-add: the result rounds as numpy's ``y * scale`` then ``+ bias`` does.
+    (numpy's copy into NCHW) read them back from memory in one thread. With AVX-512
+    the block's rows of each image go to the register transpose of
+    ``_nchw_store.h``; elsewhere the loop below runs, which adds the bias in a loop of
+    its own, so that gcc cannot fuse it with the scale into one multiply-add: either
+    way the result rounds as numpy's ``y * scale`` then ``+ bias`` does.
     """
-    cdef Py_ssize_t t, c, j, n, Q = OH * OW
+    cdef Py_ssize_t t, c, j, n, t_end, Q = OH * OW
     cdef const floating* src
     cdef floating* dst
     cdef floating v
+    if TINYMIN_HAS_NCHW_STORE:
+        t = t0
+        while t < t1:  # the block's output rows of image n: consecutive positions
+            n = t // OH
+            t_end = min(t1, (n + 1) * OH)
+            src = rows + (t - t0) * OW * C
+            dst = nchw + n * C * Q + (t % OH) * OW
+            if floating is float:
+                tinymin_rows_to_nchw_f(src, (t_end - t) * OW, C, dst, Q, scale, bias)
+            else:
+                tinymin_rows_to_nchw_d(src, (t_end - t) * OW, C, dst, Q, scale, bias)
+            t = t_end
+        return
     for t in range(t0, t1):
         n = t // OH
         src = rows + (t - t0) * OW * C
