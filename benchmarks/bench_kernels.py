@@ -24,7 +24,11 @@ Every convolution row includes its own im2col, so they compare whole layers:
   ``cols @ W.T`` through numpy's BLAS;
 * ``exact, Cython fused (im2col_gemm)``: the exact layer's own kernel where the build
   has it (AVX-512DQ): the min kernel's tile with one FMA per pair, reading the input
-  itself (what ``conv2d`` runs there).
+  itself (what ``conv2d`` runs there);
+* ``min-conv, Cython fused, tile form ...``: the fused min kernel with the
+  other form of its AVX-512DQ tile (``tinymin._ext.tiles``;
+  ``tinymin/_ext/_panel_tiles.h``, point 4), so that both forms are timed in the same
+  run; the row above it runs this CPU's default form, named in the header.
 
 A last line compares the two layers as a user calls them, ``min_conv2d`` against
 ``conv2d`` (``tinymin.nn.functional``), forward under ``no_grad`` with a bias: each
@@ -64,7 +68,7 @@ except ImportError:  # run from a checkout without installing
 import tinymin as tm  # noqa: E402
 import tinymin.nn.functional as F  # noqa: E402
 from tinymin import _ext  # noqa: E402
-from tinymin._ext import reference  # noqa: E402
+from tinymin._ext import reference, tiles  # noqa: E402
 from tinymin.minconv import MinConvSpec, MinConvState, min_conv2d  # noqa: E402
 
 SHAPES = {
@@ -160,6 +164,16 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         with _ext.use_backend("cython"):
             _ext.im2col_gemm(x, w2, k, stride, padding, out=out_buf)
 
+    default_form = tiles.min_tile_broadcasts()
+    other_form = {"registers": "operands", "operands": "registers"}.get(default_form)
+
+    def cy_fused_other_form():
+        tiles.set_min_tile_broadcasts(other_form)
+        try:
+            cy_fused()
+        finally:
+            tiles.set_min_tile_broadcasts(default_form)
+
     xt, wt, bt = tm.tensor(x), tm.tensor(w), tm.tensor(rng.standard_normal(c).astype(np.float32))
     spec, state = MinConvSpec(stride=stride, padding=padding), MinConvState(np.ones(1, np.float32))
 
@@ -186,6 +200,9 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
         "layer min_conv2d": (layer_min, repeats),
         "layer conv2d": (layer_exact, repeats),
     }
+    other_label = f"min-conv, Cython fused, tile form {other_form!r}"
+    if other_form is not None:
+        jobs[other_label] = (cy_fused_other_form, repeats)
     if _ext.has_fused_gemm():
         jobs["exact, Cython fused (im2col_gemm)"] = (exact_fused, repeats)
     if torch is not None:
@@ -196,6 +213,10 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
     rows = {
         "min-conv, Cython": times["min-conv, Cython"],
         "min-conv, Cython fused (im2col_min_gemm)": times["min-conv, Cython fused (im2col_min_gemm)"],
+    }
+    if other_form is not None:
+        rows[other_label] = times[other_label]
+    rows |= {
         "min-conv, numpy twin": times["min-conv, numpy twin"],
         naive_label: times["numpy im2col"] + scale * times[naive_label],
     }
@@ -244,6 +265,20 @@ def bench_shape(name, spec, n_threads, repeats, naive_fraction, torch):
     return rows
 
 
+def cpu_family() -> str:
+    """`` (AuthenticAMD family 0x19)`` from /proc/cpuinfo, or nothing where it is not
+    there: which core ran the rows matters (the min tile's form is chosen by it)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return ""
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "vendor_id" not in fields or "cpu family" not in fields:
+        return ""
+    return f" ({fields['vendor_id']} family {int(fields['cpu family']):#x})"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
@@ -274,10 +309,14 @@ def main(argv=None) -> int:
         torch = None
     thread_counts = [int(t) for t in args.threads.split(",")]
     print(
-        f"# bench_kernels: {platform.processor() or platform.machine()}, "
+        f"# bench_kernels: {platform.processor() or platform.machine()}{cpu_family()}, "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, float32, "
         f"median of {args.repeats} runs, {args.clock} clock"
     )
+    form = tiles.min_tile_broadcasts()
+    if form is not None:
+        print(f"# the fused min kernel's tile runs in form {form!r} (this CPU's default: "
+              f"x broadcast into a register, or as an operand of each VRANGE)")
     before = _ext.num_threads()
     try:
         for n in thread_counts:

@@ -14,7 +14,7 @@ import pytest
 from backends import BACKENDS, needs_cython
 
 from tinymin import _ext
-from tinymin._ext import reference
+from tinymin._ext import reference, tiles
 
 DTYPES = [np.float32, np.float64]
 
@@ -225,6 +225,81 @@ def test_reading_the_input_itself_gives_the_bits_of_the_unfolded_block(dtype, ge
                                   _ext.im2col_gemm(x, w, k, s, p, cols=cols))
     np.testing.assert_array_equal(_ext.im2col_min_gemm(x, w, k, s, p),
                                   _ext.im2col_min_gemm(x, w, k, s, p, cols=cols))
+
+
+@pytest.fixture
+def tile_form():
+    """Set the min tile's form ("registers" / "operands") for one test."""
+    before = tiles.min_tile_broadcasts()
+    yield tiles.set_min_tile_broadcasts
+    tiles.set_min_tile_broadcasts(before)
+
+
+@needs_fused_gemm
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("nchw", [False, True])
+def test_both_forms_of_the_min_tile_give_the_same_bits(tile_form, dtype, geometry, keep, nchw):
+    # x broadcast into a register or read as an operand broadcast of VRANGE: the same
+    # instructions on the same values in the same order, so the same bits, on the
+    # implicit path (no cols), the unfolded blocks (cols) and min_gemm's own kernel
+    x_shape, w_shape, s, p = geometry
+    x, w_hat = operands(np.random.default_rng(sum(x_shape) + 3), x_shape, w_shape, dtype)
+    k = w_shape[1:]
+    expected_cols = reference.im2col(x, k, s, p)
+    got = {}
+    for form in ("registers", "operands"):
+        tile_form(form)
+        assert tiles.min_tile_broadcasts() == form
+        cols = np.empty_like(expected_cols) if keep else None
+        got[form] = (_ext.im2col_min_gemm(x, w_hat, k, s, p, cols=cols, nchw=nchw),
+                     _ext.min_gemm(expected_cols, w_hat))
+    np.testing.assert_array_equal(got["registers"][0], got["operands"][0])
+    np.testing.assert_array_equal(got["registers"][1], got["operands"][1])
+    expected = reference.min_gemm(expected_cols, w_hat)
+    np.testing.assert_allclose(got["operands"][1], expected, **tol(dtype, w_hat.shape[1]))
+
+
+@needs_fused_gemm
+@pytest.mark.parametrize("form", ["registers", "operands"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_each_form_of_the_min_tile_propagates_nan(tile_form, form, dtype):
+    tile_form(form)
+    x, w_hat = operands(np.random.default_rng(1), (2, 3, 9, 9), (6, 3, 3), dtype)
+    x[1, 2, 4, 4] = np.nan
+    w_hat[4, 5] = np.nan
+    expected = reference.min_gemm(reference.im2col(x, (3, 3), (1, 1), (1, 1)), w_hat)
+    got = _ext.im2col_min_gemm(x, w_hat, 3, 1, 1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+
+
+def test_setting_an_unknown_form_of_the_min_tile_is_an_error():
+    with pytest.raises(ValueError, match="set_min_tile_broadcasts: form must be .*'sideways'"):
+        tiles.set_min_tile_broadcasts("sideways")
+
+
+def _cpu_from_proc() -> tuple[str, int] | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return None
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "vendor_id" not in fields or "cpu family" not in fields:
+        return None
+    return fields["vendor_id"], int(fields["cpu family"])
+
+
+@needs_fused_gemm
+def test_the_default_form_follows_the_cpu_family():
+    # the kernel's reading of CPUID, against the C helper's: "operands" on AMD family
+    # 19h (Zen 4), where it was measured faster, "registers" everywhere else
+    cpu = _cpu_from_proc()
+    if cpu is None:
+        pytest.skip("no vendor_id / cpu family in /proc/cpuinfo to compare with")
+    zen4 = cpu == ("AuthenticAMD", 0x19)
+    assert _ext._min_gemm.default_tile_broadcasts() == ("operands" if zen4 else "registers")
 
 
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("cython", marks=needs_fused_gemm)])

@@ -44,8 +44,8 @@ cdef extern from "_nchw_store.h":
 
 from tinymin._ext import _min_gemm
 from tinymin._ext._im2col import im2col as _im2col
-from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _pick_vrange,
-                                    nan_filters_to_nan, out_or_new, pack_panels, vector_lanes)
+from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _operand_broadcasts,
+                                    _pick_vrange, nan_filters_to_nan, out_or_new, pack_panels, vector_lanes)
 from tinymin._ext.threads import num_threads as _num_threads
 
 
@@ -154,11 +154,11 @@ def _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out, bint vrange
     if x.dtype == np.float32:
         _fused_run[float](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
                           dot, nt, ybuf, nchw_view, scale_v, bias_v, nchw,
-                          implicit, xpad, koff, rowbuf)
+                          implicit, xpad, koff, rowbuf, _operand_broadcasts())
     else:
         _fused_run[double](x, ab, sg, xbuf, cols_view, rows, geometry, keep, klanes, vrange,
                            dot, nt, ybuf, nchw_view, scale_v, bias_v, nchw,
-                           implicit, xpad, koff, rowbuf)
+                           implicit, xpad, koff, rowbuf, _operand_broadcasts())
     if bias is not None and not nchw:
         out += bias
     if vrange and not dot:
@@ -267,7 +267,7 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 floating[:, :, ::1] ybuf, floating[:, :, ::1] nchw_out,
                 const floating[::1] scale, const floating[::1] bias, bint nchw, bint implicit,
                 const floating[:, :, :, ::1] xpad, const Py_ssize_t[::1] koff,
-                Py_ssize_t[:, ::1] rowbuf):
+                Py_ssize_t[:, ::1] rowbuf, bint operands):
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5]
     cdef Py_ssize_t OH = g[6], OW = g[7], tb = g[8]
@@ -309,10 +309,10 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
             else:
                 if floating is float:
                     tinymin_min_implicit_f(&xpad[0, 0, 0, 0], ds_pad, ro, &koff[0], nrows, K,
-                                           C, &ab[0, 0, 0], rows)
+                                           C, &ab[0, 0, 0], rows, operands)
                 else:
                     tinymin_min_implicit_d(&xpad[0, 0, 0, 0], ds_pad, ro, &koff[0], nrows, K,
-                                           C, &ab[0, 0, 0], rows)
+                                           C, &ab[0, 0, 0], rows, operands)
             if nchw:
                 _rows_to_nchw_block(rows, C, t0, t1, OH, OW, &nchw_out[0, 0, 0], sp, bp)
             continue
@@ -337,7 +337,7 @@ cdef _fused_run(const floating[:, :, :, ::1] x, const floating[:, :, ::1] ab,
                 tinymin_dot_block_d(dst, nrows, K, C, &ab[0, 0, 0], rows)
         elif vrange:
             _signs(buf, nrows * K, buf + ds_buf)
-            _min_vrange_block(buf, ds_buf, nrows, K, C, &ab[0, 0, 0], rows)
+            _min_vrange_block(buf, ds_buf, nrows, K, C, &ab[0, 0, 0], rows, operands)
         else:
             _min_panel_block(dst, nrows, K, C, &ab[0, 0, 0], &sg[0, 0, 0], rows)
         if nchw:

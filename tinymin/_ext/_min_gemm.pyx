@@ -71,7 +71,7 @@ from libc.string cimport memcpy
 
 from tinymin._ext._lanes cimport MB, TINYMIN_VECTOR_BYTES
 from tinymin._ext._min_tiles cimport (TINYMIN_HAS_RANGE, _min_block, _min_panel_block, _min_vrange_block,
-                                      _signs)
+                                      _signs, tinymin_prefers_operand_broadcasts)
 
 from tinymin._ext.threads import num_threads as _num_threads
 
@@ -86,6 +86,38 @@ PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
 #: ``min_gemm_panels`` and ``im2col_min_gemm`` then use, and which ``im2col_gemm``
 #: (the exact layer's fused kernel) needs.
 HAS_VRANGE = bool(TINYMIN_HAS_RANGE)
+
+#: The two forms of the VRANGE min tile (``_panel_tiles.h``, point 4), the same sums
+#: bit for bit: x broadcast into a register once per row and k, or read by each
+#: VRANGE as an operand broadcast from memory.
+TILE_BROADCASTS = ("registers", "operands")
+
+
+def default_tile_broadcasts() -> str:
+    """The form this CPU was measured to run faster: ``"operands"`` on AMD family 19h
+    (Zen 4), ``"registers"`` elsewhere (Zen 5, where it was measured, and the CPUs
+    where neither was)."""
+    return "operands" if HAS_VRANGE and tinymin_prefers_operand_broadcasts() else "registers"
+
+
+_tile_broadcasts = default_tile_broadcasts()
+
+
+def tile_broadcasts() -> str:
+    """The form of the VRANGE min tile in use: ``"registers"`` or ``"operands"``."""
+    return _tile_broadcasts
+
+
+def set_tile_broadcasts(form: str) -> None:
+    """Run the VRANGE min tile in ``form`` (one of :data:`TILE_BROADCASTS`, or
+    ``"auto"`` for :func:`default_tile_broadcasts`; checked by the caller,
+    :func:`tinymin._ext.tiles.set_min_tile_broadcasts`). The results do not change."""
+    global _tile_broadcasts
+    _tile_broadcasts = default_tile_broadcasts() if form == "auto" else form
+
+
+def _operand_broadcasts() -> bool:
+    return _tile_broadcasts == "operands"
 
 
 def vector_lanes(dtype) -> int:
@@ -181,9 +213,9 @@ def min_gemm_panels(cols, w_hat, out, vrange=None):
     if vrange:  # the signed panels; each thread copies its block and writes sgn(x) after it
         scratch = np.empty((_num_threads(), 2 * MB * K), cols.dtype)
         if cols.dtype == np.float32:
-            _min_vrange_run[float](cols, pan, scratch, out)
+            _min_vrange_run[float](cols, pan, scratch, out, _operand_broadcasts())
         else:
-            _min_vrange_run[double](cols, pan, scratch, out)
+            _min_vrange_run[double](cols, pan, scratch, out, _operand_broadcasts())
         nan_filters_to_nan(out, w_hat)
         return out
     ab, sg = np.abs(pan), np.sign(pan)
@@ -239,9 +271,9 @@ cdef _min_panel_run(const floating[:, ::1] x, const floating[:, :, ::1] ab,
 
 
 cdef _min_vrange_run(const floating[:, ::1] x, const floating[:, :, ::1] pan,
-                     floating[:, ::1] scratch, floating[:, ::1] out):
+                     floating[:, ::1] scratch, floating[:, ::1] out, bint operands):
     # each thread copies its block of rows into its scratch, with their signs MB * K
-    # values after them, and runs the VRANGE kernel there
+    # values after them, and runs the VRANGE kernel there (operands: its form)
     cdef Py_ssize_t P = x.shape[0], K = x.shape[1], C = out.shape[1]
     cdef Py_ssize_t nblocks = (P + MB - 1) // MB, b, r0, nr, ds = MB * K
     cdef int nt = scratch.shape[0]
@@ -252,4 +284,4 @@ cdef _min_vrange_run(const floating[:, ::1] x, const floating[:, :, ::1] pan,
         buf = &scratch[threadid(), 0]
         memcpy(buf, &x[r0, 0], nr * K * sizeof(floating))
         _signs(buf, nr * K, buf + ds)
-        _min_vrange_block(buf, ds, nr, K, C, &pan[0, 0, 0], &out[r0, 0])
+        _min_vrange_block(buf, ds, nr, K, C, &pan[0, 0, 0], &out[r0, 0], operands)

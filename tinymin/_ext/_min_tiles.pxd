@@ -10,23 +10,26 @@ from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _row, _store8, _zero8
 # The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
 # tile; the same tile with one FMA per pair for the exact layer): written in C with
 # intrinsics in _panel_tiles.h, which says why they are faster. The min kernels read
-# sgn(x) ds values after each x (tinymin_signs_f/_d write it there).
+# sgn(x) ds values after each x (tinymin_signs_f/_d write it there); ``operands``: VRANGE
+# reads x as an operand broadcast, or x is broadcast into a register (that header's
+# point 4).
 cdef extern from "_panel_tiles.h":
     const bint TINYMIN_HAS_RANGE
+    int tinymin_prefers_operand_broadcasts() noexcept nogil
     void tinymin_min_block_f(const float* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
-                             Py_ssize_t C, const float* w, float* out) noexcept nogil
+                             Py_ssize_t C, const float* w, float* out, int operands) noexcept nogil
     void tinymin_min_block_d(const double* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
-                             Py_ssize_t C, const double* w, double* out) noexcept nogil
+                             Py_ssize_t C, const double* w, double* out, int operands) noexcept nogil
     void tinymin_dot_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const float* w, float* out) noexcept nogil
     void tinymin_dot_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const double* w, double* out) noexcept nogil
     void tinymin_min_implicit_f(const float* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
-                                Py_ssize_t C, const float* w, float* out) noexcept nogil
+                                Py_ssize_t C, const float* w, float* out, int operands) noexcept nogil
     void tinymin_min_implicit_d(const double* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
-                                Py_ssize_t C, const double* w, double* out) noexcept nogil
+                                Py_ssize_t C, const double* w, double* out, int operands) noexcept nogil
     void tinymin_dot_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
                                 Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* w,
                                 float* out) noexcept nogil
@@ -47,13 +50,14 @@ cdef inline void _signs(const floating* x, Py_ssize_t n, floating* s) noexcept n
 
 cdef inline void _min_vrange_block(const floating* x, Py_ssize_t ds, Py_ssize_t nrows,
                                    Py_ssize_t K, Py_ssize_t C, const floating* w,
-                                   floating* out) noexcept nogil:
+                                   floating* out, bint operands) noexcept nogil:
     # The VRANGE min kernel over one block of nrows rows (stride K), sgn(x) at x + ds,
-    # against the signed panels w (pack_panels)
+    # against the signed panels w (pack_panels); operands: x as an operand broadcast
+    # of each VRANGE, else broadcast into a register (_panel_tiles.h, point 4)
     if floating is float:
-        tinymin_min_block_f(x, ds, nrows, K, C, w, out)
+        tinymin_min_block_f(x, ds, nrows, K, C, w, out, operands)
     else:
-        tinymin_min_block_d(x, ds, nrows, K, C, w, out)
+        tinymin_min_block_d(x, ds, nrows, K, C, w, out, operands)
 
 
 # KC (a multiple of every lane count) bounds the k-chunk of the k-lane kernel.

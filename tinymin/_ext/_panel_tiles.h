@@ -35,6 +35,20 @@
  *    accumulators of AVX-512's 32 registers, + 4 weight vectors, the broadcast x, its
  *    sign and one temporary. Each broadcast serves 4 panels and each weight vector
  *    6 rows.
+ * 4. Two ways to hand x to VRANGE, the same sums bit for bit. "registers"
+ *    broadcasts x into a register once per row and k, as above. "operands" lets
+ *    each VRANGE read x straight from memory with an embedded broadcast ({1to16}),
+ *    so no broadcast instruction runs for x (sgn(x) is still broadcast once per row).
+ *    Which is faster depends on the core. On Zen 4 a broadcast takes a slot in the
+ *    pipes VRANGE needs, and the fused LeNet conv2 kernel took 1.22-1.29x the dot
+ *    kernel's time with "operands" against 1.44-1.51x with "registers"; reading
+ *    sgn(x) as an operand of each FMA as well was slower again (1.31-1.51x). On
+ *    Zen 5, where "registers" was designed, an FMA with an embedded broadcast made
+ *    the tile 1.65x slower, and VRANGE's was not tried. So
+ *    tinymin_prefers_operand_broadcasts() picks "operands" only on AMD family 19h
+ *    (Zen 4); callers can choose (tinymin._ext.tiles.set_min_tile_broadcasts). gcc would
+ *    fold the broadcast that 4 panels share into one register, so the operand form
+ *    is a line of inline assembly.
  *
  * NaN: VRANGE returns the other operand where one is NaN (like minNum). A NaN input
  * still gives NaN, through sgn(x) = NaN in the FMA; a NaN weight would vanish, so the
@@ -49,22 +63,50 @@
 #include <stddef.h>
 
 #if defined(__AVX512DQ__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define TINYMIN_HAS_RANGE 1
 #define TINYMIN_TILE_ROWS 6
 #define TINYMIN_TILE_PANELS 4
 
+/* range(w, *x, 2), *x broadcast from memory by the instruction itself (AT&T operand
+   order: the memory operand first, then w). */
+static inline __m512 tinymin_range_from_memory_f(__m512 w, const float* x) {
+    __m512 r;
+    __asm__("vrangeps $2, %2%{1to16%}, %1, %0" : "=v"(r) : "v"(w), "m"(*x));
+    return r;
+}
+static inline __m512d tinymin_range_from_memory_d(__m512d w, const double* x) {
+    __m512d r;
+    __asm__("vrangepd $2, %2%{1to8%}, %1, %0" : "=v"(r) : "v"(w), "m"(*x));
+    return r;
+}
+
+/* 1 where the min tile should read x as an operand broadcast (point 4 above): an AMD
+   CPU of family 19h (Zen 4). */
+static inline int tinymin_prefers_operand_broadcasts(void) {
+    unsigned int a, b, c, d, family;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    if (b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163) return 0;  /* AuthenticAMD */
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    family = (a >> 8) & 0xF;
+    if (family == 0xF) family += (a >> 20) & 0xFF;
+    return family == 0x19;
+}
+
 /* One tile, float32: rows x[0..5] (row stride ldx; rows past nrows read the last real
    one again and are not stored) against npan (1 to 4) panels starting at w (panel
    stride K * 16); ncols of the last panel's 16 filters are stored. The min kernel
    (dot = 0) reads sgn(x) at x + ds. Implicit: row i starts at x + rowoff[i] and its
    k-th value sits koff[k] after that. always_inline with constant npan, dot and
-   implicit, so each caller below gets its own unrolled loops. */
+   implicit, so each caller below gets its own unrolled loops; operands: the min tile
+   reads x as an operand broadcast of each VRANGE (point 4 above). */
 static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
         const float* x, ptrdiff_t ds, ptrdiff_t ldx, const ptrdiff_t* rowoff,
         const ptrdiff_t* koff, ptrdiff_t K, const float* w, float* out, ptrdiff_t ldo,
-        ptrdiff_t nrows, const int npan, ptrdiff_t ncols, const int dot, const int implicit) {
+        ptrdiff_t nrows, const int npan, ptrdiff_t ncols, const int dot, const int implicit,
+        const int operands) {
     const float* row[TINYMIN_TILE_ROWS];
     __m512 acc[TINYMIN_TILE_ROWS][TINYMIN_TILE_PANELS];
     for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
@@ -80,6 +122,11 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
             __m512 xb = _mm512_set1_ps(row[i][kx]);
             if (dot) {
                 for (int j = 0; j < npan; j++) acc[i][j] = _mm512_fmadd_ps(xb, wk[j], acc[i][j]);
+            } else if (operands) {
+                const float* xp = &row[i][kx];
+                __m512 sx = _mm512_set1_ps(row[i][kx + ds]);
+                for (int j = 0; j < npan; j++)
+                    acc[i][j] = _mm512_fmadd_ps(tinymin_range_from_memory_f(wk[j], xp), sx, acc[i][j]);
             } else {
                 __m512 sx = _mm512_set1_ps(row[i][kx + ds]);
                 for (int j = 0; j < npan; j++)
@@ -98,7 +145,8 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
 static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
         const double* x, ptrdiff_t ds, ptrdiff_t ldx, const ptrdiff_t* rowoff,
         const ptrdiff_t* koff, ptrdiff_t K, const double* w, double* out, ptrdiff_t ldo,
-        ptrdiff_t nrows, const int npan, ptrdiff_t ncols, const int dot, const int implicit) {
+        ptrdiff_t nrows, const int npan, ptrdiff_t ncols, const int dot, const int implicit,
+        const int operands) {
     const double* row[TINYMIN_TILE_ROWS];
     __m512d acc[TINYMIN_TILE_ROWS][TINYMIN_TILE_PANELS];
     for (int i = 0; i < TINYMIN_TILE_ROWS; i++) {
@@ -114,6 +162,11 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
             __m512d xb = _mm512_set1_pd(row[i][kx]);
             if (dot) {
                 for (int j = 0; j < npan; j++) acc[i][j] = _mm512_fmadd_pd(xb, wk[j], acc[i][j]);
+            } else if (operands) {
+                const double* xp = &row[i][kx];
+                __m512d sx = _mm512_set1_pd(row[i][kx + ds]);
+                for (int j = 0; j < npan; j++)
+                    acc[i][j] = _mm512_fmadd_pd(tinymin_range_from_memory_d(wk[j], xp), sx, acc[i][j]);
             } else {
                 __m512d sx = _mm512_set1_pd(row[i][kx + ds]);
                 for (int j = 0; j < npan; j++)
@@ -135,7 +188,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
 static inline __attribute__((always_inline)) void tinymin_panel_block_f(
         const float* x, ptrdiff_t ds, const ptrdiff_t* rowoff, const ptrdiff_t* koff,
         ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C, const float* w, float* out, const int dot,
-        const int implicit) {
+        const int implicit, const int operands) {
     const ptrdiff_t nr = 16, npanels = (C + nr - 1) / nr;
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
@@ -149,13 +202,13 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_f(
             ptrdiff_t rows = nrows - r;
             switch (npan) {  /* a constant npan per call: four unrolled copies */
             case 4: tinymin_panel_tile_f(xr, ds, K, ro, koff, K, wg, o, C, rows, 4, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             case 3: tinymin_panel_tile_f(xr, ds, K, ro, koff, K, wg, o, C, rows, 3, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             case 2: tinymin_panel_tile_f(xr, ds, K, ro, koff, K, wg, o, C, rows, 2, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             default: tinymin_panel_tile_f(xr, ds, K, ro, koff, K, wg, o, C, rows, 1, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             }
         }
     }
@@ -164,7 +217,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_f(
 static inline __attribute__((always_inline)) void tinymin_panel_block_d(
         const double* x, ptrdiff_t ds, const ptrdiff_t* rowoff, const ptrdiff_t* koff,
         ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C, const double* w, double* out, const int dot,
-        const int implicit) {
+        const int implicit, const int operands) {
     const ptrdiff_t nr = 8, npanels = (C + nr - 1) / nr;
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
@@ -178,13 +231,13 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
             ptrdiff_t rows = nrows - r;
             switch (npan) {  /* a constant npan per call: four unrolled copies */
             case 4: tinymin_panel_tile_d(xr, ds, K, ro, koff, K, wg, o, C, rows, 4, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             case 3: tinymin_panel_tile_d(xr, ds, K, ro, koff, K, wg, o, C, rows, 3, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             case 2: tinymin_panel_tile_d(xr, ds, K, ro, koff, K, wg, o, C, rows, 2, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             default: tinymin_panel_tile_d(xr, ds, K, ro, koff, K, wg, o, C, rows, 1, ncols,
-                                         dot, implicit); break;
+                                         dot, implicit, operands); break;
             }
         }
     }
@@ -196,61 +249,74 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
    x[rowoff[r] + koff[k]] (rowoff: where output position r's receptive field starts,
    koff: where its k-th element sits relative to that), so no column matrix is
    unfolded at all. The min kernels read the sign of each x value ds elements after
-   it (x + ds holds sgn(x), as tinymin_signs_f/_d write it). */
+   it (x + ds holds sgn(x), as tinymin_signs_f/_d write it). operands = 1: VRANGE
+   reads x as an operand broadcast, else x is broadcast into a register (point 4
+   above); both forms are compiled and the caller picks one. */
 static inline void tinymin_min_block_f(const float* x, ptrdiff_t ds, ptrdiff_t nrows, ptrdiff_t K,
-                                       ptrdiff_t C, const float* w, float* out) {
-    tinymin_panel_block_f(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0);
+                                       ptrdiff_t C, const float* w, float* out, int operands) {
+    if (operands) tinymin_panel_block_f(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0, 1);
+    else tinymin_panel_block_f(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0, 0);
 }
 static inline void tinymin_min_block_d(const double* x, ptrdiff_t ds, ptrdiff_t nrows,
-                                       ptrdiff_t K, ptrdiff_t C, const double* w, double* out) {
-    tinymin_panel_block_d(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0);
+                                       ptrdiff_t K, ptrdiff_t C, const double* w, double* out,
+                                       int operands) {
+    if (operands) tinymin_panel_block_d(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0, 1);
+    else tinymin_panel_block_d(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0, 0);
 }
 static inline void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                        const float* w, float* out) {
-    tinymin_panel_block_f(x, 0, NULL, NULL, nrows, K, C, w, out, 1, 0);
+    tinymin_panel_block_f(x, 0, NULL, NULL, nrows, K, C, w, out, 1, 0, 0);
 }
 static inline void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                        const double* w, double* out) {
-    tinymin_panel_block_d(x, 0, NULL, NULL, nrows, K, C, w, out, 1, 0);
+    tinymin_panel_block_d(x, 0, NULL, NULL, nrows, K, C, w, out, 1, 0, 0);
 }
 static inline void tinymin_min_implicit_f(const float* x, ptrdiff_t ds, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                          ptrdiff_t C, const float* w, float* out) {
-    tinymin_panel_block_f(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1);
+                                          ptrdiff_t C, const float* w, float* out,
+                                          int operands) {
+    if (operands) tinymin_panel_block_f(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1, 1);
+    else tinymin_panel_block_f(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1, 0);
 }
 static inline void tinymin_min_implicit_d(const double* x, ptrdiff_t ds, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                          ptrdiff_t C, const double* w, double* out) {
-    tinymin_panel_block_d(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1);
+                                          ptrdiff_t C, const double* w, double* out,
+                                          int operands) {
+    if (operands) tinymin_panel_block_d(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1, 1);
+    else tinymin_panel_block_d(x, ds, rowoff, koff, nrows, K, C, w, out, 0, 1, 0);
 }
 static inline void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
                                           ptrdiff_t C, const float* w, float* out) {
-    tinymin_panel_block_f(x, 0, rowoff, koff, nrows, K, C, w, out, 1, 1);
+    tinymin_panel_block_f(x, 0, rowoff, koff, nrows, K, C, w, out, 1, 1, 0);
 }
 static inline void tinymin_dot_implicit_d(const double* x, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
                                           ptrdiff_t C, const double* w, double* out) {
-    tinymin_panel_block_d(x, 0, rowoff, koff, nrows, K, C, w, out, 1, 1);
+    tinymin_panel_block_d(x, 0, rowoff, koff, nrows, K, C, w, out, 1, 1, 0);
 }
 
 #else  /* no AVX-512DQ: the portable Cython tile and BLAS run; these are never called */
 
 #define TINYMIN_HAS_RANGE 0
+static inline int tinymin_prefers_operand_broadcasts(void) { return 0; }
 static inline void tinymin_min_block_f(const float* x, ptrdiff_t ds, ptrdiff_t nrows, ptrdiff_t K,
-                                       ptrdiff_t C, const float* w, float* out) {}
+                                       ptrdiff_t C, const float* w, float* out, int operands) {}
 static inline void tinymin_min_block_d(const double* x, ptrdiff_t ds, ptrdiff_t nrows,
-                                       ptrdiff_t K, ptrdiff_t C, const double* w, double* out) {}
+                                       ptrdiff_t K, ptrdiff_t C, const double* w, double* out,
+                                       int operands) {}
 static inline void tinymin_dot_block_f(const float* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                        const float* w, float* out) {}
 static inline void tinymin_dot_block_d(const double* x, ptrdiff_t nrows, ptrdiff_t K, ptrdiff_t C,
                                        const double* w, double* out) {}
 static inline void tinymin_min_implicit_f(const float* x, ptrdiff_t ds, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                          ptrdiff_t C, const float* w, float* out) {}
+                                          ptrdiff_t C, const float* w, float* out,
+                                          int operands) {}
 static inline void tinymin_min_implicit_d(const double* x, ptrdiff_t ds, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
-                                          ptrdiff_t C, const double* w, double* out) {}
+                                          ptrdiff_t C, const double* w, double* out,
+                                          int operands) {}
 static inline void tinymin_dot_implicit_f(const float* x, const ptrdiff_t* rowoff,
                                           const ptrdiff_t* koff, ptrdiff_t nrows, ptrdiff_t K,
                                           ptrdiff_t C, const float* w, float* out) {}
