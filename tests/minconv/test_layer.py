@@ -210,6 +210,30 @@ def test_trace_records_every_step_of_algorithm1():
     assert steps[0].values["mu_x"]["value"] == pytest.approx(float(np.abs(x.numpy()).mean()), rel=1e-6)
 
 
+@pytest.mark.parametrize("x_grad,w_grad,no_grad", [
+    (True, True, False), (False, True, False), (True, False, False), (True, True, True)])
+def test_step3_makes_a_mask_only_where_a_gradient_flows_back(x_grad, w_grad, no_grad):
+    # step 7 reads the mask of an operand only if its gradient is needed; the others
+    # are not computed (the trace shows which), and the gradients that are stay exact
+    layer = nn.MinConv2d(1, 2, 3, padding=1, clip_value=0.5)
+    layer.weight.requires_grad = w_grad
+    x = tm.randn(2, 1, 5, 5, requires_grad=x_grad)
+    with tm.trace() as steps:
+        if no_grad:
+            with tm.no_grad():
+                layer(x)
+        else:
+            layer(x).sum().backward()
+    clip = next(record for record in steps if record.step.startswith("3."))
+    want_x, want_w = x_grad and not no_grad, w_grad and not no_grad
+    assert ("x_inside" in clip.values) == want_x
+    assert ("w_inside" in clip.values) == want_w
+    if want_x:  # some inputs are clipped (T = 0.5), so the mask matters
+        inside = np.abs(x.numpy()) <= 0.5 * np.abs(x.numpy()).mean()
+        assert not inside.all()
+        np.testing.assert_array_equal(x.grad.numpy() == 0, ~inside)
+
+
 def test_min_conv_layer_learns():
     # A min-conv layer + linear read-out separates two stripe orientations.
     tm.manual_seed(0)
