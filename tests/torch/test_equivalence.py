@@ -160,6 +160,40 @@ def test_one_layer_agrees_for_every_operator_and_option(operator, options):
     assert int(torch_layer.num_batches_tracked[0]) == int(layer.num_batches_tracked[0]) == 3
 
 
+@pytest.mark.parametrize("x_grad,w_grad", [(True, True), (False, True), (True, False)])
+def test_step3_saves_a_mask_only_where_a_gradient_flows_back(monkeypatch, x_grad, w_grad):
+    # step 7 reads the mask of an operand only if its gradient is needed; the Function
+    # saves None for the others, and the gradients that are computed stay exact
+    from tinymin.minconv import MinConvSpec
+    from tinymin.torch.functional import min_conv2d
+
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.standard_normal((2, 3, 7, 7)), requires_grad=x_grad)
+    w = torch.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=w_grad)
+    spec = MinConvSpec(padding=1, clip_value=0.5)
+    y = min_conv2d(x, w, None, spec)
+    _, _, x_inside, w_inside = y.grad_fn.saved_tensors
+    assert (x_inside is not None) == x_grad and (w_inside is not None) == w_grad
+    y.sum().backward()
+    if x_grad:  # T = 0.5 clips some inputs: their gradient is zero, the others' not
+        inside = (x.abs() <= 0.5 * x.abs().mean()).detach().numpy()
+        assert not inside.all()
+        np.testing.assert_array_equal(x.grad.numpy() == 0, ~inside)
+    import tinymin.torch.functional as engine
+
+    asked = []
+    step3 = engine.step3_clip
+
+    def spy(a, mu, clip_value, with_mask=True):
+        asked.append(with_mask)
+        return step3(a, mu, clip_value, with_mask)
+
+    monkeypatch.setattr(engine, "step3_clip", spy)
+    with torch.no_grad():  # no gradient at all: no mask
+        min_conv2d(x, w, None, spec)
+    assert asked == [False, False]
+
+
 def test_the_chunk_bound_changes_nothing_but_memory():
     """The unfold reference (what runs on devices without a kernel) blocks its temporaries."""
     from tinymin.torch.functional import get_chunk_bytes, set_chunk_bytes

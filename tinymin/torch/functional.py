@@ -92,20 +92,22 @@ def step2_weight_scale(weight: torch.Tensor, scale: str) -> torch.Tensor:
     return weight.abs().mean(dim=(1, 2, 3), keepdim=True)
 
 
-def step3_clip(a: torch.Tensor, mu: torch.Tensor, clip_value: float | None
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def step3_clip(a: torch.Tensor, mu: torch.Tensor, clip_value: float | None,
+               with_mask: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Step 3 (Eq. 14): :math:`a_c = \\mu\\, \\operatorname{clip}(a/\\mu, -T, T)`.
 
     Returns the clipped tensor and the mask :math:`|a/\\mu| \\le T` that step 7 needs
-    (``None`` when ``clip_value`` is None: nothing is clipped).
+    (``None`` when ``clip_value`` is None: nothing is clipped, or when ``with_mask`` is
+    False: no gradient will flow back through ``a``).
     """
     mine = overrides.lookup("torch_step3_clip")
     if mine is not None:  # the learner's step3_clip of the torch_clip exercise (tinymin.exercises.use)
-        return mine(a, mu, clip_value)
+        a_c, inside = mine(a, mu, clip_value)
+        return a_c, inside if with_mask else None
     if clip_value is None:
         return a, None
     bound = (clip_value * mu).to(a.dtype)
-    inside = a.abs() <= bound
+    inside = a.abs() <= bound if with_mask else None
     return torch.minimum(torch.maximum(a, -bound), bound), inside
 
 
@@ -115,11 +117,14 @@ def step4_rescale(w_c: torch.Tensor, mu_x: torch.Tensor, mu_w: torch.Tensor) -> 
 
 
 def clip_and_rescale(x: torch.Tensor, weight: torch.Tensor, mu_x: torch.Tensor,
-                     clip_value: float | None, scale: str) -> ClippedOperands:
-    """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on."""
+                     clip_value: float | None, scale: str, x_mask: bool = True,
+                     w_mask: bool = True) -> ClippedOperands:
+    """Steps 2-4 for a given step-1 scale ``mu_x``: what steps 5 and 6 work on
+    (``x_mask`` / ``w_mask``: make step 3's mask of that operand, which only step 7
+    reads)."""
     mu_w = step2_weight_scale(weight, scale)
-    x_c, x_inside = step3_clip(x, mu_x, clip_value)
-    w_c, w_inside = step3_clip(weight, mu_w, clip_value)
+    x_c, x_inside = step3_clip(x, mu_x, clip_value, with_mask=x_mask)
+    w_c, w_inside = step3_clip(weight, mu_w, clip_value, with_mask=w_mask)
     return ClippedOperands(mu_x=mu_x, mu_w=mu_w, x_c=x_c, x_inside=x_inside, w_c=w_c,
                            w_inside=w_inside, w_hat=step4_rescale(w_c, mu_x, mu_w))
 
@@ -159,15 +164,20 @@ def step7_through_clip(grad: torch.Tensor | None, inside: torch.Tensor | None) -
 class MinConv2dFunction(torch.autograd.Function):
     """Steps 2-7 of Algorithm 1 as one autograd Function: approximate forward, exact backward.
 
-    ``apply(x, weight, bias, mu_x, spec)``: ``mu_x`` is step 1's scale (a 0-d tensor, from
-    :func:`step1_input_scale`) and ``spec`` a :class:`tinymin.minconv.MinConvSpec`.
+    ``apply(x, weight, bias, mu_x, spec, grad_flows)``: ``mu_x`` is step 1's scale (a 0-d
+    tensor, from :func:`step1_input_scale`), ``spec`` a
+    :class:`tinymin.minconv.MinConvSpec`, ``grad_flows`` whether gradient mode was on
+    at the call (inside ``forward`` torch has turned it off, and ``needs_input_grad``
+    does not say), so that step 3 makes only the masks step 7 will read.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mu_x, spec: MinConvSpec):
+    def forward(ctx, x, weight, bias, mu_x, spec: MinConvSpec, grad_flows: bool = True):
         """Steps 2-5: the approximate convolution; saves ``x_c``, ``w_c`` and the masks."""
         stride, padding = pair(spec.stride, "min_conv2d: stride"), pair(spec.padding, "min_conv2d: padding")
-        ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale)
+        ops = clip_and_rescale(x, weight, mu_x, spec.clip_value, spec.scale,
+                               x_mask=grad_flows and ctx.needs_input_grad[0],
+                               w_mask=grad_flows and ctx.needs_input_grad[1])
         y = step5_approximate_conv(ops.x_c, ops.w_hat, ops.mu_w, stride, padding, spec.operator)
         if bias is not None:
             y = y + bias.reshape(1, -1, 1, 1)
@@ -184,7 +194,7 @@ class MinConv2dFunction(torch.autograd.Function):
                                            need_x=need_x, need_w=need_w)
         dx, dw = step7_through_clip(dx_c, x_inside), step7_through_clip(dw_c, w_inside)
         db = grad.sum(dim=(0, 2, 3)) if need_b else None
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None
 
 
 def calibrated_output(y: torch.Tensor, gain: torch.Tensor | None,
@@ -237,5 +247,5 @@ def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     mu_x = step1_input_scale(x, running, training, multiple, spec.synchronise_input_scale)
     if training and running is not None:
         update_running_mean(running, state.num_batches_tracked, mu_x, spec.momentum)
-    y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec)
+    y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec, torch.is_grad_enabled())
     return calibrated_output(y, state.output_gain, state.output_offset)
