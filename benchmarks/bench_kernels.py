@@ -316,7 +316,7 @@ def main(argv=None) -> int:
     form = tiles.min_tile_broadcasts()
     if form is not None:
         print(f"# the fused min kernel's tile runs in form {form!r} (this CPU's default: "
-              f"x broadcast into a register, or as an operand of each VRANGE)")
+              f"'registers' or 'operands', tinymin/_ext/_panel_tiles.h, point 4)")
     before = _ext.num_threads()
     try:
         for n in thread_counts:

@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinymin import _ext
-from tinymin._ext import reference
+from tinymin._ext import reference, tiles
 from tinymin.minconv.operators import multiplexer
 
 QUICK = os.environ.get("TINYMIN_QUICK") == "1"
@@ -125,6 +125,17 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # pair is the exact layer's kernel, and both can read the input itself instead of a
 # column matrix (``_fused.pyx``).
 #
+# How :math:`x` and :math:`\operatorname{sgn}(x)` reach the instructions depends on
+# the core. Broadcast into registers once per row and :math:`k`, each serves 4
+# instructions; but on AMD's Zen 4 a broadcast occupies the same execution pipes as
+# ``VRANGEPS``, so there the tile lets each ``VRANGEPS`` read :math:`x` from memory
+# with an *embedded broadcast* (``{1to16}``) and loads the vector
+# :math:`\operatorname{sgn}(x)` whole from a table of eight (:math:`\pm 1`,
+# :math:`\pm 0`, NaN): no broadcast instruction at all, and faster there. On Zen 5
+# the register form was measured faster. Both forms give the same bits; ``tinymin._ext.tiles`` says which
+# one this CPU runs, the speed table below times both on yours, and
+# ``_panel_tiles.h`` (point 4) has the measurements.
+#
 # Here is the clip and the k-vectorised tile:
 pyx = Path(_ext.__file__).parent / "_min_tiles.pxd"
 
@@ -153,6 +164,8 @@ if _ext.HAVE_CYTHON:
             else "_min_panel_tile" if K <= _min_gemm.PANEL_MAX_K else "_min_tile")
     print(f"{lanes} float32 lanes per vector; filter panels up to K = "
           f"{_min_gemm.PANEL_MAX_K if lanes < 16 else 'any'}; LeNet conv2 (K = {K}) uses {tile}")
+    if tiles.min_tile_broadcasts() is not None:
+        print(f"the VRANGE tile runs in the form {tiles.min_tile_broadcasts()!r} on this CPU")
 
 # %%
 # What makes it fast (``benchmarks/README.md`` and the kernel's docstring hold the
@@ -225,6 +238,12 @@ timings = {}
 _ext.set_num_threads(1)
 if _ext.HAVE_CYTHON:
     timings["Cython min_gemm, 1 thread"] = median_time(cython_min_gemm)
+form = tiles.min_tile_broadcasts()
+if form is not None:  # the VRANGE tile's other form, for comparison (same bits)
+    other = "operands" if form == "registers" else "registers"
+    tiles.set_min_tile_broadcasts(other)
+    timings[f"Cython, 1 thread, tile form {other}"] = median_time(cython_min_gemm)
+    tiles.set_min_tile_broadcasts(form)
 timings["numpy twin, 1 thread"] = median_time(lambda: reference.min_gemm(cols, w_hat), repeats=2)
 timings["naive broadcast (scaled), 1 thread"] = median_time(
     lambda: reference.naive_min_gemm(cols[:subset], w_hat), repeats=1) * (P / subset)
@@ -287,6 +306,13 @@ fig.tight_layout()
 # cheaper in silicon and energy than a multiplier. On a CPU, which
 # already has fast multipliers, a min costs as much as a multiply, and the clip
 # identity needs two of them.
+#
+# AVX-512DQ changes the count: ``VRANGEPS`` is the whole clip, so a pair costs two
+# instructions, the range and an FMA by :math:`\operatorname{sgn}(x)`. On Zen 4 and
+# Zen 5 the range runs on other pipes than the FMA (in a loop of nothing else, a
+# range and an FMA per pair ran at the rate of FMAs alone), so the gap to the exact
+# kernel shrinks to what the extra broadcasts and loads cost: the project measured
+# the fused LeNet conv2 kernel at 1.2-1.3x the exact fused kernel's time there.
 #
 # Measured timings are noisy, especially with several threads on a shared machine:
 # a BLAS whose threads wait for a busy core can even lose to the kernel. Trust the

@@ -241,9 +241,10 @@ def tile_form():
 @pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("nchw", [False, True])
 def test_both_forms_of_the_min_tile_give_the_same_bits(tile_form, dtype, geometry, keep, nchw):
-    # x broadcast into a register or read as an operand broadcast of VRANGE: the same
-    # instructions on the same values in the same order, so the same bits, on the
-    # implicit path (no cols), the unfolded blocks (cols) and min_gemm's own kernel
+    # x and sgn(x) broadcast into registers, or read as VRANGE's operand and from a
+    # table of sign vectors: the same instructions on the same values in the same
+    # order, so the same bits, on the implicit path (no cols), the unfolded blocks
+    # (cols) and min_gemm's own kernel
     x_shape, w_shape, s, p = geometry
     x, w_hat = operands(np.random.default_rng(sum(x_shape) + 3), x_shape, w_shape, dtype)
     k = w_shape[1:]

@@ -88,8 +88,8 @@ PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
 HAS_VRANGE = bool(TINYMIN_HAS_RANGE)
 
 #: The two forms of the VRANGE min tile (``_panel_tiles.h``, point 4), the same sums
-#: bit for bit: x broadcast into a register once per row and k, or read by each
-#: VRANGE as an operand broadcast from memory.
+#: bit for bit: x and sgn(x) broadcast into registers once per row and k, or x read
+#: by each VRANGE as a memory operand and sgn(x) loaded whole from a table.
 TILE_BROADCASTS = ("registers", "operands")
 
 

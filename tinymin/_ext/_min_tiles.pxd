@@ -10,9 +10,8 @@ from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _row, _store8, _zero8
 # The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
 # tile; the same tile with one FMA per pair for the exact layer): written in C with
 # intrinsics in _panel_tiles.h, which says why they are faster. The min kernels read
-# sgn(x) ds values after each x (tinymin_signs_f/_d write it there); ``operands``: VRANGE
-# reads x as an operand broadcast, or x is broadcast into a register (that header's
-# point 4).
+# sgn(x) ds values after each x (tinymin_signs_f/_d write it there); ``operands``
+# picks the tile's form, "operands" or "registers" (that header's point 4).
 cdef extern from "_panel_tiles.h":
     const bint TINYMIN_HAS_RANGE
     int tinymin_prefers_operand_broadcasts() noexcept nogil
@@ -52,8 +51,8 @@ cdef inline void _min_vrange_block(const floating* x, Py_ssize_t ds, Py_ssize_t 
                                    Py_ssize_t K, Py_ssize_t C, const floating* w,
                                    floating* out, bint operands) noexcept nogil:
     # The VRANGE min kernel over one block of nrows rows (stride K), sgn(x) at x + ds,
-    # against the signed panels w (pack_panels); operands: x as an operand broadcast
-    # of each VRANGE, else broadcast into a register (_panel_tiles.h, point 4)
+    # against the signed panels w (pack_panels), in the form "operands" or
+    # "registers" (_panel_tiles.h, point 4)
     if floating is float:
         tinymin_min_block_f(x, ds, nrows, K, C, w, out, operands)
     else:

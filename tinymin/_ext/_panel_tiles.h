@@ -35,20 +35,22 @@
  *    accumulators of AVX-512's 32 registers, + 4 weight vectors, the broadcast x, its
  *    sign and one temporary. Each broadcast serves 4 panels and each weight vector
  *    6 rows.
- * 4. Two ways to hand x to VRANGE, the same sums bit for bit. "registers"
- *    broadcasts x into a register once per row and k, as above. "operands" lets
- *    each VRANGE read x straight from memory with an embedded broadcast ({1to16}),
- *    so no broadcast instruction runs for x (sgn(x) is still broadcast once per row).
- *    Which is faster depends on the core. On Zen 4 a broadcast takes a slot in the
- *    pipes VRANGE needs, and the fused LeNet conv2 kernel took 1.22-1.29x the dot
- *    kernel's time with "operands" against 1.44-1.51x with "registers"; reading
- *    sgn(x) as an operand of each FMA as well was slower again (1.31-1.51x). On
- *    Zen 5, where "registers" was designed, an FMA with an embedded broadcast made
- *    the tile 1.65x slower, and VRANGE's was not tried. So
- *    tinymin_prefers_operand_broadcasts() picks "operands" only on AMD family 19h
- *    (Zen 4); callers can choose (tinymin._ext.tiles.set_min_tile_broadcasts). gcc would
- *    fold the broadcast that 4 panels share into one register, so the operand form
- *    is a line of inline assembly.
+ * 4. Two forms of the tile, the same sums bit for bit. "registers" broadcasts x and
+ *    sgn(x) into registers once per row and k, as above. "operands" lets each VRANGE
+ *    read x straight from memory with an embedded broadcast ({1to16}), and loads
+ *    the vector sgn(x) whole from a table of eight (+-0, +-1, +-NaN, picked by the
+ *    stored sign's top 3 bits), so no broadcast instruction runs at all. Which form
+ *    is faster depends on the core. On Zen 4 a broadcast takes a slot in the pipes
+ *    VRANGE needs: in a loop of one tile step, "registers" took 1.39x the dot tile's
+ *    time, x as an operand 1.23x, and "operands" 1.06x; the fused LeNet conv2
+ *    kernel took 1.34-1.46x, 1.20-1.24x and 1.16-1.17x the exact fused kernel's
+ *    time (3 rounds each). sgn(x) as an embedded-broadcast operand of each FMA was
+ *    slower (1.31-1.51x). On Zen 5, where "registers" was designed, an FMA with an
+ *    embedded broadcast made the tile 1.65x slower, and the other two were not
+ *    tried. So tinymin_prefers_operand_broadcasts() picks "operands" only on AMD
+ *    family 19h (Zen 4); callers can choose (tinymin._ext.tiles). gcc would fold the
+ *    broadcast that 4 panels share into one register, so VRANGE with its memory
+ *    operand is a line of inline assembly.
  *
  * NaN: VRANGE returns the other operand where one is NaN (like minNum). A NaN input
  * still gives NaN, through sgn(x) = NaN in the FMA; a NaN weight would vanish, so the
@@ -65,6 +67,8 @@
 #if defined(__AVX512DQ__)
 #include <cpuid.h>
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
 
 #define TINYMIN_HAS_RANGE 1
 #define TINYMIN_TILE_ROWS 6
@@ -83,8 +87,28 @@ static inline __m512d tinymin_range_from_memory_d(__m512d w, const double* x) {
     return r;
 }
 
-/* 1 where the min tile should read x as an operand broadcast (point 4 above): an AMD
-   CPU of family 19h (Zen 4). */
+/* The vector sgn(x) for a stored sign s, indexed by the top 3 bits of s (its sign
+   bit and the top two of its exponent): 0 = +0, 1 = +1, 3 = NaN, 4 = -0, 5 = -1,
+   7 = -NaN; 2 and 6 do not occur for the values tinymin_signs_f/_d write. Loading
+   one 64-byte row is a plain load, where a broadcast takes a slot of the pipes
+   VRANGE needs (point 4 above). TINYMIN_SIGN_ROW_* repeats a value across a row. */
+static inline uint32_t tinymin_bits_f(const float* v) { uint32_t b; memcpy(&b, v, 4); return b; }
+static inline uint64_t tinymin_bits_d(const double* v) { uint64_t b; memcpy(&b, v, 8); return b; }
+#define TINYMIN_SIGN_ROW_F(V) {V, V, V, V, V, V, V, V, V, V, V, V, V, V, V, V}
+#define TINYMIN_SIGN_ROW_D(V) {V, V, V, V, V, V, V, V}
+static const float tinymin_sign_vectors_f[8][16] __attribute__((aligned(64))) = {
+    TINYMIN_SIGN_ROW_F(0.0f), TINYMIN_SIGN_ROW_F(1.0f), TINYMIN_SIGN_ROW_F(0.0f),
+    TINYMIN_SIGN_ROW_F(__builtin_nanf("")), TINYMIN_SIGN_ROW_F(-0.0f),
+    TINYMIN_SIGN_ROW_F(-1.0f), TINYMIN_SIGN_ROW_F(0.0f),
+    TINYMIN_SIGN_ROW_F(-__builtin_nanf(""))};
+static const double tinymin_sign_vectors_d[8][8] __attribute__((aligned(64))) = {
+    TINYMIN_SIGN_ROW_D(0.0), TINYMIN_SIGN_ROW_D(1.0), TINYMIN_SIGN_ROW_D(0.0),
+    TINYMIN_SIGN_ROW_D(__builtin_nan("")), TINYMIN_SIGN_ROW_D(-0.0),
+    TINYMIN_SIGN_ROW_D(-1.0), TINYMIN_SIGN_ROW_D(0.0),
+    TINYMIN_SIGN_ROW_D(-__builtin_nan(""))};
+
+/* 1 where the min tile should run in the form "operands" (point 4 above): an AMD CPU
+   of family 19h (Zen 4). */
 static inline int tinymin_prefers_operand_broadcasts(void) {
     unsigned int a, b, c, d, family;
     if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
@@ -101,7 +125,7 @@ static inline int tinymin_prefers_operand_broadcasts(void) {
    (dot = 0) reads sgn(x) at x + ds. Implicit: row i starts at x + rowoff[i] and its
    k-th value sits koff[k] after that. always_inline with constant npan, dot and
    implicit, so each caller below gets its own unrolled loops; operands: the min tile
-   reads x as an operand broadcast of each VRANGE (point 4 above). */
+   reads x as an operand of each VRANGE and sgn(x) from the table above (point 4). */
 static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
         const float* x, ptrdiff_t ds, ptrdiff_t ldx, const ptrdiff_t* rowoff,
         const ptrdiff_t* koff, ptrdiff_t K, const float* w, float* out, ptrdiff_t ldo,
@@ -124,7 +148,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
                 for (int j = 0; j < npan; j++) acc[i][j] = _mm512_fmadd_ps(xb, wk[j], acc[i][j]);
             } else if (operands) {
                 const float* xp = &row[i][kx];
-                __m512 sx = _mm512_set1_ps(row[i][kx + ds]);
+                __m512 sx = _mm512_load_ps(tinymin_sign_vectors_f[tinymin_bits_f(xp + ds) >> 29]);
                 for (int j = 0; j < npan; j++)
                     acc[i][j] = _mm512_fmadd_ps(tinymin_range_from_memory_f(wk[j], xp), sx, acc[i][j]);
             } else {
@@ -164,7 +188,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
                 for (int j = 0; j < npan; j++) acc[i][j] = _mm512_fmadd_pd(xb, wk[j], acc[i][j]);
             } else if (operands) {
                 const double* xp = &row[i][kx];
-                __m512d sx = _mm512_set1_pd(row[i][kx + ds]);
+                __m512d sx = _mm512_load_pd(tinymin_sign_vectors_d[tinymin_bits_d(xp + ds) >> 61]);
                 for (int j = 0; j < npan; j++)
                     acc[i][j] = _mm512_fmadd_pd(tinymin_range_from_memory_d(wk[j], xp), sx, acc[i][j]);
             } else {
@@ -249,9 +273,9 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
    x[rowoff[r] + koff[k]] (rowoff: where output position r's receptive field starts,
    koff: where its k-th element sits relative to that), so no column matrix is
    unfolded at all. The min kernels read the sign of each x value ds elements after
-   it (x + ds holds sgn(x), as tinymin_signs_f/_d write it). operands = 1: VRANGE
-   reads x as an operand broadcast, else x is broadcast into a register (point 4
-   above); both forms are compiled and the caller picks one. */
+   it (x + ds holds sgn(x), as tinymin_signs_f/_d write it). operands = 1: the form
+   "operands", else "registers" (point 4 above); both are compiled and the caller
+   picks one. */
 static inline void tinymin_min_block_f(const float* x, ptrdiff_t ds, ptrdiff_t nrows, ptrdiff_t K,
                                        ptrdiff_t C, const float* w, float* out, int operands) {
     if (operands) tinymin_panel_block_f(x, ds, NULL, NULL, nrows, K, C, w, out, 0, 0, 1);

@@ -1,6 +1,6 @@
-"""Which form of the AVX-512DQ min tile runs: x broadcast into a register once per row
-and k (``"registers"``), or read by each VRANGE as an embedded broadcast
-(``"operands"``).
+"""Which form of the AVX-512DQ min tile runs: x and sgn(x) broadcast into registers
+once per row and k (``"registers"``), or x read by each VRANGE as an embedded
+broadcast and sgn(x) loaded whole from a table of sign vectors (``"operands"``).
 
 Both forms compute the same sums in the same order, so they give the same bits; only
 the speed differs, by core: ``tinymin/_ext/_panel_tiles.h`` (point 4) says what was
