@@ -132,9 +132,9 @@ print("max |naive - numpy twin| =", np.abs(naive - twin).max(),
 # with an *embedded broadcast* (``{1to16}``) and loads the vector
 # :math:`\operatorname{sgn}(x)` whole from a table of eight (:math:`\pm 1`,
 # :math:`\pm 0`, NaN): no broadcast instruction at all, and faster there. On Zen 5
-# the register form was measured faster. Both forms give the same bits; ``tinymin._ext.tiles`` says which
-# one this CPU runs, the speed table below times both on yours, and
-# ``_panel_tiles.h`` (point 4) has the measurements.
+# the register form was measured faster. Both forms give the same bits;
+# ``tinymin._ext.tiles`` says which one this CPU runs, the speed table below times
+# both on yours, and ``_panel_tiles.h`` (point 4) has the measurements.
 #
 # Here is the clip and the k-vectorised tile:
 pyx = Path(_ext.__file__).parent / "_min_tiles.pxd"

@@ -45,7 +45,8 @@ cdef extern from "_nchw_store.h":
 from tinymin._ext import _min_gemm
 from tinymin._ext._im2col import im2col as _im2col
 from tinymin._ext._min_gemm import (HAS_VRANGE, _aligned_zeros, _operand_broadcasts,
-                                    _pick_vrange, nan_filters_to_nan, out_or_new, pack_panels, vector_lanes)
+                                    _pick_vrange, nan_filters_to_nan, out_or_new, pack_panels,
+                                    vector_lanes)
 from tinymin._ext.threads import num_threads as _num_threads
 
 

@@ -16,19 +16,23 @@ cdef extern from "_panel_tiles.h":
     const bint TINYMIN_HAS_RANGE
     int tinymin_prefers_operand_broadcasts() noexcept nogil
     void tinymin_min_block_f(const float* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
-                             Py_ssize_t C, const float* w, float* out, int operands) noexcept nogil
+                             Py_ssize_t C, const float* w, float* out,
+                             int operands) noexcept nogil
     void tinymin_min_block_d(const double* x, Py_ssize_t ds, Py_ssize_t nrows, Py_ssize_t K,
-                             Py_ssize_t C, const double* w, double* out, int operands) noexcept nogil
+                             Py_ssize_t C, const double* w, double* out,
+                             int operands) noexcept nogil
     void tinymin_dot_block_f(const float* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const float* w, float* out) noexcept nogil
     void tinymin_dot_block_d(const double* x, Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C,
                              const double* w, double* out) noexcept nogil
     void tinymin_min_implicit_f(const float* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
-                                Py_ssize_t C, const float* w, float* out, int operands) noexcept nogil
+                                Py_ssize_t C, const float* w, float* out,
+                                int operands) noexcept nogil
     void tinymin_min_implicit_d(const double* x, Py_ssize_t ds, const Py_ssize_t* rowoff,
                                 const Py_ssize_t* koff, Py_ssize_t nrows, Py_ssize_t K,
-                                Py_ssize_t C, const double* w, double* out, int operands) noexcept nogil
+                                Py_ssize_t C, const double* w, double* out,
+                                int operands) noexcept nogil
     void tinymin_dot_implicit_f(const float* x, const Py_ssize_t* rowoff, const Py_ssize_t* koff,
                                 Py_ssize_t nrows, Py_ssize_t K, Py_ssize_t C, const float* w,
                                 float* out) noexcept nogil

@@ -41,16 +41,17 @@
  *    the vector sgn(x) whole from a table of eight (+-0, +-1, +-NaN, picked by the
  *    stored sign's top 3 bits), so no broadcast instruction runs at all. Which form
  *    is faster depends on the core. On Zen 4 a broadcast takes a slot in the pipes
- *    VRANGE needs: in a loop of one tile step, "registers" took 1.39x the dot tile's
- *    time, x as an operand 1.23x, and "operands" 1.06x; the fused LeNet conv2
- *    kernel took 1.34-1.46x, 1.20-1.24x and 1.16-1.17x the exact fused kernel's
- *    time (3 rounds each). sgn(x) as an embedded-broadcast operand of each FMA was
- *    slower (1.31-1.51x). On Zen 5, where "registers" was designed, an FMA with an
- *    embedded broadcast made the tile 1.65x slower, and the other two were not
- *    tried. So tinymin_prefers_operand_broadcasts() picks "operands" only on AMD
- *    family 19h (Zen 4); callers can choose (tinymin._ext.tiles). gcc would fold the
- *    broadcast that 4 panels share into one register, so VRANGE with its memory
- *    operand is a line of inline assembly.
+ *    VRANGE needs: in a loop of one tile step, "registers" took 1.39-1.48x the dot
+ *    tile's time, x as an operand (sgn(x) still broadcast) 1.21-1.23x, and
+ *    "operands" 1.05-1.08x; the fused LeNet conv2 kernel took 1.34-1.46x,
+ *    1.20-1.24x and 1.16-1.17x the exact fused kernel's time (3 rounds each).
+ *    sgn(x) as an embedded-broadcast operand of each FMA was slower (1.32-1.51x).
+ *    benchmarks/README.md has the tables. On Zen 5, where "registers" was designed,
+ *    an FMA with an embedded broadcast made the tile 1.65x slower, and the other
+ *    two were not tried. So tinymin_prefers_operand_broadcasts() picks "operands"
+ *    only on AMD family 19h (Zen 4); callers can choose (tinymin._ext.tiles). gcc
+ *    would fold the broadcast that 4 panels share into one register, so VRANGE with
+ *    its memory operand is a line of inline assembly.
  *
  * NaN: VRANGE returns the other operand where one is NaN (like minNum). A NaN input
  * still gives NaN, through sgn(x) = NaN in the FMA; a NaN weight would vanish, so the
@@ -150,7 +151,8 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
                 const float* xp = &row[i][kx];
                 __m512 sx = _mm512_load_ps(tinymin_sign_vectors_f[tinymin_bits_f(xp + ds) >> 29]);
                 for (int j = 0; j < npan; j++)
-                    acc[i][j] = _mm512_fmadd_ps(tinymin_range_from_memory_f(wk[j], xp), sx, acc[i][j]);
+                    acc[i][j] = _mm512_fmadd_ps(tinymin_range_from_memory_f(wk[j], xp), sx,
+                                                acc[i][j]);
             } else {
                 __m512 sx = _mm512_set1_ps(row[i][kx + ds]);
                 for (int j = 0; j < npan; j++)
@@ -190,7 +192,8 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
                 const double* xp = &row[i][kx];
                 __m512d sx = _mm512_load_pd(tinymin_sign_vectors_d[tinymin_bits_d(xp + ds) >> 61]);
                 for (int j = 0; j < npan; j++)
-                    acc[i][j] = _mm512_fmadd_pd(tinymin_range_from_memory_d(wk[j], xp), sx, acc[i][j]);
+                    acc[i][j] = _mm512_fmadd_pd(tinymin_range_from_memory_d(wk[j], xp), sx,
+                                                acc[i][j]);
             } else {
                 __m512d sx = _mm512_set1_pd(row[i][kx + ds]);
                 for (int j = 0; j < npan; j++)
