@@ -390,6 +390,28 @@ def test_out_may_not_overlap_cols():
 
 @needs_cython
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("padding", [(0, 0), (2, 2), (1, 0), (0, 3)])
+@pytest.mark.parametrize("signs", [False, True])
+def test_the_padded_input_is_numpys_pad_and_sign(dtype, padding, signs):
+    # what the implicit kernels read: x zero-padded (np.pad), and for the min kernel
+    # the signs of the padded images after them (as np.sign, NaN for NaN)
+    from tinymin._ext import _fused
+    x = np.random.default_rng(3).standard_normal((3, 2, 5, 4)).astype(dtype)
+    x[0, 0, 0, :3] = [np.nan, -0.0, 0.0]
+    xpad, koff = _fused._padded_input(x, (3, 3), padding, signs=signs)
+    (ph, pw) = padding
+    expected = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    if signs:
+        expected = np.concatenate([expected, np.sign(expected)])
+    assert xpad.dtype == dtype and xpad.flags.c_contiguous
+    np.testing.assert_array_equal(xpad, expected)
+    assert np.array_equal(np.signbit(xpad[:3]), np.signbit(expected[:3]))  # x's -0.0 kept
+    hp, wp = 5 + 2 * ph, 4 + 2 * pw
+    assert koff[1] == 1 and koff[3] == wp and koff[9] == hp * wp
+
+
+@needs_cython
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [0, 1, 17, 65536 + 3])
 def test_signs_of_is_numpys_sign(dtype, n):
     # where the VRANGE min kernel reads sgn(x): 1, -1, 0 (either zero) and NaN as

@@ -178,18 +178,45 @@ def _padded_input(x, kernel_size, padding, signs=False):
     N, Cin, H, W = x.shape
     (KH, KW), (PH, PW) = kernel_size, padding
     Hp, Wp = H + 2 * PH, W + 2 * PW
-    if signs:
-        xpad = np.zeros((2 * N, Cin, Hp, Wp), x.dtype)
-        xpad[:N, :, PH:PH + H, PW:PW + W] = x
-        _signs_of(xpad[:N].reshape(-1), xpad[N:].reshape(-1))
-    elif PH or PW:
-        xpad = np.zeros((N, Cin, Hp, Wp), x.dtype)
-        xpad[:, :, PH:PH + H, PW:PW + W] = x
+    if signs or PH or PW:
+        xpad = np.empty(((2 if signs else 1) * N, Cin, Hp, Wp), x.dtype)
+        if x.dtype == np.float32:
+            _pad_planes_run[float](x, PH, PW, xpad, signs)
+        else:
+            _pad_planes_run[double](x, PH, PW, xpad, signs)
     else:
         xpad = x
     c, u, v = np.meshgrid(np.arange(Cin), np.arange(KH), np.arange(KW), indexing="ij")
     koff = (c * Hp * Wp + u * Wp + v).reshape(-1).astype(np.intp)
     return xpad, koff
+
+
+cdef _pad_planes_run(const floating[:, :, :, ::1] x, Py_ssize_t PH, Py_ssize_t PW,
+                     floating[:, :, :, ::1] xpad, bint signs):
+    # every (image, channel) plane of x zero-padded into xpad[:N], and (signs) its
+    # signs into xpad[N:], in one pass over each plane (numpy's zeros, slice copy and
+    # sign took three), the planes shared among the threads
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], p
+    cdef int nt = _num_threads()
+    for p in prange(N * C, nogil=True, schedule="static", num_threads=nt):
+        _pad_plane(&x[p // C, p % C, 0, 0], H, W, PH, PW, &xpad[p // C, p % C, 0, 0],
+                   &xpad[N + p // C, p % C, 0, 0] if signs else NULL)
+
+
+cdef inline void _pad_plane(const floating* src, Py_ssize_t H, Py_ssize_t W, Py_ssize_t PH,
+                            Py_ssize_t PW, floating* dst, floating* sdst) noexcept nogil:
+    # one H x W plane into the middle of a (H + 2 PH) x (W + 2 PW) plane of zeros, and
+    # (sdst not NULL) the signs of that padded plane into sdst, as _signs writes them
+    cdef Py_ssize_t Wp = W + 2 * PW, Hp = H + 2 * PH, i, j
+    cdef floating* row
+    for i in range(Hp * Wp):
+        dst[i] = 0
+    for i in range(H):
+        row = dst + (PH + i) * Wp + PW
+        for j in range(W):
+            row[j] = src[i * W + j]
+    if sdst != NULL:
+        _signs(dst, Hp * Wp, sdst)
 
 
 def _signs_of(src, dst):
