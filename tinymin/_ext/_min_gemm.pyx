@@ -87,12 +87,10 @@ PANEL_MAX_K = sys.maxsize if TINYMIN_VECTOR_BYTES >= 64 else 64
 #: (the exact layer's fused kernel) needs.
 HAS_VRANGE = bool(TINYMIN_HAS_RANGE)
 
-#: The two forms of the VRANGE min tile (``_panel_tiles.h``, point 4), the same sums
-#: bit for bit: x and sgn(x) broadcast into registers once per row and k, or x read
-#: by each VRANGE as a memory operand and sgn(x) loaded whole from a table.
-TILE_BROADCASTS = ("registers", "operands")
-
-
+# The two forms of the VRANGE min tile (``_panel_tiles.h``, point 4), the same sums
+# bit for bit: "registers" (x and sgn(x) broadcast into registers once per row and k)
+# and "operands" (x read by each VRANGE as a memory operand, sgn(x) loaded whole from
+# a table); tinymin/_ext/tiles.py is the switch.
 def default_tile_broadcasts() -> str:
     """The form this CPU was measured to run faster: ``"operands"`` on AMD family 19h
     (Zen 4), ``"registers"`` elsewhere (Zen 5, where it was measured, and the CPUs
@@ -109,7 +107,7 @@ def tile_broadcasts() -> str:
 
 
 def set_tile_broadcasts(form: str) -> None:
-    """Run the VRANGE min tile in ``form`` (one of :data:`TILE_BROADCASTS`, or
+    """Run the VRANGE min tile in ``form`` (``"registers"``, ``"operands"``, or
     ``"auto"`` for :func:`default_tile_broadcasts`; checked by the caller,
     :func:`tinymin._ext.tiles.set_min_tile_broadcasts`). The results do not change."""
     global _tile_broadcasts
