@@ -5,8 +5,8 @@ broadcast and sgn(x) loaded whole from a table of sign vectors (``"operands"``).
 Both forms compute the same sums in the same order, so they give the same bits; only
 the speed differs, by core: ``tinymin/_ext/_panel_tiles.h`` (point 4) says what was
 measured where. The default is the form measured faster on this kind of CPU. The
-setter exists for benchmarks (``benchmarks/bench_kernels.py`` times both in one run)
-and tests; nothing else needs it.
+setter exists to compare the two (``benchmarks/bench_kernels.py`` and chapter 9's
+speed table time both in one run) and for tests; training never needs it.
 """
 
 from __future__ import annotations
