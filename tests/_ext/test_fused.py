@@ -413,13 +413,13 @@ def test_the_padded_input_is_numpys_pad_and_sign(dtype, padding, signs):
 @needs_cython
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [0, 1, 17, 65536 + 3])
-def test_signs_of_is_numpys_sign(dtype, n):
-    # where the VRANGE min kernel reads sgn(x): 1, -1, 0 (either zero) and NaN as
-    # np.sign gives them, over chunk edges (65,536 values per chunk)
+def test_the_signs_beside_the_input_are_numpys_sign(dtype, n):
+    # where the VRANGE min kernel reads sgn(x) (the C loop tinymin_signs_f/_d): 1, -1,
+    # 0 (either zero) and NaN as np.sign gives them, for infinities and subnormals too
     from tinymin._ext import _fused
     x = np.random.default_rng(n).standard_normal(n).astype(dtype)
     specials = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45], dtype)
     x[:min(n, specials.size)] = specials[:n]
-    out = np.full(n, 7, dtype)
-    _fused._signs_of(x, out)
+    xpad, _ = _fused._padded_input(x.reshape(1, 1, 1, n), (1, 1), (0, 0), signs=True)
+    out = xpad[1].reshape(-1)
     np.testing.assert_array_equal(out, np.sign(x))

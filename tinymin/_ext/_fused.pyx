@@ -219,25 +219,6 @@ cdef inline void _pad_plane(const floating* src, Py_ssize_t H, Py_ssize_t W, Py_
         _signs(dst, Hp * Wp, sdst)
 
 
-def _signs_of(src, dst):
-    """dst[i] = sgn(src[i]) (NaN for NaN, as ``np.sign``), 1-D contiguous arrays of
-    one dtype: the C loop of ``_panel_tiles.h``, which gcc vectorises (``np.sign``
-    is not: 4-5x slower on float32)."""
-    if src.dtype == np.float32:
-        _signs_run[float](src, dst)
-    else:
-        _signs_run[double](src, dst)
-
-
-cdef _signs_run(const floating[::1] src, floating[::1] dst):
-    cdef Py_ssize_t n = src.shape[0], chunk = 65536, c
-    cdef int nt = _num_threads()
-    if n == 0:
-        return
-    for c in prange((n + chunk - 1) // chunk, nogil=True, schedule="static", num_threads=nt):
-        _signs(&src[c * chunk], min(chunk, n - c * chunk), &dst[c * chunk])
-
-
 cdef inline void _rows_to_nchw_block(const floating* rows, Py_ssize_t C, Py_ssize_t t0,
                                      Py_ssize_t t1, Py_ssize_t OH, Py_ssize_t OW,
                                      floating* nchw, const floating* scale,
