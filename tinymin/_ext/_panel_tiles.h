@@ -160,7 +160,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_f(
             }
         }
     }
-    __mmask16 last = (__mmask16)((1u << ncols) - 1u);
+    __mmask16 last = ncols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ncols) - 1u);
     for (int i = 0; i < TINYMIN_TILE_ROWS && i < nrows; i++)
         for (int j = 0; j < npan; j++)
             _mm512_mask_storeu_ps(out + i * ldo + 16 * j, j == npan - 1 ? last : 0xFFFF,
@@ -201,7 +201,7 @@ static inline __attribute__((always_inline)) void tinymin_panel_tile_d(
             }
         }
     }
-    __mmask8 last = (__mmask8)((1u << ncols) - 1u);
+    __mmask8 last = ncols >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << ncols) - 1u);
     for (int i = 0; i < TINYMIN_TILE_ROWS && i < nrows; i++)
         for (int j = 0; j < npan; j++)
             _mm512_mask_storeu_pd(out + i * ldo + 8 * j, j == npan - 1 ? last : 0xFF,
@@ -220,7 +220,9 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_f(
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
         int npan = left < TINYMIN_TILE_PANELS ? (int)left : TINYMIN_TILE_PANELS;
-        ptrdiff_t ncols = C - (p0 + npan - 1) * nr;  /* filters in the group's last panel */
+        /* filters in the group's last panel: all nr but in the very last panel (a shift
+           of 1u by nr or more would be undefined, and wrap on x86) */
+        ptrdiff_t ncols = p0 + npan < npanels ? nr : C - (p0 + npan - 1) * nr;
         const float* wg = w + p0 * K * nr;
         for (ptrdiff_t r = 0; r < nrows; r += TINYMIN_TILE_ROWS) {
             const float* xr = implicit ? x : x + r * K;
@@ -249,7 +251,9 @@ static inline __attribute__((always_inline)) void tinymin_panel_block_d(
     for (ptrdiff_t p0 = 0; p0 < npanels; p0 += TINYMIN_TILE_PANELS) {
         ptrdiff_t left = npanels - p0;
         int npan = left < TINYMIN_TILE_PANELS ? (int)left : TINYMIN_TILE_PANELS;
-        ptrdiff_t ncols = C - (p0 + npan - 1) * nr;  /* filters in the group's last panel */
+        /* filters in the group's last panel: all nr but in the very last panel (a shift
+           of 1u by nr or more would be undefined, and wrap on x86) */
+        ptrdiff_t ncols = p0 + npan < npanels ? nr : C - (p0 + npan - 1) * nr;
         const double* wg = w + p0 * K * nr;
         for (ptrdiff_t r = 0; r < nrows; r += TINYMIN_TILE_ROWS) {
             const double* xr = implicit ? x : x + r * K;
