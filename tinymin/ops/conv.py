@@ -10,7 +10,8 @@ K = C_in * kh * kw), so the whole layer is one matrix product:
 
     Y = \\mathrm{cols}\\, W^\\top + b, \\qquad W \\in \\mathbb{R}^{C_{out} \\times K}
 
-and its backward is two more products plus col2im (the adjoint of im2col):
+and its backward is two more products plus col2im (the adjoint of im2col; for stride 1
+the input gradient is also one convolution of ``G``, :func:`input_grad_by_convolution`):
 
 .. math::
 
@@ -269,6 +270,57 @@ def weight_grad(cols: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return nchw_to_rows(grad).T @ cols
 
 
+#: The input gradient is one convolution (:func:`input_grad_by_convolution`) from this
+#: many input channels up. Measured at one thread, batch 64 (benchmarks/
+#: bench_conv_backward.py): with 16 to 128 channels it took 0.34-0.68x the time of
+#: col2im(G W); with 8, 4 and 1 channel 1.09x, 1.53x and 2.69x (the fused kernel's
+#: tile is 16 filters wide, and its filters here are the layer's input channels).
+TRANSPOSED_MIN_CHANNELS = 16
+
+
+def input_grad_by_convolution_applies(grad: np.ndarray, weight: np.ndarray,
+                                      geom: ConvGeometry) -> bool:
+    """Whether :func:`conv_backward` computes the input gradient by
+    :func:`input_grad_by_convolution`: where the fused kernels are built and in use
+    (:func:`tinymin._ext.has_fused_gemm`) and ``grad`` and ``weight`` share a dtype,
+    for stride 1 and padding at most ``kernel - 1`` (else the transposed convolution
+    would need a dilated or cropped gradient), with at least
+    ``TRANSPOSED_MIN_CHANNELS`` input channels (its output channels: fewer fill too
+    little of the kernel's 16-wide tile). A learner's im2col swapped in does not
+    change the route: neither route unfolds anything, so a run with the learner's
+    pieces and one with tinymin's give the same bits."""
+    (kh, kw), (ph, pw) = geom.kernel, geom.padding
+    return (_ext.has_fused_gemm() and grad.dtype == weight.dtype and geom.stride == (1, 1)
+            and ph <= kh - 1 and pw <= kw - 1
+            and geom.in_channels >= TRANSPOSED_MIN_CHANNELS)
+
+
+def input_grad_by_convolution(grad: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
+                              out: np.ndarray | None = None) -> np.ndarray:
+    """:math:`\\partial L/\\partial x` for stride 1 as one convolution of the output
+    gradient, by the fused kernel (:func:`tinymin._ext.im2col_gemm`), no column matrix:
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial x} = \\operatorname{conv2d}\\big(G,\\ \\tilde W,\\
+        \\text{padding} = k - 1 - p\\big), \\qquad
+        \\tilde W_{c_{in}, c_{out}, u, v} = W_{c_{out}, c_{in}, k_h - 1 - u, k_w - 1 - v}
+
+    (the filters with in and out channels swapped and turned by 180 degrees: the
+    "transposed convolution"). It is :math:`\\mathrm{col2im}(G W)` summed in another
+    order: pixel :math:`x_{h, w}` receives :math:`G_{h + p - u,\\, w + p - v}\\,
+    W_{u, v}` from every output whose window covered it, and reading those outputs as
+    a window of the padded :math:`G` is a convolution. LeNet's conv2 never builds
+    its 40 MB of gradient columns this way. ``grad``: (N, C_out, OH, OW), C-contiguous
+    or not; the result, (N, C_in, H, W), is written into ``out`` if given.
+    """
+    (kh, kw), (ph, pw) = geom.kernel, geom.padding
+    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C_in, C_out, kh, kw)
+    w_rows = np.ascontiguousarray(flipped).reshape(geom.in_channels, -1)
+    return _ext.im2col_gemm(np.ascontiguousarray(grad), w_rows, geom.kernel, (1, 1),
+                            (kh - 1 - ph, kw - 1 - pw), out=out, nchw=True)
+
+
 def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry,
                   cols: np.ndarray | None, need_x: bool,
                   need_w: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -281,6 +333,9 @@ def conv_backward(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, geom: Con
     w2 = weight.reshape(geom.out_channels, -1)
     dx = np.empty_like(x) if need_x else None
     dw = np.zeros_like(w2) if need_w else None
+    if need_x and input_grad_by_convolution_applies(grad, weight, geom):
+        input_grad_by_convolution(grad, weight, geom, out=dx)
+        need_x = False  # done: the chunks below are for dw only
     chunks = [slice(0, geom.batch)] if cols is not None else image_chunks(geom, x.itemsize)
     if need_w and cols is None and not columns_needed(x, weight, geom):
         dw += _ext.conv_weight_grad_of_input(np.ascontiguousarray(x), np.ascontiguousarray(grad),
