@@ -396,7 +396,15 @@ W32 = np.zeros((3, 18), np.float32)
     (lambda: _ext.im2col_min_gemm(X32, W32, 3, scale=np.ones(3, np.float32)), ValueError,
      "scale= needs nchw=True"),
     (lambda: _ext.im2col_min_gemm(X32, W32, 3, nchw=True, scale=np.ones(2, np.float32)),
-     ValueError, r"scale must have shape \(3,\)"),
+     ValueError, r"scale has shape \(2,\), expected \(3,\): one value per filter of w_hat "
+     r"\(shape \(3, 18\)\)"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, nchw=True, scale=np.ones(3)), TypeError,
+     "scale is float64 but x is float32"),
+    (lambda: _ext.im2col_min_gemm(X32.tolist(), W32, 3, bias=np.ones(3, np.float32)), TypeError,
+     "x must be a numpy ndarray, got list"),
+    (lambda: _ext.im2col_min_gemm(X32, W32, 3, padding=10**6), ValueError,
+     r"x of shape \(1, 2, 5, 5\) with kernel \(3, 3\), stride \(1, 1\), padding "
+     r"\(1000000, 1000000\) needs a padded input of shape \(2, 2, 2000005, 2000005\)"),
 ])
 def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
     with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_min_gemm: .*{match}"):
@@ -410,14 +418,34 @@ def test_bad_arguments_are_caught_before_the_kernel(backend, call, exc, match):
     (lambda: _ext.im2col_gemm(X32, W32[:, ::2], 3), ValueError, "not C-contiguous"),
     (lambda: _ext.im2col_gemm(X32, W32, 3, stride=0), ValueError, "stride"),
     (lambda: _ext.im2col_gemm(X32, W32, 3, bias=np.zeros(4, np.float32)), ValueError,
-     r"bias must have shape \(3,\)"),
-    (lambda: _ext.im2col_gemm(X32, W32, 3, bias=np.zeros(3)), ValueError, "dtype float32"),
+     r"bias has shape \(4,\), expected \(3,\)"),
+    (lambda: _ext.im2col_gemm(X32, W32, 3, bias=np.zeros(3)), TypeError,
+     "bias is float64 but x is float32"),
     (lambda: _ext.im2col_gemm(X32, W32, 3, nchw=True, out=np.zeros((9, 3), np.float32)),
      ValueError, r"out has shape \(9, 3\), expected \(1, 3, 3, 3\)"),
 ])
 def test_bad_arguments_of_the_exact_fused_kernel(backend, call, exc, match):
     with _ext.use_backend(backend), pytest.raises(exc, match=f"^im2col_gemm: .*{match}"):
         call()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kernel", ["im2col_min_gemm", "im2col_gemm"])
+@pytest.mark.parametrize("nchw", [False, True])
+def test_a_bias_or_scale_may_not_overlap_what_the_kernel_writes(backend, kernel, nchw):
+    # the kernel writes out (and cols) while it still reads the bias and scale: a bias
+    # inside out would be read after the kernel overwrote it
+    out = np.zeros((1, 3, 3, 3) if nchw else (9, 3), np.float32)
+    cols = np.zeros((9, 18), np.float32)
+    cases = [("bias", dict(out=out, bias=out.reshape(-1)[:3])),
+             ("bias", dict(cols=cols, bias=cols[0, :3]))]
+    if kernel == "im2col_min_gemm" and nchw:
+        cases.append(("scale", dict(out=out, scale=out.reshape(-1)[3:6])))
+    for name, kwargs in cases:
+        written = "out" if "out" in kwargs else "cols"
+        with _ext.use_backend(backend), \
+                pytest.raises(ValueError, match=f"^{kernel}: {name} overlaps {written}"):
+            getattr(_ext, kernel)(X32, W32, 3, nchw=nchw, **kwargs)
 
 
 def test_out_may_not_overlap_cols():

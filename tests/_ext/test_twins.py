@@ -35,3 +35,14 @@ def test_a_twin_that_disagrees_is_refused(twin_answer, message):
 def test_repeats_must_be_positive():
     with pytest.raises(ValueError, match="repeats must be at least 1"):
         compare_to_twin(lambda: 0, lambda: 0, (), repeats=0)
+
+
+def test_nan_where_both_give_nan_is_agreement():
+    # a NaN input must give NaN from the kernel and the twin alike
+    cols = np.random.default_rng(2).standard_normal((16, 9))
+    w = np.random.default_rng(3).standard_normal((3, 9))
+    cols[5, 2] = np.nan
+    row = compare_to_twin(_ext.min_gemm, reference.min_gemm, (cols, w), repeats=1)
+    assert np.isfinite(row["max_abs_difference"]) and row["max_abs_difference"] < 1e-10
+    with pytest.raises(ValueError, match="disagree"):  # NaN on one side only is not
+        compare_to_twin(lambda: np.array([np.nan, 1.0]), lambda: np.array([0.0, 1.0]), ())

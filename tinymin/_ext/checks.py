@@ -115,16 +115,9 @@ def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, col
     """The checks of the fused im2col kernels; returns (kernel_size, stride, padding, cols, out).
 
     ``out`` is (N*OH*OW, C) rows, or with ``nchw`` the (N, C, OH, OW) output;
-    ``per_channel`` holds (name, vector) pairs of optional (C,) vectors (a bias, a scale)."""
-    for name, vector in per_channel:
-        if vector is None:
-            continue
-        _array(vector, who, name, 1)
-        if vector.dtype != x.dtype or vector.shape != (w.shape[0],):
-            raise ValueError(f"{who}: {name} must have shape ({w.shape[0]},) and dtype "
-                             f"{x.dtype}, got shape {vector.shape} and dtype {vector.dtype}")
-        if name == "scale" and not nchw:
-            raise ValueError(f"{who}: scale= needs nchw=True")
+    ``per_channel`` holds (name, vector) pairs of optional (C,) vectors (a bias, a scale),
+    which must not share memory with ``out`` or ``cols`` (the kernel writes those
+    while it still reads the vectors)."""
     _array(x, who, "x", 4)
     _array(w, who, w_name, 2)
     if x.dtype != w.dtype:
@@ -135,12 +128,38 @@ def _fused_checks(who: str, x, w, w_name: str, kernel_size, stride, padding, col
     if w.shape[1] != k:
         raise ValueError(f"{who}: K mismatch, x has shape {x.shape} and kernel {kernel_size} "
                          f"(K = {k}) but {w_name} has shape {w.shape} (K = {w.shape[1]})")
-    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
+    cause = f"x of shape {x.shape} with kernel {kernel_size}, stride {stride}, padding {padding}"
+    (ph, pw) = padding
+    # the kernel's zero-padded copy of x, with the min kernel's signs beside it
+    check_array_size(who, "a padded input", (2 * n, c, h + 2 * ph, wd + 2 * pw), x.itemsize, cause)
     out_shape = (n, w.shape[0], oh, ow) if nchw else (n * oh * ow, w.shape[0])
+    check_array_size(who, "an output", out_shape, x.itemsize, cause)
+    cols = _check_out(cols, who, (n * oh * ow, k), x.dtype, x, w, name="cols")
     out = _check_out(out, who, out_shape, x.dtype, x, w)
     if cols is not None and out is not None and np.may_share_memory(cols, out):
         raise ValueError(f"{who}: out overlaps cols")
+    for name, vector in per_channel:
+        _per_channel_check(who, name, vector, x, w, w_name, nchw, cols, out)
     return kernel_size, stride, padding, cols, out
+
+
+def _per_channel_check(who: str, name: str, vector, x, w, w_name: str, nchw: bool, cols, out):
+    # a bias or scale of the fused kernels: one value per filter, x's dtype, and not
+    # inside the arrays the kernel writes
+    if vector is None:
+        return
+    _array(vector, who, name, 1)
+    if vector.dtype != x.dtype:
+        raise TypeError(f"{who}: {name} is {vector.dtype} but x is {x.dtype}; both must "
+                        f"have the same dtype")
+    if vector.shape != (w.shape[0],):
+        raise ValueError(f"{who}: {name} has shape {vector.shape}, expected ({w.shape[0]},): "
+                         f"one value per filter of {w_name} (shape {w.shape})")
+    if name == "scale" and not nchw:
+        raise ValueError(f"{who}: scale= needs nchw=True")
+    for written, written_name in ((out, "out"), (cols, "cols")):
+        if written is not None and np.may_share_memory(vector, written):
+            raise ValueError(f"{who}: {name} overlaps {written_name}")
 
 
 def _weight_grad_checks(who: str, cols, grad, out) -> np.ndarray:
