@@ -79,12 +79,13 @@ def test_the_kernels_use_torchs_thread_count(monkeypatch):
 
     monkeypatch.setattr(selector, "selector_conv", spy)
     before, tinymin_threads = torch.get_num_threads(), _ext.num_threads()
-    torch.set_num_threads(1)
+    torchs = tinymin_threads + 1  # not tinymin's own count, so the test can fail
+    torch.set_num_threads(torchs)
     try:
         torch.ops.tinymin.selector_conv2d(x, w, scale, [1, 1], [0, 0], "min")
     finally:
         torch.set_num_threads(before)
-    assert counts == [1] and _ext.num_threads() == tinymin_threads
+    assert counts == [torchs] and _ext.num_threads() == tinymin_threads
 
 
 def test_kernel_threads_sets_and_restores_the_kernels_thread_count():
@@ -97,10 +98,15 @@ def test_kernel_threads_sets_and_restores_the_kernels_thread_count():
             pass
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16],
+                         ids=["float64", "float32", "bfloat16"])  # bfloat16: the reference path
 @pytest.mark.parametrize("operator", ["min", "adder"])
-def test_torch_sees_an_ordinary_operator(operator, dtype):
-    x, w, scale = operands((2, 3, 6, 5), (4, 3, 3, 3), dtype)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_torch_sees_an_ordinary_operator(operator, dtype, layout):
+    x, w, scale = operands((2, 3, 6, 5), (4, 3, 3, 3), torch.float64)
+    x, w, scale = x.to(dtype), w.to(dtype), scale.to(dtype)
+    if layout == "transposed":  # the same values, not C-contiguous
+        x = x.transpose(2, 3).contiguous().transpose(2, 3)
     torch.library.opcheck(torch.ops.tinymin.selector_conv2d.default,
                           (x, w, scale, [1, 2], [1, 0], operator))
 

@@ -36,6 +36,8 @@ from tinymin.ops.checks import pair
 
 # get/set_chunk_bytes live in selector.py (the reference path's bound); importable from here too
 from tinymin.torch.selector import (  # noqa: F401
+    check_dtypes,
+    check_geometry,
     get_chunk_bytes,
     selector_conv2d_checked,
     set_chunk_bytes,
@@ -49,22 +51,30 @@ def step1_input_scale(x: torch.Tensor, running_abs_mean: torch.Tensor | None, tr
 
     Returns a 0-d tensor of ``x``'s dtype on ``x``'s device (no host synchronisation),
     detached: step 1 is not differentiated. With ``synchronise`` and an initialised
-    process group, the batch statistic is the average of every rank's mean ``|x|``
-    (one ``all_reduce``, as SyncBatchNorm does for its statistics), so every rank uses,
-    and stores, the same :math:`\\mu_x`: the one a single process computes on the whole
-    global batch (ranks hold equal batches). :func:`update_running_mean` moves
-    :math:`\\hat\\mu_x` in training.
+    process group, the batch statistic is the mean ``|x|`` of the global batch: every
+    rank's sum of ``|x|`` and count, added by one ``all_reduce`` (as SyncBatchNorm does
+    for its statistics), so every rank uses, and stores, the same :math:`\\mu_x`: the one
+    a single process computes on the whole global batch, also where a rank's batch is
+    smaller or empty. :func:`update_running_mean` moves :math:`\\hat\\mu_x` in training.
     """
     if not training:
         if running_abs_mean is None:
             raise ValueError("min_conv2d: evaluation mode needs running_abs_mean (mu_x_hat)")
         return running_abs_mean.detach()[0].to(x.dtype)
     with torch.no_grad():
-        batch_mean = x.detach().abs().mean()
         if synchronise and dist.is_available() and dist.is_initialized():
-            dist.all_reduce(batch_mean, op=dist.ReduceOp.SUM)
-            batch_mean /= dist.get_world_size()
-        return batch_mean * multiple
+            # sum |x| and the count over the ranks: the mean of the global batch, also
+            # where one rank's batch is smaller or empty
+            totals = torch.stack([x.detach().abs().sum(),
+                                  torch.tensor(float(x.numel()), dtype=x.dtype, device=x.device)])
+            dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+            return totals[0] / totals[1].clamp_min(1) * multiple
+        return x.detach().abs().mean() * multiple
+
+
+def _synchronised(spec: MinConvSpec) -> bool:
+    # whether step 1 averages over the ranks (then every rank must join the all_reduce)
+    return spec.synchronise_input_scale and dist.is_available() and dist.is_initialized()
 
 
 def update_running_mean(running_abs_mean: torch.Tensor, num_batches_tracked: torch.Tensor | None,
@@ -235,17 +245,23 @@ def min_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     """
     spec = MinConvSpec() if spec is None else spec
     state = MinConvState() if state is None else state
-    if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"min_conv2d: input {tuple(x.shape)} and weight {tuple(weight.shape)} "
-                         "must be (N, C_in, H, W) and (C_out, C_in, kh, kw)")
+    # every check before step 1 moves the running statistics (as tinymin's engine)
+    stride, padding = pair(spec.stride, "min_conv2d: stride"), pair(spec.padding, "min_conv2d: padding")
+    check_geometry(x, weight, stride, padding)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
+    check_dtypes(x, weight, bias)
     multiple = state.input_scale_multiple
     if isinstance(multiple, torch.Tensor):
         multiple = multiple.detach().reshape(()).to(x.dtype)
     running = state.running_abs_mean
-    mu_x = step1_input_scale(x, running, training, multiple, spec.synchronise_input_scale)
-    if training and running is not None:
-        update_running_mean(running, state.num_batches_tracked, mu_x, spec.momentum)
+    if x.numel() == 0 and not _synchronised(spec):
+        # an empty batch has no mean |x| and moves no statistic; any scale gives the
+        # same empty output (as tinymin's engine)
+        mu_x = torch.ones((), dtype=x.dtype, device=x.device)
+    else:
+        mu_x = step1_input_scale(x, running, training, multiple, spec.synchronise_input_scale)
+        if training and running is not None:
+            update_running_mean(running, state.num_batches_tracked, mu_x, spec.momentum)
     y = MinConv2dFunction.apply(x, weight, bias, mu_x, spec, torch.is_grad_enabled())
     return calibrated_output(y, state.output_gain, state.output_offset)

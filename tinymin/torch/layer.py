@@ -39,8 +39,9 @@ class MinConv2d(nn.Module):
             raise ValueError(f"MinConv2d: channels must be positive, got {in_channels}, {out_channels}")
         check_min_conv_options("MinConv2d", clip_value, scale, operator, momentum)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride, self.padding = pair(stride, "stride"), pair(padding, "padding")
+        self.kernel_size = pair(kernel_size, "MinConv2d: kernel_size", minimum=1)
+        self.stride = pair(stride, "MinConv2d: stride", minimum=1)
+        self.padding = pair(padding, "MinConv2d: padding")
         self.clip_value, self.momentum = clip_value, momentum
         self.scale, self.operator = scale, operator
         self.synchronise_input_scale = False

@@ -144,7 +144,8 @@ def unfolded_selector_conv2d(x: torch.Tensor, weight: torch.Tensor, scale: torch
             for filters in _chunks(c_out, 1, filters_per_block):
                 y[part, filters] = selector(rows[part], w_rows[filters])
     out = out.transpose(1, 2).reshape(n, c_out, out_h, out_w)
-    return out * scale.reshape(1, -1, 1, 1)
+    # contiguous, as the fake implementation promises (torch.compile checks strides)
+    return (out * scale.reshape(1, -1, 1, 1)).contiguous()
 
 
 # ------------------------------------------------------------- the CPU: tinymin's kernels
@@ -226,23 +227,43 @@ def triton_kernels():
 def check_operands(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
                    stride: Sequence[int], padding: Sequence[int], operator: str) -> None:
     """The checks every implementation relies on (a kernel trusts its input): shapes,
-    stride and padding, the operator, one device. Raises ``ValueError`` naming both shapes."""
+    stride and padding, the operator, dtypes, one device. Raises ``ValueError`` naming
+    both shapes (``TypeError`` for dtypes)."""
     if operator not in OPERATORS:
         raise ValueError(f"min_conv2d: operator must be one of {OPERATORS}, got {operator!r}")
+    check_geometry(x, weight, stride, padding)
+    if tuple(scale.shape) != (weight.shape[0],):
+        raise ValueError(f"min_conv2d: scale shape {tuple(scale.shape)} != ({weight.shape[0]},)")
+    check_dtypes(x, weight)
+    if not x.device == weight.device == scale.device:
+        raise ValueError(f"min_conv2d: input, weight and scale on different devices "
+                         f"({x.device}, {weight.device}, {scale.device})")
+
+
+def check_dtypes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+    """One floating dtype for the input, the weight and the bias, as ``torch.nn.Conv2d``
+    requires (no silent promotion: the output's dtype is the input's). ``TypeError``
+    naming the dtypes and the shapes."""
+    tensors = {"input": x, "weight": weight, **({"bias": bias} if bias is not None else {})}
+    if not x.is_floating_point() or any(t.dtype != x.dtype for t in tensors.values()):
+        found = ", ".join(f"{name} {t.dtype} {tuple(t.shape)}" for name, t in tensors.items())
+        raise TypeError(f"min_conv2d: input, weight and bias must share one floating dtype, "
+                        f"got {found}")
+
+
+def check_geometry(x: torch.Tensor, weight: torch.Tensor, stride: Sequence[int],
+                   padding: Sequence[int]) -> None:
+    """Shapes, stride and padding of a convolution of ``x`` by ``weight``, and a
+    non-empty output. ``ValueError`` naming both shapes."""
     if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"min_conv2d: input {tuple(x.shape)} and weight {tuple(weight.shape)} "
                          "must be (N, C_in, H, W) and (C_out, C_in, kh, kw)")
-    if tuple(scale.shape) != (weight.shape[0],):
-        raise ValueError(f"min_conv2d: scale shape {tuple(scale.shape)} != ({weight.shape[0]},)")
     if len(stride) != 2 or len(padding) != 2 or min(stride) < 1 or min(padding) < 0:
         raise ValueError(f"min_conv2d: stride {tuple(stride)} must be 2 positive ints and "
                          f"padding {tuple(padding)} 2 non-negative ints")
     if min(output_size(x.shape, weight.shape, stride, padding)[2:]) <= 0:
         raise ValueError(f"min_conv2d: kernel {tuple(weight.shape[2:])} is larger than the padded "
                          f"input (input {tuple(x.shape)}, padding {tuple(padding)})")
-    if not x.device == weight.device == scale.device:
-        raise ValueError(f"min_conv2d: input, weight and scale on different devices "
-                         f"({x.device}, {weight.device}, {scale.device})")
 
 
 def selector_conv2d_checked(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
@@ -256,4 +277,5 @@ def selector_conv2d_checked(x: torch.Tensor, weight: torch.Tensor, scale: torch.
 
 
 __all__ = ["get_chunk_bytes", "selector_conv2d", "selector_conv2d_checked", "set_chunk_bytes",
-           "check_operands", "tinymin_selector_conv2d", "unfolded_selector_conv2d"]
+           "check_dtypes", "check_geometry", "check_operands", "tinymin_selector_conv2d",
+           "unfolded_selector_conv2d"]
