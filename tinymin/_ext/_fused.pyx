@@ -67,7 +67,7 @@ def im2col_min_gemm(x, w_hat, kernel_size, stride, padding, cols=None, out=None,
     ``vrange`` as in :func:`min_gemm_panels`.
     """
     return _im2col_fused(x, w_hat, kernel_size, stride, padding, cols, out,
-                         _pick_vrange(vrange), False, bias, nchw, scale)
+                         _pick_vrange(vrange, "im2col_min_gemm"), False, bias, nchw, scale)
 
 
 def im2col_gemm(x, w, kernel_size, stride, padding, cols=None, out=None, bias=None,

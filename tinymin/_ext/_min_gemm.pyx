@@ -233,11 +233,11 @@ def nan_filters_to_nan(out, w_hat):
         out[:, bad] = np.nan
 
 
-def _pick_vrange(vrange):
+def _pick_vrange(vrange, who="min_gemm"):
     if vrange is None:
         return HAS_VRANGE
     if vrange and not HAS_VRANGE:
-        raise ValueError("min_gemm: vrange=True needs a build with AVX-512DQ")
+        raise ValueError(f"{who}: vrange=True needs a build with AVX-512DQ")
     return bool(vrange)
 
 

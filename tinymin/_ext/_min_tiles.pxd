@@ -7,9 +7,10 @@ from cython cimport floating
 
 from tinymin._ext._lanes cimport MB, MR, NRMAX, _nr, _row, _store8, _zero8
 
-# The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a 6-row x 64-filter
-# tile; the same tile with one FMA per pair for the exact layer): written in C with
-# intrinsics in _panel_tiles.h, which says why they are faster. The min kernels read
+# The panel kernels with AVX-512DQ (one VRANGE instruction per clip, a tile of 6 rows x 4
+# vectors of filters, 64 float32 or 32 float64; the same tile with one FMA per pair for
+# the exact layer): written in C with intrinsics in _panel_tiles.h, which says why they
+# are faster. The min kernels read
 # sgn(x) ds values after each x (tinymin_signs_f/_d write it there); ``operands``
 # picks the tile's form, "operands" or "registers" (that header's point 4).
 cdef extern from "_panel_tiles.h":
