@@ -271,9 +271,9 @@ def weight_grad(cols: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 #: The input gradient is one convolution (:func:`input_grad_by_convolution`) from this
-#: many input channels up. Measured at one thread, batch 64 (benchmarks/
-#: bench_conv_backward.py): with 16 to 128 channels it took 0.34-0.68x the time of
-#: col2im(G W); with 8, 4 and 1 channel 1.09x, 1.53x and 2.69x (the fused kernel's
+#: many input channels up. Measured at one thread, batch 64 (benchmarks/README.md,
+#: bench_conv_backward.py): with 16 to 128 channels it took 0.31-0.68x the time of
+#: col2im(G W); with 8, 4 and 1 channel 1.12x, 1.81x and 2.74x (the fused kernel's
 #: tile is 16 filters wide, and its filters here are the layer's input channels).
 TRANSPOSED_MIN_CHANNELS = 16
 
