@@ -46,3 +46,29 @@ def test_nothing_happens_when_tinymin_loads_libgomp_or_you_set_the_policy():
     pytest.importorskip("torch", reason="the torch extra loads its own libgomp")
     assert quieted_in_fresh_process("import torch", OMP_WAIT_POLICY="PASSIVE") == ["False", "False"]
     assert quieted_in_fresh_process("import torch", GOMP_SPINCOUNT="0") == ["False", "False"]
+
+
+def test_kernel_threads_holds_for_the_calling_python_thread_only():
+    # two threads in overlapping blocks (the torch op called from two threads at once)
+    # must not leave each other's count, or the global one, changed
+    import threading
+
+    before = _ext.num_threads()
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with _ext.kernel_threads(before + 2):
+            inside.set()
+            release.wait(timeout=30)
+            seen["other"] = _ext.num_threads()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert inside.wait(timeout=30)
+    with _ext.kernel_threads(before + 1):
+        seen["here, inside"] = _ext.num_threads()
+        release.set()
+        thread.join()
+    seen["here, after"] = _ext.num_threads()
+    assert seen == {"other": before + 2, "here, inside": before + 1, "here, after": before}

@@ -144,8 +144,10 @@ def _release(lib) -> None:
 
 
 def num_threads() -> int:
-    """Threads that tinymin's kernels (and, via :func:`set_num_threads`, BLAS) use."""
-    return _num_threads
+    """Threads that tinymin's kernels (and, via :func:`set_num_threads`, BLAS) use: in
+    this Python thread, inside :func:`kernel_threads`, that block's count."""
+    override = getattr(_kernel_threads_here, "n", None)
+    return _num_threads if override is None else override
 
 
 def set_num_threads(n: int) -> None:
@@ -165,22 +167,28 @@ def set_num_threads(n: int) -> None:
         _release(lib)
 
 
+#: kernel_threads' count for the Python thread inside the block (``.n``; None outside)
+_kernel_threads_here = threading.local()
+
+
 @contextlib.contextmanager
 def kernel_threads(n: int) -> Iterator[int]:
     """Run tinymin's OpenMP kernels on ``n`` threads inside the block (BLAS untouched).
 
     For callers with a thread setting of their own: the torch engine runs tinymin's
-    kernels with ``torch.get_num_threads()`` threads. Costs a global assignment, no
+    kernels with ``torch.get_num_threads()`` threads. The count holds for the calling
+    Python thread only (two threads in overlapping blocks cannot leave each other's,
+    or the global, count changed). Costs an attribute of a ``threading.local``, no
     call into threadpoolctl.
     """
-    global _num_threads
     if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
         raise ValueError(f"kernel_threads: n must be an int >= 1, got {n!r}")
-    previous, _num_threads = _num_threads, int(n)
+    previous = getattr(_kernel_threads_here, "n", None)
+    _kernel_threads_here.n = int(n)
     try:
-        yield _num_threads
+        yield int(n)
     finally:
-        _num_threads = previous
+        _kernel_threads_here.n = previous
 
 
 def quiet_spinning_runtime(start_team) -> bool:
