@@ -215,7 +215,7 @@ def calibrated_output(y: torch.Tensor, gain: torch.Tensor | None,
 
     Unlike tinymin, which skips the identity after looking at the buffers, this always
     applies them: looking would make a GPU wait for the host. The identity (gain 1,
-    offset 0) leaves ``y`` bit for bit unchanged.
+    offset 0) changes no value of ``y``; only a -0.0 comes out as +0.0 (-0.0 + 0.0).
     """
     if gain is None and offset is None:
         return y
