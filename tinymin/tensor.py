@@ -265,11 +265,11 @@ class Tensor(ReductionMethods, InPlaceMethods, TorchlikeMethods):
         """:math:`\\tanh x`; see :func:`tinymin.ops.activation.tanh`."""
         return activation.tanh(self)
 
-    def softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         """:math:`e^{x_i} / \\sum_j e^{x_j}` along ``dim``; see :func:`tinymin.ops.activation.softmax`."""
         return activation.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         """:math:`x_i - \\log \\sum_j e^{x_j}` along ``dim``; see
         :func:`tinymin.ops.activation.log_softmax`."""
         return activation.log_softmax(self, dim, axis=axis)

@@ -97,6 +97,10 @@ def test_cross_entropy_on_spatial_input_and_probability_targets(reduction, rng):
     assert_same(run_both(nn.CrossEntropyLoss(**opts, reduction=reduction),
                          tnn.CrossEntropyLoss(**_torch_options(opts), reduction=reduction),
                          rng.normal(size=(5, 4)), probs))
+    # probabilities over the class axis of a spatial input: "mean" is over N * H * W
+    spatial_probs = rng.dirichlet(np.ones(3), size=(2, 4, 5)).transpose(0, 3, 1, 2)
+    assert_same(run_both(nn.CrossEntropyLoss(reduction=reduction),
+                         tnn.CrossEntropyLoss(reduction=reduction), x, spatial_probs))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -107,11 +111,19 @@ def test_nll_loss_matches_torch(options, reduction, rng):
                          tnn.NLLLoss(**_torch_options(options), reduction=reduction), x, t))
 
 
-def test_every_target_ignored_gives_nan_like_torch():
-    x, t = np.zeros((2, 3)), np.array([1, 1])
-    ours = F.cross_entropy(tm.tensor(x), t, ignore_index=1)
-    theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), ignore_index=1)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_every_target_ignored_gives_nan_and_a_zero_gradient_like_torch(label_smoothing):
+    # a batch of padding only: the loss is nan, but no parameter may become nan
+    x, t = np.random.default_rng(2).normal(size=(2, 3)), np.array([1, 1])
+    xt, xp = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours = F.cross_entropy(xt, t, ignore_index=1, label_smoothing=label_smoothing)
+    theirs = torch.nn.functional.cross_entropy(xp, torch.tensor(t), ignore_index=1,
+                                               label_smoothing=label_smoothing)
     assert np.isnan(as_numpy(ours)) and torch.isnan(theirs)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_array_equal(as_numpy(xt.grad), as_numpy(xp.grad))
+    assert not np.isnan(as_numpy(xt.grad)).any()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

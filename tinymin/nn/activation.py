@@ -3,21 +3,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 from tinymin.nn import functional as F
 from tinymin.nn.module import Module
+from tinymin.ops.activation import implicit_dim
 from tinymin.tensor import Tensor
 
 __all__ = ["LogSigmoid", "LogSoftmax", "Softmax"]
-
-
-def implicit_dim(name: str, ndim: int) -> int:
-    """PyTorch's choice when ``dim`` is not given: 0 for 0-, 1- and 3-D inputs, else 1
-    (with PyTorch's warning: name the dim)."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  "to include dim=X as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
 
 
 class Softmax(Module):

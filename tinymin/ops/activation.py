@@ -6,6 +6,7 @@ They are part of the engine (``Tensor.relu`` and ``tinymin.relu`` call them), an
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +25,7 @@ class ReLUFunction(Function):
     def forward(ctx: Context, x):
         positive = x > 0
         ctx.save_for_backward(positive)
-        return x * positive
+        return np.maximum(x, x.dtype.type(0))  # not x * positive: -inf * 0 is nan
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -139,18 +140,34 @@ def tanh(x: Tensor) -> Tensor:
     return TanhFunction.apply(x)
 
 
-def log_softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """Numerically stable :math:`\\log \\operatorname{softmax}(x)` along ``dim`` (or
-    numpy's ``axis``)."""
+    numpy's ``axis``); neither given: PyTorch's deprecated guess, with its warning
+    (:func:`implicit_dim`)."""
     dim = dim if axis is None else axis
+    if dim is None:
+        dim = implicit_dim("log_softmax", x.ndim)
     _check_dim("log_softmax", x, dim)
     return LogSoftmaxFunction.apply(x, dim)
 
 
-def softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """:math:`\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}` along ``dim`` (or
-    numpy's ``axis``)."""
-    return log_softmax(x, dim, axis=axis).exp()
+    numpy's ``axis``); neither given: PyTorch's deprecated guess, with its warning
+    (:func:`implicit_dim`)."""
+    dim = dim if axis is None else axis
+    if dim is None:
+        dim = implicit_dim("softmax", x.ndim)
+    return log_softmax(x, dim).exp()
+
+
+def implicit_dim(name: str, ndim: int) -> int:
+    """PyTorch's choice when ``dim`` is not given: 0 for 0-, 1- and 3-D inputs, else 1
+    (with PyTorch's warning: name the dim). Not the last axis: on an (N, C, H, W)
+    input the classes are axis 1."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def _check_dim(op: str, x: Tensor, dim: int) -> None:

@@ -106,7 +106,12 @@ class PowFunction(Function):
     def backward(ctx: Context, grad):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        grad_a = sum_to(grad * b * np.power(a, b - 1), _shape(a)) if need_a else None
+        grad_a = None
+        if need_a:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # b a^(b-1), and 0 where b = 0 (x**0 is constant; 0 * 0**-1 would be nan)
+                slope = np.where(b == 0, 0, b * np.power(a, b - 1))
+            grad_a = sum_to(grad * slope, _shape(a))
         grad_b = None
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -55,7 +55,7 @@ def reduce_loss(op: str, losses: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
         return losses.sum()
     if losses.numel() == 0:  # PyTorch gives nan; numpy would warn about the empty mean
-        return losses.sum() * np.nan
+        return losses.sum() * 0.0 + np.nan
     return losses.mean()
 
 
@@ -244,8 +244,8 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
     if class_weight is not None:
         terms = terms * class_weight.reshape((1, -1) + (1,) * (log_probs.ndim - 2))
     losses = -terms.sum(1)
-    if reduction == "mean":
-        return _weighted_mean(losses.sum(), log_probs.shape[0])  # PyTorch: over N, not the weights
+    if reduction == "mean":  # PyTorch: over the N * d1 * ... losses, not the weights
+        return _weighted_mean(losses.sum(), losses.numel())
     return reduce_loss("cross_entropy", losses, reduction)
 
 
@@ -298,8 +298,10 @@ def _sample_weights(op: str, weight: Any, labels: np.ndarray, ignore_index: int,
 
 
 def _weighted_mean(total: Tensor, weight_sum: Any) -> Tensor:
-    """``total / weight_sum``; nan when every target is ignored, as in PyTorch."""
+    """``total / weight_sum``; nan when every target is ignored, as in PyTorch, with a
+    zero gradient (``total * 0 + nan``: one batch of padding must not turn every
+    parameter into nan)."""
     weight_sum = float(weight_sum)
     if weight_sum == 0.0:
-        return total * np.nan
+        return total * 0.0 + np.nan
     return total / weight_sum

@@ -1,0 +1,41 @@
+"""Values at the edges that PyTorch handles and a naive formula does not: relu of -inf,
+the gradient of x**0 at 0, and softmax without a dim (PyTorch's guess, not the last
+axis)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tinymin as tm
+import tinymin.nn.functional as F
+
+torch = pytest.importorskip("torch", reason="the PyTorch oracle tests need torch (the torch extra)")
+
+
+def test_relu_of_infinities_and_nan_is_torchs():
+    x = np.array([-np.inf, -1.0, -0.0, 0.0, 2.0, np.inf, np.nan], np.float32)
+    ours = F.relu(tm.tensor(x))
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours.numpy(), torch.relu(torch.tensor(x)).numpy())
+
+
+def test_the_gradient_of_x_to_the_zero_is_zero_at_zero():
+    base = np.array([0.0, 2.0, -3.0])
+    exponent = np.array([0.0, 0.0, 2.0])
+    ours, theirs = tm.tensor(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+    (ours ** tm.tensor(exponent)).sum().backward()
+    (theirs ** torch.tensor(exponent)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())  # [0, 0, -6]
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (3, 4, 5), (2, 3, 4, 5)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_a_dim_takes_torchs_guess_with_its_warning(name, shape):
+    x = np.random.default_rng(0).normal(size=shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = getattr(F, name)(tm.tensor(x))
+    theirs = getattr(torch.nn.functional, name)(torch.tensor(x))  # warns too
+    assert any("Implicit dimension choice" in str(w.message) for w in caught)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
