@@ -288,3 +288,35 @@ def test_in_place_methods_refuse_a_tensor_that_requires_grad_outside_no_grad():
     with tm.no_grad():
         w.zero_()
     assert w.tolist() == [0.0]
+
+
+def test_an_in_place_op_on_a_tensor_whose_view_is_in_the_graph_is_refused():
+    # PyTorch rebases v onto the new x (w.grad = [2, 2, 0]); tinymin cannot, and
+    # computing v's gradient from the old graph ([1, 1, 0]) would be silently wrong
+    w = tm.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = w * 1
+    v = x[:2]
+    with pytest.raises(RuntimeError, match="^mul_: in-place change of a tensor that shares its "
+                                           "memory with another one still in use"):
+        x.mul_(2)
+    assert v.sum().item() == 3.0  # nothing was written
+
+
+def test_an_in_place_op_through_a_view_of_a_tensor_outside_the_graph_is_refused():
+    # PyTorch puts x into the graph; tinymin would leave x's new values without one
+    x = tm.zeros(3, dtype=np.float64)
+    v = x[0:1]
+    w = tm.tensor(np.array([1.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match="shares its memory"):
+        v += w
+
+
+def test_views_that_are_gone_or_out_of_the_graph_do_not_block_in_place_ops():
+    w = tm.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = w * 1
+    x[:2].sum()  # a view, gone at once
+    kept = x.detach()  # a view outside the graph: PyTorch lets it see the change too
+    x.mul_(2)
+    x.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(kept.numpy(), [2.0, 4.0, 6.0])

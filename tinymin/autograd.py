@@ -17,6 +17,7 @@ The idea in four lines
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -163,11 +164,36 @@ class VersionCounter:
     def __init__(self) -> None:
         self.value = 0
         self.last_op = ""
+        # the tensors over this memory (id -> weak reference: a view must not keep its
+        # base alive), and the ids of those made as views of another
+        self._tensors: dict[int, weakref.ReferenceType] = {}
+        self._views: set[int] = set()
 
     def bump(self, op: str) -> None:
         """Count one in-place change, made by ``op`` (named in the error backward raises)."""
         self.value += 1
         self.last_op = op
+
+    def share(self, base: Tensor, view: Tensor) -> None:
+        """``view`` (a slice, reshape, ``detach()``) reads ``base``'s memory: both count here."""
+        self._tensors[id(base)] = weakref.ref(base)
+        self._tensors[id(view)] = weakref.ref(view)
+        self._views.add(id(view))
+
+    def sharing(self, tensor: Tensor) -> tuple[list[Tensor], bool]:
+        """The live tensors over this memory other than ``tensor``, and whether ``tensor``
+        was made as a view of another (what an in-place op must check: see
+        ``Tensor._refuse_in_graph``)."""
+        others = []
+        for key, ref in list(self._tensors.items()):
+            alive = ref()
+            if alive is None:  # gone: forget it (its id may be reused)
+                del self._tensors[key]
+                self._views.discard(key)
+            elif alive is not tensor:
+                others.append(alive)
+        is_view = id(tensor) in self._views and self._tensors.get(id(tensor), lambda: None)() is tensor
+        return others, is_view
 
 
 _SECOND_BACKWARD = (
@@ -344,6 +370,7 @@ def _share_version_with_viewed_input(result: Tensor, inputs: list[tuple[int, Ten
     for _, tensor in inputs:
         if np.may_share_memory(result._array, tensor._array):
             result._version_counter = tensor._version_counter
+            tensor._version_counter.share(tensor, result)
             return
 
 

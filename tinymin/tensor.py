@@ -135,6 +135,7 @@ class Tensor(ReductionMethods, InPlaceMethods, TorchlikeMethods):
         """The same data, cut from the graph (shares memory and the version counter)."""
         out = Tensor._from_array(self._array)
         out._version_counter = self._version_counter
+        self._version_counter.share(self, out)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -159,6 +159,18 @@ class InPlaceMethods:
                 f"in the graph; tinymin records in-place ops on whole tensors only. "
                 f"Use the out-of-place op, or change a .clone() of the view"
             )
+        # PyTorch rebases the other tensors over the same memory onto the in-place op;
+        # tinymin cannot, so their gradients would be computed from the old graph:
+        # refused where a view of this tensor is in the graph, or this tensor is itself
+        # a view of another live tensor
+        others, is_view = self._version_counter.sharing(self)
+        if any(other.requires_grad for other in others) or (others and is_view):
+            raise RuntimeError(
+                f"{op}: in-place change of a tensor that shares its memory with another "
+                f"one still in use (a view of it, or the tensor it is a view of: a slice, "
+                f"reshape, transpose or detach()); tinymin records in-place ops only on "
+                f"tensors without such views. Use the out-of-place op, or change a .clone()"
+            )
 
     def _record_(self, op: str, apply, *args: Any) -> Tensor:
         """Record ``apply(self, *args)`` in the graph and write its result into this

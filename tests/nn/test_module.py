@@ -228,3 +228,40 @@ def test_register_parameter_refuses_what_pytorch_refuses():
     with pytest.raises(KeyError, match="attribute 'training' already exists"):
         model.register_parameter("training", nn.Parameter(np.ones(2)))
     assert [name for name, _ in model.named_parameters()] == ["gain", "shift"]  # nothing changed
+
+
+def test_a_tensor_buffer_stays_a_tensor_after_loading_and_converting():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", tm.ones(3))
+
+        def forward(self, x):
+            return x * self.scale.view(1, 3)
+
+    module = Scaled()
+    module.load_state_dict(Scaled().state_dict())
+    assert isinstance(module.scale, tm.Tensor)
+    assert module(tm.ones(2, 3)).shape == (2, 3)
+    module.double()
+    assert isinstance(module.scale, tm.Tensor) and module.scale.dtype == np.float64
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_or_module_is_refused_like_torch():
+    lin = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'weight' "
+                                        r"\(tinymin.nn.Parameter or None expected\)"):
+        lin.weight = tm.ones(3, 2)
+    assert "weight" in dict(lin.named_parameters())
+    model = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="as module '0'"):
+        setattr(model, "0", tm.ones(1))
+
+
+def test_a_slice_of_a_sequential_is_a_sequential_with_the_same_names():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    head = model[:-1]
+    assert isinstance(head, nn.Sequential) and list(head._modules) == ["0", "1"]
+    assert head(tm.ones(5, 4)).shape == (5, 3)
+    assert list(model[1:]._modules) == ["1", "2"]
+    assert isinstance(model[-1], nn.Linear)

@@ -157,7 +157,11 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __getitem__(self, index: int) -> Module:
+    def __getitem__(self, index: int | slice) -> Module:
+        """The module at ``index``; a slice gives a ``Sequential`` of those modules, with
+        their names (as PyTorch), so ``model[:-1](x)`` runs all but the last."""
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
 
     def __len__(self) -> int:

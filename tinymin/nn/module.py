@@ -11,6 +11,7 @@ import numpy as np
 from tinymin.device import gpu_error, parse_to_args
 from tinymin.dtypes import as_dtype
 from tinymin.nn.parameter import Parameter
+from tinymin.tensor import Tensor
 
 #: Returned by :meth:`Module.load_state_dict`, as in PyTorch.
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -47,6 +48,11 @@ class Module:
             self._parameters.pop(name, None)
             self._modules[name] = value
         else:
+            for registry, kind in ((self._parameters, "parameter"), (self._modules, "module")):
+                if name in registry and value is not None:  # as PyTorch: not dropped silently
+                    expected = "tinymin.nn.Parameter" if kind == "parameter" else "Module"
+                    raise TypeError(f"cannot assign '{type(value).__name__}' as {kind} "
+                                    f"'{name}' ({expected} or None expected)")
             self._parameters.pop(name, None)
             self._modules.pop(name, None)
         object.__setattr__(self, name, value)
@@ -167,7 +173,9 @@ class Module:
         for module in self.modules():
             for name in module._buffers:
                 value = getattr(module, name)
-                if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+                if isinstance(value, Tensor) and value.is_floating_point():
+                    object.__setattr__(module, name, value.type(dtype))  # stays a Tensor
+                elif isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
                     object.__setattr__(module, name, value.astype(dtype))
         return self
 
@@ -265,7 +273,9 @@ class Module:
             np.copyto(target, value, casting="same_kind")  # in place: optimizers keep it
         else:
             current = getattr(self, name)
-            object.__setattr__(self, name, np.array(value, dtype=np.asarray(current).dtype))
+            loaded = np.array(value, dtype=np.asarray(current).dtype)
+            # a buffer registered as a Tensor stays a Tensor (forward may call its methods)
+            object.__setattr__(self, name, Tensor(loaded) if isinstance(current, Tensor) else loaded)
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
