@@ -363,3 +363,46 @@ def test_resume_with_epochs_not_above_the_epochs_done_says_so(run, capsys):
     assert main([*RUN, "--epochs", "1", "--out", str(run), "--resume", *TINY]) == 2
     err = _one_line_error(capsys)
     assert "--epochs 1" in err and "1 epoch" in err
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "step"])
+def test_extending_a_run_whose_scheduler_follows_epochs_is_refused(tmp_path, capsys, scheduler):
+    # the saved scheduler keeps the old period: a cosine run extended from 1 to 3 epochs
+    # would anneal to 0 and climb back
+    run = tmp_path / "run"
+    assert main([*RUN, "--scheduler", scheduler, "--epochs", "1", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    argv = [*RUN, "--scheduler", scheduler, "--epochs", "3", "--out", str(run), "--resume", *TINY]
+    assert main(argv) == 2
+    err = _one_line_error(capsys)
+    assert f"--epochs 3 differs from the saved run's 1, and --scheduler {scheduler}" in err
+
+
+def test_eval_of_weights_that_do_not_fit_or_an_unknown_dataset_is_one_error_line(tmp_path,
+                                                                                  capsys):
+    from tinymin.checkpoint import save_checkpoint
+    from tinymin.models import build_model
+
+    model = build_model("mlp", num_classes=10, in_channels=1, input_size=28)
+    config = {"model": {"name": "mlp", "num_classes": 10, "in_channels": 1, "input_size": 28,
+                        "hidden": 32}, "data": "mnist-embedded"}  # hidden 32: not the weights'
+    wrong_shapes = save_checkpoint(tmp_path / "shapes.npz", model, config)
+    assert main(["eval", "--checkpoint", str(wrong_shapes)]) == 2
+    err = _one_line_error(capsys)
+    assert "shapes.npz: its weights do not fit the model its config names" in err
+    unknown = save_checkpoint(tmp_path / "unknown.npz", model,
+                              {**config, "model": {**config["model"], "hidden": 256},
+                               "data": "nosuch"})
+    assert main(["eval", "--checkpoint", str(unknown)]) == 2
+    assert "unknown.npz: config names the dataset 'nosuch'" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("csv_text, message", [
+    ("loss,accuracy\n0.5,0.9\n", "metrics.csv: not a tinymin metrics file (no 'epoch' column)"),
+    ("epoch,train_loss\nabc,0.5\n", "metrics.csv: a row has epoch 'abc', not a number"),
+])
+def test_a_corrupt_metrics_file_is_named_when_resuming(run, capsys, csv_text, message):
+    (run / "metrics.csv").write_text(csv_text)
+    assert main([*RUN, "--epochs", "2", "--out", str(run), "--resume", *TINY]) == 2
+    err = _one_line_error(capsys)
+    assert message in err and "check --model" not in err

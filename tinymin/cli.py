@@ -267,9 +267,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.checkpoint}: config names no model")
     trained_on = checkpoint.config.get("data", "mnist-embedded")
     data = args.data or trained_on
+    if data not in CATALOG:  # only a checkpoint's config can name one the CLI would refuse
+        raise CheckpointError(f"{args.checkpoint}: config names the dataset {data!r}, which "
+                              f"tinymin does not know ({', '.join(sorted(CATALOG))}); give --data")
     check_same_shape(args.checkpoint, config, trained_on, CATALOG[data])
-    model = build_model(config.pop("name"), **config)
-    model.load_state_dict(checkpoint.model_state)
+    try:
+        model = build_model(config.pop("name"), **config)
+        model.load_state_dict(checkpoint.model_state)
+    except (RuntimeError, ValueError, TypeError, KeyError) as exc:  # weights that do not fit
+        raise CheckpointError(f"{args.checkpoint}: its weights do not fit the model its config "
+                              f"names: {exc}") from exc
     test_set = load_split(data, False, args.data_root, augment=False)
     test_set = random_subset(test_set, args.test_limit, 1)
     result = evaluate(model, DataLoader(test_set, args.batch_size), progress=True)

@@ -37,7 +37,7 @@ from tinymin.minconv.diagnostics import layer_diagnostics, scale_snapshot
 from tinymin.minconv.layer import min_layers
 from tinymin.models import build_model
 from tinymin.nn import Module
-from tinymin.run_folder import RunFolder, init_from
+from tinymin.run_folder import MetricsFileError, RunFolder, init_from
 from tinymin.run_options import check_options
 from tinymin.train import (
     EpochEnd,
@@ -57,9 +57,10 @@ SCALE_PROBE_IMAGES = 128
 TEST_BATCH_SIZE = 256
 
 #: The options that may differ from the saved run's when it is resumed: more
-#: ``--epochs`` (to extend it), the progress bar, the data limits and where the data
-#: lives, the engine and device that compute the same run, and ``--mine`` (the
-#: learner's pieces compute the same maths as tinymin's). ``--init-from`` and
+#: ``--epochs`` (to extend it; not with a scheduler, whose schedule --epochs sets), the
+#: progress bar, the data limits and where the data lives, the engine and device that
+#: compute the same run, and ``--mine`` (the learner's pieces compute the same maths
+#: as tinymin's). ``--init-from`` and
 #: ``--calibrate`` only shape a run's start, and the resumed weights come from its
 #: checkpoint. Every other option the run recorded (model, conv, clip value, dropout,
 #: data, optimizer, lr, momentum, weight decay, scheduler, batch size, seed,
@@ -133,6 +134,14 @@ def check_resume_options(checkpoint: Checkpoint, options: Any) -> None:
     if differ:
         raise ValueError(f"--resume: options differ from the saved run's: {', '.join(differ)}; "
                          "resume with the saved values or start a new run in another --out")
+    scheduler = saved.get("scheduler", "none")
+    if scheduler not in (None, "none") and "epochs" in saved and options.epochs != saved["epochs"]:
+        # its step size or period comes from --epochs: the saved scheduler state would
+        # keep the old one, and a longer run would anneal to zero and climb back
+        raise ValueError(f"--resume: --epochs {options.epochs} differs from the saved run's "
+                         f"{saved['epochs']}, and --scheduler {scheduler} sets its schedule "
+                         f"from --epochs; resume with --epochs {saved['epochs']} to finish the "
+                         f"run, or start a new run in another --out")
     done = checkpoint.epoch
     if options.epochs <= done:
         raise ValueError(f"--resume: --epochs {options.epochs} is not above the {done} "
@@ -310,6 +319,8 @@ class StartingState:
         try:
             self.start_epoch = resume_training(checkpoint, self.model, optimizer, scheduler,
                                                train_loader, self.folder.path)
+        except MetricsFileError:  # the folder's log, not the checkpoint: as it says
+            raise
         except (RuntimeError, ValueError) as exc:  # weights or optimizer state that do not fit
             raise unresumable(checkpoint, exc) from None
         log(f"resuming {self.options.out} after epoch {self.start_epoch}")

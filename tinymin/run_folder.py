@@ -239,6 +239,10 @@ def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = N
     write_text_atomic(path, existing + buffer.getvalue())
 
 
+class MetricsFileError(ValueError):
+    """A run folder's ``metrics.csv`` that tinymin cannot read (named, with the reason)."""
+
+
 def truncate_metrics(path: Path, last_epoch: int) -> None:
     """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite)."""
     if not path.is_file():
@@ -246,14 +250,32 @@ def truncate_metrics(path: Path, last_epoch: int) -> None:
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames, list(reader)
-    kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
-    if fields is None or len(kept) == len(rows):
+    if fields is None:
+        return
+    if "epoch" not in fields:
+        raise MetricsFileError(f"{path}: not a tinymin metrics file (no 'epoch' column); "
+                               "move it away, or resume into another --out")
+    try:
+        kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
+    except (TypeError, ValueError):  # a missing or non-numeric epoch
+        bad = next(row.get("epoch") for row in rows if not _is_number(row.get("epoch")))
+        raise MetricsFileError(f"{path}: a row has epoch {bad!r}, not a number; mend or move "
+                               "the file") from None
+    if len(kept) == len(rows):
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(kept)
     write_text_atomic(path, buffer.getvalue())
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:

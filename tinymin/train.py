@@ -204,6 +204,9 @@ def rng_states(train_loader) -> dict[str, np.ndarray]:
     loader_state = getattr(train_loader, "get_rng_state", lambda: None)()
     if loader_state is not None:
         states["rng_train_loader"] = np.array(loader_state)
+    passes = getattr(train_loader, "worker_passes", None)
+    if passes:  # the workers' seeds: a resumed run's draw the same random transforms
+        states["train_loader_worker_passes"] = np.array(passes)
     return states
 
 
@@ -228,6 +231,13 @@ def resume_training(checkpoint: Checkpoint, model: nn.Module, optimizer=None, sc
             raise ValueError(f"{checkpoint.path}: holds a shuffling state, but the train loader "
                              f"({type(train_loader).__name__}) cannot restore one")
         train_loader.set_rng_state(str(checkpoint.extra["rng_train_loader"]))
+    if train_loader is not None and "train_loader_worker_passes" in checkpoint.extra:
+        passes = checkpoint.extra["train_loader_worker_passes"]
+        if passes.shape != () or not np.issubdtype(passes.dtype, np.integer) or passes < 0:
+            raise ValueError(f"{checkpoint.path}: 'extra/train_loader_worker_passes' must be "
+                             f"one non-negative integer, got {passes!r}")
+        if hasattr(train_loader, "worker_passes"):
+            train_loader.worker_passes = int(passes)
     if run_dir is not None:
         RunFolder(run_dir).forget_after(checkpoint.epoch)
     return checkpoint.epoch

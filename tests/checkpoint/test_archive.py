@@ -143,3 +143,66 @@ def test_a_npy_file_is_not_a_checkpoint(tmp_path):
 def test_a_good_checkpoint_still_loads(checkpoint):
     loaded = load_checkpoint(checkpoint)
     assert loaded.epoch == 2 and loaded.config == {"model": {"name": "x"}}
+
+
+def _rewritten(path, change) -> None:
+    """``path`` rewritten as a zip whose entries are compressed (deflate), then ``change``
+    applied to its bytes."""
+    with zipfile.ZipFile(path) as original:
+        entries = [(info.filename, original.read(info)) for info in original.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as rewritten:
+        for name, data in entries:
+            rewritten.writestr(name, data)
+    path.write_bytes(change(path.read_bytes()))
+
+
+def test_a_damaged_compressed_entry_or_an_unknown_method_is_rejected_with_path(tmp_path):
+    path = save_checkpoint(tmp_path / "ck.npz", small_model(), {}, epoch=1)
+    original = path.read_bytes()
+
+    def damage_the_largest_entry(data: bytes) -> bytes:
+        with zipfile.ZipFile(path) as archive:
+            info = max(archive.infolist(), key=lambda i: i.compress_size)
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        middle = start + info.compress_size // 2
+        return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 8]) + data[middle + 8:]
+
+    _rewritten(path, damage_the_largest_entry)
+    with pytest.raises(CheckpointError, match="ck.npz: not a readable .npz checkpoint"):
+        load_checkpoint(path)
+
+    path.write_bytes(original)
+    _rewritten(path, _method_99)  # zipfile: NotImplementedError, "compression type 99"
+    with pytest.raises(CheckpointError, match="ck.npz: not a readable .npz checkpoint"):
+        load_checkpoint(path)
+
+
+def _method_99(data: bytes) -> bytes:
+    """Every entry's compression method set to 99 (AES), in the local headers (offset 8)
+    and in the central directory (offset 10)."""
+    patched = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = patched.find(signature)
+        while start != -1:
+            patched[start + offset:start + offset + 2] = (99).to_bytes(2, "little")
+            start = patched.find(signature, start + 4)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.pop("exp_avg"), r"state lacks \['exp_avg'\]"),
+    (lambda state: state.update(step=-5), "state 'step' must be a non-negative integer, got -5"),
+])
+def test_an_incomplete_adam_state_is_refused_on_loading_not_at_the_next_step(tmp_path, change,
+                                                                              message):
+    model = small_model()
+    optimizer = optim.Adam(model.parameters(), lr=0.1)
+    model(tm.ones(2, 3)).sum().backward()
+    optimizer.step()
+    path = save_checkpoint(tmp_path / "ck.npz", model, {}, epoch=1, optimizer=optimizer)
+    saved = load_checkpoint(path).optimizer_state
+    change(saved["state"][0])
+    fresh = optim.Adam(small_model().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=f"Adam.load_state_dict: parameter 0 .*{message}"):
+        fresh.load_state_dict(saved)
+    assert fresh.state == {} or not any(fresh.state.values())  # nothing changed

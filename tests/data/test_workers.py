@@ -171,3 +171,28 @@ class Dying(Dataset):
 def test_a_worker_that_dies_is_reported_not_waited_for():
     with pytest.raises(RuntimeError, match="exited unexpectedly .*exit code 3"):
         list(DataLoader(Dying(), 2, num_workers=2))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_resumed_loader_draws_in_its_workers_what_an_uninterrupted_one_draws(shuffle):
+    # what a checkpoint saves (tinymin.train.rng_states) and a resume restores: the
+    # generators and the passes, of which each pass's worker seeds are made
+    from tinymin.train import rng_states
+
+    def draws(loader):
+        return [as_numpy(batch[1]) for batch in loader]
+
+    tm.manual_seed(0)
+    straight = DataLoader(RandomDraws(), 6, shuffle=shuffle, seed=1, num_workers=2)
+    draws(straight)
+    saved = rng_states(straight)  # after epoch 1, as a checkpoint holds them
+    expected = draws(straight)
+    assert "train_loader_worker_passes" in saved
+
+    tm.manual_seed(123)  # another process, another start
+    resumed = DataLoader(RandomDraws(), 6, shuffle=shuffle, seed=1, num_workers=2)
+    tm.random.set_rng_state(str(saved["rng_global"]))
+    resumed.set_rng_state(str(saved["rng_train_loader"]))
+    resumed.worker_passes = int(saved["train_loader_worker_passes"])
+    got = draws(resumed)
+    assert_same_batches([tuple(expected)], [tuple(got)])

@@ -15,9 +15,11 @@ truncated checkpoint behind.
 from __future__ import annotations
 
 import json
+import lzma
 import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,8 +96,11 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     with path.open("rb") as f:
-        if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
-            raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
+        start = f.read(len(NPY_MAGIC))
+    if start == NPY_MAGIC:
+        raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
+    if not start.startswith(b"PK"):  # else numpy suggests unpickling it
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             for info in archive.zip.infolist():
@@ -103,7 +108,10 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in archive.files}
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    # zlib / lzma: a damaged compressed entry; NotImplementedError: an unsupported
+    # compression method
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, lzma.LZMAError,
+            NotImplementedError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
 
 

@@ -158,8 +158,10 @@ class DataLoader:
         ``drop_last`` at their defaults).
     num_workers : int, default 0
         Worker processes loading batches in parallel; 0 loads in the main process. The
-        batches are the same and in the same order either way
-        (:mod:`tinymin.data.workers`).
+        batches hold the same samples in the same order either way; random transforms
+        draw from each worker's own generators, seeded for each pass, so their draws
+        differ from the main process's, and a transform given its own ``rng=`` is
+        copied into every worker, which then draw alike (:mod:`tinymin.data.workers`).
     collate_fn : callable, optional
         Turns a list of samples into a batch; :func:`default_collate` by default.
     pin_memory : bool, default False
@@ -307,6 +309,20 @@ class DataLoader:
         text = f"{generator_state_to_json(rng)}:{self._passes}"
         self._passes += 1
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 2
+
+    @property
+    def worker_passes(self) -> int:
+        """Passes started with workers so far: with the shuffling generator's state, what
+        each pass's worker seeds are made of (:meth:`worker_base_seed`). A checkpoint
+        saves it (``tinymin.train.rng_states``), so that a resumed run's workers draw the
+        random transforms an uninterrupted run's would."""
+        return self._passes
+
+    @worker_passes.setter
+    def worker_passes(self, passes: int) -> None:
+        if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)) or passes < 0:
+            raise ValueError(f"DataLoader.worker_passes: a non-negative int, got {passes!r}")
+        self._passes = int(passes)
 
     def get_rng_state(self) -> str | None:
         """JSON text of this loader's own shuffling generator (None if it uses the global one)."""

@@ -108,6 +108,10 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: betas[{index}] must be in [0, 1), got {beta}")
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """What :meth:`update_parameter` reads after the first step."""
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
     def update_parameter(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:

@@ -303,14 +303,15 @@ class Optimizer:
                     f"parameter group {g}: loaded state dict has {len(saved['params'])} "
                     f"parameters, but this optimizer's group has {len(group['params'])}"
                 )
-            for position, (index, p) in enumerate(zip(saved["params"], group["params"])):
-                if index in where:
-                    raise ValueError(f"loaded state dict lists parameter index {index} twice")
-                where[index] = (p, f"parameter {index} (group {g}, position {position})")
             options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group = {**group, **options}
             self._check_hyperparameters(new_group)
             new_groups.append(new_group)
+            for position, (index, p) in enumerate(zip(saved["params"], group["params"])):
+                if index in where:
+                    raise ValueError(f"loaded state dict lists parameter index {index} twice")
+                where[index] = (p, f"parameter {index} (group {g}, position {position})",
+                                new_group)
 
         new_state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         for index, saved_state in state_dict["state"].items():
@@ -319,10 +320,11 @@ class Optimizer:
                     f"loaded state dict has state for parameter index {index!r}, "
                     "which no parameter group lists"
                 )
-            p, description = where[index]
+            p, description, group = where[index]
+            self._check_state_complete(saved_state, group, f"{name}.load_state_dict: {description}")
             new_state[p] = {
-                name: _restore_state_value(value, p, f"{description}: state {name!r}")
-                for name, value in saved_state.items()
+                key: _restore_state_value(value, p, f"{description}: state {key!r}")
+                for key, value in saved_state.items()
             }
 
         # Every check passed: now change the optimizer. The group dicts are updated in
@@ -330,6 +332,25 @@ class Optimizer:
         for group, new_group in zip(self.param_groups, new_groups):
             group.update(new_group)
         self.state = new_state
+
+    def _state_keys(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        """The keys a parameter's state holds once it has taken a step (an optimizer
+        whose update reads them overrides this; an empty state is a parameter that
+        has not taken one)."""
+        return ()
+
+    def _check_state_complete(self, state: Mapping[str, Any], group: Mapping[str, Any],
+                              where: str) -> None:
+        """Refuse a saved state that would fail at the next step: keys missing, or a
+        step count that is not a non-negative integer."""
+        missing = [key for key in self._state_keys(group) if key not in state]
+        if state and missing:
+            raise ValueError(f"{where}: state lacks {missing} (it holds {sorted(state)})")
+        step = state.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer))
+                                 or step < 0):
+            raise ValueError(f"{where}: state 'step' must be a non-negative integer, "
+                             f"got {step!r}")
 
     def _check_same_optimizer(self, state_dict: Mapping[str, Any]) -> None:
         """Refuse another optimizer's state: its buffers mean something else (Adam's
