@@ -172,3 +172,11 @@ def test_cosine_annealing_matches_torch_to_rounding():
         lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_sgd_takes_pytorchs_default_learning_rate():
+    import inspect
+
+    w = tm.nn.Parameter(np.ones(2))
+    expected = inspect.signature(torch.optim.SGD.__init__).parameters["lr"].default
+    assert tm.optim.SGD([w]).param_groups[0]["lr"] == expected == 1e-3

@@ -19,8 +19,8 @@ class SGD(Optimizer):
     ----------
     params : iterable of parameters, or iterable of dicts
         The parameters to optimize, or parameter groups (see :class:`Optimizer`).
-    lr : float
-        Learning rate :math:`\gamma`.
+    lr : float, default 1e-3
+        Learning rate :math:`\gamma` (PyTorch's default too).
     momentum : float, default 0
         Momentum factor :math:`\mu`; 0 turns momentum off.
     dampening : float, default 0
@@ -67,7 +67,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
