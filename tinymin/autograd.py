@@ -176,9 +176,22 @@ class VersionCounter:
 
     def share(self, base: Tensor, view: Tensor) -> None:
         """``view`` (a slice, reshape, ``detach()``) reads ``base``'s memory: both count here."""
-        self._tensors[id(base)] = weakref.ref(base)
-        self._tensors[id(view)] = weakref.ref(view)
+        for tensor in (base, view):
+            if id(tensor) not in self._tensors:
+                self._tensors[id(tensor)] = weakref.ref(tensor, self._forgetter(id(tensor)))
         self._views.add(id(view))
+
+    def _forgetter(self, key: int) -> Callable[[weakref.ReferenceType], None]:
+        # drops a tensor's entry when it is collected (a parameter viewed at every step
+        # must not grow this), unless its id was taken since by another tensor
+        tensors, views = self._tensors, self._views
+
+        def forget(ref: weakref.ReferenceType) -> None:
+            if tensors.get(key) is ref:
+                del tensors[key]
+                views.discard(key)
+
+        return forget
 
     def sharing(self, tensor: Tensor) -> tuple[list[Tensor], bool]:
         """The live tensors over this memory other than ``tensor``, and whether ``tensor``
