@@ -197,16 +197,9 @@ class VersionCounter:
         """The live tensors over this memory other than ``tensor``, and whether ``tensor``
         was made as a view of another (what an in-place op must check: see
         ``Tensor._refuse_in_graph``)."""
-        others = []
-        for key, ref in list(self._tensors.items()):
-            alive = ref()
-            if alive is None:  # gone: forget it (its id may be reused)
-                del self._tensors[key]
-                self._views.discard(key)
-            elif alive is not tensor:
-                others.append(alive)
-        is_view = id(tensor) in self._views and self._tensors.get(id(tensor), lambda: None)() is tensor
-        return others, is_view
+        alive = (ref() for ref in list(self._tensors.values()))  # entries of collected ones go
+        others = [other for other in alive if other is not None and other is not tensor]
+        return others, id(tensor) in self._views  # ids are unique among live tensors
 
 
 _SECOND_BACKWARD = (
