@@ -62,6 +62,28 @@ def test_optimizer_state_dict_round_trip_continues_exactly(name):
         optim.SGD([Parameter(np.ones(3))], lr=0.1).load_state_dict(saved)
 
 
+@pytest.mark.parametrize("name, options, key", [
+    ("Adadelta", {}, "acc_delta"),
+    ("Adagrad", {}, "sum"),
+    ("RMSprop", {}, "square_avg"),
+    ("RMSprop", {"momentum": 0.9}, "momentum_buffer"),
+    ("RMSprop", {"centered": True}, "grad_avg"),
+])
+def test_a_state_missing_a_buffer_is_refused_on_loading_not_at_the_next_step(name, options,
+                                                                             key):
+    w = Parameter(np.ones(3))
+    opt = getattr(optim, name)([w], lr=0.1, **options)
+    set_gradient(w, np.full(3, 0.5))
+    opt.step()
+    saved = opt.state_dict()
+    del saved["state"][0][key]
+    fresh = getattr(optim, name)([Parameter(np.ones(3))], lr=0.1, **options)
+    with pytest.raises(ValueError, match=rf"{name}.load_state_dict: parameter 0 .*"
+                                         rf"state lacks \['{key}'\]"):
+        fresh.load_state_dict(saved)
+    assert fresh.state == {} or not any(fresh.state.values())  # nothing changed
+
+
 def test_bad_hyperparameters_are_refused():
     w = [Parameter(np.ones(2))]
     with pytest.raises(ValueError, match="rho"):

@@ -64,6 +64,10 @@ class Adadelta(Optimizer):
         if not group["weight_decay"] >= 0.0:
             raise ValueError(f"Adadelta: weight_decay must be >= 0, got {group['weight_decay']}")
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """What :meth:`update_parameter` reads after the first step."""
+        return ("step", "square_avg", "acc_delta")
+
     def update_parameter(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                          group: dict[str, Any]) -> None:
         """One Adadelta step for one parameter, in place (equations in the class Notes)."""

@@ -62,6 +62,10 @@ class Adagrad(Optimizer):
             if not group[name] >= 0.0:
                 raise ValueError(f"Adagrad: {name} must be >= 0, got {group[name]}")
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """What :meth:`update_parameter` reads after the first step."""
+        return ("step", "sum")
+
     def update_parameter(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                          group: dict[str, Any]) -> None:
         """One Adagrad step for one parameter, in place (equations in the class Notes)."""

@@ -67,6 +67,12 @@ class RMSprop(Optimizer):
             if not group[name] >= 0.0:
                 raise ValueError(f"RMSprop: {name} must be >= 0, got {group[name]}")
 
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """What :meth:`update_parameter` reads after the first step."""
+        return (("step", "square_avg")
+                + (("momentum_buffer",) if group["momentum"] > 0 else ())
+                + (("grad_avg",) if group["centered"] else ()))
+
     def update_parameter(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                          group: dict[str, Any]) -> None:
         """One RMSprop step for one parameter, in place (equations in the class Notes)."""
