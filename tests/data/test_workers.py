@@ -121,6 +121,46 @@ def test_a_worker_error_is_raised_with_the_worker_traceback():
     assert "__getitem__" in text
 
 
+class Unpicklable(Dataset):
+    """Sample 5 holds a lambda: it loads, but cannot be pickled back to the main process."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        return (lambda: index) if index == 5 else np.array([index])
+
+
+class LocalError(Dataset):
+    """Sample 3 raises an exception whose class, defined in a function, cannot be pickled."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        class SampleError(Exception):
+            pass
+
+        if index == 3:
+            raise SampleError("sample 3 is corrupt")
+        return np.array([index])
+
+
+def test_a_batch_that_cannot_be_pickled_is_an_error_not_a_hang():
+    loader = DataLoader(Unpicklable(), 2, num_workers=2, collate_fn=list)
+    seen = []
+    with pytest.raises(Exception, match="while sending batch 2 back to the main process") as info:
+        for batch in loader:
+            seen.append(batch)
+    assert len(seen) == 2  # the batches before it arrived
+    assert "lambda" in str(info.value)
+
+
+def test_an_error_of_a_type_that_cannot_be_pickled_comes_back_as_a_runtime_error():
+    with pytest.raises(RuntimeError, match="SampleError: sample 3 is corrupt"):
+        list(DataLoader(LocalError(), 2, num_workers=2))
+
+
 def test_workers_stop_at_the_end_of_an_epoch_and_after_a_break():
     loader = DataLoader(Pids(), 2, num_workers=2)
     iterator = iter(loader)

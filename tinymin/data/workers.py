@@ -8,7 +8,9 @@ its batch exactly as the single-process loader would (the same dataset, indices 
 ``collate_fn``), so the batches are equal; results come back through one queue in
 whatever order they finish and are put back in task order before they are handed
 out. A worker's exception travels back with its traceback text and is raised again
-in the main process. Each worker seeds Python's ``random``, numpy's legacy global
+in the main process; so does a batch that cannot be pickled: the worker pickles each
+result itself, where a queue's background thread would print the error and drop the
+batch, and the main process would wait for it forever. Each worker seeds Python's ``random``, numpy's legacy global
 generator and tinymin's global generator with ``base_seed + worker_id``, so random
 transforms differ between workers and repeat from run to run.
 """
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import random
 import sys
 import traceback
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
 import numpy as np
@@ -113,17 +117,35 @@ def worker_loop(dataset: Any, fetch: Callable[[Any, Any], Any], index_queue: Any
                 break
             task_id, indices = task
             if init_error is not None:
-                result_queue.put((task_id, init_error))
+                result_queue.put(pickled_result(task_id, init_error, worker_id))
                 continue
             try:
                 batch = fetch(dataset, indices)
             except Exception:
                 batch = ExceptionWrapper(f"in DataLoader worker process {worker_id}")
-            result_queue.put((task_id, batch))
+            result_queue.put(pickled_result(task_id, batch, worker_id))
     except KeyboardInterrupt:
         pass  # the main process handles Ctrl-C and shuts the workers down
     # exit without waiting for unread results to be flushed into the pipe
     result_queue.cancel_join_thread()
+
+
+def pickled_result(task_id: int, batch: Any, worker_id: int) -> bytes:
+    """``(task_id, batch)`` pickled here, in the worker, so that a batch that cannot be
+    pickled (a lambda, an open file) comes back as an error; an error whose exception
+    type cannot be pickled (a class defined in a function) comes back as a RuntimeError
+    with its message."""
+    try:
+        return bytes(ForkingPickler.dumps((task_id, batch)))
+    except Exception:
+        if not isinstance(batch, ExceptionWrapper):
+            batch = ExceptionWrapper(f"in DataLoader worker process {worker_id} while "
+                                     f"sending batch {task_id} back to the main process")
+    try:
+        return bytes(ForkingPickler.dumps((task_id, batch)))
+    except Exception:
+        batch.exc_type = RuntimeError
+        return bytes(ForkingPickler.dumps((task_id, batch)))
 
 
 class MultiProcessIterator:
@@ -194,7 +216,7 @@ class MultiProcessIterator:
         interval = min(POLL_INTERVAL, self.timeout) if self.timeout else POLL_INTERVAL
         while True:
             try:
-                return self.result_queue.get(timeout=interval)
+                return pickle.loads(self.result_queue.get(timeout=interval))
             except queue.Empty:
                 dead = [w for w in self.workers if not w.is_alive()]
                 if dead:
