@@ -10,6 +10,7 @@ import os
 import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -595,9 +596,73 @@ def test_embedded_missing_file_names_it(tmp_path, monkeypatch):
 
 def test_embedded_unreadable_file(tmp_path):
     path = write(tmp_path / "bad.npz", b"PK\x03\x04 not really a zip")
-    with pytest.raises(DatasetError, match="cannot load") as info:
+    with pytest.raises(DatasetError, match="not a readable .npz embedded MNIST file") as info:
         EmbeddedMNIST(path=path)
     assert str(path) in str(info.value)
+
+
+def _npz_of_entries(path, entries, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _npy_bytes(array=None, header=None):
+    buffer = io.BytesIO()
+    if header is not None:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    else:
+        np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _entries_with_a_huge_header():
+    huge = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 28, 28)}
+    return {"x.npy": _npy_bytes(header=huge) + bytes(64),
+            "y.npy": _npy_bytes(np.zeros(2, np.uint8))}
+
+
+@pytest.mark.parametrize("entries, pattern", [
+    (_entries_with_a_huge_header(), r"entry 'x' claims shape \(1000000000, 28, 28\)"),
+    ({"x.npy": b"hello", "y.npy": b"world"}, "entry 'x' has no valid .npy header"),
+    ({"x.npy": _npy_bytes(np.array([None, 1], dtype=object)),
+      "y.npy": _npy_bytes(np.zeros(2, np.uint8))}, "entry 'x' is an object array"),
+])
+def test_embedded_malformed_entries_are_refused_before_numpy_reads_them(tmp_path, entries,
+                                                                         pattern):
+    path = _npz_of_entries(tmp_path / "bad.npz", entries)
+    with pytest.raises(DatasetError, match=pattern) as info:
+        EmbeddedMNIST(path=path)
+    assert str(path) in str(info.value)
+
+
+def test_embedded_damaged_or_unsupported_compression_is_refused(tmp_path):
+    x, y = _npy_bytes(np.zeros((2, 28, 28), np.uint8)), _npy_bytes(np.zeros(2, np.uint8))
+    path = _npz_of_entries(tmp_path / "lzma.npz", {"x.npy": x, "y.npy": y}, zipfile.ZIP_LZMA)
+    data = bytearray(path.read_bytes())
+    start = data.find(b"x.npy") + len("x.npy") + 40  # inside x's compressed stream
+    data[start:start + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="not a readable .npz embedded MNIST file"):
+        EmbeddedMNIST(path=path)
+    path = _npz_of_entries(tmp_path / "method99.npz", {"x.npy": x, "y.npy": y})
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # method: 99 (AES)
+        at = data.find(signature)
+        while at != -1:
+            data[at + offset:at + offset + 2] = (99).to_bytes(2, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="compression method is not supported"):
+        EmbeddedMNIST(path=path)
+
+
+def test_embedded_a_single_npy_file_is_refused(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(DatasetError, match="a single .npy array, not an .npz embedded MNIST"):
+        EmbeddedMNIST(path=path)
 
 
 def test_embedded_refuses_pickles(tmp_path):

@@ -82,10 +82,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return _parse_checkpoint(path, read_npz(path))
 
 
-def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read without pickle, after checking each entry's
     header against the bytes it holds (a header may claim terabytes: that is refused
     here rather than met with a ``MemoryError``).
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    what : str
+        What the file is, for the messages (``"checkpoint"``; the data loaders read
+        their ``.npz`` files here too).
 
     Raises
     ------
@@ -94,13 +102,13 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        raise CheckpointError(f"{path}: {what} file not found")
     with path.open("rb") as f:
         start = f.read(len(NPY_MAGIC))
     if start == NPY_MAGIC:
-        raise CheckpointError(f"{path}: a single .npy array, not an .npz checkpoint")
+        raise CheckpointError(f"{path}: a single .npy array, not an .npz {what}")
     if not start.startswith(b"PK"):  # else numpy suggests unpickling it
-        raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
+        raise CheckpointError(f"{path}: not a readable .npz {what} (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             for info in archive.zip.infolist():
@@ -112,7 +120,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     # compression method
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, lzma.LZMAError,
             NotImplementedError) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
+        raise CheckpointError(f"{path}: not a readable .npz {what} ({exc})") from None
 
 
 def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from tinymin.checkpoint.archive import CheckpointError, read_npz
 from tinymin.data.errors import DatasetError
 from tinymin.data.image_classification import MNIST_CLASSES, _ImageClassification
 from tinymin.data.parsers import check_labels
@@ -75,12 +74,10 @@ def load_embedded_mnist(
     """
     expected = EMBEDDED_MNIST["train" if train else "test"] if path is None else None
     path = EMBEDDED_DIR / expected.filename if expected is not None else Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise DatasetError(f"{path}: cannot load the embedded MNIST file ({err}); "
-                           f"{_REBUILD_HINT}") from err
+    try:  # the checkpoints' reader: it checks each entry before numpy reads it
+        arrays = read_npz(path, what="embedded MNIST file")
+    except CheckpointError as err:
+        raise DatasetError(f"{err}; {_REBUILD_HINT}") from None
     x, y = _check_embedded_arrays(path, arrays)
     if expected is not None:
         _check_embedded_content(path, x, y, expected)
