@@ -46,3 +46,32 @@ def test_resuming_a_run_folder_removes_its_leftover_temporaries(tmp_path):
         leftover.write_bytes(b"\0")
     assert folder.load().epoch == 1
     assert not any(p.exists() for p in leftovers)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="folders are synced on POSIX only")
+def test_the_file_then_its_folder_are_flushed_so_the_rename_survives_a_power_loss(
+        tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        mode = os.fstat(fd).st_mode
+        synced.append("folder" if stat.S_ISDIR(mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    write_text_atomic(tmp_path / "config.json", "{}")
+    assert synced == ["file", "folder"]
+
+
+def test_a_folder_that_cannot_be_synced_does_not_fail_the_write(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def refusing_folders(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", refusing_folders)
+    target = write_text_atomic(tmp_path / "config.json", "{}")
+    assert target.read_text() == "{}"

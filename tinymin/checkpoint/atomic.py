@@ -4,8 +4,9 @@ Every writer in tinymin (checkpoints, ``config.json`` and ``metrics.csv``, downl
 and extracted dataset files, figures) goes through :func:`atomic_file`: the contents
 go to a temporary file in the same folder, which is flushed to disk and then renamed
 over the target with :func:`os.replace` (atomic on POSIX and Windows when both names
-are on one file system). If anything fails on the way, including an interrupt, the
-temporary file is removed and the target is left as it was.
+are on one file system); on POSIX the folder is then flushed too, so that the rename
+itself survives a power loss. If anything fails on the way, including an interrupt,
+the temporary file is removed and the target is left as it was.
 """
 
 from __future__ import annotations
@@ -55,6 +56,26 @@ def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk (POSIX): a rename lives in the folder, and
+    until the folder is written a power loss can bring back the old file. Windows
+    cannot open a folder this way, and some file systems refuse to sync one; the new
+    file is in place either way, so those cases are skipped."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # e.g. EINVAL on a file system that does not sync folders
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
