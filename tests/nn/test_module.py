@@ -265,3 +265,60 @@ def test_a_slice_of_a_sequential_is_a_sequential_with_the_same_names():
     assert head(tm.ones(5, 4)).shape == (5, 3)
     assert list(model[1:]._modules) == ["1", "2"]
     assert isinstance(model[-1], nn.Linear)
+
+
+class WithCache(nn.Module):
+    """A persistent buffer, a non-persistent one and one declared without a value."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("count", np.zeros(1, dtype=np.int64))
+        self.register_buffer("cache", np.ones(3, dtype=np.float32), persistent=False)
+        self.register_buffer("mask", None)
+
+
+def test_a_non_persistent_buffer_is_a_buffer_but_not_saved_or_loaded_like_torch():
+    torch = pytest.importorskip("torch")
+
+    class TheirWithCache(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("count", torch.zeros(1, dtype=torch.int64))
+            self.register_buffer("cache", torch.ones(3), persistent=False)
+            self.register_buffer("mask", None)
+
+    mine, theirs = WithCache(), TheirWithCache()
+    assert [n for n, _ in mine.named_buffers()] == [n for n, _ in theirs.named_buffers()] \
+        == ["count", "cache"]
+    assert list(mine.state_dict()) == list(theirs.state_dict()) == ["count"]
+    fresh = WithCache()
+    fresh.cache[...] = 7.0
+    assert fresh.load_state_dict({"count": np.array([3])}) == ([], [])  # strict: cache not asked
+    assert fresh.count.tolist() == [3] and fresh.cache.tolist() == [7.0, 7.0, 7.0]
+    with pytest.raises(RuntimeError, match=r"unexpected keys: \['cache'\]"):
+        fresh.load_state_dict({"count": np.array([3]), "cache": np.zeros(3)})
+    assert mine.double().cache.dtype == np.float64  # converted with the module all the same
+
+
+def test_a_buffer_declared_as_none_is_saved_once_it_has_a_value():
+    model = WithCache()
+    model.mask = np.array([True, False])  # assigning keeps the name a buffer
+    assert list(model.state_dict()) == ["count", "mask"]
+    del model.cache
+    model.register_buffer("cache", np.zeros(2))  # registered again: persistent this time
+    assert list(model.state_dict()) == ["count", "mask", "cache"]
+
+
+def test_register_buffer_refuses_what_pytorch_refuses():
+    model = WithCache()
+    with pytest.raises(TypeError, match="cannot assign 'list' object to buffer 'b'"):
+        model.register_buffer("b", [1.0, 2.0])
+    with pytest.raises(KeyError, match=r'contain "\."'):
+        model.register_buffer("a.b", np.ones(2))
+    with pytest.raises(KeyError, match="empty string"):
+        model.register_buffer("", np.ones(2))
+    with pytest.raises(TypeError, match="should be a string"):
+        model.register_buffer(3, np.ones(2))
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        model.register_buffer("training", np.ones(2))
+    assert [n for n, _ in model.named_buffers()] == ["count", "cache"]  # nothing changed

@@ -40,10 +40,7 @@ class _WeightedLoss(_Loss):
     def __init__(self, weight: Any = None, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
-        if weight is None:
-            self.weight = None
-        else:
-            self.register_buffer("weight", _float_array(weight))
+        self.register_buffer("weight", None if weight is None else _float_array(weight))
 
 
 class MSELoss(_Loss):
@@ -115,10 +112,7 @@ class BCEWithLogitsLoss(_Loss):
                  pos_weight: Any = None) -> None:
         super().__init__(size_average, reduce, reduction)
         for name, value in (("weight", weight), ("pos_weight", pos_weight)):
-            if value is None:
-                setattr(self, name, None)
-            else:
-                self.register_buffer(name, _float_array(value))
+            self.register_buffer(name, None if value is None else _float_array(value))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(input, target, self.weight,

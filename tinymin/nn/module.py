@@ -30,6 +30,7 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
 
     # ------------------------------------------------------------ registration
@@ -60,12 +61,45 @@ class Module:
     def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, array: np.ndarray) -> None:
-        """Add state that is saved in ``state_dict`` but not learned (running means)."""
-        object.__setattr__(self, name, array)
+    def register_buffer(self, name: str, tensor: np.ndarray | Tensor | None,
+                        persistent: bool = True) -> None:
+        """Add state that is not learned (running means), as ``torch.nn.Module``'s.
+
+        A persistent buffer is saved in ``state_dict`` and loaded by
+        ``load_state_dict``; ``persistent=False`` keeps it out of both (a cache, a
+        constant the module rebuilds). ``None`` declares the name without a value:
+        skipped by ``named_buffers`` and ``state_dict`` until an array is assigned.
+        Assigning the attribute later keeps the name a buffer.
+
+        Raises
+        ------
+        KeyError
+            If ``name`` is empty, holds a ``"."`` or is already another attribute.
+        TypeError
+            If ``name`` is not a string, or ``tensor`` is not an array, a Tensor or None.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError('buffer name can\'t contain "."')
+        if name == "":
+            raise KeyError('buffer name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, (np.ndarray, Tensor)):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
+                            f"'{name}' (numpy array, Tensor or None required)")
+        object.__setattr__(self, name, tensor)
         self._buffers[name] = None  # the attribute holds the value; this marks the name
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add ``param`` under ``name``, as assigning the attribute would, with PyTorch's checks.
@@ -107,9 +141,12 @@ class Module:
             yield param
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, buffer)`` pairs, persistent or not; a name declared with None is skipped."""
         for module_name, module in self.named_modules(prefix):
             for name in module._buffers:
-                yield _join(module_name, name), getattr(module, name)
+                value = getattr(module, name)
+                if value is not None:
+                    yield _join(module_name, name), value
 
     def buffers(self) -> Iterator[np.ndarray]:
         for _, buf in self.named_buffers():
@@ -208,12 +245,12 @@ class Module:
 
     # ---------------------------------------------------------- serialisation
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and buffer, keyed like PyTorch (``"0.weight"``)."""
+        """Copies of every parameter and persistent buffer, keyed like PyTorch (``"0.weight"``)."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for module_name, module in self.named_modules():
             for name, param in module._parameters.items():
                 state[_join(module_name, name)] = param.numpy().copy()
-            for name in module._buffers:
+            for name in module._saved_buffers():
                 state[_join(module_name, name)] = np.array(getattr(module, name), copy=True)
         return state
 
@@ -263,9 +300,14 @@ class Module:
         for module_name, module in self.named_modules():
             for name in module._parameters:
                 slots[_join(module_name, name)] = (module, name, True)
-            for name in module._buffers:
+            for name in module._saved_buffers():
                 slots[_join(module_name, name)] = (module, name, False)
         return slots
+
+    def _saved_buffers(self) -> list[str]:
+        """The buffers ``state_dict`` holds: persistent ones that have a value."""
+        return [name for name in self._buffers if name not in self._non_persistent_buffers
+                and getattr(self, name) is not None]
 
     def _load_value(self, name: str, is_param: bool, value: np.ndarray) -> None:
         if is_param:
