@@ -57,6 +57,10 @@ def test_random_split():
     assert seen == set(range(10))
     with pytest.raises(ValueError, match="sum"):
         random_split(make_dataset(), [5, 6])
+    for lengths in ([5.0, 5.0], [True, 9]):  # sizes that are not integers: named, not sliced
+        with pytest.raises(TypeError, match=r"lengths \[.*\] must be integers"):
+            random_split(make_dataset(), lengths)
+    assert [len(s) for s in random_split(make_dataset(), [np.int64(4), 6], seed=0)] == [4, 6]
 
 
 def test_bad_arguments():

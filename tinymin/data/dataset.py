@@ -88,6 +88,9 @@ def random_split(
         raise ValueError("random_split: give generator= or seed=, not both")
     n = len(dataset)
     lengths = _lengths_from_fractions(lengths, n) if _are_fractions(lengths) else list(lengths)
+    if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in lengths):
+        raise TypeError(f"random_split: lengths {list(lengths)} must be integers (or fractions "
+                        "that sum to 1)")
     if sum(lengths) != n or any(k < 0 for k in lengths):
         raise ValueError(
             f"random_split: lengths {list(lengths)} must be non-negative and sum to "
