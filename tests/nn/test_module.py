@@ -322,3 +322,18 @@ def test_register_buffer_refuses_what_pytorch_refuses():
     with pytest.raises(KeyError, match="attribute 'training' already exists"):
         model.register_buffer("training", np.ones(2))
     assert [n for n, _ in model.named_buffers()] == ["count", "cache"]  # nothing changed
+
+
+def test_a_tied_layer_is_saved_under_each_name_like_torch():
+    torch = pytest.importorskip("torch")
+    shared = nn.Linear(2, 2)
+    mine = nn.Sequential(shared, nn.ReLU(), shared)
+    theirs_shared = torch.nn.Linear(2, 2)
+    theirs = torch.nn.Sequential(theirs_shared, torch.nn.ReLU(), theirs_shared)
+    assert list(mine.state_dict()) == list(theirs.state_dict()) \
+        == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [n for n, _ in mine.named_modules()] == ["", "0", "1"]  # once, as torch's
+    assert [n for n, _ in mine.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(shared.weight.numpy(), theirs_shared.weight.detach().numpy())
+    assert len(list(mine.parameters())) == 2  # the optimizer still sees each once

@@ -158,13 +158,15 @@ class Module:
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and all below it, depth first, in definition order."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, in definition order; a module
+        reached by two names (tied layers) once, unless ``remove_duplicate=False``."""
         stack = [(prefix, self)]
         seen: set[int] = set()
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -245,9 +247,10 @@ class Module:
 
     # ---------------------------------------------------------- serialisation
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and persistent buffer, keyed like PyTorch (``"0.weight"``)."""
+        """Copies of every parameter and persistent buffer, keyed like PyTorch (``"0.weight"``):
+        a layer or parameter tied under two names is saved under both, as PyTorch does."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             for name, param in module._parameters.items():
                 state[_join(module_name, name)] = param.numpy().copy()
             for name in module._saved_buffers():
@@ -297,7 +300,7 @@ class Module:
 
     def _state_slots(self) -> OrderedDict[str, tuple[Module, str, bool]]:
         slots: OrderedDict[str, tuple[Module, str, bool]] = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             for name in module._parameters:
                 slots[_join(module_name, name)] = (module, name, True)
             for name in module._saved_buffers():
