@@ -33,7 +33,7 @@ def test_sequential_keys_like_pytorch_and_repr():
     assert list(model.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
     text = repr(model)
     assert "(0): Linear(in_features=2, out_features=3, bias=True)" in text
-    assert "(2): Dropout(p=0.5)" in text
+    assert "(2): Dropout(p=0.5, inplace=False)" in text  # as torch prints it
     assert len(model) == 4 and isinstance(model[1], nn.ReLU)
     named = nn.Sequential(OrderedDict([("enc", nn.Linear(2, 2)), ("act", nn.ReLU())]))
     assert list(named.state_dict()) == ["enc.weight", "enc.bias"]

@@ -39,3 +39,18 @@ def test_softmax_without_a_dim_takes_torchs_guess_with_its_warning(name, shape):
     theirs = getattr(torch.nn.functional, name)(torch.tensor(x))  # warns too
     assert any("Implicit dimension choice" in str(w.message) for w in caught)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("values", [[1, 2, -3], [True, False]])
+def test_sigmoid_of_integers_or_booleans_is_a_float_not_rounded_back(values):
+    ours = tm.sigmoid(tm.tensor(values))
+    theirs = torch.sigmoid(torch.tensor(values))  # float32, torch's default float type
+    assert ours.dtype == np.float64  # numpy's promotion, as exp (coming_from_pytorch.rst)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_leaky_relu_of_integers_is_refused_like_torch():
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.leaky_relu(torch.tensor([1, -2]))
+    with pytest.raises(TypeError, match="leaky_relu: needs a floating-point tensor, got int64"):
+        F.leaky_relu(tm.tensor([1, -2]))

@@ -6,6 +6,7 @@ import pytest
 
 import tinymin as tm
 import tinymin.nn as nn
+import tinymin.nn.functional as F
 from tinymin.optim import SGD
 
 torch = pytest.importorskip("torch", reason="the PyTorch oracle tests need torch (the torch extra)")
@@ -267,3 +268,20 @@ def test_dropout2d_reads_3d_input_as_torch_does():
         ty = tnn.Dropout2d(0.5)(torch.ones(8, 6, 5)).numpy()
     for out in (y, ty):  # one draw per (n, c), shared along the last axis
         assert np.all((out == 0).all(-1) | (out == 2).all(-1))
+
+
+def test_inplace_is_accepted_with_torchs_repr_and_returns_a_new_tensor():
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]]).reshape(1, 2, 1, 2)  # NCHW, for Dropout2d
+    pairs = [(nn.ReLU(inplace=True), tnn.ReLU(inplace=True)),
+             (nn.LeakyReLU(0.2, True), tnn.LeakyReLU(0.2, True)),
+             (nn.Dropout(0.0, inplace=True), tnn.Dropout(0.0, inplace=True)),
+             (nn.Dropout2d(0.0), tnn.Dropout2d(0.0))]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+        mine = tm.tensor(x)
+        np.testing.assert_array_equal(ours(mine).numpy(), theirs(torch.tensor(x)).numpy())
+        np.testing.assert_array_equal(mine.numpy(), x)  # tinymin leaves the input as it was
+    mine = tm.tensor(x)
+    np.testing.assert_array_equal(F.relu(mine, inplace=True).numpy(), np.maximum(x, 0))
+    assert F.leaky_relu(mine, 0.1, inplace=True).shape == (1, 2, 1, 2)
+    assert F.dropout(mine, 0.5, False, inplace=True) is mine  # eval: the identity

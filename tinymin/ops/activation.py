@@ -46,6 +46,8 @@ class LeakyReLUFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x, negative_slope):
+        if x.dtype.kind != "f":  # alpha x would be cast back to integers (torch refuses too)
+            raise TypeError(f"leaky_relu: needs a floating-point tensor, got {x.dtype}")
         alpha_x = np.multiply(x, negative_slope, dtype=x.dtype)
         if 0 <= negative_slope <= 1:
             out = np.maximum(alpha_x, x, out=alpha_x)
@@ -74,7 +76,10 @@ class SigmoidFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x):
-        # Two branches so exp never overflows.
+        # An integer or boolean x gives float64, as exp does (casting back to x's dtype
+        # would round every value to 0 or 1). Two branches so exp never overflows.
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
         e = np.exp(-np.abs(x))
         out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
@@ -120,13 +125,20 @@ class LogSoftmaxFunction(Function):
         return (grad - np.exp(out) * np.sum(grad, axis=dim, keepdims=True), None)
 
 
-def relu(x: Tensor) -> Tensor:
-    """Rectified linear unit, :math:`\\max(x, 0)`."""
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """Rectified linear unit, :math:`\\max(x, 0)`.
+
+    ``inplace`` is accepted for PyTorch's signature; the result is always a new
+    tensor and ``x`` is left as it is (coming_from_pytorch.rst).
+    """
     return ReLUFunction.apply(x)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """Leaky ReLU: :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\\cdot x`."""
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """Leaky ReLU: :math:`x` if :math:`x > 0` else ``negative_slope`` :math:`\\cdot x`.
+
+    ``inplace`` is accepted for PyTorch's signature; the result is always a new tensor.
+    """
     return LeakyReLUFunction.apply(x, negative_slope)
 
 

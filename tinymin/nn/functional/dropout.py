@@ -8,7 +8,7 @@ from tinymin.random import default_rng
 from tinymin.tensor import Tensor
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: keep each element with probability :math:`1-p`.
 
     .. math::
@@ -16,7 +16,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         y = \\frac{m \\odot x}{1 - p}, \\qquad m_i \\sim \\operatorname{Bernoulli}(1 - p)
 
     so :math:`\\mathbb{E}[y] = x` and evaluation needs no rescaling. The mask comes from
-    tinymin's seeded generator.
+    tinymin's seeded generator. ``inplace`` is accepted for PyTorch's signature; the
+    result is always a new tensor.
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -29,7 +30,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * scale
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
     """Channel dropout: keep each whole feature map with probability :math:`1-p`.
 
     .. math::
@@ -45,6 +47,10 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     x : Tensor
         ``(N, C, H, W)``. A 3-D input is read as PyTorch (still) reads it, with its
         warning: as ``(N, C, L)``, one draw per ``(n, c)``.
+    p, training
+        As :func:`dropout`.
+    inplace : bool
+        Accepted for PyTorch's signature; the result is always a new tensor.
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
