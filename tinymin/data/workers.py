@@ -10,9 +10,10 @@ whatever order they finish and are put back in task order before they are handed
 out. A worker's exception travels back with its traceback text and is raised again
 in the main process; so does a batch that cannot be pickled: the worker pickles each
 result itself, where a queue's background thread would print the error and drop the
-batch, and the main process would wait for it forever. Each worker seeds Python's ``random``, numpy's legacy global
-generator and tinymin's global generator with ``base_seed + worker_id``, so random
-transforms differ between workers and repeat from run to run.
+batch, and the main process would wait for it forever. Each worker seeds Python's
+``random``, numpy's legacy global generator and tinymin's global generator with
+``base_seed + worker_id``, so random transforms differ between workers and repeat
+from run to run.
 """
 
 from __future__ import annotations
