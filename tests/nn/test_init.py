@@ -89,3 +89,25 @@ def test_kaiming_uniform_bound_follows_he_formula(nonlinearity, a, gain):
     assert np.abs(w.numpy()).max() <= gain * math.sqrt(3 / 2304) * (1 + 1e-6)
     with pytest.raises(ValueError, match="mode"):
         nn.init.kaiming_uniform_(w, mode="fan_middle")
+
+
+@pytest.mark.parametrize("name", ["uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_",
+                                  "xavier_uniform_", "xavier_normal_"])
+def test_a_generator_draws_apart_from_the_global_one_and_repeats(name):
+    def draw(seed):
+        t = tm.zeros(8, 4)
+        getattr(nn.init, name)(t, generator=tm.Generator().manual_seed(seed))
+        return t.numpy().copy()
+
+    tm.manual_seed(0)
+    before = tm.rand(3).numpy()
+    first = draw(7)
+    tm.manual_seed(0)
+    draw(7)
+    np.testing.assert_array_equal(tm.rand(3).numpy(), before)  # the global stream untouched
+    np.testing.assert_array_equal(draw(7), first)
+    assert not np.array_equal(draw(8), first)
+
+
+def test_constant_takes_torchs_keyword():
+    assert nn.init.constant_(tm.zeros(2), val=1.5).numpy().tolist() == [1.5, 1.5]

@@ -1,7 +1,8 @@
 """Weight initialisation (Kaiming/He and Xavier/Glorot), drawn from tinymin's generator.
 
 Every function fills ``tensor.data`` in place and returns the tensor, like
-``torch.nn.init``. ``tinymin.manual_seed`` makes the draws reproducible.
+``torch.nn.init``. ``tinymin.manual_seed`` makes the draws reproducible; a
+``generator=`` (a :class:`tinymin.Generator`) draws apart from the global one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from tinymin.random import default_rng
+from tinymin.random import Generator, default_rng
 from tinymin.tensor import Tensor
 
 
@@ -46,14 +47,20 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     return tensor
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return default_rng() if generator is None else generator.numpy_generator
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: Generator | None = None) -> Tensor:
     """Fill with :math:`U(a, b)`."""
-    return _fill(tensor, default_rng().uniform(a, b, tensor.shape))
+    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: Generator | None = None) -> Tensor:
     """Fill with :math:`N(\\text{mean}, \\text{std}^2)`."""
-    return _fill(tensor, default_rng().normal(mean, std, tensor.shape))
+    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -66,37 +73,39 @@ def ones_(tensor: Tensor) -> Tensor:
     return tensor
 
 
-def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.numpy()[...] = value
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    tensor.numpy()[...] = val
     return tensor
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+                     nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
     """He initialisation: :math:`U(-b, b)`, :math:`b = \\text{gain}\\sqrt{3/\\text{fan}}`."""
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+                    nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
     """He initialisation: :math:`N(0, \\sigma^2)`, :math:`\\sigma = \\text{gain}/\\sqrt{\\text{fan}}`."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
+                    generator: Generator | None = None) -> Tensor:
     """Glorot: :math:`U(-b, b)`, :math:`b = \\text{gain}\\sqrt{6/(\\text{fan\\_in}+\\text{fan\\_out})}`."""
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0,
+                   generator: Generator | None = None) -> Tensor:
     """Glorot normal: :math:`N(0, \\sigma^2)`,
     :math:`\\sigma = \\text{gain}\\sqrt{2/(\\text{fan\\_in}+\\text{fan\\_out})}`."""
     fan_in, fan_out = fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _fan(tensor: Tensor, mode: str) -> int:
