@@ -81,14 +81,7 @@ class Module:
         TypeError
             If ``name`` is not a string, or ``tensor`` is not an array, a Tensor or None.
         """
-        if "_buffers" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
-        if not isinstance(name, str):
-            raise TypeError(f"buffer name should be a string, got {type(name).__name__}")
-        if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
-        if name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
+        self._check_new_name("buffer", name)
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, (np.ndarray, Tensor)):
@@ -107,20 +100,24 @@ class Module:
         ``None`` declares the name without a value (a layer without bias): it is skipped by
         ``named_parameters`` and ``state_dict`` until a Parameter is registered under it.
         """
-        if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
-        if not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string, got {type(name).__name__}")
-        if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
+        self._check_new_name("parameter", name)
         if hasattr(self, name) and name not in self._parameters and getattr(self, name) is not None:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
                             "(tinymin.nn.Parameter or None required)")
         setattr(self, name, param)
+
+    def _check_new_name(self, kind: str, name: Any) -> None:
+        """PyTorch's checks of a ``kind`` ("buffer", "parameter") name being registered."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain "."')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
 
     def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)
