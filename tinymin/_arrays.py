@@ -30,6 +30,19 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
+def float_operands(*values: Any) -> tuple[Any, ...]:
+    """An operation's operands with PyTorch's rule for mixed kinds: integer and boolean
+    arrays met by a floating one take the floating arrays' dtype, so a float32 tensor
+    times an int64 tensor is float32, as in PyTorch (numpy would give float64).
+    Python numbers, ``None`` and arrays of one kind are left to numpy's rules."""
+    floats = [v.dtype for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    if not floats:
+        return values
+    dtype = np.result_type(*floats)
+    return tuple(v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind in "biu" else v
+                 for v in values)
+
+
 def _is_float64_source(data: Any) -> bool:
     return isinstance(data, (np.ndarray, np.floating)) and data.dtype == np.float64
 

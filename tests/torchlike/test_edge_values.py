@@ -54,3 +54,36 @@ def test_leaky_relu_of_integers_is_refused_like_torch():
         torch.nn.functional.leaky_relu(torch.tensor([1, -2]))
     with pytest.raises(TypeError, match="leaky_relu: needs a floating-point tensor, got int64"):
         F.leaky_relu(tm.tensor([1, -2]))
+
+
+MIXED_KIND_OPS = {
+    "a * i": lambda lib, a, i: a * i,
+    "i + a": lambda lib, a, i: i + a,
+    "a - i": lambda lib, a, i: a - i,
+    "i / a": lambda lib, a, i: i / a,
+    "a ** i": lambda lib, a, i: a ** i,
+    "where": lambda lib, a, i: lib.where(a > 0, a, i),
+    "cat": lambda lib, a, i: lib.cat([a, i]),
+    "stack": lambda lib, a, i: lib.stack([i, a]),
+    "maximum": lambda lib, a, i: lib.maximum(a, i),
+    "clamp": lambda lib, a, i: a.clamp(min=-i, max=i),
+    "matmul": lambda lib, a, i: a @ i.to(a.dtype) if lib is torch else a @ i,
+}
+
+
+@pytest.mark.parametrize("op", MIXED_KIND_OPS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_integer_tensor_met_by_a_float_one_takes_its_dtype_as_in_torch(op, dtype):
+    a = np.array([0.5, -1.5, 2.0, 3.0], dtype)
+    i = np.array([1, 2, 0, 3])
+    ours = MIXED_KIND_OPS[op](tm, tm.tensor(a), tm.tensor(i))
+    theirs = MIXED_KIND_OPS[op](torch, torch.tensor(a), torch.tensor(i))
+    assert ours.dtype == dtype == theirs.numpy().dtype
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_the_float_operand_gets_its_gradient_in_its_own_dtype():
+    a = tm.tensor(np.array([0.5, -1.5], np.float32), requires_grad=True)
+    (a * tm.tensor([2, 3]) + tm.where(a > 0, a, tm.tensor([7, 7]))).sum().backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0])

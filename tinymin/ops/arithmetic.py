@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinymin import overrides
+from tinymin._arrays import float_operands
 from tinymin.autograd import Context, Function, sum_to
 
 
@@ -17,6 +18,7 @@ class AddFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
+        a, b = float_operands(a, b)  # int64 * float32 -> float32, as PyTorch
         ctx.save_for_backward(_shape(a), _shape(b))
         return np.add(a, b)
 
@@ -33,6 +35,7 @@ class SubFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
+        a, b = float_operands(a, b)  # int64 * float32 -> float32, as PyTorch
         ctx.save_for_backward(_shape(a), _shape(b))
         return np.subtract(a, b)
 
@@ -49,6 +52,7 @@ class MulFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
+        a, b = float_operands(a, b)  # int64 * float32 -> float32, as PyTorch
         need_a, need_b = ctx.needs_input_grad
         # each gradient needs only the other operand: save no more (as PyTorch), so that
         # ``c * 2`` does not hold on to ``c`` and a later ``c += 1`` does not invalidate it
@@ -68,6 +72,7 @@ class DivFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
+        a, b = float_operands(a, b)  # int64 * float32 -> float32, as PyTorch
         need_b = ctx.needs_input_grad[1]
         ctx.save_for_backward(a if need_b else None, b, _shape(a), _shape(b))  # a only for b's
         return np.divide(a, b)
@@ -98,6 +103,7 @@ class PowFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
+        a, b = float_operands(a, b)  # int64 * float32 -> float32, as PyTorch
         out = np.power(a, b)
         ctx.save_for_backward(a, b, out)
         return out
@@ -132,7 +138,7 @@ class MatMulFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, b):
-        a, b = np.asarray(a), np.asarray(b)
+        a, b = float_operands(np.asarray(a), np.asarray(b))
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need >= 1 dims, got {a.shape} and {b.shape}")
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:

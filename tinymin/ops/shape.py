@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinymin._arrays import float_operands
 from tinymin.autograd import Context, Function, sum_to
 
 
@@ -92,6 +93,7 @@ class CatFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, *arrays, axis=0):
+        arrays = float_operands(*arrays)  # an int64 part of a float32 cat: float32, as PyTorch
         shapes = [np.shape(a) for a in arrays]
         try:
             out = np.concatenate(arrays, axis=axis)
@@ -112,6 +114,7 @@ class StackFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, *arrays, axis=0):
+        arrays = float_operands(*arrays)
         shapes = {np.shape(a) for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"stack: all shapes must be equal, got {sorted(shapes)}")
@@ -131,6 +134,7 @@ class WhereFunction(Function):
     @staticmethod
     def forward(ctx: Context, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
+        a, b = float_operands(a, b)
         ctx.save_for_backward(condition, np.shape(a), np.shape(b))
         return np.where(condition, a, b)
 

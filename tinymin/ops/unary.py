@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinymin._arrays import float_operands
 from tinymin.autograd import Context, Function
 
 
@@ -73,6 +74,7 @@ class ClipFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, a, lo=None, hi=None):
+        a, lo, hi = float_operands(a, lo, hi)  # float32 clamped by int64 bounds: float32
         inside = np.ones(np.shape(a), dtype=bool)
         if lo is not None:
             inside &= a >= lo
