@@ -86,8 +86,9 @@ for drop_last in (False, True):
 # ---------
 # The loader hands the list of samples of one batch to ``collate_fn``. The
 # default, :func:`~tinymin.data.default_collate`, keeps the sample's structure
-# (tuple, dict) and stacks each field: arrays become one Tensor with a new batch
-# axis, Python ints an int64 Tensor, floats a float32 Tensor.
+# and stacks each field: a tuple of fields becomes a list of batches (PyTorch's
+# choice), a dict a dict; arrays become one Tensor with a new batch axis, Python
+# ints an int64 Tensor, floats a float32 Tensor, strings a list of them.
 xb, yb = default_collate([squares[i] for i in range(3)])
 print("x:", xb.shape, xb.dtype, " y:", yb, yb.dtype)
 

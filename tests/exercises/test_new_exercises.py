@@ -41,20 +41,26 @@ def test_collate_wrong_answers():
 
     def always_float(samples):
         batch = right(samples)
-        if isinstance(batch, tuple):
-            return tuple(type(b)(b.numpy().astype(np.float32)) if hasattr(b, "numpy") else b for b in batch)
+        if isinstance(batch, list):
+            return [type(b)(b.numpy().astype(np.float32)) if hasattr(b, "numpy") else b for b in batch]
         return batch
 
     def unchecked(samples):
         first = samples[0]
         if isinstance(first, tuple):
-            return tuple(unchecked([s[i] for s in samples]) for i in range(len(first)))
+            return [unchecked([s[i] for s in samples]) for i in range(len(first))]
         return right(samples)
+
+    def tuples(samples):  # the structure of a sample kept, where PyTorch gives a list
+        batch = right(samples)
+        return tuple(batch) if isinstance(batch, list) else batch
 
     assert first_failure("collate", default_collate=always_float).case == "(image, label) pairs"
     failure = first_failure("collate", default_collate=unchecked)
     assert failure.case == "samples that differ raise ValueError"
     assert "a tuple of 2 and a tuple of 1" in failure.problem
+    failure = first_failure("collate", default_collate=tuples)
+    assert failure.case == "(image, label) pairs" and "expected a list of 2" in failure.problem
 
 
 def test_relative_error_wrong_answers():

@@ -136,3 +136,30 @@ def test_torch_utils_data_spelled_through_the_package():
     import tinymin as torch_like
 
     assert torch_like.utils.data.DataLoader is DataLoader
+
+
+def _structure(batch):
+    """The batch's containers and leaves: ("list", [...]), ("Pair", [...]), ("dict", {...}),
+    ("strings", [...]) or ("tensor", dtype name)."""
+    if isinstance(batch, dict):
+        return "dict", {k: _structure(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)) and all(isinstance(b, str) for b in batch):
+        return "strings", list(batch)  # torch: the sequence it was handed (a tuple inside)
+    if isinstance(batch, (list, tuple)):
+        return type(batch).__name__, [_structure(b) for b in batch]
+    if hasattr(batch, "numpy"):
+        return "tensor", str(as_numpy(batch).dtype)
+    return batch
+
+
+def test_default_collate_builds_torchs_containers():
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "image label")
+    image = np.zeros((1, 2, 2), np.float32)
+    for samples in ([(image, 1, "a.png"), (image, 2, "b.png")],
+                    [[image, 1], [image, 2]],
+                    [Pair(image, 1), Pair(image, 2)],
+                    [{"image": image, "names": ("x", 3)}, {"image": image, "names": ("y", 4)}]):
+        assert _structure(tm.data.default_collate(samples)) == \
+            _structure(tdata.default_collate(samples))

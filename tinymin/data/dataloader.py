@@ -25,13 +25,16 @@ from tinymin.tensor import Tensor
 
 
 def default_collate(samples: Sequence[Any]) -> Any:
-    """Stack a list of samples into a batch, keeping the sample's structure.
+    """Stack a list of samples into a batch, keeping the sample's structure, as PyTorch's.
 
-    Arrays become one Tensor with a new leading batch axis; tuples and dicts are
-    collated field by field. Python numbers become one Tensor whose dtype fits them
-    all: bool if every one is a bool, int64 if every one is an integer, else float32,
-    so a float label after int labels gives a float batch, never a truncated one
-    (arrays of different dtypes promote the same way, by numpy's rules).
+    Arrays become one Tensor with a new leading batch axis. Tuples and lists are
+    collated field by field into a list (so ``x, y = batch`` unpacks it and
+    ``batch[0] = ...`` works, as in PyTorch), a named tuple into the same named tuple,
+    dicts key by key. Python numbers become one Tensor whose dtype fits them all: bool
+    if every one is a bool, int64 if every one is an integer, else float32, so a float
+    label after int labels gives a float batch, never a truncated one (arrays of
+    different dtypes promote the same way, by numpy's rules). Strings (file names)
+    are kept as a list of them.
 
     Raises
     ------
@@ -54,17 +57,26 @@ def default_collate(samples: Sequence[Any]) -> Any:
                 f"{_describe(first)}; every sample of a batch needs the same structure"
             )
     if kind == "sequence":
-        return tuple(default_collate([s[i] for s in samples]) for i in range(len(first)))
+        fields = [default_collate([s[i] for s in samples]) for i in range(len(first))]
+        return type(first)(*fields) if _is_namedtuple(first) else fields
     if kind == "mapping":
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if kind == "array":
         return Tensor(np.stack([np.asarray(s) for s in samples]))
     if kind == "number":
         return Tensor(np.array(samples, dtype=_number_dtype(samples)))
+    if kind == "string":
+        return list(samples)
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
 
 
+def _is_namedtuple(sample: Any) -> bool:
+    return isinstance(sample, tuple) and hasattr(sample, "_fields")
+
+
 def _kind(sample: Any) -> str:
+    if isinstance(sample, (str, bytes)):
+        return "string"
     if isinstance(sample, (tuple, list)):
         return "sequence"
     if isinstance(sample, dict):

@@ -8,6 +8,8 @@ from tinymin import Tensor
 
 
 def _kind(sample):
+    if isinstance(sample, str):
+        return "string", None
     if isinstance(sample, (tuple, list)):
         return "sequence", len(sample)
     if isinstance(sample, dict):
@@ -26,7 +28,7 @@ def default_collate(samples):
             raise ValueError(f"sample {index} is {_kind(sample)}, sample 0 is {first}")
     kind = first[0]
     if kind == "sequence":
-        return tuple(default_collate([s[i] for s in samples]) for i in range(len(samples[0])))
+        return [default_collate([s[i] for s in samples]) for i in range(len(samples[0]))]
     if kind == "mapping":
         return {key: default_collate([s[key] for s in samples]) for key in samples[0]}
     if kind == "array":
@@ -39,4 +41,6 @@ def default_collate(samples):
         else:
             dtype = np.float32
         return Tensor(np.array(samples, dtype=dtype))
+    if kind == "string":
+        return list(samples)
     raise TypeError(f"cannot batch {kind}")

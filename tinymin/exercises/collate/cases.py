@@ -15,6 +15,7 @@ HINTS = {
     "(image, label) pairs": "the usual sample: an image array and an int label",
     "dict samples": "dict samples give a dict of batches, key by key",
     "nested structure": "a tuple inside a tuple, a dict inside a tuple",
+    "file names": "strings cannot be stacked: the batch keeps a list of them",
     "numbers: bool, int, float": "Python numbers: the dtype that fits them all",
     "Tensor samples": "samples that are already tinymin Tensors",
     "samples that differ raise ValueError": "samples with another structure cannot be batched",
@@ -33,6 +34,7 @@ _FIXED: dict[str, list[Any]] = {
                          for i, (image, label) in enumerate(zip(_images(3, 80), [1, 0, 1]))],
     "numbers: bool, int, float": [(True, 1, 1), (False, 2, 2.5), (True, 3, 3)],
     "Tensor samples": [(Tensor(image), label) for image, label in zip(_images(2, 90), [5, 6])],
+    "file names": [(image, f"digit_{i}.png") for i, image in enumerate(_images(3, 95))],
 }
 
 _DIFFERING = {
@@ -45,10 +47,14 @@ _DIFFERING = {
 
 def expect_batch(case: str, inputs: dict, expected: Any, obtained: Any, where: str = "batch") -> None:
     """Fail unless ``obtained`` has ``expected``'s structure, Tensors of its dtypes and values."""
-    if isinstance(expected, tuple):
-        if not isinstance(obtained, tuple) or len(obtained) != len(expected):
-            fail(case, inputs, f"a tuple of {len(expected)}", _describe(obtained),
-                 f"{where}: {_describe(obtained)}, expected a tuple of {len(expected)}", HINTS[case])
+    if isinstance(expected, list) and all(isinstance(e, str) for e in expected):
+        if obtained != expected:
+            fail(case, inputs, expected, obtained, f"{where}: {obtained!r}, expected the list "
+                 f"{expected!r}", HINTS[case])
+    elif isinstance(expected, list):
+        if not isinstance(obtained, list) or len(obtained) != len(expected):
+            fail(case, inputs, f"a list of {len(expected)}", _describe(obtained),
+                 f"{where}: {_describe(obtained)}, expected a list of {len(expected)}", HINTS[case])
         for i, (e, o) in enumerate(zip(expected, obtained)):
             expect_batch(case, inputs, e, o, f"{where}[{i}]")
     elif isinstance(expected, dict):

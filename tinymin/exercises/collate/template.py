@@ -8,15 +8,19 @@ one sample, with every leaf batched along a new leading axis:
 
     \\operatorname{collate}([s_0, \\dots, s_{B-1}]) =
     \\begin{cases}
-    (\\operatorname{collate}([s_b[0]]_b), \\operatorname{collate}([s_b[1]]_b), \\dots)
+    [\\operatorname{collate}([s_b[0]]_b), \\operatorname{collate}([s_b[1]]_b), \\dots]
         & s_b \\text{ a tuple or list} \\\\
     \\{k: \\operatorname{collate}([s_b[k]]_b)\\}
         & s_b \\text{ a dict} \\\\
     \\operatorname{Tensor}(\\operatorname{stack}(s_0, \\dots, s_{B-1}))
-        & s_b \\text{ an array or Tensor, or a number}
+        & s_b \\text{ an array or Tensor, or a number} \\\\
+    [s_0, \\dots, s_{B-1}]
+        & s_b \\text{ a string}
     \\end{cases}
 
-A batch of Python numbers takes the dtype that fits them all: bool if all are bools,
+A tuple of fields gives a *list* of batches, as PyTorch's collate gives (``x, y =
+batch`` unpacks it either way); strings such as file names cannot be stacked and
+stay a list. A batch of Python numbers takes the dtype that fits them all: bool if all are bools,
 int64 if all are integers (bools count as integers), float32 otherwise (so a float label after int labels is
 never truncated). Arrays of different dtypes promote as numpy does.
 
@@ -42,12 +46,13 @@ def default_collate(samples: list):
     Parameters
     ----------
     samples : list
-        At least one sample: arrays, Tensors, numbers, or tuples, lists and dicts of them
-        (nested to any depth).
+        At least one sample: arrays, Tensors, numbers, strings, or tuples, lists and
+        dicts of them (nested to any depth).
 
     Returns
     -------
-    Tensor, tuple or dict
-        A Tensor for arrays and numbers; a tuple for tuples and lists; a dict for dicts.
+    Tensor, list or dict
+        A Tensor for arrays and numbers; a list for tuples and lists (and for strings:
+        the strings themselves); a dict for dicts.
     """
     raise NotImplementedError
