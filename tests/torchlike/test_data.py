@@ -163,3 +163,5 @@ def test_default_collate_builds_torchs_containers():
                     [{"image": image, "names": ("x", 3)}, {"image": image, "names": ("y", 4)}]):
         assert _structure(tm.data.default_collate(samples)) == \
             _structure(tdata.default_collate(samples))
+        assert _structure(tm.data.dataloader.default_convert(samples[0])) == \
+            _structure(tdata.default_convert(samples[0]))  # batch_size=None

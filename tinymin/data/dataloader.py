@@ -122,12 +122,13 @@ def _number_dtype(samples: Sequence[Any]) -> type:
 
 def default_convert(sample: Any) -> Any:
     """What ``batch_size=None`` hands out: the sample with its arrays made Tensors
-    (tuples, lists and dicts converted field by field), as PyTorch's ``default_convert``."""
+    (tuples, lists and dicts converted field by field), as PyTorch's ``default_convert``:
+    a tuple becomes a list, as in :func:`default_collate`; a named tuple stays one."""
     if isinstance(sample, np.ndarray):
         return Tensor(sample)
-    if isinstance(sample, tuple):
-        return tuple(default_convert(s) for s in sample)
-    if isinstance(sample, list):
+    if _is_namedtuple(sample):
+        return type(sample)(*(default_convert(s) for s in sample))
+    if isinstance(sample, (tuple, list)):
         return [default_convert(s) for s in sample]
     if isinstance(sample, dict):
         return {key: default_convert(value) for key, value in sample.items()}
