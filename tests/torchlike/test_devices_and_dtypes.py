@@ -59,8 +59,9 @@ def test_the_device_questions_answer_as_torch_on_a_cpu_machine():
     lambda: tm.tensor([1.0], device="cuda"),
     lambda: nn.Linear(2, 2).to("cuda"),
     lambda: nn.Linear(2, 2).cuda(),
+    lambda: nn.Conv2d(1, 2, 3, device="cuda"),
 ], ids=["device", "device-index", "mps", "to", "to-int", "to-keyword", "cuda()", "zeros", "tensor",
-        "module.to", "module.cuda"])
+        "module.to", "module.cuda", "layer-device"])
 def test_asking_for_a_gpu_names_the_torch_engine(ask):
     with pytest.raises(RuntimeError, match="--engine torch") as error:
         ask()
@@ -213,3 +214,33 @@ def test_max_and_min_with_a_dim_return_values_and_indices():
         np.testing.assert_array_equal(getattr(tm, name)(x, other).numpy(),
                                       getattr(torch, name)(t, torch.tensor(data[::-1].copy())).numpy())
     assert x.argmax(keepdim=True).shape == tuple(t.argmax(keepdim=True).shape)
+
+
+LAYERS_WITH_FACTORY_ARGUMENTS = {
+    "Linear": lambda lib, **kw: lib.nn.Linear(3, 2, **kw),
+    "Conv2d": lambda lib, **kw: lib.nn.Conv2d(2, 4, 3, padding=1, **kw),
+    "BatchNorm2d": lambda lib, **kw: lib.nn.BatchNorm2d(3, **kw),
+    "BatchNorm1d": lambda lib, **kw: lib.nn.BatchNorm1d(3, **kw),
+    "LazyLinear": lambda lib, **kw: lib.nn.LazyLinear(2, **kw),
+    "LazyConv2d": lambda lib, **kw: lib.nn.LazyConv2d(4, 3, **kw),
+}
+
+
+@pytest.mark.parametrize("layer", LAYERS_WITH_FACTORY_ARGUMENTS)
+def test_layers_take_torchs_device_and_dtype(layer):
+    build = LAYERS_WITH_FACTORY_ARGUMENTS[layer]
+    ours = build(tm, device="cpu", dtype=tm.float64)
+    theirs = build(torch, device="cpu", dtype=torch.float64)
+    assert {k: str(v.dtype) for k, v in ours.state_dict().items()} == \
+        {k: str(v.dtype).removeprefix("torch.") for k, v in theirs.state_dict().items()
+         if k != "num_batches_tracked"}  # tinymin's batch norm has no counter
+    assert build(tm, device=tm.device("cpu")).state_dict() is not None
+    with pytest.raises(TypeError, match=f"{layer}: dtype must be float32 or float64, got int64"):
+        build(tm, dtype=tm.int64)
+
+
+def test_a_float64_min_layer_keeps_float64_buffers_and_from_conv_keeps_the_dtype():
+    layer = nn.MinConv2d(1, 2, 3, dtype=tm.float64)
+    assert {str(v.dtype) for k, v in layer.state_dict().items() if k != "num_batches_tracked"} \
+        == {"float64"}
+    assert nn.MinConv2d.from_conv(nn.Conv2d(1, 2, 3).double()).weight.dtype == np.float64

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tinymin.minconv.functional import clip_and_rescale, min_conv2d, step1_input_scale
@@ -40,12 +42,17 @@ class MinConv2d(ConvLayer):
         One weight scale ``mu_w`` per layer (paper) or per output channel.
     operator : {"min", "max", "adder"}
         What replaces multiplication.
+    device, dtype : optional
+        As for :class:`~tinymin.nn.Conv2d`, keyword only; the floating buffers take
+        ``dtype`` too.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, clip_value: float | None = DEFAULT_CLIP_VALUE,
-                 momentum: float | None = 0.1, scale: str = "layer", operator: str = "min") -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
+                 momentum: float | None = 0.1, scale: str = "layer", operator: str = "min",
+                 *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias,
+                         device=device, dtype=dtype)
         check_min_conv_options("MinConv2d", clip_value, scale, operator, momentum)
         self.clip_value, self.momentum = clip_value, momentum
         self.scale, self.operator = scale, operator
@@ -57,6 +64,8 @@ class MinConv2d(ConvLayer):
         # mu_x = multiple * mean|x| in training; 1 as in the paper, set by calibrate_min.
         self.register_buffer("input_scale_multiple", np.ones(1, dtype=np.float32))
         self.name = "MinConv2d"
+        if self.weight.dtype != np.float32:  # dtype=float64: the floating buffers too
+            self.astype(self.weight.dtype)
 
     @classmethod
     def from_conv(cls, conv: Conv2d, **options) -> MinConv2d:
@@ -69,6 +78,7 @@ class MinConv2d(ConvLayer):
             raise ValueError(f"MinConv2d.from_conv: the layer pads unevenly (padding='same' "
                              f"with kernel_size {conv.kernel_size}), which MinConv2d does not "
                              "support; use an odd kernel_size")
+        options.setdefault("dtype", conv.weight.dtype)  # a float64 layer stays float64
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                     conv.padding, conv.bias is not None, **options)
         layer.weight.numpy()[...] = conv.weight.numpy()

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn.module import Module
-from tinymin.nn.parameter import Parameter
+from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.tensor import Tensor
 
 
@@ -23,16 +25,17 @@ class _BatchNorm(Module):
     layout = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True) -> None:
+                 affine: bool = True, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
         if num_features <= 0:
             raise ValueError(f"{name}: num_features must be positive, got {num_features}")
+        dt = factory_dtype(name, device, dtype)  # PyTorch's factory arguments
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, dtype=np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=np.float32)) if affine else None
-        self.register_buffer("running_mean", np.zeros(num_features, dtype=np.float32))
-        self.register_buffer("running_var", np.ones(num_features, dtype=np.float32))
+        self.weight = Parameter(np.ones(num_features, dtype=dt)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dt)) if affine else None
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dt))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dt))
 
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__

@@ -9,6 +9,7 @@ differ only in ``forward``. So an exact layer is never mistaken for a min one, a
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from tinymin.functions import cat, zeros
 from tinymin.nn import functional as F
 from tinymin.nn import init
 from tinymin.nn.module import Module
-from tinymin.nn.parameter import Parameter
+from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.ops.checks import pair
 from tinymin.ops.conv import ConvGeometry, conv_geometry
 from tinymin.tensor import Tensor
@@ -36,6 +37,9 @@ class ConvLayer(Module):
         column of zeros at the bottom and right than at the top and left: only layers
         that set ``supports_uneven_padding`` (``Conv2d``) accept that.
     bias : bool
+    device, dtype : optional
+        PyTorch's factory arguments, keyword only: the CPU, and float32 (the default)
+        or float64 for the weight and bias.
 
     Weights are initialised like PyTorch's (Kaiming uniform with :math:`a=\\sqrt5`).
 
@@ -53,20 +57,21 @@ class ConvLayer(Module):
     supports_uneven_padding = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True) -> None:
+                 bias: bool = True, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(f"{type(self).__name__}: channels must be positive, "
                              f"got {in_channels}, {out_channels}")
         self.in_channels, self.out_channels = in_channels, out_channels
         name = type(self).__name__
+        dt = factory_dtype(name, device, dtype)
         self.kernel_size = pair(kernel_size, f"{name}: kernel_size", minimum=1)
         self.stride = pair(stride, f"{name}: stride", minimum=1)
         self.padding_mode_text = padding if isinstance(padding, str) else None
         self.padding, self.padding_extra = self._resolve_padding(padding)
         shape = (out_channels, in_channels, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=np.float32))
-        self.bias = Parameter(np.empty(out_channels, dtype=np.float32)) if bias else None
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        self.bias = Parameter(np.empty(out_channels, dtype=dt)) if bias else None
         self.reset_parameters()
 
     def _resolve_padding(self, padding) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -129,6 +134,8 @@ class Conv2d(ConvLayer):
     padding : int, pair, ``"valid"`` or ``"same"``
         See :class:`ConvLayer`.
     bias : bool
+    device, dtype : optional
+        As for :class:`ConvLayer`.
 
     Weights are initialised like PyTorch's (Kaiming uniform with :math:`a=\\sqrt5`).
     """

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn import init
 from tinymin.nn.module import Module
-from tinymin.nn.parameter import Parameter
+from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.tensor import Tensor
 
 
@@ -19,15 +20,19 @@ class Linear(Module):
     """Affine layer :math:`y = x W^\\top + b`, ``W`` of shape ``(out_features, in_features)``.
 
     Initialised like PyTorch: :math:`W, b \\sim U(-1/\\sqrt{\\text{in}}, 1/\\sqrt{\\text{in}})`.
+    ``device`` (the CPU) and ``dtype`` (float32 or float64) as PyTorch's factory
+    arguments.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: sizes must be positive, got {in_features}, {out_features}")
+        dt = factory_dtype("Linear", device, dtype)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
-        self.bias = Parameter(np.empty(out_features, dtype=np.float32)) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
+        self.bias = Parameter(np.empty(out_features, dtype=dt)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

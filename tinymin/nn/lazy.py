@@ -11,12 +11,14 @@ PyTorch's ``cls_to_become``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tinymin.nn.conv import Conv2d
 from tinymin.nn.layers import Linear
 from tinymin.nn.module import Module
-from tinymin.nn.parameter import Parameter
+from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.tensor import Tensor
 
 __all__ = ["LazyConv2d", "LazyLinear"]
@@ -39,15 +41,19 @@ class LazyLinear(Linear):
     ----------
     out_features : int
     bias : bool
+    device, dtype : optional
+        As for :class:`~tinymin.nn.Linear`.
     """
 
-    def __init__(self, out_features: int, bias: bool = True) -> None:
+    def __init__(self, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         Module.__init__(self)
         if out_features <= 0:
             raise ValueError(f"LazyLinear: out_features must be positive, got {out_features}")
+        dt = factory_dtype("LazyLinear", device, dtype)
         self.in_features, self.out_features = 0, out_features
-        self.weight = Parameter(np.empty((out_features, 0), dtype=np.float32))
-        self.bias = Parameter(np.empty(out_features, dtype=np.float32)) if bias else None
+        self.weight = Parameter(np.empty((out_features, 0), dtype=dt))
+        self.bias = Parameter(np.empty(out_features, dtype=dt)) if bias else None
 
     def reset_parameters(self) -> None:
         """Nothing to initialise before the shape is known (and no random draws, as in
@@ -70,15 +76,16 @@ class LazyConv2d(Conv2d):
     Parameters
     ----------
     out_channels : int
-    kernel_size, stride, padding, bias
+    kernel_size, stride, padding, bias, device, dtype
         As for :class:`~tinymin.nn.Conv2d`.
     """
 
     def __init__(self, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True) -> None:
+                 bias: bool = True, *, device: Any = None, dtype: Any = None) -> None:
         # the eager constructor checks every argument and builds the layer for one input
         # channel; the weight's input axis is then emptied until the first call
-        super().__init__(1, out_channels, kernel_size, stride, padding, bias)
+        super().__init__(1, out_channels, kernel_size, stride, padding, bias, device=device,
+                         dtype=dtype)
         self.in_channels = 0
         _materialize(self.weight, (out_channels, 0, *self.kernel_size))
 
