@@ -115,7 +115,7 @@ def test_column_matrices_are_reused_after_backward_and_only_then(conv):
     "x_shape, w_shape, kwargs, message",
     [
         ((1, 3, 8, 8), (4, 2, 3, 3), {}, r"conv2d.*\(1, 3, 8, 8\).*\(4, 2, 3, 3\)"),
-        ((3, 8, 8), (4, 3, 3, 3), {}, r"conv2d: input must be NCHW.*\(3, 8, 8\)"),
+        ((8, 8), (4, 3, 3, 3), {}, r"conv2d: input must be NCHW.*\(8, 8\)"),  # (C, H, W) is fine
         ((1, 3, 2, 2), (4, 3, 3, 3), {}, r"larger than the padded input"),
         ((1, 3, 8, 8), (4, 3, 3, 3), {"stride": 0}, r"stride must be positive"),
         ((1, 3, 8, 8), (4, 3, 3, 3), {"padding": -1}, r"padding"),

@@ -285,3 +285,29 @@ def test_inplace_is_accepted_with_torchs_repr_and_returns_a_new_tensor():
     np.testing.assert_array_equal(F.relu(mine, inplace=True).numpy(), np.maximum(x, 0))
     assert F.leaky_relu(mine, 0.1, inplace=True).shape == (1, 2, 1, 2)
     assert F.dropout(mine, 0.5, False, inplace=True) is mine  # eval: the identity
+
+
+@pytest.mark.parametrize("layer", ["Conv2d", "MaxPool2d", "AvgPool2d"])
+def test_an_unbatched_image_goes_through_as_in_torch(layer, rng):
+    build = {"Conv2d": lambda lib: lib.nn.Conv2d(3, 4, 3, padding=1),
+             "MaxPool2d": lambda lib: lib.nn.MaxPool2d(2),
+             "AvgPool2d": lambda lib: lib.nn.AvgPool2d(2)}[layer]
+    ours, theirs = build(tm), build(torch)
+    if layer == "Conv2d":
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = rng.normal(size=(3, 6, 6))
+    mine, their_x = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    if layer == "Conv2d":
+        ours.double(), theirs.double()
+    y, their_y = ours(mine), theirs(their_x)
+    assert y.shape == tuple(their_y.shape)
+    np.testing.assert_allclose(y.numpy(), their_y.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    their_y.sum().backward()
+    np.testing.assert_allclose(mine.grad.numpy(), their_x.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_an_unbatched_image_through_the_min_layer_is_the_batch_of_one():
+    layer = nn.MinConv2d(2, 3, 3, padding=1).eval()
+    x = tm.tensor(np.random.default_rng(1).normal(size=(2, 5, 5)).astype(np.float32))
+    np.testing.assert_array_equal(layer(x).numpy(), layer(x.unsqueeze(0)).numpy()[0])

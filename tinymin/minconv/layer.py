@@ -102,6 +102,8 @@ class MinConv2d(ConvLayer):
                             input_scale_multiple=float(self.input_scale_multiple[0]))
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 3:  # unbatched (C, H, W), as Conv2d: a batch of one
+            return self.forward(x.unsqueeze(0)).squeeze(0)
         return min_conv2d(x, self.weight, self.bias, spec=self.spec(), state=self.state(),
                           training=self.training)
 

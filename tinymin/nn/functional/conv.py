@@ -62,7 +62,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     Parameters
     ----------
     x : Tensor
-        Input of shape ``(N, C_in, H, W)``.
+        Input of shape ``(N, C_in, H, W)``, or one unbatched ``(C_in, H, W)`` image (as
+        PyTorch: the output has no batch axis either).
     weight : Tensor
         Filters of shape ``(C_out, C_in, kh, kw)``.
     bias : Tensor, optional
@@ -70,6 +71,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     stride, padding : int or pair of int
     """
     check_float("conv2d", input=x, weight=weight, bias=bias)
+    if x.ndim == 3:  # unbatched: a batch of one
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding).squeeze(0)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     return Conv2dFunction.apply(x, weight, bias, stride, padding)

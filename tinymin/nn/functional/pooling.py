@@ -156,14 +156,20 @@ class AvgPool2dFunction(Function):
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """2-D max pooling (``stride`` defaults to ``kernel_size``; padding is -inf)."""
+    """2-D max pooling of ``(N, C, H, W)`` or unbatched ``(C, H, W)`` input (``stride``
+    defaults to ``kernel_size``; padding is -inf)."""
     check_float("max_pool2d", input=x)
+    if x.ndim == 3:  # unbatched, as PyTorch: a batch of one
+        return max_pool2d(x.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
     return MaxPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """2-D average pooling (``stride`` defaults to ``kernel_size``; zero padding counted)."""
+    """2-D average pooling of ``(N, C, H, W)`` or unbatched ``(C, H, W)`` input
+    (``stride`` defaults to ``kernel_size``; zero padding counted)."""
     check_float("avg_pool2d", input=x)
+    if x.ndim == 3:  # unbatched, as PyTorch: a batch of one
+        return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
     return AvgPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
