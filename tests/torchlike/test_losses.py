@@ -160,3 +160,26 @@ def test_loss_weight_is_a_buffer_like_torch():
     loss = nn.CrossEntropyLoss(weight=[1.0, 2.0])
     assert list(loss.state_dict()) == list(tnn.CrossEntropyLoss(
         weight=torch.tensor([1.0, 2.0])).state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target", [2, np.array([0.2, 0.3, 0.5])], ids=["index", "probabilities"])
+def test_unbatched_logits_take_an_unbatched_target_as_in_torch(reduction, target):
+    z = np.array([0.5, -1.0, 2.0])
+    mine = tm.tensor(z, requires_grad=True)
+    theirs = torch.tensor(z, requires_grad=True)
+    ours = F.cross_entropy(mine, tm.tensor(target), reduction=reduction, label_smoothing=0.1)
+    their = torch.nn.functional.cross_entropy(theirs, torch.tensor(target), reduction=reduction,
+                                              label_smoothing=0.1)
+    assert ours.shape == tuple(their.shape) == ()
+    np.testing.assert_allclose(ours.numpy(), their.detach().numpy(), rtol=1e-12)
+    ours.backward()
+    their.backward()
+    np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    if not isinstance(target, int):
+        return
+    nll = F.nll_loss(tm.tensor(z), tm.tensor(target), reduction=reduction)
+    their_nll = torch.nn.functional.nll_loss(torch.tensor(z), torch.tensor(target),
+                                             reduction=reduction)
+    assert nll.shape == tuple(their_nll.shape)
+    np.testing.assert_allclose(nll.numpy(), their_nll.numpy(), rtol=1e-12)
