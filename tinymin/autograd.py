@@ -16,100 +16,25 @@ The idea in four lines
 
 from __future__ import annotations
 
-import contextlib
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinymin import overrides
+from tinymin import grad_mode, overrides
+
+# the switches of graph recording live in grad_mode; importable from here as before
+from tinymin.grad_mode import (  # noqa: F401
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 if TYPE_CHECKING:  # imported for type hints only; tensor.py imports this module
     from tinymin.tensor import Tensor
-
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside :func:`no_grad`."""
-    return _grad_enabled
-
-
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Context manager in which no operation records a graph (evaluation, updates).
-
-    Examples
-    --------
-    >>> import tinymin as tm
-    >>> w = tm.tensor([1.0, 2.0], requires_grad=True)
-    >>> with tm.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Context manager that turns graph recording back on inside :func:`no_grad`."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-class set_grad_enabled:  # noqa: N801 (PyTorch's name; a class so it works both ways)
-    """Turn graph recording on or off: at once when called, and back as it was when
-    used as a context manager leaves its ``with`` block, as ``torch.set_grad_enabled``.
-
-    Examples
-    --------
-    >>> import tinymin as tm
-    >>> with tm.set_grad_enabled(False):
-    ...     tm.is_grad_enabled()
-    False
-    >>> tm.is_grad_enabled()
-    True
-    """
-
-    def __init__(self, mode: bool) -> None:
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = bool(mode)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self.previous
-
-
-@contextlib.contextmanager
-def inference_mode(mode: bool = True) -> Iterator[None]:
-    """``torch.inference_mode``: here the same as :func:`no_grad` (``mode=False``
-    records as usual). PyTorch also skips version counting in it; tinymin's counter is
-    one integer, so there is nothing to skip."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = previous and not mode
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
 
 def sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the backward of broadcasting.
@@ -359,7 +284,7 @@ class Function:
         ctx = Context(cls, args)
         arrays = [a._array if isinstance(a, Tensor) else a for a in args]
         output = cls.forward(ctx, *arrays, **kwargs)
-        record = _grad_enabled and any(ctx.needs_input_grad)
+        record = grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
         result = Tensor(output, requires_grad=record)
         inputs = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
         if result._array.base is not None:  # a view (reshape, slice): of an input?

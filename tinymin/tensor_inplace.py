@@ -6,7 +6,7 @@ job. Every in-place change bumps the tensor's version counter
 (:class:`~tinymin.autograd.VersionCounter`), so a backward that saved the old values
 raises instead of using the new ones. Three cases, as in PyTorch:
 
-* outside the graph (no grad needed, or inside :func:`~tinymin.autograd.no_grad`): the
+* outside the graph (no grad needed, or inside :func:`~tinymin.grad_mode.no_grad`): the
   numbers are written, nothing is recorded. This is how optimizers, initialisers and
   ``w.data.normal_(0, 0.01)`` change parameters;
 * a leaf that requires grad, or a view of a tensor in the graph: refused, because

@@ -256,3 +256,20 @@ def test_var_and_std_follow_torch(name, kwargs):
     same(getattr(tm, name)(x, **kwargs), getattr(torch, name)(t, **kwargs))
     if "dim" in kwargs and "correction" not in kwargs and "keepdim" not in kwargs:
         same(getattr(x, name)(kwargs["dim"], True), getattr(t, name)(kwargs["dim"], True))
+
+
+@pytest.mark.parametrize("name", ["no_grad", "enable_grad", "inference_mode"])
+def test_grad_mode_switches_decorate_with_or_without_parentheses_like_torch(name):
+    def run(lib):
+        switch = getattr(lib, name)
+        w = lib.ones(2, requires_grad=True)
+
+        def double(x):
+            return x * 2
+
+        bare, called = switch(double), switch()(double)
+        with lib.no_grad():
+            inside = (bare(w).requires_grad, called(w).requires_grad)
+        return bare(w).requires_grad, called(w).requires_grad, inside, lib.is_grad_enabled()
+
+    assert run(tm) == run(torch)
