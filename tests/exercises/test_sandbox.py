@@ -137,7 +137,10 @@ def test_a_file_that_appends_to_the_installed_template_fails_and_is_undone(tmp_p
         f.write("# mine")
     """)
     assert template.read_bytes() == before
-    assert_clear_failure(report, "your code changed installed files (tinymin/exercises/min_gemm/template.py)")
+    assert_clear_failure(report, "your code changed installed files (tinymin/exercises/min_gemm/template.py, "
+                                 "changed version kept as ")
+    kept = Path(report.tampered[0].split("kept as ")[1])
+    assert kept.read_bytes() == before + b"# mine"  # an editor's save would not be lost
     assert report.score == report.total  # every case passed, and still it fails
 
 

@@ -75,7 +75,8 @@ class Report:
     def verdict(self) -> str:
         """One line: the score and what it means."""
         if self.tampered:
-            return f"FAILED: your code changed installed files ({', '.join(self.tampered)}); restored"
+            return (f"FAILED: your code changed installed files ({'; '.join(self.tampered)}); "
+                    "restored")
         if self.load_error is not None:
             return f"FAILED: {self.load_error}"
         score = f"score {self.score}/{self.total - self.skipped}"

@@ -218,14 +218,29 @@ def _snapshot() -> dict[Path, bytes]:
 
 def _compare_and_restore(before: dict[Path, bytes]) -> list[str]:
     """The package's source files that differ from ``before`` (relative paths), each
-    changed or deleted one written back as it was (a file added is only named)."""
+    changed or deleted one written back as it was (a file added is only named).
+
+    The checker cannot tell the learner's code from an editor that saved a file of
+    tinymin during the check, so nothing is thrown away: each changed version is
+    first copied to a folder of its own under the temporary directory, which the
+    entry names."""
     after = _snapshot()
     changed = sorted({p for p in before if after.get(p) != before[p]} | (set(after) - set(before)))
+    kept = Path(tempfile.mkdtemp(prefix="tinymin-check-changed-")) if changed else None
+    entries = []
     for path in changed:
+        relative = path.relative_to(PACKAGE.parent)
+        entry = str(relative)
+        if path in after and kept is not None:
+            copy = kept / relative
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(after[path])
+            entry += f", changed version kept as {copy}"
         if path in before:
             with atomic_file(path) as f:
                 f.write(before[path])
-    return [str(p.relative_to(PACKAGE.parent)) for p in changed]
+        entries.append(entry)
+    return entries
 
 
 # ------------------------------------------------------------------ the child side
