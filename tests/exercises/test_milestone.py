@@ -115,3 +115,31 @@ def test_a_correct_piece_that_rounds_otherwise_is_measured_against_rounding_alon
 
 def verdict_status(report, name):
     return next(v.status for v in report.verdicts if v.name == name)
+
+
+def _run(accuracy, predictions):
+    return milestone.RunResult(accuracy, 0.1, np.asarray(predictions), {"w": np.zeros(1)}, 1.0)
+
+
+def _verdict_line(changed, gap, moved, rounding, mine):
+    """The verdict line for 1,000 test images: ``changed`` of your predictions differ from
+    tinymin's and your accuracy is ``gap`` points off; the control's ``moved`` and
+    ``rounding``."""
+    own = _run(0.9, np.zeros(1000, dtype=np.int64))
+    yours = _run(0.9 - gap / 100, np.where(np.arange(1000) < changed, 1, 0))
+    control = _run(0.9 - rounding / 100, np.where(np.arange(1000) >= 1000 - moved, 1, 0))
+    report = milestone.MilestoneReport(TINY, mine, [], 1000, own=own, yours=yours, control=control)
+    return report._against_rounding()[-1]
+
+
+def test_a_few_dozen_flips_like_rounding_alone_are_a_match_whatever_the_net_gap():
+    # a correct numpy min_gemm: 31 predictions and 0.3 points moved, where the last-bit
+    # control moved 34 predictions but only 0.1 points (its flips happened to cancel)
+    assert _verdict_line(31, 0.3, 34, 0.1, ["min_gemm"]).startswith("Your pieces match tinymin's")
+    assert _verdict_line(80, 0.5, 10, 0.1, ["min_gemm"]).startswith("Your pieces match tinymin's")
+
+
+def test_many_more_flips_than_rounding_name_only_the_pieces_the_learner_wrote():
+    line = _verdict_line(400, 15.0, 20, 0.1, ["min_gemm"])
+    assert line.startswith("Your run ends 400 predictions and 15.00 points") and "train_epoch" not in line
+    assert "your train_epoch" in _verdict_line(400, 15.0, 20, 0.1, ["min_gemm", "train_epoch"])

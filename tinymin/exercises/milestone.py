@@ -181,26 +181,38 @@ class MilestoneReport:
         return out
 
     def _against_rounding(self) -> list[str]:
-        """Your distance from tinymin's run, against the distance rounding alone makes."""
+        """Your distance from tinymin's run, against the distance rounding alone makes.
+
+        A prediction that flips moves the accuracy by one test image, up or down, so
+        ``f`` flipped predictions move it by about :math:`\\sqrt{f}/N` either way: a
+        run is judged against that spread as well as against the control's own gap
+        (one control run is too little to judge by alone)."""
         own, yours, control = self.own, self.yours, self.control
+        n = len(own.predictions)
         rounding = abs(control.accuracy - own.accuracy)
         yours_gap = abs(yours.accuracy - own.accuracy)
         moved = int((control.predictions != own.predictions).sum())
+        changed = int((yours.predictions != own.predictions).sum())
+        spread = 3 * np.sqrt(max(changed, moved)) / n  # three standard deviations of the walk
         out = [f"  tinymin's, last bit   {control.accuracy:7.2%}   (tinymin's own pieces, every initial "
                f"weight one last bit up: {moved} predictions move, {100 * rounding:.2f} points)"]
         if self.first_divergence is not None:
             return out
-        if yours_gap <= max(2 * rounding, 2 / len(own.predictions)):
+        if changed <= 3 * moved + 10 or yours_gap <= max(2 * rounding, spread, 2 / n):
             out.append(f"Your pieces match tinymin's: each agreed with tinymin's on the first batch (up "
-                       f"to rounding), and your run ends {100 * yours_gap:.2f} points from tinymin's, "
-                       "no further than rounding alone moves it. A min-conv network trains through the "
-                       "choice of a minimum, which a last-bit difference can flip, so two correct runs "
-                       "drift a few predictions apart; only the very same numbers give the same run.")
+                       f"to rounding), and your run ends {changed} predictions and "
+                       f"{100 * yours_gap:.2f} points from tinymin's, no further than rounding alone "
+                       "moves a run. A min-conv network trains through the choice of a minimum, which "
+                       "a last-bit difference can flip, so two correct runs drift a few predictions "
+                       "apart; only the very same numbers give the same run.")
         else:
-            out.append(f"Your run ends {100 * yours_gap:.2f} points from tinymin's, further than rounding "
-                       f"alone moves it ({100 * rounding:.2f}). Every piece agreed on the first batch: look "
-                       "at what that step does not compare (your train_epoch, the loop itself, or a "
-                       "piece that goes wrong only on later batches).")
+            unchecked = ", ".join((["your train_epoch"] if "train_epoch" in self.mine else [])
+                                  + ["the loop itself", "a piece that goes wrong only on later batches"])
+            out.append(f"Your run ends {changed} predictions and {100 * yours_gap:.2f} points from "
+                       f"tinymin's, further than rounding alone moves it ({moved} predictions, "
+                       f"{100 * rounding:.2f} points, and a spread of about {100 * spread:.2f} points "
+                       "for that many flips). Every piece agreed on the first batch: look at what "
+                       f"that step does not compare ({unchecked}).")
         return out
 
 
