@@ -70,7 +70,8 @@ def test_check_short_verbose_and_json(tmp_path, capsys):
                      "    return np.minimum(np.abs(cols)[:, None], np.abs(w_hat)[None]).sum(axis=2)\n")
     assert exercises.main(["check", "min_gemm", "--file", str(wrong)]) == 1
     short = capsys.readouterr().out
-    assert "FAIL  negative operands (the sign): wrong values (largest difference at index (0, 0))" in short
+    assert ("FAIL  negative operands (the sign): wrong values (largest difference at index (0, 0): "
+            "expected -3.0, obtained 5.0, off by 8, 2.67 relative)") in short
     assert "score 1/5: 4 case(s) failed" in short and len(short.splitlines()) <= 14
     assert "expected [[-3.]], obtained [[5.]]" in short
     assert exercises.main(["check", "min_gemm", "--file", str(wrong), "--verbose"]) == 1
@@ -80,7 +81,8 @@ def test_check_short_verbose_and_json(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert (data["exercise"], data["passed"], data["score"], data["total"]) == ("min_gemm", False, 1, 5)
     assert data["cases"][1] == {"name": "negative operands (the sign)", "status": "FAIL", "kind": "wrong",
-                                "problem": "wrong values (largest difference at index (0, 0))"}
+                                "problem": "wrong values (largest difference at index (0, 0): "
+                                           "expected -3.0, obtained 5.0, off by 8, 2.67 relative)"}
 
 
 def test_check_prints_hints_on_request(capsys):

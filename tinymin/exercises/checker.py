@@ -123,11 +123,23 @@ def expect_close(case: str, hint: str, inputs: dict[str, Any], expected: Any, ob
     if not np.issubdtype(obtained_array.dtype, np.number) and obtained_array.dtype != bool:
         fail(case, inputs, expected, obtained, f"{label}dtype {obtained_array.dtype} is not numeric", hint)
     if not np.allclose(obtained_array, expected_array, rtol=rtol, atol=atol, equal_nan=True):
-        difference = np.abs(obtained_array.astype(np.float64) - expected_array)
-        worst = np.unravel_index(np.argmax(np.nan_to_num(difference, nan=np.inf)), expected_array.shape) \
-            if expected_array.ndim else ()
-        where = f" (largest difference at index {tuple(int(i) for i in worst)})" if worst else ""
-        fail(case, inputs, expected, obtained, f"{label}wrong values{where}", hint)
+        fail(case, inputs, expected, obtained,
+             f"{label}wrong values{_worst_difference(expected_array, obtained_array)}", hint)
+
+
+def _worst_difference(expected: np.ndarray, obtained: np.ndarray) -> str:
+    """Where the two differ most, with both values in full precision and the absolute
+    and relative difference: printed arrays round to 4 digits, which can hide an error
+    of 1e-6 that the tolerance does not."""
+    difference = np.abs(obtained.astype(np.float64) - expected)
+    worst = np.unravel_index(np.argmax(np.nan_to_num(difference, nan=np.inf)), expected.shape) \
+        if expected.ndim else ()
+    want, got = expected[worst], obtained[worst]
+    size = float(difference[worst])
+    relative = size / abs(float(want)) if float(want) != 0 else float("inf")
+    at = f" at index {tuple(int(i) for i in worst)}" if worst else ""
+    return (f" (largest difference{at}: expected {float(want)!r}, obtained {float(got)!r}, "
+            f"off by {size:.3g}, {relative:.3g} relative)")
 
 
 def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
