@@ -159,3 +159,23 @@ def test_an_exercise_that_cannot_run_here_is_skipped_not_passed():
     assert report.to_dict()["skipped"] == 2
     report.results[1] = CaseResult("another", None)
     assert report.passed and report.verdict == "score 1/1 (1 skipped): all cases pass"
+
+
+def test_a_failing_check_after_a_pass_keeps_the_pass(tmp_path, state_file, capsys):
+    mine = tmp_path / "my_min_gemm.py"
+    mine.write_text((SOLUTIONS / "min_gemm.py").read_text())
+    assert exercises.main(["check", "min_gemm", "--file", str(mine)]) == 0
+    unfilled = tmp_path / "scratch.py"
+    unfilled.write_text("def min_gemm(cols, w_hat):\n    raise NotImplementedError\n")
+    assert exercises.main(["check", "min_gemm", "--file", str(unfilled)]) == 1
+    capsys.readouterr()
+    assert exercises.main(["status"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if " min_gemm " in line)
+    assert "passed 5/5" in line and "my_min_gemm.py" in line
+    assert "latest check failing 0/5" in line and "scratch.py" in line
+    assert "1 of 14 exercises pass" in out
+    assert exercises.main(["check", "min_gemm", "--file", str(mine)]) == 0  # passes again
+    capsys.readouterr()
+    assert exercises.main(["status"]) == 0
+    assert "latest check failing" not in capsys.readouterr().out

@@ -205,13 +205,18 @@ def _status(args) -> int:
         entry = recorded.get(name)
         if entry is None:
             state = "not tried"
-        else:
-            state = f"{'passed' if entry['passed'] else 'failing'} {entry['score']}/{entry['total']}" \
-                    f"  ({entry['checked']}, {Path(entry['file']).name})"
+        elif entry["passed"] or not entry.get("passed_once"):
+            state = f"{'passed' if entry['passed'] else 'failing'} {_result(entry)}"
+        else:  # a pass, then a failing check (a template, another file)
+            state = f"passed {_result(entry['passed_once'])}; latest check failing {_result(entry)}"
         print(f"{e.chapter:>2}  {name:<{width}}  {state}")
-    passed = sum(bool(recorded.get(name, {}).get("passed")) for name in EXERCISES)
+    passed = sum(progress.has_passed(recorded.get(name)) for name in EXERCISES)
     print(f"{passed} of {len(EXERCISES)} exercises pass (kept in {progress.state_path()})")
     return 0
+
+
+def _result(entry: dict) -> str:
+    return f"{entry['score']}/{entry['total']}  ({entry['checked']}, {Path(entry['file']).name})"
 
 
 _ACTIONS = {"list": _list, "show": _show, "start": _start, "path": _path, "check": _check, "hint": _hint,

@@ -2,7 +2,9 @@
 
 The file is ``$TINYMIN_EXERCISE_STATE`` if set, else ``exercises.json`` under
 ``$XDG_CACHE_HOME/tinymin`` (``~/.cache/tinymin``). Every check of a file records its
-latest score there, written atomically (a check killed halfway leaves the old file).
+latest score there, written atomically (a check killed halfway leaves the old file),
+and the last check that passed is kept beside it (``"passed_once"``): checking an
+unfilled template afterwards does not undo a pass.
 """
 
 from __future__ import annotations
@@ -47,13 +49,26 @@ def load(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def record(report: Report, path: Path | None = None) -> Path:
-    """Record ``report`` as the latest result of its exercise; returns the file written."""
+    """Record ``report`` as the latest result of its exercise, and as the last pass if it
+    passed (an earlier pass is kept otherwise); returns the file written."""
     path = state_path() if path is None else path
     exercises = load(path)
-    exercises[report.exercise] = {
+    entry = {
         "passed": report.passed, "score": report.score, "total": report.total - report.skipped,
         "file": str(Path(report.source).resolve()), "checked": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    earlier = exercises.get(report.exercise, {})
+    if report.passed:
+        entry["passed_once"] = {k: entry[k] for k in ("score", "total", "file", "checked")}
+    elif earlier.get("passed_once") or earlier.get("passed"):
+        entry["passed_once"] = earlier.get("passed_once") or {
+            k: earlier[k] for k in ("score", "total", "file", "checked")}
+    exercises[report.exercise] = entry
     with atomic_file(path) as f:
         f.write(json.dumps({"format": FORMAT, "exercises": exercises}, indent=1, sort_keys=True).encode())
     return path
+
+
+def has_passed(entry: dict[str, Any] | None) -> bool:
+    """Whether an exercise's record holds a pass, now or at an earlier check."""
+    return bool(entry) and bool(entry.get("passed") or entry.get("passed_once"))
