@@ -179,3 +179,10 @@ def test_a_failing_check_after_a_pass_keeps_the_pass(tmp_path, state_file, capsy
     capsys.readouterr()
     assert exercises.main(["status"]) == 0
     assert "latest check failing" not in capsys.readouterr().out
+
+
+def test_check_says_which_of_its_two_mistakes_was_made(capsys):
+    assert exercises.main(["check", "sum_to", "--all"]) == 2
+    assert "name one exercise (sum_to) or give --all, not both" in capsys.readouterr().err
+    assert exercises.main(["check"]) == 2
+    assert "name one exercise, or give --all" in capsys.readouterr().err

@@ -129,7 +129,11 @@ def _path(args) -> int:
 
 
 def _check(args) -> int:
-    if args.all == (args.name is not None):
+    if args.all and args.name is not None:
+        print(f"error: exercise check: name one exercise ({args.name}) or give --all, not both",
+              file=sys.stderr)
+        return 2
+    if not args.all and args.name is None:
         print("error: exercise check: name one exercise, or give --all", file=sys.stderr)
         return 2
     limits = Limits(case=args.time_limit)
