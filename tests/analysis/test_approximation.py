@@ -37,6 +37,15 @@ def test_elementwise_relative_error_formula_property(x, w):
     assert got == pytest.approx(abs(1.0 - 1.0 / max(abs(x), abs(w))), rel=1e-9, abs=1e-12)
 
 
+def test_a_product_that_under_or_overflows_still_gets_its_error():
+    # 5e-324 * 0.7 rounds back to 5e-324 (or 5e-324 * 0.1 to 0): the rounded product has
+    # lost what the definition needs, while the closed form is exact
+    x = np.array([5e-324, 5e-324, 1e200, -1e-200])
+    w = np.array([0.7, 0.1, 1e200, 3e-200])
+    expected = np.abs(1.0 - 1.0 / np.maximum(np.abs(x), np.abs(w)))
+    np.testing.assert_allclose(elementwise_relative_error(x, w), expected, rtol=1e-12)
+
+
 def test_elementwise_relative_error_is_nan_where_the_product_is_zero():
     out = elementwise_relative_error([0.0, 2.0, 0.0], [1.0, 0.0, 0.0])
     assert np.all(np.isnan(out))

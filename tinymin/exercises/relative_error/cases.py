@@ -53,7 +53,9 @@ def _operands(st, hnp):
     @st.composite
     def draw(data):
         shapes = data(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=4))
-        values = floats(st, 5.0) | st.sampled_from([0.0, 1.0, -1.0])
+        # |v| >= 1e-150: a product of two stays a normal float, where the definition and
+        # the closed form agree to rounding (an underflowed product has lost its digits)
+        values = floats(st, 5.0).filter(lambda v: abs(v) >= 1e-150) | st.sampled_from([0.0, 1.0, -1.0])
         x = data(hnp.arrays(np.float64, shapes.input_shapes[0], elements=values))
         w = data(hnp.arrays(np.float64, shapes.input_shapes[1], elements=values))
         return x, w
