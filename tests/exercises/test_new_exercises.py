@@ -204,3 +204,15 @@ def test_torch_clip_wrong_answers():
 
     assert first_failure("torch_clip", step3_clip=through_numpy).case == "per-channel mu"
     assert first_failure("torch_clip", step3_clip=strict_mask).case == "values exactly on the bound"
+
+
+def test_an_adam_step_that_changes_its_inputs_in_place_fails_with_that_reason():
+    right = solution("adam")["adam_step"]
+
+    def in_place(param, grad, m, v, step, *hyper):
+        new_param, new_m, new_v = right(param, grad, m, v, step, *hyper)
+        m[...], v[...] = new_m, new_v  # the docstring promises the inputs are left alone
+        return new_param, new_m.copy(), new_v.copy()
+
+    failure = first_failure("adam", adam_step=in_place)
+    assert "adam_step changed its argument m in place" in failure.problem

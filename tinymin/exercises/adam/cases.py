@@ -50,15 +50,27 @@ def _test(case: str):
         theta, m, v = param.copy(), np.zeros_like(param), np.zeros_like(param)
         for step, (grad, want) in enumerate(zip(grads, expected), start=1):
             inputs = {"param": theta, "grad": grad, "m": m, "v": v, "step": step, **hyper}
-            obtained = call(case, HINTS[case], inputs, functions["adam_step"], theta.copy(), grad.copy(),
-                            m.copy(), v.copy(), step, hyper["lr"], hyper["beta1"], hyper["beta2"],
-                            hyper["eps"])
+            given = {"param": theta.copy(), "grad": grad.copy(), "m": m.copy(), "v": v.copy()}
+            obtained = call(case, HINTS[case], inputs, functions["adam_step"], *given.values(), step,
+                            hyper["lr"], hyper["beta1"], hyper["beta2"], hyper["eps"])
+            _expect_inputs_unchanged(case, inputs, given)
             if not isinstance(obtained, tuple) or len(obtained) != 3:
                 fail(case, inputs, "(param, m, v)", obtained, "return a triple (param, m, v)", HINTS[case])
             expect_close(case, HINTS[case], inputs, want, obtained[0], rtol=1e-9, atol=1e-12,
                          what=f"param after step {step}")
             theta, m, v = (np.asarray(a, dtype=np.float64) for a in obtained)
     return test
+
+
+def _expect_inputs_unchanged(case: str, inputs: dict, given: dict) -> None:
+    """The docstring's promise: new arrays returned, the arguments left as they were (a
+    caller such as the milestone's optimizer still holds them)."""
+    for name, array in given.items():
+        if not np.array_equal(array, inputs[name], equal_nan=True):
+            fail(case, inputs, f"{name} unchanged", f"{name} changed in place",
+                 f"adam_step changed its argument {name} in place: compute new arrays "
+                 "(m = beta1 * m + ..., not m *= beta1) and leave the inputs unchanged",
+                 HINTS[case])
 
 
 def _runs(st, hnp):
