@@ -273,3 +273,11 @@ def test_grad_mode_switches_decorate_with_or_without_parentheses_like_torch(name
         return bare(w).requires_grad, called(w).requires_grad, inside, lib.is_grad_enabled()
 
     assert run(tm) == run(torch)
+
+
+def test_a_parameter_copies_the_tensor_it_is_made_from_as_documented():
+    t, their_t = tm.zeros(2), torch.zeros(2)
+    mine, theirs = nn.Parameter(t), torch.nn.Parameter(their_t)
+    t[0], their_t[0] = 5.0, 5.0
+    assert mine.numpy().tolist() == [0.0, 0.0]  # coming_from_pytorch.rst: it copies
+    assert theirs.data.tolist() == [5.0, 0.0]  # PyTorch's shares the storage
