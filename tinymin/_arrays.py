@@ -35,6 +35,8 @@ def float_operands(*values: Any) -> tuple[Any, ...]:
     arrays met by a floating one take the floating arrays' dtype, so a float32 tensor
     times an int64 tensor is float32, as in PyTorch (numpy would give float64).
     Python numbers, ``None`` and arrays of one kind are left to numpy's rules."""
+    if not any(isinstance(v, np.ndarray) and v.dtype.kind in "biu" for v in values):
+        return values  # the usual case, float with float: nothing to do (every op runs this)
     floats = [v.dtype for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
     if not floats:
         return values

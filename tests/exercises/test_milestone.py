@@ -136,7 +136,12 @@ def test_a_few_dozen_flips_like_rounding_alone_are_a_match_whatever_the_net_gap(
     # a correct numpy min_gemm: 31 predictions and 0.3 points moved, where the last-bit
     # control moved 34 predictions but only 0.1 points (its flips happened to cancel)
     assert _verdict_line(31, 0.3, 34, 0.1, ["min_gemm"]).startswith("Your pieces match tinymin's")
-    assert _verdict_line(80, 0.5, 10, 0.1, ["min_gemm"]).startswith("Your pieces match tinymin's")
+    assert _verdict_line(50, 0.5, 10, 0.1, ["min_gemm"]).startswith("Your pieces match tinymin's")
+
+
+def test_a_run_that_flips_far_more_than_rounding_is_not_a_match_even_near_the_accuracy():
+    # 500 flips against the control's 34, though only 0.2 points off in the end
+    assert _verdict_line(500, 0.2, 34, 0.0, ["min_gemm"]).startswith("Your run ends 500 predictions")
 
 
 def test_many_more_flips_than_rounding_name_only_the_pieces_the_learner_wrote():

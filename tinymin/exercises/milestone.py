@@ -183,22 +183,24 @@ class MilestoneReport:
     def _against_rounding(self) -> list[str]:
         """Your distance from tinymin's run, against the distance rounding alone makes.
 
-        A prediction that flips moves the accuracy by one test image, up or down, so
-        ``f`` flipped predictions move it by about :math:`\\sqrt{f}/N` either way: a
-        run is judged against that spread as well as against the control's own gap
-        (one control run is too little to judge by alone)."""
+        A match needs both: about as many flipped predictions as the last-bit control
+        flipped (at most 4 times as many, plus 20), and a net accuracy gap those flips
+        explain. A flip moves the accuracy by one test image, up or down, so ``f``
+        flips move it by about :math:`\\sqrt{f}/N` either way; one control run's own
+        net gap is too noisy to judge by alone."""
         own, yours, control = self.own, self.yours, self.control
         n = len(own.predictions)
         rounding = abs(control.accuracy - own.accuracy)
         yours_gap = abs(yours.accuracy - own.accuracy)
         moved = int((control.predictions != own.predictions).sum())
         changed = int((yours.predictions != own.predictions).sum())
-        spread = 3 * np.sqrt(max(changed, moved)) / n  # three standard deviations of the walk
+        spread = 3 * np.sqrt(changed) / n  # three standard deviations of that many flips
         out = [f"  tinymin's, last bit   {control.accuracy:7.2%}   (tinymin's own pieces, every initial "
                f"weight one last bit up: {moved} predictions move, {100 * rounding:.2f} points)"]
         if self.first_divergence is not None:
             return out
-        if changed <= 3 * moved + 10 or yours_gap <= max(2 * rounding, spread, 2 / n):
+        # both: about as many flips as rounding makes, and no more net gap than they explain
+        if changed <= 4 * moved + 20 and yours_gap <= max(2 * rounding, spread, 2 / n):
             out.append(f"Your pieces match tinymin's: each agreed with tinymin's on the first batch (up "
                        f"to rounding), and your run ends {changed} predictions and "
                        f"{100 * yours_gap:.2f} points from tinymin's, no further than rounding alone "
