@@ -8,9 +8,10 @@ its batch exactly as the single-process loader would (the same dataset, indices 
 ``collate_fn``), so the batches are equal; results come back through one queue in
 whatever order they finish and are put back in task order before they are handed
 out. A worker's exception travels back with its traceback text and is raised again
-in the main process; so does a batch that cannot be pickled: the worker pickles each
-result itself, where a queue's background thread would print the error and drop the
-batch, and the main process would wait for it forever. Each worker seeds Python's
+in the main process; so does a batch that cannot be pickled: a batch that holds more
+than arrays, Tensors, numbers and strings is pickled by the worker itself, where a
+queue's background thread would print the error and drop the batch, and the main
+process would wait for it forever. Each worker seeds Python's
 ``random``, numpy's legacy global generator and tinymin's global generator with
 ``base_seed + worker_id``, so random transforms differ between workers and repeat
 from run to run.
@@ -32,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tinymin.random import manual_seed
+from tinymin.tensor import Tensor
 
 __all__ = ["ExceptionWrapper", "MultiProcessIterator", "WorkerInfo", "get_worker_info"]
 
@@ -131,11 +133,15 @@ def worker_loop(dataset: Any, fetch: Callable[[Any, Any], Any], index_queue: Any
     result_queue.cancel_join_thread()
 
 
-def pickled_result(task_id: int, batch: Any, worker_id: int) -> bytes:
-    """``(task_id, batch)`` pickled here, in the worker, so that a batch that cannot be
-    pickled (a lambda, an open file) comes back as an error; an error whose exception
-    type cannot be pickled (a class defined in a function) comes back as a RuntimeError
-    with its message."""
+def pickled_result(task_id: int, batch: Any, worker_id: int) -> Any:
+    """``(task_id, batch)`` as the worker sends it: as it is when it is made of plain
+    data (arrays, Tensors without a graph, numbers, strings, and lists, tuples and dicts
+    of them), which always pickles; otherwise pickled here, so that a batch that cannot
+    be pickled (a lambda, an open file) comes back as an error. An error whose
+    exception type cannot be pickled (a class defined in a function) comes back as a
+    RuntimeError with its message."""
+    if _plain(batch):
+        return (task_id, batch)  # no second copy of a large batch
     try:
         return bytes(ForkingPickler.dumps((task_id, batch)))
     except Exception:
@@ -147,6 +153,24 @@ def pickled_result(task_id: int, batch: Any, worker_id: int) -> bytes:
     except Exception:
         batch.exc_type = RuntimeError
         return bytes(ForkingPickler.dumps((task_id, batch)))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made of data that always pickles (see :func:`pickled_result`)."""
+    if isinstance(value, (list, tuple)):
+        return type(value) in (list, tuple) and all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return type(value) is dict and all(_plain(v) for v in value.values())
+    if isinstance(value, np.ndarray):
+        return not value.dtype.hasobject
+    if type(value) is Tensor:
+        return value.grad_fn is None and not value.dtype.hasobject
+    return value is None or isinstance(value, (bool, int, float, str, bytes, np.generic))
+
+
+def received(message: Any) -> tuple[int, Any]:
+    """What the main process got from a worker, as ``(task_id, batch)``."""
+    return pickle.loads(message) if isinstance(message, bytes) else message
 
 
 class MultiProcessIterator:
@@ -217,7 +241,7 @@ class MultiProcessIterator:
         interval = min(POLL_INTERVAL, self.timeout) if self.timeout else POLL_INTERVAL
         while True:
             try:
-                return pickle.loads(self.result_queue.get(timeout=interval))
+                return received(self.result_queue.get(timeout=interval))
             except queue.Empty:
                 dead = [w for w in self.workers if not w.is_alive()]
                 if dead:
