@@ -3,7 +3,10 @@
 
 One module-level flag, read by :meth:`tinymin.autograd.Function.apply` before it
 records a node. Each switch works in a ``with`` block and as a decorator, with or
-without parentheses (``@tm.no_grad`` or ``@tm.no_grad()``), as PyTorch's do.
+without parentheses (``@tm.no_grad`` or ``@tm.no_grad()``), as PyTorch's do. One
+difference: a decorated generator function has the switch around the call that
+creates the generator, not around each of its steps (PyTorch wraps those too), so
+use ``with tm.no_grad():`` inside a generator.
 """
 
 from __future__ import annotations
@@ -80,8 +83,15 @@ class set_grad_enabled:  # noqa: N801 (PyTorch's name; a class so it works both 
 
     def __init__(self, mode: bool) -> None:
         global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = bool(mode)
+        self.previous, self.mode = _grad_enabled, bool(mode)
+        _grad_enabled = self.mode
+
+    def __call__(self, func: Callable) -> Callable:
+        """``@set_grad_enabled(mode)``: the mode inside each call of ``func`` only, and
+        as it was everywhere else (undoing the switch that building this made)."""
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return _recording(self.mode)(func)
 
     def __enter__(self) -> None:
         return None

@@ -281,3 +281,16 @@ def test_a_parameter_copies_the_tensor_it_is_made_from_as_documented():
     t[0], their_t[0] = 5.0, 5.0
     assert mine.numpy().tolist() == [0.0, 0.0]  # coming_from_pytorch.rst: it copies
     assert theirs.data.tolist() == [5.0, 0.0]  # PyTorch's shares the storage
+
+
+def test_set_grad_enabled_as_a_decorator_switches_inside_the_calls_only_like_torch():
+    def run(lib):
+        w = lib.ones(2, requires_grad=True)
+
+        @lib.set_grad_enabled(False)
+        def double(x):
+            return x * 2
+
+        return lib.is_grad_enabled(), double(w).requires_grad, (w * 2).requires_grad
+
+    assert run(tm) == run(torch) == (True, False, True)
