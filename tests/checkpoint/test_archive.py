@@ -206,3 +206,16 @@ def test_an_incomplete_adam_state_is_refused_on_loading_not_at_the_next_step(tmp
     with pytest.raises(ValueError, match=f"Adam.load_state_dict: parameter 0 .*{message}"):
         fresh.load_state_dict(saved)
     assert fresh.state == {} or not any(fresh.state.values())  # nothing changed
+
+
+def test_an_entry_marked_encrypted_is_a_checkpoint_error_not_zipfiles_runtime_error(tmp_path):
+    path = save_checkpoint(tmp_path / "ck.npz", small_model(), {}, epoch=1)
+    patched = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # flag bit 0: encrypted
+        start = patched.find(signature)
+        while start != -1:
+            patched[start + offset] |= 1
+            start = patched.find(signature, start + 4)
+    path.write_bytes(bytes(patched))
+    with pytest.raises(CheckpointError, match="ck.npz: not a readable .npz checkpoint file .*encrypted"):
+        load_checkpoint(path)

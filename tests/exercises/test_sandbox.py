@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tinymin import exercises
-from tinymin.exercises import Limits
+from tinymin.exercises import Limits, sandbox
 
 pytest.importorskip("hypothesis")
 
@@ -230,3 +230,19 @@ def test_an_answer_that_cannot_even_be_printed_is_a_failed_case(tmp_path):
     """)
     assert_clear_failure(report, "returned a Weird, not a numpy array or number")
     assert len(report.results) == report.total  # no crash: every case ran
+
+
+def test_a_copy_that_cannot_be_kept_does_not_stop_the_restore(tmp_path, monkeypatch):
+    template = exercises.get_exercise("min_gemm").template
+    before = template.read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sandbox.tempfile, "mkdtemp", no_space)
+    report = check_source(tmp_path, RIGHT_MIN_GEMM + f"""
+    with open({str(template)!r}, "a") as f:
+        f.write("# mine")
+    """)
+    assert template.read_bytes() == before
+    assert "changed version not kept" in report.tampered[0] and "No space left" in report.tampered[0]

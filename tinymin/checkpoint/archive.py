@@ -92,8 +92,8 @@ def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     path : path
         The file.
     what : str
-        What the file is, for the messages (``"checkpoint"``; the data loaders read
-        their ``.npz`` files here too).
+        What the file is, for the messages ("checkpoint file not found"; the data
+        loaders read their ``.npz`` files here too).
 
     Raises
     ------
@@ -106,9 +106,9 @@ def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     with path.open("rb") as f:
         start = f.read(len(NPY_MAGIC))
     if start == NPY_MAGIC:
-        raise CheckpointError(f"{path}: a single .npy array, not an .npz {what}")
+        raise CheckpointError(f"{path}: a single .npy array, not an .npz {what} file")
     if not start.startswith(b"PK"):  # else numpy suggests unpickling it
-        raise CheckpointError(f"{path}: not a readable .npz {what} (not a zip archive)")
+        raise CheckpointError(f"{path}: not a readable .npz {what} file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             for info in archive.zip.infolist():
@@ -117,10 +117,10 @@ def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     except CheckpointError:
         raise
     # zlib / lzma: a damaged compressed entry; NotImplementedError: an unsupported
-    # compression method
+    # compression method; RuntimeError: zipfile's "encrypted, password required"
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, lzma.LZMAError,
-            NotImplementedError) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz {what} ({exc})") from None
+            NotImplementedError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz {what} file ({exc})") from None
 
 
 def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -75,7 +75,7 @@ def load_embedded_mnist(
     expected = EMBEDDED_MNIST["train" if train else "test"] if path is None else None
     path = EMBEDDED_DIR / expected.filename if expected is not None else Path(path)
     try:  # the checkpoints' reader: it checks each entry before numpy reads it
-        arrays = read_npz(path, what="embedded MNIST file")
+        arrays = read_npz(path, what="embedded MNIST")
     except CheckpointError as err:
         raise DatasetError(f"{err}; {_REBUILD_HINT}") from None
     x, y = _check_embedded_arrays(path, arrays)

@@ -226,21 +226,27 @@ def _compare_and_restore(before: dict[Path, bytes]) -> list[str]:
     entry names."""
     after = _snapshot()
     changed = sorted({p for p in before if after.get(p) != before[p]} | (set(after) - set(before)))
-    kept = Path(tempfile.mkdtemp(prefix="tinymin-check-changed-")) if changed else None
-    entries = []
-    for path in changed:
-        relative = path.relative_to(PACKAGE.parent)
-        entry = str(relative)
-        if path in after and kept is not None:
-            copy = kept / relative
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes(after[path])
-            entry += f", changed version kept as {copy}"
+    for path in changed:  # restore first: keeping the copies below may fail (a full disk)
         if path in before:
             with atomic_file(path) as f:
                 f.write(before[path])
-        entries.append(entry)
-    return entries
+    return [str(path.relative_to(PACKAGE.parent)) + _keep_copy(path, after.get(path))
+            for path in changed]
+
+
+def _keep_copy(path: Path, changed: bytes | None) -> str:
+    """Copy a changed version to a folder of its own under the temporary directory, and
+    say where; best effort (a copy that cannot be written is said so, not raised)."""
+    if changed is None:  # deleted: nothing to keep
+        return ""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="tinymin-check-changed-"))
+        copy = folder / path.relative_to(PACKAGE.parent)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(changed)
+    except OSError as err:
+        return f", changed version not kept ({err})"
+    return f", changed version kept as {copy}"
 
 
 # ------------------------------------------------------------------ the child side
