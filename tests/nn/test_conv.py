@@ -190,3 +190,12 @@ def test_layers_and_repr():
     bn.eval()
     with pytest.raises(ValueError, match="BatchNorm2d"):
         bn(tm.randn(2, 4, 3, 3))
+
+
+def test_an_unbatched_numpy_image_goes_through_the_functional_forms():
+    x = np.random.default_rng(0).normal(size=(3, 6, 6)).astype(np.float32)
+    w = np.random.default_rng(1).normal(size=(2, 3, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(F.conv2d(x, w, padding=1).numpy(),
+                                  F.conv2d(x[None], w, padding=1).numpy()[0])
+    np.testing.assert_array_equal(F.max_pool2d(x, 2).numpy(), F.max_pool2d(x[None], 2).numpy()[0])
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy(), F.avg_pool2d(x[None], 2).numpy()[0])

@@ -72,7 +72,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """
     check_float("conv2d", input=x, weight=weight, bias=bias)
     if x.ndim == 3:  # unbatched: a batch of one
-        return conv2d(x.unsqueeze(0), weight, bias, stride, padding).squeeze(0)
+        return conv2d(x[None], weight, bias, stride, padding)[0]
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
     return Conv2dFunction.apply(x, weight, bias, stride, padding)

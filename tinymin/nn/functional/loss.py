@@ -140,15 +140,15 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,  # noqa: A002 (torc
     reduction = legacy_reduction("nll_loss", size_average, reduce, reduction)
     check_reduction("nll_loss", reduction)
     if input.ndim == 1:  # unbatched (C,) with a 0-d target, as PyTorch: a batch of one
-        loss = _negative_log_likelihood("nll_loss", input.unsqueeze(0), _batch_of_one(target),
+        loss = _negative_log_likelihood("nll_loss", input[None], _batch_of_one(target),
                                         weight, ignore_index, reduction)
-        return loss.squeeze(0) if reduction == "none" else loss
+        return loss[0] if reduction == "none" else loss
     return _negative_log_likelihood("nll_loss", input, target, weight, ignore_index, reduction)
 
 
 def _batch_of_one(target: Any) -> Any:
     """An unbatched target (a 0-d class index, or (C,) probabilities) with a batch axis."""
-    return target.unsqueeze(0) if isinstance(target, Tensor) else np.asarray(target)[None]
+    return target[None] if isinstance(target, Tensor) else np.asarray(target)[None]
 
 
 def _negative_log_likelihood(op: str, input: Tensor, target: Any, weight: Any,  # noqa: A002
@@ -204,10 +204,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     check_float("cross_entropy", input=input)
     if input.ndim == 1:  # unbatched (C,), as PyTorch: a batch of one
-        loss = cross_entropy(input.unsqueeze(0), _batch_of_one(target), weight,
+        loss = cross_entropy(input[None], _batch_of_one(target), weight,
                              ignore_index=ignore_index, reduction=reduction,
                              label_smoothing=label_smoothing)
-        return loss.squeeze(0) if reduction == "none" else loss
+        return loss[0] if reduction == "none" else loss
     if input.ndim < 2 or input.shape[1] == 0:
         raise ValueError(f"cross_entropy: expected input of shape (N, C, ...) with C >= 1, "
                          f"got {input.shape}")

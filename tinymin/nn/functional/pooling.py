@@ -34,7 +34,8 @@ def pool_window(op: str, kernel_size, stride, padding) -> tuple[tuple[int, int],
 def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[ConvGeometry, tuple]:
     kernel, stride, padding = pool_window(op, kernel_size, stride, padding)
     if len(x_shape) != 4:
-        raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
+        raise ValueError(f"{op}: input must be NCHW (4-D) or one unbatched CHW image (3-D), "
+                         f"got shape {tuple(x_shape)}")
     n, c, h, w = x_shape
     if h == 0 or w == 0:
         raise ValueError(f"{op}: input shape {tuple(x_shape)} has no pixels to pool")
@@ -160,7 +161,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     defaults to ``kernel_size``; padding is -inf)."""
     check_float("max_pool2d", input=x)
     if x.ndim == 3:  # unbatched, as PyTorch: a batch of one
-        return max_pool2d(x.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
+        return max_pool2d(x[None], kernel_size, stride, padding)[0]
     return MaxPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
@@ -169,7 +170,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     (``stride`` defaults to ``kernel_size``; zero padding counted)."""
     check_float("avg_pool2d", input=x)
     if x.ndim == 3:  # unbatched, as PyTorch: a batch of one
-        return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
+        return avg_pool2d(x[None], kernel_size, stride, padding)[0]
     return AvgPool2dFunction.apply(x, kernel_size, stride, padding)
 
 
