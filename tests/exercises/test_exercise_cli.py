@@ -120,7 +120,8 @@ def test_status_records_the_latest_check_atomically(tmp_path, state_file, capsys
     assert " 6  min_gemm " in out and "passed 5/5" in out and "1 of 14 exercises pass" in out
     assert exercises.main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["exercises"][0] == {"name": "sum_to", "chapter": 1,
-                                                                   "passed": False, "score": None}
+                                                                   "passed": False, "score": None,
+                                                                   "passed_so_far": False}
 
 
 def test_a_corrupt_progress_file_is_named_not_overwritten(state_file, capsys):
@@ -179,6 +180,11 @@ def test_a_failing_check_after_a_pass_keeps_the_pass(tmp_path, state_file, capsy
     capsys.readouterr()
     assert exercises.main(["status"]) == 0
     assert "latest check failing" not in capsys.readouterr().out
+    assert exercises.main(["check", "min_gemm", "--file", str(unfilled)]) == 1
+    capsys.readouterr()
+    assert exercises.main(["status", "--json"]) == 0
+    entry = next(e for e in json.loads(capsys.readouterr().out)["exercises"] if e["name"] == "min_gemm")
+    assert entry["passed"] is False and entry["passed_so_far"] is True  # the text counts it too
 
 
 def test_check_says_which_of_its_two_mistakes_was_made(capsys):

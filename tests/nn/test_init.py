@@ -111,3 +111,9 @@ def test_a_generator_draws_apart_from_the_global_one_and_repeats(name):
 
 def test_constant_takes_torchs_keyword():
     assert nn.init.constant_(tm.zeros(2), val=1.5).numpy().tolist() == [1.5, 1.5]
+
+
+def test_a_generator_of_another_library_is_named():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="generator must be a tinymin.Generator, got torch._C.Generator"):
+        nn.init.uniform_(tm.zeros(2), generator=torch.Generator())

@@ -131,14 +131,14 @@ def _worst_difference(expected: np.ndarray, obtained: np.ndarray) -> str:
     """Where the two differ most, with both values in full precision and the absolute
     and relative difference: printed arrays round to 4 digits, which can hide an error
     of 1e-6 that the tolerance does not."""
-    difference = np.abs(obtained.astype(np.float64) - expected)
+    difference = np.abs(obtained.astype(np.result_type(obtained.dtype, np.float64)) - expected)
     worst = np.unravel_index(np.argmax(np.nan_to_num(difference, nan=np.inf)), expected.shape) \
         if expected.ndim else ()
-    want, got = expected[worst], obtained[worst]
+    want, got = expected[worst].item(), obtained[worst].item()  # Python numbers, complex kept
     size = float(difference[worst])
-    relative = size / abs(float(want)) if float(want) != 0 else float("inf")
+    relative = size / abs(want) if want != 0 else float("inf")
     at = f" at index {tuple(int(i) for i in worst)}" if worst else ""
-    return (f" (largest difference{at}: expected {float(want)!r}, obtained {float(got)!r}, "
+    return (f" (largest difference{at}: expected {want!r}, obtained {got!r}, "
             f"off by {size:.3g}, {relative:.3g} relative)")
 
 

@@ -201,7 +201,8 @@ def _status(args) -> int:
     recorded = progress.load()
     if args.json:
         print(json.dumps({"state": str(progress.state_path()), "exercises": [
-            {"name": name, "chapter": e.chapter, **recorded.get(name, {"passed": False, "score": None})}
+            {"name": name, "chapter": e.chapter, **recorded.get(name, {"passed": False, "score": None}),
+             "passed_so_far": progress.has_passed(recorded.get(name))}  # what the text counts
             for name, e in EXERCISES.items()]}, indent=1))
         return 0
     width = max(len(name) for name in EXERCISES)

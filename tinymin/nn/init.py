@@ -48,7 +48,12 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def _rng(generator: Generator | None) -> np.random.Generator:
-    return default_rng() if generator is None else generator.numpy_generator
+    if generator is None:
+        return default_rng()
+    if not isinstance(generator, Generator):
+        raise TypeError(f"nn.init: generator must be a tinymin.Generator, got "
+                        f"{type(generator).__module__}.{type(generator).__name__}")
+    return generator.numpy_generator
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
