@@ -337,3 +337,13 @@ def test_a_tied_layer_is_saved_under_each_name_like_torch():
     mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     np.testing.assert_array_equal(shared.weight.numpy(), theirs_shared.weight.detach().numpy())
     assert len(list(mine.parameters())) == 2  # the optimizer still sees each once
+
+
+def test_a_state_dict_with_one_name_of_a_tied_layer_still_loads():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    old_style = {"0.weight": np.full((2, 2), 3.0), "0.bias": np.zeros(2)}  # first name only
+    assert model.load_state_dict(old_style) == ([], [])
+    assert shared.weight.numpy().tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    with pytest.raises(RuntimeError, match=r"missing keys: \['0.bias', '2.bias'\]"):
+        model.load_state_dict({"0.weight": np.zeros((2, 2))})  # no name of the bias at all

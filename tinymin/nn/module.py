@@ -269,7 +269,11 @@ class Module:
             shape or dtype does not fit; the message names every offending key.
         """
         own = self._state_slots()
-        missing = [k for k in own if k not in state_dict]
+        # a tied layer or parameter is one slot under two names: either name fills it
+        # (tinymin's checkpoints before 2026-12-08 held the first name only)
+        filled = {(id(m), name) for k, (m, name, _) in own.items() if k in state_dict}
+        missing = [k for k, (m, name, _) in own.items()
+                   if k not in state_dict and (id(m), name) not in filled]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
         values = {}
