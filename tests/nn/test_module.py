@@ -347,3 +347,20 @@ def test_a_state_dict_with_one_name_of_a_tied_layer_still_loads():
     assert shared.weight.numpy().tolist() == [[3.0, 3.0], [3.0, 3.0]]
     with pytest.raises(RuntimeError, match=r"missing keys: \['0.bias', '2.bias'\]"):
         model.load_state_dict({"0.weight": np.zeros((2, 2))})  # no name of the bias at all
+
+
+def test_assigning_over_a_buffer_follows_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib, make_parameter):
+        module = lib.nn.Module()
+        module.register_buffer("b", lib.zeros(2))
+        module.b = make_parameter()  # a Parameter replaces the buffer
+        names = ([n for n, _ in module.named_parameters()], [n for n, _ in module.named_buffers()])
+        module.register_buffer("c", lib.zeros(2))
+        with pytest.raises(TypeError, match="cannot assign 'float' as buffer 'c'"):
+            module.c = 1.5
+        return names, list(module.state_dict())
+
+    assert run(tm, lambda: nn.Parameter(np.ones(2))) == \
+        run(torch, lambda: torch.nn.Parameter(torch.ones(2))) == ((["b"], []), ["b", "c"])

@@ -39,8 +39,14 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() first")
         if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            if value is not None and not isinstance(value, (np.ndarray, Tensor)):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                "(numpy array, Tensor or None expected)")
             object.__setattr__(self, name, value)  # a buffer being updated stays a buffer
             return
+        if isinstance(value, (Parameter, Module)):  # a buffer of that name stops being one
+            self._buffers.pop(name, None)
+            self._non_persistent_buffers.discard(name)
         # Replacing an entry keeps its place (dict order is definition order).
         if isinstance(value, Parameter):
             self._modules.pop(name, None)
