@@ -160,12 +160,14 @@ def _plain(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return type(value) in (list, tuple) and all(_plain(v) for v in value)
     if isinstance(value, dict):
-        return type(value) is dict and all(_plain(v) for v in value.values())
+        return type(value) is dict and all(_plain(k) and _plain(v) for k, v in value.items())
     if isinstance(value, np.ndarray):
         return not value.dtype.hasobject
     if type(value) is Tensor:
         return value.grad_fn is None and not value.dtype.hasobject
-    return value is None or isinstance(value, (bool, int, float, str, bytes, np.generic))
+    # exact types: a subclass (an enum defined in a function) may not pickle
+    return value is None or type(value) in (bool, int, float, str, bytes) or (
+        isinstance(value, np.generic) and not isinstance(value, np.object_))
 
 
 def received(message: Any) -> tuple[int, Any]:
