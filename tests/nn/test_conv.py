@@ -150,11 +150,29 @@ def test_pooling_values_and_gradients(k, s, p):
     assert tm.gradcheck(lambda a: F.avg_pool2d(a, k, s, p), [t64(x)])
 
 
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 2, 1), (2, 3, 1)])
+def test_pooling_options_gradcheck(k, s, p):
+    # a 6 x 7 input leaves windows hanging over the edges with ceil_mode
+    x = np.random.default_rng(k + s + p).permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) * 0.1
+    assert tm.gradcheck(lambda a: F.max_pool2d(a, k, s, p, ceil_mode=True), [t64(x)])
+    for options in ({"ceil_mode": True}, {"count_include_pad": False},
+                    {"ceil_mode": True, "count_include_pad": False}, {"divisor_override": 5}):
+        assert tm.gradcheck(lambda a, o=options: F.avg_pool2d(a, k, s, p, **o), [t64(x)]), options
+
+
 def test_pool_errors():
     with pytest.raises(ValueError, match="max_pool2d: padding"):
         F.max_pool2d(tm.zeros(1, 1, 4, 4), 2, padding=2)
     with pytest.raises(ValueError, match="avg_pool2d: input must be NCHW"):
         F.avg_pool2d(tm.zeros(4, 4), 2)
+    with pytest.raises(ValueError, match="max_pool2d: dilation 2 is not supported"):
+        F.max_pool2d(tm.zeros(1, 1, 4, 4), 2, dilation=2)
+    with pytest.raises(ValueError, match="return_indices=True are not supported"):
+        nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(ValueError, match="max_pool2d: return_indices=True is not supported"):
+        F.max_pool2d(tm.zeros(1, 1, 4, 4), 2, return_indices=True)
+    with pytest.raises(ValueError, match="divisor_override must be a positive int, got 0"):
+        F.avg_pool2d(tm.zeros(1, 1, 4, 4), 2, divisor_override=0)
 
 
 def test_batch_norm_training_eval_and_gradients():

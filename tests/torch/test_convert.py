@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import tinymin as tm
 from tinymin import nn
 from tinymin.models import build_model
 from tinymin.random import manual_seed
@@ -132,4 +133,16 @@ def test_an_unknown_torch_layer_is_named_with_its_path():
                                          r"groups=1, dilation=1"):
         from_torch(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3, dilation=2)))
     with pytest.raises(ValueError, match="layer '0': tinymin supports only MaxPool2d"):
-        from_torch(torch.nn.Sequential(torch.nn.MaxPool2d(2, ceil_mode=True)))
+        from_torch(torch.nn.Sequential(torch.nn.MaxPool2d(2, dilation=2)))
+
+
+def test_pooling_options_convert_both_ways_and_compute_the_same():
+    theirs = torch.nn.Sequential(torch.nn.MaxPool2d(2, ceil_mode=True),
+                                 torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+                                 torch.nn.AvgPool2d(2, divisor_override=3))
+    ours = from_torch(theirs)
+    x = np.random.default_rng(0).normal(size=(1, 2, 9, 11))
+    np.testing.assert_allclose(ours(tm.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(),
+                               rtol=1e-12)
+    back = to_torch(ours)
+    assert [repr(m) for m in back] == [repr(m) for m in theirs]

@@ -311,3 +311,25 @@ def test_an_unbatched_image_through_the_min_layer_is_the_batch_of_one():
     layer = nn.MinConv2d(2, 3, 3, padding=1).eval()
     x = tm.tensor(np.random.default_rng(1).normal(size=(2, 5, 5)).astype(np.float32))
     np.testing.assert_array_equal(layer(x).numpy(), layer(x.unsqueeze(0)).numpy()[0])
+
+
+POOL_OPTIONS = [("MaxPool2d", {"ceil_mode": True}), ("AvgPool2d", {"ceil_mode": True}),
+                ("AvgPool2d", {"count_include_pad": False}),
+                ("AvgPool2d", {"ceil_mode": True, "count_include_pad": False}),
+                ("AvgPool2d", {"divisor_override": 3})]
+
+
+@pytest.mark.parametrize("layer, options", POOL_OPTIONS)
+@pytest.mark.parametrize("k, s, p", [(2, 2, 0), (3, 2, 1), (2, 3, 1), (3, 1, 1)])
+@pytest.mark.parametrize("size", [(5, 7), (6, 6)])
+def test_pooling_options_match_torch(layer, options, k, s, p, size, rng):
+    x = rng.normal(size=(2, 3, *size))
+    ours, theirs = getattr(nn, layer)(k, s, p, **options), getattr(tnn, layer)(k, s, p, **options)
+    mine, their_x = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, their_y = ours(mine), theirs(their_x)
+    assert y.shape == tuple(their_y.shape)
+    np.testing.assert_allclose(y.numpy(), their_y.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.normal(size=y.shape)
+    (y * tm.tensor(g)).sum().backward()
+    (their_y * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(mine.grad.numpy(), their_x.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -136,15 +136,20 @@ def _batchnorm_from_torch(layer: tnn.BatchNorm2d, path: str) -> nn.BatchNorm2d:
 
 
 def _maxpool_from_torch(layer: tnn.MaxPool2d, path: str) -> nn.MaxPool2d:
-    _require(layer.dilation in (1, (1, 1)) and not layer.ceil_mode and not layer.return_indices,
-             path, "MaxPool2d without dilation, ceil_mode or return_indices")
-    return nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
+    _require(layer.dilation in (1, (1, 1)) and not layer.return_indices,
+             path, "MaxPool2d without dilation or return_indices")
+    return nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding,
+                        ceil_mode=layer.ceil_mode)
 
 
 def _avgpool_from_torch(layer: tnn.AvgPool2d, path: str) -> nn.AvgPool2d:
-    _require(not layer.ceil_mode and layer.count_include_pad and layer.divisor_override is None,
-             path, "AvgPool2d with count_include_pad=True and no ceil_mode or divisor_override")
-    return nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding)
+    return nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode,
+                        layer.count_include_pad, layer.divisor_override)
+
+
+def _avgpool_to_torch(layer: nn.AvgPool2d, path: str) -> tnn.AvgPool2d:
+    return tnn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode,
+                         layer.count_include_pad, layer.divisor_override)
 
 
 @dataclass(frozen=True)
@@ -179,11 +184,10 @@ LAYERS: tuple[LayerPair, ...] = (
                                             bias=layer.bias is not None)),
     LayerPair(nn.BatchNorm2d, tnn.BatchNorm2d, _batchnorm_to_torch, _batchnorm_from_torch),
     LayerPair(nn.MaxPool2d, tnn.MaxPool2d,
-              lambda layer, path: tnn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding),
+              lambda layer, path: tnn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding,
+                                                ceil_mode=layer.ceil_mode),
               _maxpool_from_torch),
-    LayerPair(nn.AvgPool2d, tnn.AvgPool2d,
-              lambda layer, path: tnn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding),
-              _avgpool_from_torch),
+    LayerPair(nn.AvgPool2d, tnn.AvgPool2d, _avgpool_to_torch, _avgpool_from_torch),
     LayerPair(nn.LeakyReLU, tnn.LeakyReLU,
               lambda layer, path: tnn.LeakyReLU(layer.negative_slope),
               lambda layer, path: nn.LeakyReLU(layer.negative_slope)),
