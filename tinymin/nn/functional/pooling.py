@@ -3,9 +3,12 @@
 Each channel is pooled on its own, so the input is viewed as ``(N*C, 1, H, W)`` and
 every pooling window becomes one row of a column matrix: max pooling is then a
 row-wise max (backward: the gradient goes to the arg-max of each row), average
-pooling a row-wise mean (backward: each element gets ``1/(kh*kw)`` of it).
-Adaptive average pooling (any input size to a fixed output size) is two matrix
-products instead.
+pooling a row-wise mean (backward: each element gets ``1/(kh*kw)`` of it). PyTorch's
+``ceil_mode`` lets the last windows hang over the bottom and right edges: the input
+is then padded explicitly first (-inf for max, 0 for average), and the average
+divides by what each window holds of the padded input (or, without
+``count_include_pad``, of the input itself). Adaptive average pooling (any input
+size to a fixed output size) is two matrix products instead.
 """
 
 from __future__ import annotations
