@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
 
+# a dependency of tinymin; an environment without it (a bare interpreter) skips, not errors
+matplotlib = pytest.importorskip("matplotlib", reason="the figure tests need matplotlib")
 matplotlib.use("Agg")  # tests only: the library itself never picks a backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from tinymin.analysis import (  # noqa: E402
     TABLE1_ROWS,
