@@ -21,8 +21,12 @@
  * 1. One instruction for the clip. range(w, x, 2) = sgn(w) min(|w|, |x|) (imm bits
  *    1:0 = 10, the smaller magnitude; bits 3:2 = 00, the sign of the first operand)
  *    is clip(w, -|x|, |x|), so a pair costs a range and a fused multiply-add by
- *    sgn(x). VRANGE runs beside the FMAs (measured on Zen 5: a range and an FMA per
- *    pair ran at the rate of FMAs alone), so a pair costs about what a product costs.
+ *    sgn(x). On Zen 4 and 5 VRANGE runs beside the FMAs (measured on Zen 5: a range
+ *    and an FMA per pair ran at the rate of FMAs alone), so a pair costs about what a
+ *    product costs. On an Intel Xeon (family 6, model 167) they share the vector
+ *    ports: a loop of pairs takes 1.95-1.98x a loop of FMAs
+ *    (benchmarks/bench_vector_ports.py), so there no tile of two instructions per pair
+ *    can come under about twice an FMA-bound product tile.
  * 2. sgn(x) comes from memory, not from a second weight stream: each x value has its
  *    sign at a fixed distance ds after it (the caller lays out [x | sgn(x)]), read
  *    with one broadcast per row and k. The weights are the panels of w alone, the
