@@ -1,5 +1,6 @@
 """tinymin.save / tinymin.load: state dicts and tensors in an .npz file, no pickle."""
 
+import io
 import zipfile
 
 import numpy as np
@@ -91,3 +92,37 @@ def test_load_takes_torch_loads_keywords(tmp_path):
         tm.load(path, map_location="cuda:0")
     with pytest.raises(ValueError, match="weights_only must be True"):
         tm.load(path, weights_only=False)
+
+
+def test_file_objects_round_trip_like_torch_save(tmp_path):
+    """``torch.save(state, buffer)`` / ``torch.load(buffer)`` port unchanged: a BytesIO
+    or an open binary file, written and read at its position."""
+    model = nn.Linear(3, 2)
+    buffer = io.BytesIO(b"head")
+    buffer.seek(4)
+    assert tm.save(model.state_dict(), buffer) is None
+    buffer.seek(4)
+    back = tm.load(buffer)
+    np.testing.assert_array_equal(back["weight"], model.weight.numpy())
+    assert buffer.read() == b""  # read to its end, and still open for the caller
+    with open(tmp_path / "t.npz", "wb") as f:
+        tm.save(tm.arange(4.0), f)
+    with open(tmp_path / "t.npz", "rb") as f:
+        assert tm.load(f).tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert not f.closed
+
+
+def test_bad_file_objects_are_named_in_the_error(tmp_path):
+    with pytest.raises(CheckpointError, match="<BytesIO>: not a readable .npz"):
+        tm.load(io.BytesIO(b"not a zip at all"))
+    (tmp_path / "junk.bin").write_bytes(b"PK\x03\x04 truncated")
+    with open(tmp_path / "junk.bin", "rb") as f, pytest.raises(CheckpointError, match="junk.bin"):
+        tm.load(f)
+    (tmp_path / "text.npz").write_bytes(b"PK")
+    with open(tmp_path / "text.npz", encoding="latin-1") as f, pytest.raises(
+            TypeError, match="text.npz: the file object gave str.*binary mode"):
+        tm.load(f)
+    buffer = io.BytesIO()
+    with pytest.raises(TypeError, match="save: .*'x' is an array of dtype object"):
+        tm.save({"x": np.array([object()])}, buffer)
+    assert buffer.getvalue() == b""

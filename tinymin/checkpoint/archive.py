@@ -14,6 +14,7 @@ truncated checkpoint behind.
 
 from __future__ import annotations
 
+import io
 import json
 import lzma
 import math
@@ -22,7 +23,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
@@ -82,15 +83,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return _parse_checkpoint(path, read_npz(path))
 
 
-def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.ndarray]:
+def read_npz(source: str | os.PathLike | BinaryIO, what: str = "checkpoint") -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read without pickle, after checking each entry's
     header against the bytes it holds (a header may claim terabytes: that is refused
     here rather than met with a ``MemoryError``).
 
     Parameters
     ----------
-    path : path
-        The file.
+    source : path or binary file object
+        The file, or a file object opened for reading bytes (``open(p, "rb")``,
+        ``io.BytesIO``), read from where it stands to its end.
     what : str
         What the file is, for the messages ("checkpoint file not found"; the data
         loaders read their ``.npz`` files here too).
@@ -99,28 +101,61 @@ def read_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     ------
     CheckpointError
         If the file is missing, is not an npz archive or holds a malformed entry.
+    TypeError
+        If ``source`` is a file object that gives text, not bytes.
     """
-    path = Path(path)
+    path, stream = _open_source(source, what)
+    with stream:
+        start = stream.read(len(NPY_MAGIC))
+        stream.seek(0)
+        if start == NPY_MAGIC:
+            raise CheckpointError(f"{path}: a single .npy array, not an .npz {what} file")
+        if not start.startswith(b"PK"):  # else numpy suggests unpickling it
+            raise CheckpointError(f"{path}: not a readable .npz {what} file (not a zip archive)")
+        try:
+            with np.load(stream, allow_pickle=False) as archive:
+                for info in archive.zip.infolist():
+                    _check_entry_size(path, archive.zip, info)
+                return {key: archive[key] for key in archive.files}
+        except CheckpointError:
+            raise
+        # zlib / lzma: a damaged compressed entry; NotImplementedError: an unsupported
+        # compression method; RuntimeError: zipfile's "encrypted, password required"
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, lzma.LZMAError,
+                NotImplementedError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: not a readable .npz {what} file ({exc})") from None
+
+
+def source_name(source: str | os.PathLike | BinaryIO | IO[bytes]) -> Path:
+    """How messages name ``source``: its path, a file object's ``name``, or
+    ``<BytesIO>`` (the type) for an object without one."""
+    if hasattr(source, "read") or hasattr(source, "write"):
+        name = getattr(source, "name", None)
+        return Path(name) if isinstance(name, (str, os.PathLike)) else Path(
+            f"<{type(source).__name__}>")
+    return Path(source)
+
+
+def _open_source(source: str | os.PathLike | BinaryIO, what: str) -> tuple[Path, BinaryIO]:
+    """The name to quote in messages and a seekable stream of the file's bytes.
+
+    A file object is read whole into memory (torch.load reads streams too), so an
+    unseekable pipe works and the caller's object is never closed; its ``name``, where
+    it has one, is what the messages quote.
+    """
+    path = source_name(source)
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{path}: the file object gave {type(data).__name__}, not bytes; "
+                            "open the file in binary mode ('rb')")
+        return path, io.BytesIO(bytes(data))
     if not path.is_file():
         raise CheckpointError(f"{path}: {what} file not found")
-    with path.open("rb") as f:
-        start = f.read(len(NPY_MAGIC))
-    if start == NPY_MAGIC:
-        raise CheckpointError(f"{path}: a single .npy array, not an .npz {what} file")
-    if not start.startswith(b"PK"):  # else numpy suggests unpickling it
-        raise CheckpointError(f"{path}: not a readable .npz {what} file (not a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            for info in archive.zip.infolist():
-                _check_entry_size(path, archive.zip, info)
-            return {key: archive[key] for key in archive.files}
-    except CheckpointError:
-        raise
-    # zlib / lzma: a damaged compressed entry; NotImplementedError: an unsupported
-    # compression method; RuntimeError: zipfile's "encrypted, password required"
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, lzma.LZMAError,
-            NotImplementedError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz {what} file ({exc})") from None
+        return path, path.open("rb")
+    except OSError as exc:  # e.g. no permission to read it
+        raise CheckpointError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
 
 
 def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

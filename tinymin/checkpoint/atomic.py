@@ -115,10 +115,16 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
         Naming the entry, for an object array: ``np.savez`` would pickle it, and no
         file tinymin writes holds a pickle.
     """
-    for name, array in arrays.items():
-        if np.asarray(array).dtype.hasobject:
-            raise TypeError(f"{path}: entry {name!r} is an object array; it would be pickled, "
-                            "and tinymin files hold only plain arrays")
+    refuse_object_arrays(path, arrays)
     with atomic_file(path) as f:
         np.savez(f, **arrays)
     return Path(path)
+
+
+def refuse_object_arrays(where: object, arrays: dict[str, np.ndarray]) -> None:
+    """Raise TypeError naming the first object array of ``arrays``: ``np.savez`` would
+    pickle it, and no file tinymin writes holds a pickle."""
+    for name, array in arrays.items():
+        if np.asarray(array).dtype.hasobject:
+            raise TypeError(f"{where}: entry {name!r} is an object array; it would be pickled, "
+                            "and tinymin files hold only plain arrays")

@@ -21,12 +21,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from tinymin.checkpoint.archive import CheckpointError, read_npz
-from tinymin.checkpoint.atomic import write_npz_atomic
+from tinymin.checkpoint.archive import CheckpointError, read_npz, source_name
+from tinymin.checkpoint.atomic import refuse_object_arrays, write_npz_atomic
 from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 from tinymin.device import as_device
 from tinymin.tensor import Tensor
@@ -34,16 +34,36 @@ from tinymin.tensor import Tensor
 LAYOUT = "tinymin/layout"
 
 
-def save(obj: Any, f: str | os.PathLike) -> Path:
-    """Write ``obj`` (a Tensor, an array or a state dict) to the ``.npz`` file ``f``, atomically.
+def save(obj: Any, f: str | os.PathLike | BinaryIO) -> Path | None:
+    """Write ``obj`` (a Tensor, an array or a state dict) to the ``.npz`` file ``f``.
+
+    Parameters
+    ----------
+    obj : Tensor, ndarray or dict
+        What to save (see the module docstring).
+    f : str, path or binary file object
+        A path is written atomically: the old file stays whole until the new one is
+        complete. A file object opened for writing bytes (``open(p, "wb")``,
+        ``io.BytesIO``) is written at its position, as ``torch.save`` does; whether
+        that is atomic is up to whoever opened it.
+
+    Returns
+    -------
+    Path or None
+        The path written, or None for a file object (``torch.save`` returns None).
 
     Examples
     --------
-    >>> import tempfile, pathlib, tinymin as tm
+    >>> import io, tempfile, pathlib, tinymin as tm
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "linear.npz"
     >>> model = tm.nn.Linear(2, 1)
     >>> _ = tm.save(model.state_dict(), path)
     >>> _ = model.load_state_dict(tm.load(path))
+    >>> buffer = io.BytesIO()
+    >>> tm.save(model.state_dict(), buffer)
+    >>> _ = buffer.seek(0)
+    >>> sorted(tm.load(buffer))
+    ['bias', 'weight']
     """
     if isinstance(obj, (Tensor, np.ndarray)):
         array = np.asarray(_plain(obj))
@@ -73,15 +93,22 @@ def save(obj: Any, f: str | os.PathLike) -> Path:
         raise TypeError(f"save: can save a Tensor, an array or a state dict, not a "
                         f"{type(obj).__name__}")
     arrays[LAYOUT] = np.array(json.dumps(layout))
+    if hasattr(f, "write"):
+        refuse_object_arrays(source_name(f), arrays)
+        np.savez(f, **arrays)
+        return None
     return write_npz_atomic(f, arrays)
 
 
-def load(f: str | os.PathLike, map_location: Any = None, *, weights_only: bool = True) -> Any:
+def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, *,
+         weights_only: bool = True) -> Any:
     """Read what :func:`save` wrote to ``f`` (never unpickling anything).
 
     Parameters
     ----------
-    f : str or path
+    f : str, path or binary file object
+        A file object (``open(p, "rb")``, ``io.BytesIO``) is read from its position
+        to its end.
     map_location : None, "cpu" or ``tinymin.device("cpu")``
         Accepted for code written for ``torch.load``; tinymin has only the CPU, so a GPU
         here is an error that names the torch engine.
@@ -101,8 +128,8 @@ def load(f: str | os.PathLike, map_location: Any = None, *, weights_only: bool =
     if weights_only is not True:
         raise ValueError("tinymin.load: weights_only must be True: a tinymin file holds only "
                          "arrays and is never unpickled")
-    path = Path(f)
-    arrays = read_npz(path)
+    path = source_name(f)
+    arrays = read_npz(f)
     if LAYOUT not in arrays:
         raise CheckpointError(f"{path}: not written by tinymin.save (no {LAYOUT!r} entry); "
                               "a training checkpoint is read by load_checkpoint")
