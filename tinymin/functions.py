@@ -49,18 +49,27 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     return Tensor(data, requires_grad=requires_grad, dtype=None if dtype is None else as_dtype(dtype))
 
 
-def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+def zeros(*shape: Any, size: Any = None, dtype: Any = np.float32, requires_grad: bool = False,
           device: Any = None) -> Tensor:
-    """A tensor of ``shape`` filled with 0 (float32 unless ``dtype=``)."""
+    """A tensor of ``shape`` (or ``size=``) filled with 0 (float32 unless ``dtype=``)."""
     _check_device(device, "zeros")
-    return Tensor(np.zeros(shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape("zeros", shape, size), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+def ones(*shape: Any, size: Any = None, dtype: Any = np.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
-    """A tensor of ``shape`` filled with 1 (float32 unless ``dtype=``)."""
+    """A tensor of ``shape`` (or ``size=``) filled with 1 (float32 unless ``dtype=``)."""
     _check_device(device, "ones")
-    return Tensor(np.ones(shape_args(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape("ones", shape, size), dtype=dtype), requires_grad=requires_grad)
+
+
+def _shape(op: str, shape: tuple, size: Any) -> tuple[int, ...]:
+    """The shape given as ``op(2, 3)``, ``op((2, 3))`` or ``op(size=(2, 3))``, as in PyTorch."""
+    if size is None:
+        return shape_args(shape)
+    if shape:
+        raise TypeError(f"{op}: give the shape either as arguments or as size=, not both")
+    return tuple(size) if isinstance(size, (tuple, list)) else (size,)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
@@ -77,33 +86,48 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
     return Tensor(np.ones_like(unwrap(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values, as :func:`numpy.arange` (``start, stop, step``); int64 for
-    integer arguments, float32 for floats, as in PyTorch."""
+def arange(start: Any = None, end: Any = None, step: Any = 1, *, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` (default 0) up to, not including, ``end``, ``step`` apart,
+    called as ``torch.arange`` is: ``arange(end)``, ``arange(start, end[, step])`` or
+    with keywords. int64 for integer arguments, float32 for floats, as in PyTorch.
+
+    Examples
+    --------
+    >>> import tinymin as tm
+    >>> tm.arange(4).tolist(), tm.arange(1, 2, 0.25).tolist(), tm.arange(end=3).dtype
+    ([0, 1, 2, 3], [1.0, 1.25, 1.5, 1.75], dtype('int64'))
+    """
     _check_device(device, "arange")
-    values = np.arange(*args, dtype=None if dtype is None else as_dtype(dtype))
+    if end is None:
+        if start is None:
+            raise TypeError("arange: missing the end of the range")
+        start, end = 0, start
+    elif start is None:
+        start = 0
+    values = np.arange(start, end, step, dtype=None if dtype is None else as_dtype(dtype))
     if dtype is None and values.dtype == np.float64:
         values = values.astype(np.float32)
     return Tensor(values, requires_grad=requires_grad)
 
 
-def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+def randn(*shape: Any, size: Any = None, dtype: Any = np.float32, requires_grad: bool = False,
           device: Any = None) -> Tensor:
-    """Standard normal samples from tinymin's seeded generator."""
+    """Standard normal samples of ``shape`` (or ``size=``) from tinymin's seeded generator."""
     _check_device(device, "randn")
     from tinymin.random import default_rng
 
-    data = default_rng().standard_normal(shape_args(shape)).astype(dtype)
+    data = default_rng().standard_normal(_shape("randn", shape, size)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
+def rand(*shape: Any, size: Any = None, dtype: Any = np.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from tinymin's seeded generator."""
+    """Uniform samples in ``[0, 1)`` of ``shape`` (or ``size=``) from tinymin's seeded generator."""
     _check_device(device, "rand")
     from tinymin.random import default_rng
 
-    data = default_rng().random(shape_args(shape)).astype(dtype)
+    data = default_rng().random(_shape("rand", shape, size)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 

@@ -28,19 +28,28 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 class ReductionMethods:
     """Reductions of a Tensor over some dims (all of them by default)."""
 
-    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: bool | None = None) -> Tensor:
-        """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default."""
-        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        return ops.SumFunction.apply(self, dim, keepdim)
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+            axis: Any = None, keepdims: bool | None = None) -> Tensor:
+        """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default.
 
-    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-             keepdims: bool | None = None) -> Tensor:
-        """Arithmetic mean: ``sum / count`` over the reduced axes."""
+        ``dtype=`` converts the tensor first, as in PyTorch; integer and bool tensors
+        are summed as int64 (torch's rule; numpy would keep unsigned types unsigned).
+        """
+        dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
+        return ops.SumFunction.apply(self._reduction_input(dtype), dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+             axis: Any = None, keepdims: bool | None = None) -> Tensor:
+        """Arithmetic mean: ``sum / count`` over the reduced axes (``dtype=`` as in
+        :meth:`sum`)."""
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         axes = normalize_axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(dim, keepdim) / count
+        return self._reduction_input(dtype).sum(dim, keepdim) / count
+
+    def _reduction_input(self, dtype: Any) -> Tensor:
+        """This tensor converted to ``dtype`` (in the graph for a float one), or itself."""
+        return self if dtype is None else self.type(dtype)
 
     def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: float | None = None, axis: Any = None,
@@ -57,11 +66,12 @@ class ReductionMethods:
         return composite.std(self, dim, unbiased, keepdim, correction=correction, axis=axis,
                              keepdims=keepdims)
 
-    def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-             keepdims: bool | None = None) -> Tensor:
-        """Product over ``dim``; all elements by default. See :class:`tinymin.ops.reduction.ProdFunction`."""
+    def prod(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+             axis: Any = None, keepdims: bool | None = None) -> Tensor:
+        """Product over ``dim``; all elements by default (``dtype=`` as in :meth:`sum`).
+        See :class:`tinymin.ops.reduction.ProdFunction`."""
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        return ops.ProdFunction.apply(self, dim, keepdim)
+        return ops.ProdFunction.apply(self._reduction_input(dtype), dim, keepdim)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:

@@ -294,3 +294,51 @@ def test_set_grad_enabled_as_a_decorator_switches_inside_the_calls_only_like_tor
         return lib.is_grad_enabled(), double(w).requires_grad, (w * 2).requires_grad
 
     assert run(tm) == run(torch) == (True, False, True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.zeros(size=(2, 3)), lambda lib: lib.ones(size=[4]),
+    lambda lib: lib.zeros((2, 3)), lambda lib: lib.ones(2, 3),
+    lambda lib: lib.arange(5), lambda lib: lib.arange(1, 5), lambda lib: lib.arange(1, 8, 3),
+    lambda lib: lib.arange(end=4), lambda lib: lib.arange(start=2, end=5),
+    lambda lib: lib.arange(0, 1, 0.25), lambda lib: lib.arange(start=1.0, end=3.0, step=0.5),
+])
+def test_factories_take_torchs_keywords(call):
+    ours, theirs = call(tm), call(torch)
+    assert ours.shape == tuple(theirs.shape)
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert tm.rand(size=(2, 1)).shape == (2, 1) and tm.randn(size=3).shape == (3,)
+
+
+def test_factories_refuse_a_shape_given_twice_or_a_range_without_an_end():
+    with pytest.raises(TypeError, match="zeros: give the shape either as arguments or as size="):
+        tm.zeros(2, size=(2,))
+    with pytest.raises(TypeError, match="arange: missing the end"):
+        tm.arange()
+
+
+@pytest.mark.parametrize("values, dtype", [
+    ([True, False, True], "bool"), ([200, 100, 3], "uint8"), ([7, -2, 5], "int32"),
+    ([1.5, -2.0, 4.0], "float32"),
+])
+def test_sum_and_prod_types_follow_torch_with_or_without_dtype(values, dtype):
+    ours = tm.tensor(np.array(values, dtype=dtype))
+    theirs = torch.tensor(np.array(values, dtype=dtype))
+    for op in ("sum", "prod"):
+        for kwargs in ({}, {"dtype": "float64"}):
+            torch_kwargs = {k: getattr(torch, v) for k, v in kwargs.items()}
+            a, b = getattr(ours, op)(**kwargs), getattr(theirs, op)(**torch_kwargs)
+            assert str(a.dtype) == str(b.dtype).removeprefix("torch."), (op, kwargs)
+            assert a.item() == b.item(), (op, kwargs)
+    mean = ours.mean(dtype="float64")
+    assert mean.dtype == np.float64
+    assert mean.item() == pytest.approx(theirs.mean(dtype=torch.float64).item())
+
+
+def test_sum_with_dtype_stays_in_the_graph():
+    x = tm.ones(2, 3, requires_grad=True)
+    y = tm.sum(x, 1, dtype=tm.float64)
+    assert y.dtype == np.float64 and y.tolist() == [3.0, 3.0]
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [[1.0] * 3] * 2

@@ -22,6 +22,16 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def integer_accumulator(a) -> type | None:
+    """int64 for a bool or unsigned array narrower than 64 bits, which torch sums and
+    multiplies as int64 where numpy would keep them unsigned; None (numpy's own choice,
+    the array's dtype or int64) for the rest."""
+    dtype = np.asarray(a).dtype
+    if dtype.kind == "b" or (dtype.kind == "u" and dtype.itemsize < 8):
+        return np.int64
+    return None
+
+
 def _expand_reduced(grad: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray:
     """Reinsert the reduced axes (as size 1) so ``grad`` broadcasts against the input."""
     if not keepdims:
@@ -36,7 +46,7 @@ class SumFunction(Function):
     def forward(ctx: Context, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, np.ndim(a))
         ctx.save_for_backward(np.shape(a), axes, keepdims)
-        return np.sum(a, axis=axes, keepdims=keepdims)
+        return np.sum(a, axis=axes, keepdims=keepdims, dtype=integer_accumulator(a))
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -82,7 +92,7 @@ class ProdFunction(Function):
     def forward(ctx: Context, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, np.ndim(a))
         ctx.save_for_backward(a, axes, keepdims)
-        return np.prod(a, axis=axes, keepdims=keepdims)
+        return np.prod(a, axis=axes, keepdims=keepdims, dtype=integer_accumulator(a))
 
     @staticmethod
     def backward(ctx: Context, grad):
