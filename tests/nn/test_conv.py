@@ -115,8 +115,11 @@ def test_column_matrices_are_reused_after_backward_and_only_then(conv):
     "x_shape, w_shape, kwargs, message",
     [
         ((1, 3, 8, 8), (4, 2, 3, 3), {}, r"conv2d.*\(1, 3, 8, 8\).*\(4, 2, 3, 3\)"),
-        ((8, 8), (4, 3, 3, 3), {}, r"conv2d: input must be NCHW.*\(8, 8\)"),  # (C, H, W) is fine
+        ((8, 8), (4, 3, 3, 3), {}, r"conv2d: input must be \(N, C, H, W\), or \(C, H, W\).*\(8, 8\)"),
         ((1, 3, 2, 2), (4, 3, 3, 3), {}, r"larger than the padded input"),
+        # an unbatched image is checked as a batch of one, but named as it was given
+        ((2, 8, 8), (4, 3, 3, 3), {}, r"conv2d: input shape \(2, 8, 8\) has 2 channels"),
+        ((3, 2, 2), (4, 3, 3, 3), {}, r"padded input \(2, 2\) \(input shape \(3, 2, 2\),"),
         ((1, 3, 8, 8), (4, 3, 3, 3), {"stride": 0}, r"stride must be positive"),
         ((1, 3, 8, 8), (4, 3, 3, 3), {"padding": -1}, r"padding"),
     ],

@@ -313,6 +313,24 @@ def test_an_unbatched_image_through_the_min_layer_is_the_batch_of_one():
     np.testing.assert_array_equal(layer(x).numpy(), layer(x.unsqueeze(0)).numpy()[0])
 
 
+def test_the_functional_min_conv_takes_an_unbatched_image_and_names_its_shape():
+    from tinymin.minconv import MinConvSpec, MinConvState, min_conv2d
+
+    rng = np.random.default_rng(2)
+    x = tm.tensor(rng.normal(size=(2, 5, 5)), requires_grad=True)
+    w = tm.tensor(rng.normal(size=(3, 2, 3, 3)))
+    state = MinConvState(np.ones(1))
+    y = min_conv2d(x, w, None, MinConvSpec(padding=1), state, training=False)
+    batched = min_conv2d(x.detach().unsqueeze(0), w, None, MinConvSpec(padding=1), state,
+                         training=False)
+    assert y.shape == (3, 5, 5)
+    np.testing.assert_array_equal(y.numpy(), batched.numpy()[0])
+    y.sum().backward()
+    assert x.grad.shape == (2, 5, 5)
+    with pytest.raises(ValueError, match=r"min_conv2d: input shape \(4, 5, 5\) has 4 channels"):
+        min_conv2d(tm.zeros(4, 5, 5), w)
+
+
 POOL_OPTIONS = [("MaxPool2d", {"ceil_mode": True}), ("AvgPool2d", {"ceil_mode": True}),
                 ("AvgPool2d", {"count_include_pad": False}),
                 ("AvgPool2d", {"ceil_mode": True, "count_include_pad": False}),

@@ -38,6 +38,7 @@ from tinymin.minconv.spec import ClippedOperands, MinConvSpec, MinConvState
 from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
     ConvGeometry,
+    check_unbatched,
     columns_needed,
     conv_backward,
     conv_geometry,
@@ -305,7 +306,9 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     Parameters
     ----------
     x : Tensor
-        Input ``(N, C_in, H, W)``.
+        Input ``(N, C_in, H, W)``, or one unbatched ``(C_in, H, W)`` image (a batch of
+        one, as in :func:`~tinymin.nn.functional.conv2d`: the output has no batch axis
+        either).
     weight : Tensor
         ``(C_out, C_in, kh, kw)``.
     bias : Tensor, optional
@@ -337,6 +340,9 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     check_float("min_conv2d", input=x, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
+    if np.ndim(x) == 3:  # unbatched: a batch of one, checked with its own shape in the messages
+        check_unbatched("min_conv2d", np.shape(x), weight.shape, spec.stride, spec.padding)
+        return min_conv2d(x[None], weight, bias, spec, state, training)[0]
     conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)  # before mu_x_hat moves
     x_data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     running = state.running_abs_mean

@@ -102,8 +102,7 @@ class MinConv2d(ConvLayer):
                             input_scale_multiple=float(self.input_scale_multiple[0]))
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 3:  # unbatched (C, H, W), as Conv2d: a batch of one
-            return self.forward(x.unsqueeze(0)).squeeze(0)
+        # an unbatched (C, H, W) image is min_conv2d's to take, as a batch of one
         return min_conv2d(x, self.weight, self.bias, spec=self.spec(), state=self.state(),
                           training=self.training)
 

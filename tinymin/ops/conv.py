@@ -80,21 +80,26 @@ class ConvGeometry:
         return self.in_channels * self.kernel[0] * self.kernel[1]
 
 
-def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
+def conv_geometry(op: str, x_shape, w_shape, stride, padding, *,
+                  quoted_shape: tuple[int, ...] | None = None) -> ConvGeometry:
     """Check an NCHW input against an (out, in, kh, kw) weight and compute output size.
 
     The batch may be empty (the output is then empty too); every weight dim must be
-    positive, the stride positive and the padding non-negative.
+    positive, the stride positive and the padding non-negative. ``quoted_shape`` is
+    the input shape the messages name, where it differs from ``x_shape``: an
+    unbatched ``(C, H, W)`` image checked as a batch of one (see :func:`check_unbatched`).
     """
+    shown = tuple(x_shape if quoted_shape is None else quoted_shape)
     if len(x_shape) != 4:
-        raise ValueError(f"{op}: input must be NCHW (4-D), got shape {tuple(x_shape)}")
+        raise ValueError(f"{op}: input must be (N, C, H, W), or (C, H, W) for one unbatched "
+                         f"image, got shape {shown}")
     if len(w_shape) != 4:
         raise ValueError(f"{op}: weight must be (out, in, kh, kw), got shape {tuple(w_shape)}")
     if min(w_shape) <= 0:
         raise ValueError(f"{op}: weight shape {tuple(w_shape)} has an empty dim")
     if x_shape[1] != w_shape[1]:
         raise ValueError(
-            f"{op}: input shape {tuple(x_shape)} has {x_shape[1]} channels but weight shape "
+            f"{op}: input shape {shown} has {x_shape[1]} channels but weight shape "
             f"{tuple(w_shape)} expects {w_shape[1]}"
         )
     stride, padding = pair(stride, f"{op}: stride", 1), pair(padding, f"{op}: padding")
@@ -105,9 +110,9 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
         raise ValueError(
             f"{op}: kernel {(kh, kw)} is larger than the padded input "
             f"{(x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])} (input shape "
-            f"{tuple(x_shape)}, weight shape {tuple(w_shape)})"
+            f"{shown}, weight shape {tuple(w_shape)})"
         )
-    cause = f"input shape {tuple(x_shape)} with padding {padding}, stride {stride}"
+    cause = f"input shape {shown} with padding {padding}, stride {stride}"
     _ext.check_array_size(op, "a padded input", (x_shape[0], x_shape[1], x_shape[2] + 2 * padding[0],
                                                 x_shape[3] + 2 * padding[1]), 4, cause)
     _ext.check_array_size(op, "an output", (x_shape[0], w_shape[0], out_h, out_w), 4, cause)
@@ -115,6 +120,13 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding) -> ConvGeometry:
                           4, f"{cause} and weight shape {tuple(w_shape)}")
     return ConvGeometry(batch=x_shape[0], in_channels=x_shape[1], out_channels=w_shape[0],
                         kernel=(kh, kw), stride=stride, padding=padding, out_h=out_h, out_w=out_w)
+
+
+def check_unbatched(op: str, x_shape, w_shape, stride, padding) -> None:
+    """Check one unbatched ``(C, H, W)`` image as :func:`conv_geometry` checks a batch,
+    with messages that name the image's own shape (PyTorch takes such an image as a
+    batch of one)."""
+    conv_geometry(op, (1, *x_shape), w_shape, stride, padding, quoted_shape=tuple(x_shape))
 
 
 def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:

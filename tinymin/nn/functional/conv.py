@@ -12,6 +12,7 @@ import numpy as np
 from tinymin.autograd import Context, Function, is_grad_enabled
 from tinymin.ops.checks import check_float
 from tinymin.ops.conv import (
+    check_unbatched,
     columns_needed,
     conv_backward,
     conv_geometry,
@@ -71,7 +72,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     stride, padding : int or pair of int
     """
     check_float("conv2d", input=x, weight=weight, bias=bias)
-    if x.ndim == 3:  # unbatched: a batch of one
+    if x.ndim == 3:  # unbatched: a batch of one, checked with its own shape in the messages
+        check_unbatched("conv2d", x.shape, weight.shape, stride, padding)
         return conv2d(x[None], weight, bias, stride, padding)[0]
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
