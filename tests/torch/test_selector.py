@@ -145,6 +145,25 @@ _TRITON_CHECK = textwrap.dedent("""
         tol = 1e-12 if dtype == torch.float64 else 1e-5
         assert error <= tol, (operator, dtype, error)
         print("ok", operator, dtype, error)
+    # NaN: Triton's minimum and maximum drop it, the kernel must not
+    for operator in ("min", "max", "adder"):
+        x = torch.randn((2, 2, 5, 4), generator=g, dtype=torch.float64)
+        w = torch.randn((5, 2, 3, 2), generator=g, dtype=torch.float64)
+        x[1, 0, 2, 1] = float("nan")
+        w[3, 1, 0, 1] = float("nan")
+        scale = torch.ones(5, dtype=torch.float64)
+        y = triton_selector.selector_conv2d(x, w, scale, (1, 1), (1, 1), operator,
+                                            block_p=8, block_c=2)
+        expected = unfolded_selector_conv2d(x, w, scale, (1, 1), (1, 1), operator)
+        assert expected.isnan().any() and not expected.isnan().all(), operator
+        assert torch.equal(y.isnan(), expected.isnan()), operator
+        assert torch.allclose(y, expected, rtol=1e-12, atol=0, equal_nan=True), operator
+        print("ok nan", operator)
+    try:
+        triton_selector.selector_conv2d(x, w, scale, (1, 1), (1, 1), "min", block_p=48)
+    except ValueError as exc:
+        assert "block_p must be a power of two, got 48" in str(exc), exc
+        print("ok block")
 """)
 
 
@@ -157,7 +176,7 @@ def test_the_triton_kernel_computes_the_reference_sums_in_the_interpreter():
     result = subprocess.run([sys.executable, "-c", _TRITON_CHECK], env=env, cwd=root,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok") == 4
+    assert result.stdout.count("ok") == 4 + 3 + 1, result.stdout
 
 
 def test_the_torch_engines_min_conv_runs_step_5_through_the_operator(monkeypatch):
@@ -188,3 +207,13 @@ def test_the_operator_itself_checks_before_any_kernel_runs():
         op(x, w, scale, [0, 1], [0, 0], "min")
     with pytest.raises(ValueError, match="operator"):
         op(x, w, scale, [1, 1], [0, 0], "mul")
+
+
+def test_the_reference_returns_the_inputs_dtype_whatever_the_scales_dtype():
+    """As the fake implementation promises (torch.compile compares the two): the
+    reference used to return the scale's dtype where it was wider than the input's."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn((1, 2, 4, 4), generator=g).to(torch.bfloat16)
+    w = torch.randn((3, 2, 3, 3), generator=g).to(torch.bfloat16)
+    y = selector.unfolded_selector_conv2d(x, w, torch.ones(3), (1, 1), (0, 0))
+    assert y.dtype == torch.bfloat16 and y.shape == (1, 3, 2, 2)

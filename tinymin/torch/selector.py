@@ -83,13 +83,15 @@ def min_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     :func:`tinymin._ext.reference.min_gemm`); ``rows`` (P, K), ``w`` (C, K) -> (P, C)."""
     bound = w.abs()
     clipped = torch.clamp(rows[:, None, :], min=-bound, max=bound)  # (P, C, K)
-    return torch.einsum("pck,ck->pc", clipped, w.sign())
+    # a product and a sum, not einsum: on CUDA einsum is a matmul, which TF32 (after
+    # torch.set_float32_matmul_precision("high")) would round to 10 mantissa bits
+    return (clipped * w.sign()).sum(dim=2)
 
 
 def max_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """:math:`\\sum_k \\operatorname{sgn}(x)\\operatorname{sgn}(w)\\max(|x|, |w|)` (the ablation)."""
     term = rows.sign()[:, None, :] * torch.maximum(rows.abs()[:, None, :], w.abs())
-    return torch.einsum("pck,ck->pc", term, w.sign())
+    return (term * w.sign()).sum(dim=2)  # not einsum: see min_selector
 
 
 def adder_selector(rows: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -144,8 +146,8 @@ def unfolded_selector_conv2d(x: torch.Tensor, weight: torch.Tensor, scale: torch
             for filters in _chunks(c_out, 1, filters_per_block):
                 y[part, filters] = selector(rows[part], w_rows[filters])
     out = out.transpose(1, 2).reshape(n, c_out, out_h, out_w)
-    # contiguous, as the fake implementation promises (torch.compile checks strides)
-    return (out * scale.reshape(1, -1, 1, 1)).contiguous()
+    # contiguous, in x's dtype, as the fake implementation promises (torch.compile checks)
+    return (out * scale.to(x.dtype).reshape(1, -1, 1, 1)).contiguous()
 
 
 # ------------------------------------------------------------- the CPU: tinymin's kernels
