@@ -125,18 +125,20 @@ def test_the_checked_entry_names_bad_shapes_and_operators():
 # when triton kernels are defined, so the check runs in a fresh process with
 # TRITON_INTERPRET=1. Tiles of 8 rows x 2 filters leave ragged edges on both axes.
 _TRITON_CHECK = textwrap.dedent("""
+    import os
     import torch
     from tinymin.torch import triton_selector
     from tinymin.torch.selector import unfolded_selector_conv2d
+    DEVICE = os.environ["CHECK_DEVICE"]  # cpu in the interpreter, cuda on a GPU
     cases = [((2, 2, 5, 4), (3, 2, 3, 2), (1, 1), (1, 1), "min", torch.float64),
              ((1, 3, 6, 5), (5, 3, 2, 3), (2, 1), (0, 2), "min", torch.float32),
              ((2, 1, 4, 4), (3, 1, 3, 3), (1, 2), (1, 1), "max", torch.float64),
              ((1, 2, 4, 5), (3, 2, 2, 2), (1, 1), (1, 0), "adder", torch.float64)]
     g = torch.Generator().manual_seed(0)
     for x_shape, w_shape, stride, padding, operator, dtype in cases:
-        x = torch.randn(x_shape, generator=g, dtype=dtype)
-        w = torch.randn(w_shape, generator=g, dtype=dtype) * 0.7
-        scale = torch.rand(w_shape[0], generator=g, dtype=dtype) + 0.5
+        x = torch.randn(x_shape, generator=g, dtype=dtype).to(DEVICE)
+        w = (torch.randn(w_shape, generator=g, dtype=dtype) * 0.7).to(DEVICE)
+        scale = (torch.rand(w_shape[0], generator=g, dtype=dtype) + 0.5).to(DEVICE)
         y = triton_selector.selector_conv2d(x, w, scale, stride, padding, operator,
                                             block_p=8, block_c=2)
         expected = unfolded_selector_conv2d(x, w, scale, stride, padding, operator)
@@ -151,7 +153,8 @@ _TRITON_CHECK = textwrap.dedent("""
         w = torch.randn((5, 2, 3, 2), generator=g, dtype=torch.float64)
         x[1, 0, 2, 1] = float("nan")
         w[3, 1, 0, 1] = float("nan")
-        scale = torch.ones(5, dtype=torch.float64)
+        x, w = x.to(DEVICE), w.to(DEVICE)
+        scale = torch.ones(5, dtype=torch.float64, device=DEVICE)
         y = triton_selector.selector_conv2d(x, w, scale, (1, 1), (1, 1), operator,
                                             block_p=8, block_c=2)
         expected = unfolded_selector_conv2d(x, w, scale, (1, 1), (1, 1), operator)
@@ -167,16 +170,29 @@ _TRITON_CHECK = textwrap.dedent("""
 """)
 
 
-def test_the_triton_kernel_computes_the_reference_sums_in_the_interpreter():
+def run_triton_check(device: str, interpret: bool) -> None:
     pytest.importorskip("triton", reason="the fused GPU kernel needs the optional gpu extra: "
                         'pip install -e ".[gpu]"')
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, TRITON_INTERPRET="1",
+    env = dict(os.environ, CHECK_DEVICE=device,
                PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    env.pop("TRITON_INTERPRET", None)
+    if interpret:
+        env["TRITON_INTERPRET"] = "1"
     result = subprocess.run([sys.executable, "-c", _TRITON_CHECK], env=env, cwd=root,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok") == 4 + 3 + 1, result.stdout
+
+
+def test_the_triton_kernel_computes_the_reference_sums_in_the_interpreter():
+    run_triton_check("cpu", interpret=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_triton_kernel_computes_the_reference_sums_on_a_gpu():
+    """The same check compiled for the GPU (no interpreter): NaN, ragged tiles, both dtypes."""
+    run_triton_check("cuda", interpret=False)
 
 
 def test_the_torch_engines_min_conv_runs_step_5_through_the_operator(monkeypatch):
