@@ -219,3 +219,46 @@ def test_an_entry_marked_encrypted_is_a_checkpoint_error_not_zipfiles_runtime_er
     path.write_bytes(bytes(patched))
     with pytest.raises(CheckpointError, match="ck.npz: not a readable .npz checkpoint file .*encrypted"):
         load_checkpoint(path)
+
+
+def _npy_header(shape, descr="<f8"):
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin1")
+
+
+def test_an_entry_whose_zip_directory_also_claims_terabytes_is_counted_not_believed(tmp_path,
+                                                                                     checkpoint):
+    """The zip's own size field is the file's word too: a 16-byte entry that claims 1 TiB
+    in its .npy header *and* in the zip64 directory used to reach numpy's allocation."""
+    bad = _rewrite(checkpoint, tmp_path / "lie.npz")
+    with zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("model/huge.npy", _npy_header((2**37,)) + b"\0" * 16)
+        archive.getinfo("model/huge.npy").file_size = 2**41  # written into the directory
+    with pytest.raises(CheckpointError, match=r"entry 'model/huge' claims shape \(137438953472,\) of "
+                                              r"float64 \(1,099,511,627,776 bytes\) but holds 16 bytes"):
+        load_checkpoint(bad)
+
+
+def test_an_entry_holding_more_than_its_header_says_is_refused(tmp_path, checkpoint):
+    bad = _rewrite(checkpoint, tmp_path / "long.npz")
+    with zipfile.ZipFile(bad, "a") as archive:  # a header of 2 values over 6 stored ones
+        archive.writestr("model/long.npy", _npy_header((2,)) + np.arange(6.0).tobytes())
+    with pytest.raises(CheckpointError, match=r"entry 'model/long' claims shape \(2,\) of float64 "
+                                              r"\(16 bytes\) but holds more"):
+        load_checkpoint(bad)
+
+
+def test_a_name_stored_twice_is_refused(tmp_path, checkpoint):
+    bad = _rewrite(checkpoint, tmp_path / "twice.npz")
+    with zipfile.ZipFile(bad, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        archive.writestr("meta/epoch.npy", _npy_header((), "<i8") + np.int64(7).tobytes())
+    with pytest.raises(CheckpointError, match=r"twice.npz: entry 'meta/epoch' appears twice"):
+        load_checkpoint(bad)
+
+
+def test_a_folder_and_nested_json_are_named_as_such(tmp_path, checkpoint):
+    with pytest.raises(CheckpointError, match=r"a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path)
+    bad = _rewrite(checkpoint, tmp_path / "deep.npz", **{"meta/config": np.array("[" * 100_000)})
+    with pytest.raises(CheckpointError, match=r"deep.npz: config is not valid JSON \(RecursionError"):
+        load_checkpoint(bad)

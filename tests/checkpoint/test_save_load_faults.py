@@ -75,3 +75,20 @@ def test_numeric_and_bool_values_still_round_trip(tmp_path):
     back = tm.load(tm.save(state, tmp_path / "ok.npz"))
     assert back["epoch"] == 4 and back["note"] == "ok" and back["b"].dtype == bool
     np.testing.assert_array_equal(back["m"]["x"], np.ones(2))
+
+
+def test_a_section_that_would_overwrite_the_layout_is_refused(tmp_path):
+    """{"tinymin": {"layout": ...}} flattens to the file's own "tinymin/layout" entry,
+    and its value was silently lost on loading."""
+    with pytest.raises(ValueError, match="save: the name 'tinymin/layout' is tinymin's own"):
+        tm.save({"tinymin": {"layout": np.ones(2), "b": np.zeros(1)}}, tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+    back = tm.load(tm.save({"tinymin": {"b": np.zeros(1)}}, tmp_path / "y.npz"))
+    assert list(back) == ["tinymin"] and back["tinymin"]["b"].tolist() == [0.0]
+
+
+def test_a_layout_nested_past_the_recursion_limit_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    np.savez(path, **{"tinymin/layout": np.array("[" * 100_000)})
+    with pytest.raises(CheckpointError, match=r"deep.npz: malformed tinymin.save file \(RecursionError"):
+        tm.load(path)

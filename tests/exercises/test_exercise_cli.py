@@ -133,6 +133,32 @@ def test_a_corrupt_progress_file_is_named_not_overwritten(state_file, capsys):
     assert state_file.read_text() == "{not json"
 
 
+@pytest.mark.parametrize("content, reason", [
+    ("[" * 100_000, "not a progress file"),  # nested past Python's recursion limit
+    ('{"format": "%s", "exercises": {"sum_to": {}}}', "the record of 'sum_to' has no 'passed'"),
+    ('{"format": "%s", "exercises": {"sum_to": 5}}', "the record of 'sum_to' is a int"),
+    ('{"format": "%s", "exercises": {"sum_to": {"passed": true}}}', "has no 'score'"),
+    ('{"format": "%s", "exercises": {"sum_to": {"passed": 1, "score": 1, "total": 1, "file": "f", '
+     '"checked": "c"}}}', "has 'passed' = 1"),
+    ('{"format": "%s", "exercises": {"sum_to": {"passed": true, "score": 1, "total": 1, "file": "f", '
+     '"checked": "c", "passed_once": {"score": true}}}}', "its 'passed_once' has 'score' = True"),
+])
+def test_a_malformed_progress_record_is_named_for_status_and_check(tmp_path, state_file, capsys,
+                                                                   content, reason):
+    state_file.parent.mkdir(parents=True)
+    text = content % progress.FORMAT if "%s" in content else content
+    state_file.write_text(text)
+    assert exercises.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {state_file}: ") and reason in err and "delete" in err
+    mine = tmp_path / "my_min_gemm.py"  # a passing check still passes; only the record is lost
+    mine.write_text((SOLUTIONS / "min_gemm.py").read_text())
+    assert exercises.main(["check", "min_gemm", "--file", str(mine)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: progress not saved: {state_file}: ") and reason in err
+    assert state_file.read_text() == text
+
+
 def test_python_m_tinymin_exercise_exits_with_the_status(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 

@@ -114,6 +114,7 @@ def read_npz(source: str | os.PathLike | BinaryIO, what: str = "checkpoint") -> 
             raise CheckpointError(f"{path}: not a readable .npz {what} file (not a zip archive)")
         try:
             with np.load(stream, allow_pickle=False) as archive:
+                _check_unique_names(path, archive.zip)
                 for info in archive.zip.infolist():
                     _check_entry_size(path, archive.zip, info)
                 return {key: archive[key] for key in archive.files}
@@ -150,6 +151,8 @@ def _open_source(source: str | os.PathLike | BinaryIO, what: str) -> tuple[Path,
             raise TypeError(f"{path}: the file object gave {type(data).__name__}, not bytes; "
                             "open the file in binary mode ('rb')")
         return path, io.BytesIO(bytes(data))
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a {what} file")
     if not path.is_file():
         raise CheckpointError(f"{path}: {what} file not found")
     try:
@@ -158,8 +161,24 @@ def _open_source(source: str | os.PathLike | BinaryIO, what: str) -> tuple[Path,
         raise CheckpointError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
 
 
+def _check_unique_names(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse an archive that holds one name twice: which copy numpy reads is an accident
+    of the zip's layout (np.savez never writes one twice)."""
+    seen: set[str] = set()
+    for info in archive.infolist():
+        if info.filename in seen:
+            name = info.filename.removesuffix(".npy")
+            raise CheckpointError(f"{path}: entry {name!r} appears twice in the archive")
+        seen.add(info.filename)
+
+
 def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Refuse an entry whose ``.npy`` header claims more bytes than the entry holds."""
+    """Refuse an entry whose ``.npy`` header claims other than the bytes the entry holds.
+
+    The bytes are counted by reading the entry (at most one byte past the claim), not
+    taken from the zip's directory: that size is the file's word too, and a file may
+    claim terabytes there and in the header alike, for numpy to allocate.
+    """
     name = info.filename.removesuffix(".npy")
     with archive.open(info) as entry:
         try:
@@ -169,15 +188,28 @@ def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInf
             shape, _, dtype = read_header(entry)
         except ValueError as exc:
             raise CheckpointError(f"{path}: entry {name!r} has no valid .npy header ({exc})") from None
-    if dtype.hasobject:  # np.load would refuse it too, without naming it
-        raise CheckpointError(f"{path}: entry {name!r} is an object array (a pickle); tinymin "
-                              "never unpickles")
-    claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-    if claimed > info.file_size:
+        if dtype.hasobject:  # np.load would refuse it too, without naming it
+            raise CheckpointError(f"{path}: entry {name!r} is an object array (a pickle); "
+                                  "tinymin never unpickles")
+        claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+        held = _count_bytes(entry, limit=claimed + 1)
+    if held != claimed:
+        what = f"{held:,} bytes" if held < claimed else "more"
         raise CheckpointError(
             f"{path}: entry {name!r} claims shape {shape} of {dtype} ({claimed:,} bytes) but "
-            f"holds {info.file_size:,} bytes"
+            f"holds {what}"
         )
+
+
+def _count_bytes(stream: IO[bytes], limit: int) -> int:
+    """How many bytes ``stream`` has left, counted up to ``limit`` in 1 MiB reads."""
+    count = 0
+    while count < limit:
+        chunk = stream.read(min(2**20, limit - count))
+        if not chunk:
+            break
+        count += len(chunk)
+    return count
 
 
 def _parse_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:
@@ -225,8 +257,8 @@ def _config(path: Path, value: np.ndarray) -> dict[str, Any]:
                               f"{value.dtype} array of shape {value.shape}")
     try:
         config = json.loads(str(value))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: config is not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:  # Recursion: absurdly nested JSON
+        raise CheckpointError(f"{path}: config is not valid JSON ({exc!r:.200})") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: config must be a JSON object, got {type(config).__name__}")
     if not isinstance(config.get("model", {}), dict):

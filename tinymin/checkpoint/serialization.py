@@ -92,6 +92,9 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> Path | None:
     else:
         raise TypeError(f"save: can save a Tensor, an array or a state dict, not a "
                         f"{type(obj).__name__}")
+    if LAYOUT in arrays:  # a section "tinymin" holding "layout": the file's own entry
+        raise ValueError(f"save: the name {LAYOUT!r} is tinymin's own; rename the section "
+                         "'tinymin' or its key 'layout'")
     arrays[LAYOUT] = np.array(json.dumps(layout))
     if hasattr(f, "write"):
         refuse_object_arrays(source_name(f), arrays)
@@ -150,8 +153,8 @@ def load(f: str | os.PathLike | BinaryIO, map_location: Any = None, *,
         for name in sections:
             result[name] = unflatten_state_dict(inner, prefix=f"{name}/")
         return result
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: malformed tinymin.save file ({exc!r})") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:  # Recursion: nested JSON
+        raise CheckpointError(f"{path}: malformed tinymin.save file ({exc!r:.200})") from None
 
 
 def _check_keys(where: str, mapping: Mapping) -> None:

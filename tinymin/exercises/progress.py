@@ -40,12 +40,44 @@ def load(path: Path | None = None) -> dict[str, dict[str, Any]]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ProgressError(f"{path}: not a progress file ({err}); delete it to start afresh") from None
+    # ValueError: not JSON, or not UTF-8; RecursionError: absurdly nested JSON
+    except (OSError, ValueError, RecursionError) as err:
+        raise ProgressError(f"{path}: not a progress file ({err!r:.200}); delete it to start "
+                            "afresh") from None
     if (not isinstance(data, dict) or data.get("format") != FORMAT
             or not isinstance(data.get("exercises"), dict)):
         raise ProgressError(f"{path}: not a progress file (no format {FORMAT!r}); delete it to start afresh")
+    for name, entry in data["exercises"].items():
+        _check_entry(path, name, entry)
     return data["exercises"]
+
+
+#: The fields of a recorded check (and of its "passed_once" copy) and their types.
+_RESULT_FIELDS = {"score": (int, float), "total": (int, float), "file": str, "checked": str}
+
+
+def _check_entry(path: Path, name: str, entry: Any) -> None:
+    """Raise :class:`ProgressError` unless ``entry`` is a record that :func:`record` writes."""
+    problem = _result_problem(entry, {"passed": bool, **_RESULT_FIELDS})
+    if problem is None and "passed_once" in entry:
+        problem = _result_problem(entry["passed_once"], _RESULT_FIELDS)
+        problem = problem and f"its 'passed_once' {problem}"
+    if problem is not None:
+        raise ProgressError(f"{path}: the record of {name!r} {problem}; delete the file to start "
+                            "afresh")
+
+
+def _result_problem(entry: Any, fields: dict[str, Any]) -> str | None:
+    """What is wrong with one record (None: nothing)."""
+    if not isinstance(entry, dict):
+        return f"is a {type(entry).__name__}, not a JSON object"
+    for field, kind in fields.items():
+        if field not in entry:
+            return f"has no {field!r}"
+        value = entry[field]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            return f"has {field!r} = {value!r:.40}"
+    return None
 
 
 def record(report: Report, path: Path | None = None) -> Path:
