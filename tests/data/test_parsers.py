@@ -2,15 +2,24 @@
 an IDX file with zero images, IDX dimensions whose product overflows int64, and an
 archive member sent outside the destination by an existing symlinked folder."""
 
+import gzip
 import io
 import tarfile
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from tinymin.data.download import safe_extract
 from tinymin.data.errors import DatasetError
-from tinymin.data.parsers import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, load_idx_pair, read_idx
+from tinymin.data.parsers import (
+    CIFAR_RECORD_BYTES,
+    IDX_IMAGES_MAGIC,
+    IDX_LABELS_MAGIC,
+    load_idx_pair,
+    read_cifar_batch,
+    read_idx,
+)
 
 
 def _idx(path, magic, dims, payload=b""):
@@ -33,6 +42,46 @@ def test_idx_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
                                            r"dimensions \(2147483648, 2147483648, 4\) need "
                                            r"18446744073709551616"):
         read_idx(bad, IDX_IMAGES_MAGIC)
+
+
+def _peak_bytes(call):
+    """The largest Python allocation while ``call`` runs (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        call()
+    except DatasetError as err:
+        error = err
+    else:
+        error = None
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, error
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it_whole(tmp_path):
+    """A valid header for 3 labels, then 64 MiB of zeros (64 KiB compressed): the reader
+    used to decompress all of it before looking at the header."""
+    bomb = tmp_path / "labels-idx1-ubyte.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(IDX_LABELS_MAGIC.to_bytes(4, "big") + (3).to_bytes(4, "big"))
+        for _ in range(64):
+            f.write(bytes(2**20))
+    peak, error = _peak_bytes(lambda: read_idx(bomb, IDX_LABELS_MAGIC))
+    assert error is not None and "labels-idx1-ubyte.gz: IDX payload is longer than the 3 bytes" in str(error)
+    assert peak < 4 * 2**20, peak
+
+
+def test_a_cifar_batch_of_more_than_10000_records_is_refused_after_reading_that_many(tmp_path):
+    batch = tmp_path / "data_batch_1.bin.gz"
+    with gzip.open(batch, "wb", compresslevel=1) as f:
+        f.write(bytes(10_001 * CIFAR_RECORD_BYTES))
+    with pytest.raises(DatasetError, match=r"data_batch_1.bin.gz: more than the 10,000 records"):
+        read_cifar_batch(batch)
+    exact = tmp_path / "test_batch.bin.gz"
+    with gzip.open(exact, "wb", compresslevel=1) as f:
+        f.write(bytes(10_000 * CIFAR_RECORD_BYTES))
+    images, labels = read_cifar_batch(exact)
+    assert images.shape == (10_000, 3, 32, 32) and labels.shape == (10_000,)
 
 
 def test_safe_extract_refuses_a_member_sent_outside_by_a_symlinked_folder(tmp_path):

@@ -11,6 +11,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -21,15 +22,37 @@ IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N,)
 CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when its name ends in ``.gz``."""
+#: Records in each of CIFAR-10's binary batches; a file is read no further than this.
+CIFAR_RECORDS_PER_BATCH = 10_000
+_CHUNK = 2**20
+
+
+def _open(path: Path) -> BinaryIO:
+    """The file for reading bytes, decompressing on the fly when its name ends in ``.gz``."""
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
+        return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+    except OSError as err:
         raise DatasetError(f"{path}: cannot read the file ({err})") from err
+
+
+def _read_at_most(path: Path, f: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``f``, read in 1 MiB steps.
+
+    Bounded, so a file that decompresses to gigabytes (a "gzip bomb") or a header
+    that claims more than the file holds costs no more memory than the data a valid
+    file of that header would have.
+    """
+    chunks, count = [], 0
+    try:
+        while count < limit:
+            chunk = f.read(min(_CHUNK, limit - count))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            count += len(chunk)
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"{path}: cannot read the file ({err})") from err
+    return b"".join(chunks)
 
 
 def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
@@ -37,7 +60,8 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
 
     The header is a big-endian 32-bit magic number ``0x000008nn`` (``08`` = unsigned
     byte, ``nn`` = number of dimensions) followed by ``nn`` big-endian 32-bit sizes;
-    the payload must hold exactly ``prod(sizes)`` bytes.
+    the payload must hold exactly ``prod(sizes)`` bytes. The header is read first,
+    then at most one byte more than the payload it announces.
 
     Parameters
     ----------
@@ -53,22 +77,25 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
         than the header's dimensions.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    _check_idx_magic(path, raw, magic)
     ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    # math.prod of Python ints: np.prod would wrap around at 2**63 (2**31 * 2**31 * 4 == 0)
-    needed, payload = math.prod(dims), len(raw) - header
-    if payload != needed:
-        problem = "truncated" if payload < needed else "has trailing bytes"
-        raise DatasetError(
-            f"{path}: IDX payload is {payload} bytes but the header's dimensions "
-            f"{dims} need {needed} (file {problem})"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, count=needed, offset=header).reshape(dims).copy()
+    header_size = 4 + 4 * ndim
+    with _open(path) as f:
+        header = _read_at_most(path, f, header_size)
+        _check_idx_magic(path, header, magic)
+        if len(header) < header_size:
+            raise DatasetError(f"{path}: truncated IDX header ({len(header)} bytes, need "
+                               f"{header_size})")
+        dims = tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        # math.prod of Python ints: np.prod would wrap around at 2**63 (2**31 * 2**31 * 4 == 0)
+        needed = math.prod(dims)
+        payload = _read_at_most(path, f, needed + 1)
+    if len(payload) < needed:
+        raise DatasetError(f"{path}: IDX payload is {len(payload)} bytes but the header's "
+                           f"dimensions {dims} need {needed} (file truncated)")
+    if len(payload) > needed:
+        raise DatasetError(f"{path}: IDX payload is longer than the {needed} bytes the header's "
+                           f"dimensions {dims} need (file has trailing bytes)")
+    return np.frombuffer(payload, dtype=np.uint8).reshape(dims).copy()
 
 
 def _check_idx_magic(path: Path, raw: bytes, magic: int) -> None:
@@ -134,7 +161,12 @@ def read_cifar_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
         label is not in 0..9.
     """
     path = Path(path)
-    raw = _read_bytes(path)
+    limit = CIFAR_RECORDS_PER_BATCH * CIFAR_RECORD_BYTES
+    with _open(path) as f:
+        raw = _read_at_most(path, f, limit + 1)
+    if len(raw) > limit:
+        raise DatasetError(f"{path}: more than the {CIFAR_RECORDS_PER_BATCH:,} records of a "
+                           "CIFAR-10 batch")
     if len(raw) == 0 or len(raw) % CIFAR_RECORD_BYTES:
         raise DatasetError(
             f"{path}: {len(raw)} bytes is not a positive multiple of the "
