@@ -210,12 +210,19 @@ def test_not_found_says_what_and_where(tmp_path):
     assert str(tmp_path / "nowhere" / "mnist") in msg and "download=True" in msg
 
 
-def test_incomplete_folder_is_skipped(tmp_path):
-    """A folder with only the images is passed over for one holding both files."""
+def test_an_incomplete_folder_stops_the_search_naming_what_is_missing(tmp_path):
+    """A folder with only the images is not passed over for a later one holding both
+    files: those could be another data set's (Fashion-MNIST's have the same names)."""
     write(tmp_path / "mnist" / "train-images-idx3-ubyte", idx_bytes(GOOD_IMAGES))
-    images, _ = make_mnist(tmp_path)
-    assert MNIST(root=tmp_path).source == tmp_path
-    assert np.array_equal(MNIST(root=tmp_path).data, images)
+    make_mnist(tmp_path)
+    with pytest.raises(DatasetNotFoundError) as error:
+        MNIST(root=tmp_path)
+    assert str(error.value).startswith(
+        f"mnist: {tmp_path / 'mnist'} holds train-images-idx3-ubyte but not "
+        "train-labels-idx1-ubyte (each raw or .gz)")
+    assert "download=True" in str(error.value)
+    write(tmp_path / "mnist" / "train-labels-idx1-ubyte", idx_bytes(GOOD_LABELS))
+    assert MNIST(root=tmp_path).source == tmp_path / "mnist"
 
 
 # ---------------------------------------------------------------------------
@@ -362,6 +369,20 @@ def test_download_with_fallback_mirror(tmp_path, monkeypatch):
     # present now: a second call must not touch the network at all
     monkeypatch.setattr(MNIST, "mirrors", ("https://example.invalid/",))
     assert np.array_equal(MNIST(root=tmp_path / "root", download=True).data, images)
+
+
+def test_download_completes_an_incomplete_folder_fetching_only_what_is_missing(tmp_path,
+                                                                              monkeypatch):
+    resources, images = _mnist_mirror(tmp_path / "mirror")
+    monkeypatch.setattr(MNIST, "resources", resources)
+    monkeypatch.setattr(MNIST, "mirrors", ((tmp_path / "mirror").as_uri() + "/",))
+    folder = tmp_path / "root" / "mnist"
+    write(folder / "train-images-idx3-ubyte.gz",
+          (tmp_path / "mirror" / "train-images-idx3-ubyte.gz").read_bytes())
+    (tmp_path / "mirror" / "train-images-idx3-ubyte.gz").unlink()  # only the labels can come
+    data = MNIST(root=tmp_path / "root", download=True)
+    assert np.array_equal(data.data, images) and data.source == folder
+    assert _leftovers(folder) == sorted(resources)
 
 
 def test_download_hash_mismatch_leaves_nothing(tmp_path, monkeypatch):

@@ -87,17 +87,28 @@ def find_root(
 ) -> Path:
     """The first of :func:`candidate_dirs` that holds every one of ``files``.
 
-    Each file may be raw or gzip-compressed (``<file>.gz``).
+    Each file may be raw or gzip-compressed (``<file>.gz``). A folder that holds some
+    of the files but not all stops the search: the files found later could belong to
+    another data set of the same file names (MNIST and Fashion-MNIST share theirs).
 
     Raises
     ------
     DatasetNotFoundError
-        Listing the files, the folders searched and where to put the files.
+        Naming the folder and the missing files where one holds only some of them;
+        else listing the files, the folders searched and where to put the files.
     """
     searched = candidate_dirs(name, root, extra_dirs, subdirs)
     for folder in searched:
-        if all(locate_file(folder, f) is not None for f in files):
+        present = [f for f in files if locate_file(folder, f) is not None]
+        if len(present) == len(files):
             return folder
+        if present:
+            missing = [f for f in files if f not in present]
+            raise DatasetNotFoundError(
+                f"{name}: {folder} holds {', '.join(present)} but not {', '.join(missing)} "
+                "(each raw or .gz). Put the missing files there, or move that folder away, "
+                "or pass download=True to complete it."
+            )
     target = data_root(root) / name
     raise DatasetNotFoundError(
         f"{name}: could not find {', '.join(files)} (each raw or .gz). Searched:\n  "
