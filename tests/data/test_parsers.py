@@ -110,3 +110,26 @@ def test_safe_extract_still_extracts_a_plain_archive(tmp_path):
     written = safe_extract(archive, tmp_path / "dest")
     assert [p.read_bytes() for p in written] == [b"hi"]
     assert np.array_equal(written, [tmp_path / "dest" / "folder" / "x.bin"])
+
+
+def _tar(path, names):
+    with tarfile.open(path, "w") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"hi"))
+    return path
+
+
+@pytest.mark.parametrize("names, message", [
+    (["ok.bin", "."], r"member '\.' names no file"),
+    (["ok.bin", ""], r"member '' names no file"),
+    (["ok.bin", "a", "a/b"], r"member 'a/b' lies inside the file member 'a'"),
+    (["ok.bin", "sub"], r"member 'sub' would replace the folder .*dest/sub"),
+])
+def test_safe_extract_refuses_members_that_cannot_all_be_written(tmp_path, names, message):
+    dest = tmp_path / "dest"
+    (dest / "sub").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"a\.tar: " + message):
+        safe_extract(_tar(tmp_path / "a.tar", names), dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["sub"]  # nothing written, dest still a folder

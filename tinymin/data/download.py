@@ -122,6 +122,22 @@ def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
         raise DatasetError(f"{archive}: unsafe path {member.name!r} in archive")
     if not (member.isfile() or member.isdir()):
         raise DatasetError(f"{archive}: member {member.name!r} is not a plain file or folder")
+    if member.isfile() and not parts:  # "" or ".": the destination folder itself
+        raise DatasetError(f"{archive}: member {member.name!r} names no file")
+
+
+def _check_no_clashes(archive: Path, members: list[tarfile.TarInfo], dest: Path) -> None:
+    """Reject files that cannot all be written: one file inside another (``a``, then
+    ``a/b``), or a file where ``dest`` already has a folder."""
+    files = {PurePosixPath(m.name).parts: m.name for m in members if m.isfile()}
+    for parts, name in files.items():
+        for end in range(1, len(parts)):
+            if parts[:end] in files:
+                raise DatasetError(f"{archive}: member {name!r} lies inside the file member "
+                                   f"{files[parts[:end]]!r}")
+        if dest.joinpath(*parts).is_dir():
+            raise DatasetError(f"{archive}: member {name!r} would replace the folder "
+                               f"{dest.joinpath(*parts)}")
 
 
 def _check_stays_inside(archive: Path, member: tarfile.TarInfo, dest: Path) -> None:
@@ -137,9 +153,9 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
     """Extract the regular files of a tar archive into ``dest``, safely.
 
     Every member is checked first (no absolute paths, no ``..``, no links or
-    devices, no target that an existing symlink in ``dest`` sends outside it); if any
-    fails nothing is extracted. Each file is written to a temporary file and renamed
-    into place.
+    devices, no target that an existing symlink in ``dest`` sends outside it, no file
+    inside another file or over a folder); if any fails nothing is extracted. Each
+    file is written to a temporary file and renamed into place.
 
     Returns
     -------
@@ -154,6 +170,7 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             for member in members:
                 _check_tar_member(archive, member)
                 _check_stays_inside(archive, member, dest)
+            _check_no_clashes(archive, members, dest)
             for member in (m for m in members if m.isfile()):
                 target = dest.joinpath(*PurePosixPath(member.name).parts)
                 source = tar.extractfile(member)
