@@ -57,6 +57,7 @@ except ImportError:  # run from a checkout without installing
 
 import tinymin as tm  # noqa: E402
 from tinymin import _ext, optim  # noqa: E402
+from tinymin.analysis.figures import save_figure  # noqa: E402
 from tinymin.data import DataLoader, TensorDataset  # noqa: E402
 from tinymin.data.catalog import load_splits  # noqa: E402
 from tinymin.models import lenet  # noqa: E402
@@ -410,7 +411,7 @@ def draw_scaling(path: str, x, y, repeats: int, torch) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(f"{_ext.num_threads()} thread(s), medians of {repeats}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)  # atomic: a reader never sees half an image
     print(f"\nscaling figure written to {path}")
 
 

@@ -29,7 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tinymin.checkpoint import load_checkpoint  # noqa: E402
+from tinymin.analysis.figures import save_figure  # noqa: E402
+from tinymin.checkpoint import load_checkpoint, write_text_atomic  # noqa: E402
 from tinymin.data.catalog import load_splits  # noqa: E402
 from tinymin.data.dataset import random_subset  # noqa: E402
 from tinymin.minconv.calibrate import recalibrate_running_statistics  # noqa: E402
@@ -105,8 +106,7 @@ def draw(results: dict[str, list[dict]], path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(STAGES), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.9))  # room for the legend above the panels
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)  # atomic: a reader never sees half an image
     plt.close(fig)
 
 
@@ -127,8 +127,7 @@ def write_table(results: dict[str, list[dict]], images: int, path: Path) -> None
             lines += [f"   * - {NETWORKS[name][1]}, layer {layer}", f"     - {len(seeds)}",
                       *[f"     - {mean[stage]:.4f}" for stage, _ in STAGES],
                       f"     - {mean['convert'] / mean['reconstruct']:.1f} times"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinymin.analysis.figures import save_figure
+from tinymin.checkpoint import write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs" / "guides" / "results_table.inc"
 FIGURE = REPO / "docs" / "_static" / "results_curves.png"
@@ -191,7 +194,13 @@ def finished(row: Row, seed: int, runs: Path, quick: bool) -> dict | None:
     path = run_folder(runs, row, seed) / "run.json"
     if not path.exists():
         return None
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:  # unreadable: run it again rather than stop here
+        print(f"{path}: unreadable record ({err}); running {row.key} seed {seed} again")
+        return None
+    if not isinstance(record, dict):
+        return None
     return record if record.get("commands") == commands_for(row, seed, runs, quick) else None
 
 
@@ -219,7 +228,7 @@ def run_row(row: Row, seed: int, runs: Path, quick: bool, threads: int) -> dict:
                                f"failed:\n{done.stderr[-2000:]}")
     record = {"commands": commands, "wall_s": time.perf_counter() - start,
               "commit": git_commit(), **outcome(folder, outputs[-1])}
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(record_path, json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -339,8 +348,7 @@ def write_table(rows: list[Row], results: dict[str, list[dict]], path: Path) -> 
             f"     - {wall:.0f} s",
             f"     - ``{commands}``",
         ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _show(args: list[str], row: Row) -> str:
@@ -394,8 +402,7 @@ def write_figure(rows: list[Row], results: dict[str, list[dict]], path: Path) ->
             ax.legend(loc="lower right")
     fig.suptitle("mean of the seeds (line) and their range (band)", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)  # atomic: a reader never sees half an image
     plt.close(fig)
 
 

@@ -107,3 +107,21 @@ def test_reconstruction_errors_tables_every_reproduced_network(quick_run, tmp_pa
     values = re.findall(r"^     - (\d+\.\d{4})$", table.read_text(), flags=re.MULTILINE)
     assert len(values) == 8 * 3 and all(0 < float(v) < 10 for v in values)
     assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_unreadable_run_record_means_run_it_again_not_a_crash(quick_run, capsys):
+    """run.json is written atomically now; one truncated by an older version, or edited
+    by hand, is run again instead of stopping the script with a JSONDecodeError."""
+    script, runs = quick_run
+    row = next(r for r in script.all_rows() if r.data == "mnist-embedded")
+    record = script.run_folder(runs, row, 0) / "run.json"
+    assert script.finished(row, 0, runs, quick=True) is not None
+    original = record.read_text()
+    try:
+        record.write_text(original[:20])
+        assert script.finished(row, 0, runs, quick=True) is None
+        assert "unreadable record" in capsys.readouterr().out
+        record.write_text("[1, 2]")
+        assert script.finished(row, 0, runs, quick=True) is None
+    finally:  # the other tests share this run
+        record.write_text(original)
