@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tinymin.checkpoint.atomic import write_bytes_atomic
 from tinymin.exercises import progress
 from tinymin.exercises.registry import EXERCISES, get_exercise
 from tinymin.exercises.report import Report
@@ -118,7 +118,8 @@ def _start(args) -> int:
         print(f"error: {target} exists already; check it with: python -m tinymin exercise check "
               f"{e.name} --file {target}", file=sys.stderr)
         return 2
-    shutil.copyfile(e.template, target)
+    # atomic: an interrupted copy would leave half a template that "exists already"
+    write_bytes_atomic(target, e.template.read_bytes())
     print(f"wrote {target}: write its body, then: python -m tinymin exercise check {e.name} --file {target}")
     return 0
 
