@@ -406,3 +406,18 @@ def test_a_corrupt_metrics_file_is_named_when_resuming(run, capsys, csv_text, me
     assert main([*RUN, "--epochs", "2", "--out", str(run), "--resume", *TINY]) == 2
     err = _one_line_error(capsys)
     assert message in err and "check --model" not in err
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"epoch,train_loss,test_accuracy\n1,1\n", "a row has 2 fields, the header 3 (line 2)"),
+    (b"epoch,train_loss,test_accuracy\n1,x,0.5\n", "train_loss is 'x', not a number (line 2)"),
+    (b"epoch,train_loss,test_accuracy\n1,0.5,\xff\n", "not UTF-8 text (line 2: invalid start byte"),
+], ids=["short-row", "not-a-number", "bad-utf8"])
+def test_plot_of_a_corrupt_metrics_file_names_the_file_line_and_reason(tmp_path, capsys, content,
+                                                                       reason):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.csv").write_bytes(content)
+    png = tmp_path / "curves.png"
+    fails_with_one_line(["plot", str(tmp_path / "run"), "--out", str(png)], capsys,
+                        f"error: {tmp_path / 'run' / 'metrics.csv'}: {reason}")
+    assert not png.exists()

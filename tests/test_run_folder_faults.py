@@ -184,3 +184,94 @@ def test_clear_removes_only_run_files(tmp_path):
         (tmp_path / name).write_text("x")
     assert len(folder.clear()) == 5
     assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]
+
+
+# -------------------------------------------- a resumed run's log files, links and JSON
+def finished_copy(finished, tmp_path) -> Path:
+    """A copy of the finished 2-epoch run's folder, to damage."""
+    run, _ = finished
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("config.json", "metrics.csv", "checkpoint.npz"):
+        (copy / name).write_bytes((run / name).read_bytes())
+    return copy
+
+
+def test_resume_ends_a_metrics_row_that_lacks_its_newline(finished, tmp_path, capsys):
+    copy = finished_copy(finished, tmp_path)
+    metrics = copy / "metrics.csv"
+    metrics.write_bytes(metrics.read_bytes().rstrip(b"\r\n"))
+    assert main([*TINY, "--epochs", "3", "--out", str(copy), "--resume"]) == 0
+    lines = metrics.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2", "3"]
+    assert all(line.count(",") == 6 for line in lines)  # 7 columns each: nothing glued
+
+
+@pytest.mark.parametrize("header", [
+    "seconds,lr,test_accuracy,test_loss,train_accuracy,train_loss,epoch",
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds",
+], ids=["reordered", "no-lr"])
+def test_resume_refuses_a_metrics_file_with_other_columns(finished, tmp_path, capsys, header):
+    copy = finished_copy(finished, tmp_path)
+    metrics = copy / "metrics.csv"
+    metrics.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n")
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    assert main([*TINY, "--epochs", "3", "--out", str(copy), "--resume"]) == 2
+    err = one_error_line(capsys)
+    assert f"error: {metrics}: has the columns {header}, but this run writes epoch,train_loss," \
+           "train_accuracy,test_loss,test_accuracy,lr,seconds;" in err
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before  # nothing written
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("metrics.csv", b"epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n"
+                    b"1,2.2,0.23,2.04,0.46,0.001,0.01\n2,\xff\xfe,1,1,1,1,1\n",
+     "not UTF-8 text (line 3: invalid start byte"),
+    ("metrics.csv", b"epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n"
+                    b"1,2.2,0.23,2.04,0.46,0.001,0.01,EXTRA\n2,1,1,1,1,1,1\n",
+     "a row has 8 fields, the header 7 (line 2)"),
+    ("scales.csv", "epoch,a\n1,1\n".encode("utf-16"), "not UTF-8 text (line 1: invalid start byte"),
+], ids=["metrics-bad-utf8", "metrics-extra-field", "scales-utf16"])
+def test_a_bad_log_file_is_named_not_the_checkpoint(finished, tmp_path, capsys, name, content,
+                                                     reason):
+    copy = finished_copy(finished, tmp_path)
+    (copy / name).write_bytes(content)
+    assert main([*TINY, "--epochs", "3", "--out", str(copy), "--resume"]) == 2
+    err = one_error_line(capsys)
+    assert err.startswith(f"error: {copy / name}: {reason}") and "checkpoint" not in err, err
+    assert (copy / name).read_bytes() == content
+
+
+def test_a_broken_checkpoint_link_is_refused_not_replaced(finished, tmp_path, capsys):
+    copy = finished_copy(finished, tmp_path)
+    link, target = copy / "checkpoint.npz", tmp_path / "moved" / "checkpoint.npz"
+    link.unlink()
+    link.symlink_to(target)
+    metrics = (copy / "metrics.csv").read_bytes()
+    assert main([*TINY, "--epochs", "3", "--out", str(copy), "--resume"]) == 2
+    assert one_error_line(capsys) == (
+        f"error: --resume: {link} -> {target}: a symbolic link to a file that does not exist; "
+        "restore the file it points to, or pass --restart instead of --resume to discard this "
+        "run and start it again\n")
+    assert main([*TINY, "--epochs", "3", "--out", str(copy)]) == 2  # nor is a new run started
+    assert "this folder already holds a run" in one_error_line(capsys)
+    assert link.is_symlink() and (copy / "metrics.csv").read_bytes() == metrics
+    assert main([*TINY, "--epochs", "1", "--out", str(copy), "--restart"]) == 0  # the way out
+    assert not link.is_symlink() and load_checkpoint(link).epoch == 1
+
+
+def test_a_deeply_nested_config_is_a_one_line_error(finished, tmp_path, capsys):
+    copy = interrupted_copy(finished, tmp_path, leftover=False)  # no checkpoint: config.json read
+    (copy / "config.json").write_text("[" * 100_000)
+    assert main([*TINY, "--epochs", "2", "--out", str(copy), "--resume"]) == 2
+    err = one_error_line(capsys)
+    assert err.startswith(f"error: --resume: {copy / 'config.json'} is not readable JSON "
+                          "(maximum recursion depth exceeded") and "--restart" in err
+
+
+def test_a_deeply_nested_lock_file_names_the_lock(tmp_path, other_writer, capsys):
+    lock = tmp_path / "run" / ".lock"
+    lock.write_text("[" * 100_000)  # the holder's description, garbled
+    assert main([*TINY, "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+    assert f"another process is writing this run folder (its lock {lock} names no process yet)" \
+        in one_error_line(capsys)

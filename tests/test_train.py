@@ -11,7 +11,14 @@ from tinymin.data import DataLoader, TensorDataset
 from tinymin.data.datasets import EmbeddedMNIST
 from tinymin.experiment import EpochWriter
 from tinymin.models import mlp
-from tinymin.run_folder import RunFolder, append_metrics, read_metrics, truncate_metrics
+from tinymin.run_folder import (
+    METRIC_FIELDS,
+    MetricsFileError,
+    RunFolder,
+    append_metrics,
+    read_metrics,
+    truncate_metrics,
+)
 from tinymin.train import NonFiniteLossError, evaluate, fit, predict, resume_training, train_step
 
 
@@ -120,6 +127,83 @@ def test_truncate_metrics_keeps_header_and_ignores_missing_file(tmp_path):
         append_metrics(path, {"epoch": epoch, "x": epoch * 10}, fields=["epoch", "x"])
     truncate_metrics(path, 1)
     assert path.read_text().splitlines() == ["epoch,x", "1,10"]
+
+
+HEADER = ",".join(METRIC_FIELDS)
+ROW = {"epoch": 2, "train_loss": 1.5, "train_accuracy": 0.5, "test_loss": 1.25,
+       "test_accuracy": 0.75, "lr": 0.001, "seconds": 3.0}
+
+
+def test_append_metrics_ends_a_last_row_that_lacks_its_newline(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(f"{HEADER}\n1,2.0,0.25,1.75,0.5,0.001,2.5".encode())  # no final newline
+    append_metrics(path, ROW)
+    assert path.read_text().splitlines() == [HEADER, "1,2.0,0.25,1.75,0.5,0.001,2.5",
+                                             "2,1.5,0.5,1.25,0.75,0.001,3.0"]
+    assert [r["epoch"] for r in read_metrics(path)] == [1, 2]
+
+
+@pytest.mark.parametrize("header", [
+    ",".join(reversed(METRIC_FIELDS)),  # the same columns in another order
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds",  # no lr
+], ids=["reordered", "no-lr"])
+def test_append_metrics_refuses_a_file_with_other_columns(tmp_path, header):
+    path = tmp_path / "metrics.csv"
+    text = f"{header}\n" + ",".join(["1"] * len(header.split(","))) + "\n"
+    path.write_text(text)
+    with pytest.raises(MetricsFileError) as error:
+        append_metrics(path, ROW)
+    assert str(error.value) == (f"{path}: has the columns {header}, but this run writes {HEADER}; "
+                                "new rows would not line up with them: mend or move the file")
+    assert path.read_text() == text  # left as it was
+
+
+@pytest.mark.parametrize("content, reason", [
+    (f"{HEADER}\n1,1,1,1,1,1,1\n2,\xff\xfe,1,1,1,1,1\n".encode("latin-1"),
+     "not UTF-8 text (line 3: invalid start byte, byte b'\\xff')"),
+    (f"{HEADER}\n1,1,1,1,1,1,1,EXTRA\n2,1,1,1,1,1,1\n".encode(),
+     "a row has 8 fields, the header 7 (line 2)"),
+    (f"{HEADER}\n1,2.2\n2,1,1,1,1,1,1\n".encode(), "a row has 2 fields, the header 7 (line 2)"),
+    (f"{HEADER}\n1,1,1,1,1,1,1\nnan,1,1,1,1,1,1\n".encode(),
+     "a row has epoch 'nan', not a number (line 3)"),
+], ids=["bad-utf8", "extra-field", "short-row", "nan-epoch"])
+def test_truncate_metrics_names_the_file_line_and_reason(tmp_path, content, reason):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(content)
+    with pytest.raises(MetricsFileError) as error:
+        truncate_metrics(path, 1, fields=METRIC_FIELDS)
+    assert str(error.value) == f"{path}: {reason}; mend or move the file"
+    assert path.read_bytes() == content  # left as it was
+
+
+def test_truncate_metrics_refuses_other_columns_only_when_told_the_columns(tmp_path):
+    path = tmp_path / "scales.csv"
+    path.write_text("epoch,b,a\n1,2,3\n2,4,5\n")
+    truncate_metrics(path, 1)  # scales.csv: its columns depend on the model
+    assert path.read_text().splitlines() == ["epoch,b,a", "1,2,3"]
+    with pytest.raises(MetricsFileError, match="has the columns epoch,b,a, but this run writes "
+                                               "epoch,a,b"):
+        truncate_metrics(path, 1, fields=["epoch", "a", "b"])
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"epoch,train_loss,test_accuracy\n1,1\n", "a row has 2 fields, the header 3 (line 2)"),
+    (b"epoch,train_loss,test_accuracy\n1,0.5,1\n2,x,1\n", "train_loss is 'x', not a number (line 3)"),
+    (b"epoch,train_loss,test_accuracy\n1,\xff,1\n",
+     "not UTF-8 text (line 2: invalid start byte, byte b'\\xff')"),
+], ids=["short-row", "not-a-number", "bad-utf8"])
+def test_read_metrics_names_the_file_line_and_reason(tmp_path, content, reason):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(content)
+    with pytest.raises(MetricsFileError) as error:
+        read_metrics(tmp_path)
+    assert str(error.value) == f"{path}: {reason}; mend or move the file"
+
+
+def test_read_metrics_reads_nan_and_skips_blank_lines(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch,train_loss,test_accuracy\n1,0.5,nan\n\n")
+    rows = read_metrics(tmp_path)
+    assert len(rows) == 1 and rows[0]["train_loss"] == 0.5 and np.isnan(rows[0]["test_accuracy"])
 
 
 def test_rng_state_round_trip_and_bad_state():

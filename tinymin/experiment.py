@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -228,6 +229,7 @@ class StartingState:
                                  "checkpoint.npz); pass --resume to continue it, --restart to "
                                  "discard it and start again, or choose another --out")
             return None
+        _refuse_broken_links(folder)
         if not folder.checkpoint_path.exists() and not folder.config_path.exists():
             raise ValueError(f"--resume: {out} holds no run to continue (no checkpoint.npz or "
                              "config.json); start one without --resume")
@@ -353,10 +355,21 @@ class StartingState:
         return EpochWriter(self.folder, config, probe, log)
 
 
+def _refuse_broken_links(folder: RunFolder) -> None:
+    """A run file that is a link to nothing is not a file the run has yet to write:
+    resuming would start again and replace it, losing where it pointed."""
+    broken = folder.broken_links()
+    if broken:
+        links = ", ".join(f"{path} -> {os.readlink(path)}" for path in broken)
+        raise ValueError(f"--resume: {links}: a symbolic link to a file that does not exist; "
+                         "restore the file it points to, or pass --restart instead of --resume "
+                         "to discard this run and start it again")
+
+
 def _read_config(folder: RunFolder) -> dict[str, Any]:
     try:
         config = json.loads(folder.config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise CheckpointError(f"--resume: {folder.config_path} is not readable JSON ({exc}); "
                               "pass --restart instead of --resume to start the run again") from None
     if not isinstance(config, dict):

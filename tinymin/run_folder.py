@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,14 @@ class RunFolder:
 
     def holds_run(self) -> bool:
         """Whether a run has already written its log or checkpoint here."""
-        return any(p.exists() for p in (self.metrics_path, self.scales_path, self.checkpoint_path))
+        # a link whose target is gone still stands for a run: a new one must not replace it
+        return any(p.exists() or p.is_symlink()
+                   for p in (self.metrics_path, self.scales_path, self.checkpoint_path))
+
+    def broken_links(self) -> list[Path]:
+        """The run files that are symbolic links to nothing (their target was moved or
+        deleted): a resumed run must not take them for files not written yet."""
+        return [p for p in self.run_files if p.is_symlink() and not p.exists()]
 
     def clear(self) -> list[Path]:
         """Delete the run's files and their temporary leftovers (``train --restart``);
@@ -120,7 +128,7 @@ class RunFolder:
         removed = []
         for path in self.run_files:
             removed += remove_stale_temporaries(path)
-            if path.exists():
+            if path.exists() or path.is_symlink():  # a broken link goes too
                 path.unlink()
                 removed.append(path)
         return removed
@@ -142,8 +150,8 @@ class RunFolder:
     def forget_after(self, epoch: int) -> None:
         """Drop the log rows after ``epoch``: an epoch that was logged but not
         checkpointed before a crash is trained again, not logged twice."""
-        for path in (self.metrics_path, self.scales_path):
-            truncate_metrics(path, epoch)
+        truncate_metrics(self.metrics_path, epoch, fields=METRIC_FIELDS)
+        truncate_metrics(self.scales_path, epoch)  # its columns depend on the model
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
@@ -228,9 +236,24 @@ def check_output_file(option: str, path: str | os.PathLike, inputs: tuple = (),
 
 # ------------------------------------------------------------------- metrics CSV files
 def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = None) -> None:
-    """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk)."""
+    """Add ``row`` to a CSV file, rewriting it atomically (never half a line on disk).
+
+    Raises
+    ------
+    MetricsFileError
+        When the file exists but is not a CSV file with exactly the columns ``fields``
+        (default :data:`METRIC_FIELDS`), in that order: the new row would not line up
+        under its header. The file is left as it was.
+    """
     fields = fields or METRIC_FIELDS
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    existing = _read_text(path) if path.exists() else ""
+    header, _ = _parse_csv(path, existing)
+    if header is None:
+        existing = ""  # an empty file (or blank lines): start it with the header
+    else:
+        _check_columns(path, header, fields)
+    if existing and not existing.endswith(("\n", "\r")):
+        existing += "\r\n"  # end the last row: the new one must start a line of its own
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields)
     if not existing:
@@ -240,54 +263,134 @@ def append_metrics(path: Path, row: dict[str, Any], fields: list[str] | None = N
 
 
 class MetricsFileError(ValueError):
-    """A run folder's ``metrics.csv`` that tinymin cannot read (named, with the reason)."""
+    """A run folder's ``metrics.csv`` (or ``scales.csv``) that tinymin cannot read or
+    append to (named, with the reason and the line)."""
 
 
-def truncate_metrics(path: Path, last_epoch: int) -> None:
-    """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite)."""
+def truncate_metrics(path: Path, last_epoch: int, fields: list[str] | None = None) -> None:
+    """Drop the rows of a metrics CSV whose epoch is after ``last_epoch`` (atomic rewrite).
+
+    With ``fields``, the file's header must be exactly these columns (the ones the
+    resumed run appends): a file with other columns is refused, not rewritten.
+
+    Raises
+    ------
+    MetricsFileError
+        Naming the file, the line and the reason: not UTF-8 CSV, a row with more or
+        fewer fields than the header, no ``epoch`` column, an epoch that is not a
+        finite number, or other columns than ``fields``.
+    """
     if not path.is_file():
         return
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, list(reader)
-    if fields is None:
+    header, rows = _parse_csv(path, _read_text(path))
+    if header is None:
         return
-    if "epoch" not in fields:
+    if "epoch" not in header:
         raise MetricsFileError(f"{path}: not a tinymin metrics file (no 'epoch' column); "
                                "move it away, or resume into another --out")
-    try:
-        kept = [row for row in rows if float(row["epoch"]) <= last_epoch]
-    except (TypeError, ValueError):  # a missing or non-numeric epoch
-        bad = next(row.get("epoch") for row in rows if not _is_number(row.get("epoch")))
-        raise MetricsFileError(f"{path}: a row has epoch {bad!r}, not a number; mend or move "
-                               "the file") from None
+    epochs = [_epoch_of(path, line, row) for line, row in rows]
+    if fields is not None:
+        _check_columns(path, header, fields)
+    kept = [row for (_, row), epoch in zip(rows, epochs) if epoch <= last_epoch]
     if len(kept) == len(rows):
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer = csv.DictWriter(buffer, fieldnames=header)
     writer.writeheader()
     writer.writerows(kept)
     write_text_atomic(path, buffer.getvalue())
 
 
-def _is_number(text: Any) -> bool:
+def _epoch_of(path: Path, line: int, row: dict[str, str]) -> float:
+    """The row's epoch; a missing, non-numeric or non-finite one is an error (a NaN
+    epoch would be neither kept nor dropped rightly)."""
+    epoch = _number_or_none(row["epoch"])
+    if epoch is None or not math.isfinite(epoch):
+        raise MetricsFileError(f"{path}: a row has epoch {row['epoch']!r}, not a number "
+                               f"(line {line}); mend or move the file")
+    return epoch
+
+
+def _check_columns(path: Path, header: list[str], fields: list[str]) -> None:
+    """Refuse a file whose columns are not ``fields`` in this order: rows appended
+    in ``fields`` order would sit under the wrong names."""
+    if header != list(fields):
+        raise MetricsFileError(f"{path}: has the columns {','.join(header)}, but this run "
+                               f"writes {','.join(fields)}; new rows would not line up with "
+                               "them: mend or move the file")
+
+
+def _read_text(path: Path) -> str:
+    """The text of a metrics CSV file; MetricsFileError, naming the line, if it is not UTF-8."""
+    data = path.read_bytes()
     try:
-        float(text)
-    except (TypeError, ValueError):
-        return False
-    return True
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise MetricsFileError(f"{path}: not UTF-8 text (line {line}: {exc.reason}, byte "
+                               f"{data[exc.start:exc.start + 1]!r}); mend or move the file") from None
+
+
+def _parse_csv(path: Path, text: str) -> tuple[list[str] | None, list[tuple[int, dict[str, str]]]]:
+    """The header of the CSV ``text`` read from ``path`` (None if it has none) and its
+    rows, each with the number of the line it ends on; blank lines are skipped.
+
+    Raises
+    ------
+    MetricsFileError
+        Naming the file, the line and the reason: not CSV, or a row with more or fewer
+        fields than the header.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next((row for row in reader if row), None)
+        rows = [(reader.line_num, row) for row in reader if row]
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        raise MetricsFileError(f"{path}: not a CSV file (line {reader.line_num}: {exc}); mend "
+                               "or move the file") from None
+    for line, row in rows:
+        if len(row) != len(header):
+            raise MetricsFileError(f"{path}: a row has {len(row)} fields, the header "
+                                   f"{len(header)} (line {line}); mend or move the file")
+    return header, [(line, dict(zip(header, row))) for line, row in rows]
+
+
+def _number_or_none(text: str) -> float | None:
+    """``float(text)``, or None when ``text`` is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
-    """Rows of a ``metrics.csv`` (a file, or a run folder holding one) as floats."""
+    """Rows of a ``metrics.csv`` (a file, or a run folder holding one) as floats.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    MetricsFileError
+        Naming the file, the line and the reason: not UTF-8 CSV, a row with more or
+        fewer fields than the header, a missing column, or a value that is not a number.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no metrics.csv here")
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    missing = [k for k in ("epoch", "train_loss", "test_accuracy") if rows and k not in rows[0]]
+    header, rows = _parse_csv(path, _read_text(path))
+    missing = [k for k in ("epoch", "train_loss", "test_accuracy") if rows and k not in header]
     if missing:
-        raise ValueError(f"{path}: not a tinymin metrics file (missing columns {missing})")
-    return [{k: float(v) for k, v in r.items()} for r in rows]
+        raise MetricsFileError(f"{path}: not a tinymin metrics file (missing columns {missing})")
+    return [{key: _value_of(path, line, key, text) for key, text in row.items()}
+            for line, row in rows]
+
+
+def _value_of(path: Path, line: int, column: str, text: str) -> float:
+    """``text`` as a float, or MetricsFileError naming the file, line and column."""
+    value = _number_or_none(text)
+    if value is None:
+        raise MetricsFileError(f"{path}: {column} is {text!r}, not a number (line {line}); "
+                               "mend or move the file")
+    return value

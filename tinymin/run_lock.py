@@ -137,7 +137,7 @@ def _this_process() -> dict:
 def _read(path: Path) -> dict:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return {}
     return info if isinstance(info, dict) else {}
 

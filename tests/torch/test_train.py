@@ -129,6 +129,34 @@ def test_a_run_resumes_on_the_other_engine(first, second, tmp_path, capsys):
     assert run_cli("eval", "--checkpoint", str(out / "checkpoint.npz"), "--test-limit", "32") == 0
 
 
+def test_a_torch_generator_state_that_does_not_fit_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("train", "--engine", "torch", "--epochs", "1", "--out", str(out), *QUICK) == 0
+    checkpoint = out / "checkpoint.npz"
+    with np.load(checkpoint) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["extra/torch_rng_cpu"] = np.zeros(3, np.uint8)  # torch's holds 5056 bytes
+    np.savez(checkpoint, **arrays)
+    capsys.readouterr()
+    assert run_cli("train", "--engine", "torch", "--epochs", "2", "--resume", "--out", str(out),
+                   *QUICK) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {checkpoint}: cannot resume this run from it (") and \
+        "RNG state" in err and err.count("\n") == 1
+
+
+def test_a_bad_metrics_row_is_named_on_the_torch_engine(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("train", "--engine", "torch", "--epochs", "1", "--out", str(out), *QUICK) == 0
+    metrics = out / "metrics.csv"
+    metrics.write_text(metrics.read_text().rstrip("\r\n") + ",EXTRA\n")
+    capsys.readouterr()
+    assert run_cli("train", "--engine", "torch", "--epochs", "2", "--resume", "--out", str(out),
+                   *QUICK) == 2
+    assert capsys.readouterr().err == (f"error: {metrics}: a row has 8 fields, the header 7 "
+                                       "(line 2); mend or move the file\n")
+
+
 def test_init_from_and_calibrate_on_the_torch_engine(tmp_path, capsys):
     exact = tmp_path / "exact"
     assert run_cli("train", "--conv", "exact", "--epochs", "1", "--out", str(exact),

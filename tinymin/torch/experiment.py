@@ -168,9 +168,9 @@ class TorchTrainingRun:
         if start.resumed is not None:
             try:
                 load_training_state(start.resumed, optimizer, scheduler)
-            except (RuntimeError, ValueError) as exc:  # an optimizer state that does not fit
+                restore_rng_states(start.resumed.extra, placement.rank)
+            except (RuntimeError, ValueError) as exc:  # an optimizer or generator state that does not fit
                 raise unresumable(start.resumed, exc) from None
-            restore_rng_states(start.resumed.extra, placement.rank)
         return cls(start, placement, model, optimizer, scheduler,
                    train_loader=make_train_loader(start.train_set, options.batch_size, options.seed,
                                                   placement),
