@@ -67,16 +67,45 @@ def generator_state_from_json(generator: np.random.Generator, state: str) -> Non
     Raises
     ------
     ValueError
-        If the text is not such a state, or was saved from another bit generator.
+        If the text is not such a state (not JSON, keys that differ from the
+        generator's own, a negative or too large number), or was saved from another
+        bit generator.
     """
     try:
         parsed = json.loads(state)
+        if not isinstance(parsed, dict):
+            raise ValueError(f"expected a JSON object, got {type(parsed).__name__} {parsed!r:.60}")
         expected = generator.bit_generator.state["bit_generator"]
         if parsed.get("bit_generator") != expected:
             raise ValueError(f"state of {parsed.get('bit_generator')!r}, generator is {expected!r}")
+        _check_like(parsed, generator.bit_generator.state, "state")
         generator.bit_generator.state = parsed
-    except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError) as exc:
+    except OverflowError as exc:  # a number past the bit generator's width (>= 2**128)
+        raise ValueError(f"not a random generator state: a number in it is too large "
+                         f"({exc})") from None
+    except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError,
+            RecursionError) as exc:
         raise ValueError(f"not a random generator state: {exc}") from None
+
+
+def _check_like(value: object, reference: object, path: str) -> None:
+    """Raise ValueError unless ``value`` (parsed JSON) has the layout of the generator's
+    own state ``reference``: the same keys, and non-negative ints where it holds ints
+    (numpy would raise a bare OverflowError for a negative one)."""
+    if isinstance(reference, dict):
+        if not isinstance(value, dict) or set(value) != set(reference):
+            found = sorted(value) if isinstance(value, dict) else value
+            raise ValueError(f"{path} must hold the keys {sorted(reference)}, got {found!r}")
+        for key in reference:
+            _check_like(value[key], reference[key], f"{path}[{key!r}]")
+    elif isinstance(reference, (np.ndarray, list)):  # MT19937's key: a list of ints
+        if not isinstance(value, list):
+            raise ValueError(f"{path} must be a list of non-negative ints, got {value!r}")
+        for index, item in enumerate(value):
+            _check_like(item, 0, f"{path}[{index}]")
+    elif isinstance(reference, (int, np.integer)) and not isinstance(reference, bool):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{path} must be a non-negative int, got {value!r}")
 
 
 class Generator:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymin.optim._checks import check_flag, check_number
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["Adadelta"]
@@ -54,15 +55,11 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        if not group["lr"] >= 0.0:
-            raise ValueError(f"Adadelta: learning rate lr must be >= 0, got {group['lr']}")
-        if not 0.0 <= group["rho"] <= 1.0:
-            raise ValueError(f"Adadelta: rho must be in [0, 1], got {group['rho']}")
-        if not group["eps"] >= 0.0:
-            raise ValueError(f"Adadelta: eps must be >= 0, got {group['eps']}")
-        if not group["weight_decay"] >= 0.0:
-            raise ValueError(f"Adadelta: weight_decay must be >= 0, got {group['weight_decay']}")
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        for key in ("lr", "eps", "weight_decay"):
+            check_number(group[key], key, where, low=0)
+        check_number(group["rho"], "rho", where, low=0, high=1, closed="both")
+        check_flag(group["maximize"], "maximize", where)
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         """What :meth:`update_parameter` reads after the first step."""

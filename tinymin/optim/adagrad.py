@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymin.optim._checks import check_flag, check_number
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["Adagrad"]
@@ -57,10 +58,10 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            if not group[name] >= 0.0:
-                raise ValueError(f"Adagrad: {name} must be >= 0, got {group[name]}")
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        for key in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            check_number(group[key], key, where, low=0)
+        check_flag(group["maximize"], "maximize", where)
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         """What :meth:`update_parameter` reads after the first step."""

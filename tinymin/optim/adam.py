@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinymin import _ext, overrides
+from tinymin.optim._checks import check_flag, check_number
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["Adam", "AdamW"]
@@ -93,20 +94,16 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        if not group["lr"] >= 0.0:
-            raise ValueError(f"{name}: learning rate lr must be >= 0, got {group['lr']}")
-        if not group["eps"] >= 0.0:
-            raise ValueError(f"{name}: eps must be >= 0, got {group['eps']}")
-        if not group["weight_decay"] >= 0.0:
-            raise ValueError(f"{name}: weight_decay must be >= 0, got {group['weight_decay']}")
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        for key in ("lr", "eps", "weight_decay"):
+            check_number(group[key], key, where, low=0)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
         for index, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name}: betas[{index}] must be in [0, 1), got {beta}")
+            check_number(beta, f"betas[{index}]", where, low=0, high=1)
+        for key in ("amsgrad", "maximize", "decoupled_weight_decay"):
+            check_flag(group[key], key, where)
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         """What :meth:`update_parameter` reads after the first step."""

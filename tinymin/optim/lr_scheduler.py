@@ -29,9 +29,10 @@ import math
 import numbers
 import types
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tinymin.optim._checks import check_int, check_number, is_int
 from tinymin.optim.one_cycle import OneCycleLR
 from tinymin.optim.optimizer import Optimizer
 from tinymin.optim.plateau import ReduceLROnPlateau
@@ -49,9 +50,10 @@ class StepLR(LRScheduler):
     optimizer : Optimizer
         The optimizer whose learning rates are scheduled.
     step_size : int
-        Epochs between decays.
+        Epochs between decays, >= 1.
     gamma : float, default 0.1
-        Factor applied at each decay.
+        Factor applied at each decay: a finite number >= 0 (PyTorch checks neither;
+        a negative one would make every other rate negative).
     last_epoch : int, default -1
         See :class:`LRScheduler`.
 
@@ -82,11 +84,14 @@ class StepLR(LRScheduler):
     ) -> None:
         if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral):
             raise TypeError(f"StepLR: step_size must be an int, got {step_size!r}")
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        self._check_options({"step_size": step_size, "gamma": gamma}, "StepLR")
         self.step_size = int(step_size)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_int(options["step_size"], "step_size", where, minimum=1)
+        check_number(options["gamma"], "gamma", where, low=0, finite=True)
 
     def get_lr(self) -> list[float]:
         decays = self.last_epoch // self.step_size
@@ -104,7 +109,7 @@ class CosineAnnealingLR(LRScheduler):
         Epochs of one half-period: the learning rate reaches ``eta_min`` at epoch
         ``T_max``, then (if training goes on) rises again.
     eta_min : float, default 0
-        The smallest learning rate.
+        The smallest learning rate, a finite number >= 0.
     last_epoch : int, default -1
         See :class:`LRScheduler`.
 
@@ -122,11 +127,14 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        if not isinstance(T_max, numbers.Real) or not T_max > 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}")
+        self._check_options({"T_max": T_max, "eta_min": eta_min}, "CosineAnnealingLR")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_number(options["T_max"], "T_max", where, low=0, closed="neither", finite=True)
+        check_number(options["eta_min"], "eta_min", where, low=0, finite=True)
 
     def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
@@ -143,7 +151,7 @@ class MultiStepLR(ChainedFactorScheduler):
     milestones : sequence of int
         Epochs at which to decay (a milestone listed twice decays twice).
     gamma : float, default 0.1
-        Factor applied at each milestone.
+        Factor applied at each milestone, a finite number >= 0.
     last_epoch : int, default -1
         See :class:`LRScheduler`.
 
@@ -162,9 +170,20 @@ class MultiStepLR(ChainedFactorScheduler):
                  last_epoch: int = -1) -> None:
         if any(isinstance(m, bool) or not isinstance(m, numbers.Integral) for m in milestones):
             raise TypeError(f"MultiStepLR: milestones must be ints, got {list(milestones)!r}")
-        self.milestones = Counter(int(m) for m in milestones)
+        milestones = Counter(int(m) for m in milestones)
+        self._check_options({"milestones": milestones, "gamma": gamma}, "MultiStepLR")
+        self.milestones = milestones
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        milestones = options["milestones"]  # {epoch: how many times it is listed}
+        if not isinstance(milestones, Mapping) or not all(
+                is_int(epoch) and is_int(count) and count >= 1
+                for epoch, count in milestones.items()):
+            raise ValueError(f"{where}: milestones must be a Counter of epochs (ints), "
+                             f"got {milestones!r}")
+        check_number(options["gamma"], "gamma", where, low=0, finite=True)
 
     def factor(self, epoch: int) -> float:
         return self.gamma ** self.milestones[epoch] if epoch in self.milestones else 1.0
@@ -178,7 +197,7 @@ class ExponentialLR(ChainedFactorScheduler):
     optimizer : Optimizer
         The optimizer whose learning rates are scheduled.
     gamma : float
-        Factor applied at each epoch.
+        Factor applied at each epoch, a finite number >= 0.
     last_epoch : int, default -1
         See :class:`LRScheduler`.
 
@@ -192,8 +211,12 @@ class ExponentialLR(ChainedFactorScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self._check_options({"gamma": gamma}, "ExponentialLR")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_number(options["gamma"], "gamma", where, low=0, finite=True)
 
     def factor(self, epoch: int) -> float:
         return self.gamma
@@ -254,6 +277,12 @@ class LambdaLR(LRScheduler):
         """Restore a state from :meth:`state_dict`; the lambdas stay this scheduler's own,
         with the saved attributes of callable objects put back."""
         own = self.lr_lambdas
+        lambdas = state_dict.get("lr_lambdas")  # checked first: nothing changes if wrong
+        if not isinstance(lambdas, (list, tuple)) or len(lambdas) != len(own) or not all(
+                entry is None or isinstance(entry, dict) for entry in lambdas):
+            raise ValueError(f"LambdaLR.load_state_dict: lr_lambdas must be a list of "
+                             f"{len(own)} entries (None, or a callable object's attributes), "
+                             f"got {lambdas!r}")
         super().load_state_dict({**state_dict, "lr_lambdas": None})
         self.lr_lambdas = own
         for fn, saved in zip(own, state_dict["lr_lambdas"]):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tinymin.optim._checks import check_choice, check_flag, check_int, check_number
 from tinymin.optim.optimizer import Optimizer
 from tinymin.optim.scheduler import LRScheduler
 
@@ -77,9 +78,8 @@ class OneCycleLR(LRScheduler):
         self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
         if not 0 <= pct_start <= 1 or isinstance(pct_start, bool):
             raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', "
-                             f"got {anneal_strategy!r}")
+        self._check_options({"total_steps": self.total_steps, "anneal_strategy": anneal_strategy,
+                             "cycle_momentum": cycle_momentum}, "OneCycleLR")
         self.anneal_strategy = anneal_strategy
         self.phases = _phases(pct_start, self.total_steps, three_phase)
         groups = optimizer.param_groups
@@ -101,6 +101,27 @@ class OneCycleLR(LRScheduler):
                     self._set_momentum(group, high)
                     group["max_momentum"], group["base_momentum"] = high, low
         super().__init__(optimizer, last_epoch)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_int(options["total_steps"], "total_steps", where, minimum=1)
+        check_choice(options["anneal_strategy"], "anneal_strategy", where, ("cos", "linear"))
+        check_flag(options["cycle_momentum"], "cycle_momentum", where)
+
+    def _check_state(self, state: Mapping[str, Any], where: str) -> None:
+        """As :meth:`LRScheduler._check_state`, and the phases, which the constructor
+        computes (so a loaded state is checked against their layout)."""
+        super()._check_state(state, where)
+        if state["cycle_momentum"]:  # then use_beta1 is a key (load_state_dict checked them)
+            uses_betas = "betas" in self.optimizer.defaults
+            check_flag(state["use_beta1"], "use_beta1", where)
+            if bool(state["use_beta1"]) != uses_betas:
+                raise ValueError(f"{where}: use_beta1 is {state['use_beta1']}, but "
+                                 f"{type(self.optimizer).__name__} "
+                                 f"{'has' if uses_betas else 'has no'} betas")
+        _check_phases(state["phases"], state["total_steps"], where)
+        if state["last_epoch"] > state["total_steps"]:
+            raise ValueError(f"{where}: last_epoch {state['last_epoch']} is past the cycle's "
+                             f"total_steps={state['total_steps']}")
 
     def _set_momentum(self, group: dict[str, Any], value: float) -> None:
         if self.use_beta1:
@@ -162,6 +183,28 @@ def _phases(pct_start: float, total: int, three_phase: bool) -> list[dict[str, A
         dict(end_step=total - 1, start_lr="max_lr", end_lr="min_lr",
              start_momentum="base_momentum", end_momentum="max_momentum"),
     ]
+
+
+_PHASE_NAMES = {"start_lr": ("initial_lr", "max_lr"), "end_lr": ("initial_lr", "max_lr", "min_lr"),
+                "start_momentum": ("max_momentum", "base_momentum"),
+                "end_momentum": ("max_momentum", "base_momentum")}
+
+
+def _check_phases(phases: Any, total_steps: int, where: str) -> None:
+    """Refuse phases that :func:`_phases` cannot have made: get_lr reads group entries
+    by the names they hold, and the last phase ends at step ``total_steps - 1``."""
+    if not isinstance(phases, list) or len(phases) not in (2, 3):
+        raise ValueError(f"{where}: phases must be a list of 2 or 3 phases, got {phases!r}")
+    for index, phase in enumerate(phases):
+        if not isinstance(phase, dict) or set(phase) != {"end_step", *_PHASE_NAMES}:
+            raise ValueError(f"{where}: phases[{index}] must be a dict with the keys "
+                             f"{sorted({'end_step', *_PHASE_NAMES})}, got {phase!r}")
+        check_number(phase["end_step"], f"phases[{index}]['end_step']", where, finite=True)
+        for key, allowed in _PHASE_NAMES.items():
+            check_choice(phase[key], f"phases[{index}][{key!r}]", where, allowed)
+    if phases[-1]["end_step"] != total_steps - 1:
+        raise ValueError(f"{where}: the last phase must end at step total_steps - 1 = "
+                         f"{total_steps - 1}, got {phases[-1]['end_step']}")
 
 
 def _per_group(name: str, value: float | Sequence[float], groups: int) -> list[float]:

@@ -34,6 +34,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from tinymin.optim._checks import is_int
+
 __all__ = ["Optimizer"]
 
 
@@ -74,7 +76,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
-        self._check_hyperparameters(self.defaults)
+        self._check_hyperparameters(self.defaults, type(self).__name__)
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._scratch: dict[tuple[np.dtype, int], np.ndarray] = {}  # see scratch()
@@ -127,7 +129,7 @@ class Optimizer:
 
         group = {"params": params, **self.defaults}
         group.update((k, v) for k, v in param_group.items() if k != "params")
-        self._check_hyperparameters(group)
+        self._check_hyperparameters(group, type(self).__name__)
 
         seen: dict[int, int] = {}  # id(parameter) -> position; ids, since == is elementwise
         for position, p in enumerate(params):
@@ -146,8 +148,13 @@ class Optimizer:
                     )
         self.param_groups.append(group)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        """Raise ValueError for an invalid option in ``group``; subclasses override."""
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        """Raise ValueError for an invalid option in ``group``; subclasses override.
+
+        Run on the constructor's options, on every group added and on every group of a
+        loaded state, so a checkpoint cannot hold what the constructor refuses.
+        ``where`` starts the message: the class name, or the group being loaded.
+        """
 
     # ------------------------------------------------------------------ updates
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -276,9 +283,11 @@ class Optimizer:
         Raises
         ------
         ValueError
-            If the state is another optimizer's (an Adam state loaded into SGD), or if
+            If the state is another optimizer's (an Adam state loaded into SGD), if
             the number of groups, the number of parameters in a group, or the shape
-            of a state array differs from this optimizer's, naming the mismatch.
+            of a state array differs from this optimizer's, if a state array is not
+            floating point, or if an option fails the constructor's checks (a
+            negative or non-numeric ``lr``), naming the mismatch.
         """
         name = type(self).__name__
         keys = {"state", "param_groups"}
@@ -288,6 +297,7 @@ class Optimizer:
                 f"{name}.load_state_dict: an optimizer state_dict has the keys 'state' and "
                 f"'param_groups' (and 'optimizer', its name), got {found}"
             )
+        _check_layout(state_dict, f"{name}.load_state_dict")
         self._check_same_optimizer(state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
@@ -295,7 +305,8 @@ class Optimizer:
                 f"loaded state dict has {len(saved_groups)} parameter groups, "
                 f"but this optimizer has {len(self.param_groups)}"
             )
-        where: dict[int, tuple[Any, str]] = {}  # saved index -> (parameter, description)
+        # saved index -> (its parameter, a description for messages, its new group)
+        where: dict[int, tuple[Any, str, dict[str, Any]]] = {}
         new_groups = []
         for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
@@ -305,7 +316,7 @@ class Optimizer:
                 )
             options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group = {**group, **options}
-            self._check_hyperparameters(new_group)
+            self._check_hyperparameters(new_group, f"{name}.load_state_dict: parameter group {g}")
             new_groups.append(new_group)
             for position, (index, p) in enumerate(zip(saved["params"], group["params"])):
                 if index in where:
@@ -323,7 +334,8 @@ class Optimizer:
             p, description, group = where[index]
             self._check_state_complete(saved_state, group, f"{name}.load_state_dict: {description}")
             new_state[p] = {
-                key: _restore_state_value(value, p, f"{description}: state {key!r}")
+                key: _restore_state_value(value, p, f"{name}.load_state_dict: {description}: "
+                                                    f"state {key!r}")
                 for key, value in saved_state.items()
             }
 
@@ -341,11 +353,17 @@ class Optimizer:
 
     def _check_state_complete(self, state: Mapping[str, Any], group: Mapping[str, Any],
                               where: str) -> None:
-        """Refuse a saved state that would fail at the next step: keys missing, or a
-        step count that is not a non-negative integer."""
+        """Refuse a saved state that would fail at the next step: keys missing, a
+        buffer that is not an array, or a step count that is not a non-negative
+        integer. (The arrays' shapes and dtypes: :func:`_restore_state_value`.)"""
         missing = [key for key in self._state_keys(group) if key not in state]
         if state and missing:
             raise ValueError(f"{where}: state lacks {missing} (it holds {sorted(state)})")
+        for key in self._state_keys(group):
+            if key != "step" and key in state and not isinstance(state[key], np.ndarray):
+                raise ValueError(f"{where}: state {key!r} must be an array of the "
+                                 f"parameter's shape, got {type(state[key]).__name__} "
+                                 f"{state[key]!r}")
         step = state.get("step")
         if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer))
                                  or step < 0):
@@ -445,14 +463,38 @@ def _check_is_ordered(params: Any, name: str) -> None:
         )
 
 
+def _check_layout(state_dict: Mapping[str, Any], where: str) -> None:
+    """Refuse a state_dict whose parts are not the containers :meth:`Optimizer.state_dict`
+    makes: a list of group dicts, each listing its parameters by int index, and a dict
+    of per-parameter state dicts."""
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) for g in groups):
+        raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {groups!r}")
+    for g, group in enumerate(groups):
+        indices = group.get("params")
+        if not isinstance(indices, (list, tuple)) or not all(is_int(i) for i in indices):
+            raise ValueError(f"{where}: parameter group {g}: 'params' must be a list of "
+                             f"parameter indices (ints), got {indices!r}")
+    if not isinstance(state, Mapping) or not all(isinstance(s, Mapping) for s in state.values()):
+        raise ValueError(f"{where}: 'state' must be a dict of per-parameter dicts, "
+                         f"got {type(state).__name__}")
+
+
 def _restore_state_value(value: Any, p: ParameterLike, description: str) -> Any:
-    """A copy of a saved state value, checked against its parameter ``p``."""
+    """A copy of a saved state value, checked against its parameter ``p``.
+
+    An array must have the parameter's shape and a floating-point dtype; it is cast to
+    the parameter's dtype, as PyTorch casts floating state. Integer, bool or complex
+    buffers are refused here (PyTorch would cast them silently, dropping an imaginary
+    part): no optimizer makes one, so such a state is corrupt.
+    """
     if not isinstance(value, np.ndarray):
         return copy.deepcopy(value)
+    if not np.issubdtype(value.dtype, np.floating):
+        raise ValueError(f"{description} has dtype {value.dtype}, but optimizer state must "
+                         f"be floating point (the parameter is {p.dtype})")
     if value.shape != p.shape:
         raise ValueError(
             f"{description} has shape {value.shape}, but the parameter has shape {p.shape}"
         )
-    if np.issubdtype(value.dtype, np.floating):
-        return value.astype(p.dtype, copy=True)  # state lives in the parameter's dtype
-    return value.copy()
+    return value.astype(p.dtype, copy=True)  # state lives in the parameter's dtype

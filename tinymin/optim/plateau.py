@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tinymin.optim._checks import check_choice, check_int, check_number, check_numbers
 from tinymin.optim.optimizer import Optimizer
 
 __all__ = ["ReduceLROnPlateau"]
@@ -27,18 +28,24 @@ class ReduceLROnPlateau:
     factor : float, default 0.1
         :math:`f < 1`: ``new_lr = max(lr * factor, min_lr)``.
     patience : int, default 10
-        Epochs without improvement tolerated; the next one reduces the rate.
+        Epochs without improvement tolerated (>= 0); the next one reduces the rate.
     threshold : float, default 1e-4
-        :math:`\tau`, the smallest change that counts as an improvement.
+        :math:`\tau`, the smallest change that counts as an improvement (finite).
     threshold_mode : {"rel", "abs"}
         For ``mode="min"``, improving means :math:`m < b (1 - \tau)` ("rel") or
         :math:`m < b - \tau` ("abs"), :math:`b` the best so far (mirrored for "max").
     cooldown : int, default 0
-        Epochs after a reduction during which bad epochs are not counted.
+        Epochs after a reduction during which bad epochs are not counted (>= 0).
     min_lr : float or list of float, default 0
-        A floor, for all groups or one per group.
+        A floor (>= 0), for all groups or one per group.
     eps : float, default 1e-8
-        A reduction smaller than this is skipped.
+        A reduction smaller than this is skipped (finite).
+
+    Notes
+    -----
+    PyTorch checks ``factor``, ``mode``, ``threshold_mode`` and the number of
+    ``min_lr``; tinymin also refuses NaN and infinite numbers and negative counts,
+    here and in :meth:`load_state_dict`.
     """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
@@ -47,21 +54,18 @@ class ReduceLROnPlateau:
                  eps: float = 1e-8) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: expected an Optimizer, got {optimizer!r}")
-        if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', "
-                             f"got {threshold_mode!r}")
+        self.optimizer = optimizer
         groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != groups:
                 raise ValueError(f"ReduceLROnPlateau: expected {groups} min_lrs, got {len(min_lr)}")
-            self.min_lrs = list(min_lr)
+            min_lrs = list(min_lr)
         else:
-            self.min_lrs = [min_lr] * groups
-        self.optimizer = optimizer
+            min_lrs = [min_lr] * groups
+        self._check_options(dict(mode=mode, factor=factor, patience=patience, threshold=threshold,
+                                 threshold_mode=threshold_mode, cooldown=cooldown, eps=eps,
+                                 min_lrs=min_lrs), "ReduceLROnPlateau")
+        self.min_lrs = min_lrs
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
         self.cooldown, self.eps = cooldown, eps
@@ -70,6 +74,19 @@ class ReduceLROnPlateau:
         self.cooldown_counter = 0
         self.last_epoch = 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        """Raise ValueError for an invalid option: run by the constructor on its
+        arguments and by :meth:`load_state_dict` on the saved values."""
+        check_choice(options["mode"], "mode", where, ("min", "max"))
+        check_number(options["factor"], "factor", where, high=1, finite=True)
+        check_int(options["patience"], "patience", where, minimum=0)
+        check_number(options["threshold"], "threshold", where, finite=True)
+        check_choice(options["threshold_mode"], "threshold_mode", where, ("rel", "abs"))
+        check_int(options["cooldown"], "cooldown", where, minimum=0)
+        check_number(options["eps"], "eps", where, finite=True)
+        check_numbers(options["min_lrs"], "min_lrs", where, len(self.optimizer.param_groups),
+                      low=0)
 
     def is_better(self, current: float, best: float) -> bool:
         """Whether ``current`` improves on ``best`` by more than the threshold."""
@@ -120,11 +137,26 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict` (load the optimizer's too: the rates
-        live in its groups)."""
+        live in its groups).
+
+        Raises
+        ------
+        ValueError
+            If the keys differ from this scheduler's, or a value fails the
+            constructor's checks or is not a count or rate it could have kept.
+            Nothing changes then.
+        """
+        where = "ReduceLROnPlateau.load_state_dict"
         expected = set(self.state_dict())
         if set(state_dict) != expected:
-            raise ValueError(f"ReduceLROnPlateau.load_state_dict: expected the keys "
-                             f"{sorted(expected)}, got {sorted(state_dict)}")
+            raise ValueError(f"{where}: expected the keys {sorted(expected)}, "
+                             f"got {sorted(state_dict)}")
+        self._check_options(state_dict, where)
+        check_number(state_dict["best"], "best", where)  # +-inf before the first step
+        for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
+            check_int(state_dict[key], key, where, minimum=0)
+        check_numbers(state_dict["_last_lr"], "_last_lr", where,
+                      len(self.optimizer.param_groups), low=0)
         self.__dict__.update(copy.deepcopy(dict(state_dict)))
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymin.optim._checks import check_flag, check_number
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["RMSprop"]
@@ -62,10 +63,11 @@ class RMSprop(Optimizer):
                         momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        for name in ("lr", "eps", "momentum", "weight_decay", "alpha"):
-            if not group[name] >= 0.0:
-                raise ValueError(f"RMSprop: {name} must be >= 0, got {group[name]}")
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        for key in ("lr", "eps", "momentum", "weight_decay", "alpha"):
+            check_number(group[key], key, where, low=0)
+        for key in ("centered", "maximize"):
+            check_flag(group[key], key, where)
 
     def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         """What :meth:`update_parameter` reads after the first step."""

@@ -7,8 +7,10 @@ The schedulers themselves are in :mod:`tinymin.optim.lr_scheduler`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
+from tinymin.optim._checks import check_int, check_numbers
 from tinymin.optim.optimizer import Optimizer
 
 __all__ = ["ChainedFactorScheduler", "LRScheduler"]
@@ -19,8 +21,9 @@ class LRScheduler:
 
     On construction it records each group's starting learning rate as
     ``group["initial_lr"]`` (kept if already there) and takes the first step, to epoch
-    0, as PyTorch does. Subclasses set their own options, then call
-    ``super().__init__``, and implement :meth:`get_lr`.
+    0, as PyTorch does. Subclasses check their own options with
+    :meth:`_check_options` (which :meth:`load_state_dict` runs on a loaded state too),
+    set them, then call ``super().__init__``, and implement :meth:`get_lr`.
 
     Parameters
     ----------
@@ -41,6 +44,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {optimizer!r}")
+        check_int(last_epoch, "last_epoch", type(self).__name__, minimum=-1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -60,6 +64,15 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         """The learning rate of each group at epoch ``self.last_epoch``."""
         raise NotImplementedError(f"{type(self).__name__} must implement get_lr()")
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        """Raise ValueError for an invalid option of this scheduler; subclasses override.
+
+        Run by the constructor on its arguments and by :meth:`load_state_dict` on the
+        saved values, so a checkpoint cannot hold what the constructor refuses (a
+        ``step_size`` of 0 that would divide by zero at the next step). ``where``
+        starts the message.
+        """
 
     def step(self) -> None:
         """Move to the next epoch and set every group's ``"lr"`` for it."""
@@ -85,8 +98,9 @@ class LRScheduler:
         Raises
         ------
         ValueError
-            If the keys differ from this scheduler's (another kind of scheduler), or the
-            number of parameter groups differs.
+            If the keys differ from this scheduler's (another kind of scheduler), the
+            number of parameter groups differs, or a value fails the constructor's
+            checks (see :meth:`_check_state`). Nothing changes then.
         """
         expected = set(self.state_dict())
         if set(state_dict) != expected:
@@ -102,7 +116,17 @@ class LRScheduler:
                 f"{len(state_dict['base_lrs'])} learning rates, but the optimizer has "
                 f"{len(self.optimizer.param_groups)} parameter groups"
             )
+        self._check_state(state_dict, f"{type(self).__name__}.load_state_dict")
         self.__dict__.update(copy.deepcopy(dict(state_dict)))
+
+    def _check_state(self, state: Mapping[str, Any], where: str) -> None:
+        """Refuse a loaded state this scheduler cannot step from: the epoch counter and
+        learning rates every scheduler keeps, then the options (:meth:`_check_options`)."""
+        groups = len(self.optimizer.param_groups)
+        check_int(state["last_epoch"], "last_epoch", where, minimum=0)
+        check_numbers(state["base_lrs"], "base_lrs", where, groups, low=0)
+        check_numbers(state["_last_lr"], "_last_lr", where, groups, low=0)
+        self._check_options(state, where)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
@@ -129,6 +153,15 @@ class ChainedFactorScheduler(LRScheduler):
     def factor(self, epoch: int) -> float:
         """:math:`f(e)`: what epoch ``epoch``'s rate multiplies the previous one by."""
         raise NotImplementedError(f"{type(self).__name__} must implement factor()")
+
+    def _check_state(self, state: Mapping[str, Any], where: str) -> None:
+        """As :meth:`LRScheduler._check_state`, and the kept product: one rate per
+        group for the epoch ``chain_epoch`` (None: not computed yet)."""
+        super()._check_state(state, where)
+        if state["chain_epoch"] is not None:
+            check_int(state["chain_epoch"], "chain_epoch", where, minimum=0)
+            check_numbers(state["chain_lrs"], "chain_lrs", where,
+                          len(self.optimizer.param_groups), low=0)
 
     def get_lr(self) -> list[float]:
         if self.chain_epoch is None or self.chain_epoch != self.last_epoch - 1:

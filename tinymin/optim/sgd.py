@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinymin.optim._checks import check_flag, check_number
 from tinymin.optim.optimizer import Optimizer, gradient_with_weight_decay
 
 __all__ = ["SGD"]
@@ -84,18 +85,21 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        if not group["lr"] >= 0.0:
-            raise ValueError(f"SGD: learning rate lr must be >= 0, got {group['lr']}")
-        if not group["momentum"] >= 0.0:
-            raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']}")
-        if not group["weight_decay"] >= 0.0:
-            raise ValueError(f"SGD: weight_decay must be >= 0, got {group['weight_decay']}")
+    def _check_hyperparameters(self, group: dict[str, Any], where: str) -> None:
+        for key in ("lr", "momentum", "weight_decay"):
+            check_number(group[key], key, where, low=0)
+        check_number(group["dampening"], "dampening", where)
+        for key in ("nesterov", "maximize"):
+            check_flag(group[key], key, where)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
-                "SGD: nesterov=True needs momentum > 0 and dampening == 0, got "
+                f"{where}: nesterov=True needs momentum > 0 and dampening == 0, got "
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
+
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """What :meth:`update_parameter` reads after the first step (with momentum)."""
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
     def update_parameter(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
