@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -229,7 +228,7 @@ class StartingState:
                                  "checkpoint.npz); pass --resume to continue it, --restart to "
                                  "discard it and start again, or choose another --out")
             return None
-        _refuse_broken_links(folder)
+        folder.refuse_broken_links()
         if not folder.checkpoint_path.exists() and not folder.config_path.exists():
             raise ValueError(f"--resume: {out} holds no run to continue (no checkpoint.npz or "
                              "config.json); start one without --resume")
@@ -353,17 +352,6 @@ class StartingState:
             count = min(SCALE_PROBE_IMAGES, len(self.test_set))
             probe = np.stack([self.test_set[i][0] for i in range(count)])
         return EpochWriter(self.folder, config, probe, log)
-
-
-def _refuse_broken_links(folder: RunFolder) -> None:
-    """A run file that is a link to nothing is not a file the run has yet to write:
-    resuming would start again and replace it, losing where it pointed."""
-    broken = folder.broken_links()
-    if broken:
-        links = ", ".join(f"{path} -> {os.readlink(path)}" for path in broken)
-        raise ValueError(f"--resume: {links}: a symbolic link to a file that does not exist; "
-                         "restore the file it points to, or pass --restart instead of --resume "
-                         "to discard this run and start it again")
 
 
 def _read_config(folder: RunFolder) -> dict[str, Any]:

@@ -122,6 +122,16 @@ class RunFolder:
         deleted): a resumed run must not take them for files not written yet."""
         return [p for p in self.run_files if p.is_symlink() and not p.exists()]
 
+    def refuse_broken_links(self) -> None:
+        """Raise ValueError naming each run file that links to nothing: resuming would
+        start again and replace the link, losing where it pointed (``train --resume``)."""
+        broken = self.broken_links()
+        if broken:
+            links = ", ".join(f"{path} -> {os.readlink(path)}" for path in broken)
+            raise ValueError(f"--resume: {links}: a symbolic link to a file that does not exist; "
+                             "restore the file it points to, or pass --restart instead of "
+                             "--resume to discard this run and start it again")
+
     def clear(self) -> list[Path]:
         """Delete the run's files and their temporary leftovers (``train --restart``);
         returns what was deleted. Other files in the folder are left alone."""
