@@ -9,6 +9,7 @@ import pytest
 import tinymin as tm
 from tinymin import nn, optim
 from tinymin.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinymin.checkpoint.archive import read_npz
 
 
 def small_model():
@@ -261,4 +262,30 @@ def test_a_folder_and_nested_json_are_named_as_such(tmp_path, checkpoint):
         load_checkpoint(tmp_path)
     bad = _rewrite(checkpoint, tmp_path / "deep.npz", **{"meta/config": np.array("[" * 100_000)})
     with pytest.raises(CheckpointError, match=r"deep.npz: config is not valid JSON \(RecursionError"):
+        load_checkpoint(bad)
+
+
+def test_every_layout_numpy_writes_reads_back_writable(tmp_path):
+    """read_npz reads the arrays itself (once, counting the bytes): Fortran order, 0-d,
+    empty, big-endian, unicode and bool arrays, stored or deflated, come back as
+    np.load gives them, and can be changed in place."""
+    arrays = {"f": np.asfortranarray(np.arange(12.0).reshape(3, 4)), "z": np.array(3),
+              "u": np.array('{"json": 1}'), "b": np.array([True, False]),
+              "be": np.arange(5, dtype=">i4"), "e": np.zeros((0, 3)),
+              "s": np.arange(6, dtype=np.float32).reshape(2, 3)[:, ::2]}
+    np.savez(tmp_path / "plain.npz", **arrays)
+    np.savez_compressed(tmp_path / "deflated.npz", **arrays)
+    for name in ("plain.npz", "deflated.npz"):
+        back = read_npz(tmp_path / name)
+        for key, value in arrays.items():
+            assert back[key].dtype == value.dtype and back[key].shape == value.shape, key
+            np.testing.assert_array_equal(back[key], value)
+        back["s"][0, 0] = 7.0
+
+
+def test_an_entry_that_is_not_an_npy_array_is_refused(tmp_path, checkpoint):
+    bad = _rewrite(checkpoint, tmp_path / "extra.npz")
+    with zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("notes.txt", b"hello")
+    with pytest.raises(CheckpointError, match=r"extra.npz: entry 'notes.txt' is not an .npy array"):
         load_checkpoint(bad)

@@ -118,9 +118,17 @@ def test_bad_file_objects_are_named_in_the_error(tmp_path):
     (tmp_path / "junk.bin").write_bytes(b"PK\x03\x04 truncated")
     with open(tmp_path / "junk.bin", "rb") as f, pytest.raises(CheckpointError, match="junk.bin"):
         tm.load(f)
-    (tmp_path / "text.npz").write_bytes(b"PK")
-    with open(tmp_path / "text.npz", encoding="latin-1") as f, pytest.raises(
-            TypeError, match="text.npz: the file object gave str.*binary mode"):
+    good = tm.save({"w": np.ones(2)}, tmp_path / "good.npz")  # a real file: not UTF-8 text
+    with open(good) as f, pytest.raises(TypeError, match="good.npz: the file object is open in "
+                                                         "text mode; open it with 'rb'"):
+        tm.load(f)
+    with open(tmp_path / "out.npz", "w") as f, pytest.raises(
+            TypeError, match="out.npz: the file object is open in text mode; open it with 'wb'"):
+        tm.save({"w": np.ones(2)}, f)
+    with open(good, "rb") as f, pytest.raises(TypeError, match="good.npz: .*not open for writing"):
+        tm.save({"w": np.ones(2)}, f)
+    with open(tmp_path / "w.npz", "wb") as f, pytest.raises(TypeError, match="w.npz: .*not open "
+                                                                              "for reading"):
         tm.load(f)
     buffer = io.BytesIO()
     with pytest.raises(TypeError, match="save: .*'x' is an array of dtype object"):

@@ -84,9 +84,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 
 def read_npz(source: str | os.PathLike | BinaryIO, what: str = "checkpoint") -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file, read without pickle, after checking each entry's
-    header against the bytes it holds (a header may claim terabytes: that is refused
-    here rather than met with a ``MemoryError``).
+    """Every array of an ``.npz`` file, read without pickle: each entry's ``.npy`` header,
+    then exactly the bytes it announces, counted as they are read (a header, and the
+    zip's directory, may claim terabytes: that is refused here rather than met with a
+    ``MemoryError``), and nothing after them.
 
     Parameters
     ----------
@@ -113,11 +114,11 @@ def read_npz(source: str | os.PathLike | BinaryIO, what: str = "checkpoint") -> 
         if not start.startswith(b"PK"):  # else numpy suggests unpickling it
             raise CheckpointError(f"{path}: not a readable .npz {what} file (not a zip archive)")
         try:
-            with np.load(stream, allow_pickle=False) as archive:
-                _check_unique_names(path, archive.zip)
-                for info in archive.zip.infolist():
-                    _check_entry_size(path, archive.zip, info)
-                return {key: archive[key] for key in archive.files}
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(0)
+            with zipfile.ZipFile(stream) as archive:
+                _check_unique_names(path, archive)
+                return dict(_read_entry(path, archive, info, size) for info in archive.infolist())
         except CheckpointError:
             raise
         # zlib / lzma: a damaged compressed entry; NotImplementedError: an unsupported
@@ -137,6 +138,14 @@ def source_name(source: str | os.PathLike | BinaryIO | IO[bytes]) -> Path:
     return Path(source)
 
 
+def check_binary_file(f: Any, mode: str) -> None:
+    """Raise TypeError naming ``f`` if it is a file object opened in text mode: an
+    ``.npz`` file is bytes (``mode``, ``'rb'`` or ``'wb'``, is what to open it with)."""
+    if isinstance(f, io.TextIOBase):
+        raise TypeError(f"{source_name(f)}: the file object is open in text mode; open it "
+                        f"with {mode!r}")
+
+
 def _open_source(source: str | os.PathLike | BinaryIO, what: str) -> tuple[Path, BinaryIO]:
     """The name to quote in messages and a seekable stream of the file's bytes.
 
@@ -146,7 +155,12 @@ def _open_source(source: str | os.PathLike | BinaryIO, what: str) -> tuple[Path,
     """
     path = source_name(source)
     if hasattr(source, "read"):
-        data = source.read()
+        check_binary_file(source, "rb")
+        try:
+            data = source.read()
+        except io.UnsupportedOperation:
+            raise TypeError(f"{path}: the file object is not open for reading; open it with "
+                            "'rb'") from None
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"{path}: the file object gave {type(data).__name__}, not bytes; "
                             "open the file in binary mode ('rb')")
@@ -172,44 +186,77 @@ def _check_unique_names(path: Path, archive: zipfile.ZipFile) -> None:
         seen.add(info.filename)
 
 
-def _check_entry_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Refuse an entry whose ``.npy`` header claims other than the bytes the entry holds.
-
-    The bytes are counted by reading the entry (at most one byte past the claim), not
-    taken from the zip's directory: that size is the file's word too, and a file may
-    claim terabytes there and in the header alike, for numpy to allocate.
-    """
+def _read_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                archive_size: int) -> tuple[str, np.ndarray]:
+    """One entry's name (without ``.npy``) and array, read once and checked on the way:
+    its header, no object dtype (a pickle), exactly the bytes the header announces
+    (``archive_size``: the whole file's bytes, which bound what an entry can hold)."""
     name = info.filename.removesuffix(".npy")
+    if not info.filename.endswith(".npy"):
+        raise CheckpointError(f"{path}: entry {info.filename!r} is not an .npy array")
     with archive.open(info) as entry:
         try:
             version = np.lib.format.read_magic(entry)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read_header(entry)
+            shape, fortran_order, dtype = read_header(entry)
         except ValueError as exc:
             raise CheckpointError(f"{path}: entry {name!r} has no valid .npy header ({exc})") from None
         if dtype.hasobject:  # np.load would refuse it too, without naming it
             raise CheckpointError(f"{path}: entry {name!r} is an object array (a pickle); "
                                   "tinymin never unpickles")
         claimed = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-        held = _count_bytes(entry, limit=claimed + 1)
+        data, held = _read_claimed(entry, claimed, _most_bytes(info, archive_size))
     if held != claimed:
-        what = f"{held:,} bytes" if held < claimed else "more"
         raise CheckpointError(
             f"{path}: entry {name!r} claims shape {shape} of {dtype} ({claimed:,} bytes) but "
-            f"holds {what}"
+            f"holds {f'{held:,} bytes' if held < claimed else 'more'}"
         )
+    return name, data.view(dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
-def _count_bytes(stream: IO[bytes], limit: int) -> int:
-    """How many bytes ``stream`` has left, counted up to ``limit`` in 1 MiB reads."""
-    count = 0
-    while count < limit:
-        chunk = stream.read(min(2**20, limit - count))
+def _most_bytes(info: zipfile.ZipInfo, archive_size: int) -> float:
+    """The most an entry can hold, from bytes that really are in the file: what it stores
+    (no more than the file's size, whatever the directory says), times deflate's largest
+    ratio, 1032 to 1. Other methods (numpy never writes them) have no such bound."""
+    stored = min(info.compress_size, archive_size)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return stored
+    return stored * 1032 + 1024 if info.compress_type == zipfile.ZIP_DEFLATED else math.inf
+
+
+def _read_claimed(entry: IO[bytes], claimed: int, most: float) -> tuple[np.ndarray, int]:
+    """The ``claimed`` bytes of ``entry`` as a uint8 array, and how many it held (up to
+    ``claimed + 1``: one more means it holds too many).
+
+    A claim the entry can hold (``most``) gets its array at once and is read into it,
+    one copy as in ``np.load``; any other is read in 1 MiB steps that stop where the
+    entry does, so a false claim costs only what the entry really holds.
+    """
+    if claimed <= most:
+        data = np.empty(claimed, np.uint8)
+        held = _read_into(entry, memoryview(data))
+        return data, held + len(entry.read(1))
+    chunks, held = [], 0
+    while held <= claimed:
+        chunk = entry.read(min(2**20, claimed + 1 - held))
         if not chunk:
             break
-        count += len(chunk)
-    return count
+        chunks.append(chunk)
+        held += len(chunk)
+    return np.frombuffer(bytearray().join(chunks), np.uint8), held
+
+
+def _read_into(entry: IO[bytes], buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``entry`` in 1 MiB reads; how many bytes came."""
+    filled = 0
+    while filled < len(buffer):
+        chunk = entry.read(min(2**20, len(buffer) - filled))
+        if not chunk:
+            break
+        buffer[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
+    return filled
 
 
 def _parse_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:

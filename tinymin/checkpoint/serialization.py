@@ -17,6 +17,7 @@ every value under its name through :mod:`~tinymin.checkpoint.state_codec`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -25,7 +26,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from tinymin.checkpoint.archive import CheckpointError, read_npz, source_name
+from tinymin.checkpoint.archive import (
+    CheckpointError,
+    check_binary_file,
+    read_npz,
+    source_name,
+)
 from tinymin.checkpoint.atomic import refuse_object_arrays, write_npz_atomic
 from tinymin.checkpoint.state_codec import flatten_state_dict, unflatten_state_dict
 from tinymin.device import as_device
@@ -97,8 +103,13 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> Path | None:
                          "'tinymin' or its key 'layout'")
     arrays[LAYOUT] = np.array(json.dumps(layout))
     if hasattr(f, "write"):
+        check_binary_file(f, "wb")
         refuse_object_arrays(source_name(f), arrays)
-        np.savez(f, **arrays)
+        try:
+            np.savez(f, **arrays)
+        except io.UnsupportedOperation:
+            raise TypeError(f"{source_name(f)}: the file object is not open for writing; open "
+                            "it with 'wb'") from None
         return None
     return write_npz_atomic(f, arrays)
 
