@@ -86,11 +86,12 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
     return Tensor(np.ones_like(unwrap(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(start: Any = None, end: Any = None, step: Any = 1, *, dtype: Any = None,
+def arange(*args: Any, start: Any = None, end: Any = None, step: Any = None, dtype: Any = None,
            device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` (default 0) up to, not including, ``end``, ``step`` apart,
-    called as ``torch.arange`` is: ``arange(end)``, ``arange(start, end[, step])`` or
-    with keywords. int64 for integer arguments, float32 for floats, as in PyTorch.
+    """Values from ``start`` (default 0) up to, not including, ``end``, ``step`` (default 1)
+    apart, called as ``torch.arange`` is: ``arange(end)``, ``arange(start, end[, step])``,
+    or with the names as keywords (a step needs a start). int64 for integer arguments,
+    float32 for floats, as in PyTorch.
 
     Examples
     --------
@@ -99,16 +100,32 @@ def arange(start: Any = None, end: Any = None, step: Any = 1, *, dtype: Any = No
     ([0, 1, 2, 3], [1.0, 1.25, 1.5, 1.75], dtype('int64'))
     """
     _check_device(device, "arange")
-    if end is None:
-        if start is None:
-            raise TypeError("arange: missing the end of the range")
-        start, end = 0, start
-    elif start is None:
-        start = 0
+    start, end, step = _arange_bounds(args, start, end, step)
     values = np.arange(start, end, step, dtype=None if dtype is None else as_dtype(dtype))
     if dtype is None and values.dtype == np.float64:
         values = values.astype(np.float32)
     return Tensor(values, requires_grad=requires_grad)
+
+
+def _arange_bounds(args: tuple, start: Any, end: Any, step: Any) -> tuple[Any, Any, Any]:
+    """``(start, end, step)`` from arange's arguments, by torch's rules: one positional
+    argument is the end (the start when ``end=`` is given too), two or three are
+    ``start, end[, step]``; TypeError for a name given twice, a missing end, a step
+    without a start, or None."""
+    if len(args) > 3:
+        raise TypeError(f"arange: takes at most 3 positional arguments, got {len(args)}")
+    names = ("end",) if len(args) == 1 and end is None else ("start", "end", "step")
+    given = dict(zip(names, args))
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        if value is not None:
+            if name in given:
+                raise TypeError(f"arange: got {name} twice, by position and by keyword")
+            given[name] = value
+    if any(value is None for value in given.values()) or "end" not in given:
+        raise TypeError("arange: missing the end of the range")
+    if "step" in given and "start" not in given:
+        raise TypeError("arange: a step needs a start: arange(start, end, step)")
+    return given.get("start", 0), given["end"], given.get("step", 1)
 
 
 def randn(*shape: Any, size: Any = None, dtype: Any = np.float32, requires_grad: bool = False,

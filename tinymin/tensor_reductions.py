@@ -32,11 +32,13 @@ class ReductionMethods:
             axis: Any = None, keepdims: bool | None = None) -> Tensor:
         """Sum over ``dim`` (PyTorch) or ``axis`` (numpy); all elements by default.
 
-        ``dtype=`` converts the tensor first, as in PyTorch; integer and bool tensors
-        are summed as int64 (torch's rule; numpy would keep unsigned types unsigned).
+        Integer and bool tensors are summed as int64 (torch's rule; numpy would keep
+        unsigned types unsigned). ``dtype=`` converts the tensor first and gives the
+        result that type, as in PyTorch (an integer one wraps around as torch's does).
         """
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        return ops.SumFunction.apply(self._reduction_input(dtype), dim, keepdim)
+        total = ops.SumFunction.apply(self._reduction_input(dtype), dim, keepdim)
+        return total if dtype is None else total.type(dtype)
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
              axis: Any = None, keepdims: bool | None = None) -> Tensor:
@@ -45,6 +47,9 @@ class ReductionMethods:
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
         axes = normalize_axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
+        if dtype is not None and np.dtype(dtype).kind not in "fc":
+            raise TypeError(f"mean: dtype must be a floating dtype, got {np.dtype(dtype)} "
+                            "(as in PyTorch)")
         return self._reduction_input(dtype).sum(dim, keepdim) / count
 
     def _reduction_input(self, dtype: Any) -> Tensor:
@@ -71,7 +76,8 @@ class ReductionMethods:
         """Product over ``dim``; all elements by default (``dtype=`` as in :meth:`sum`).
         See :class:`tinymin.ops.reduction.ProdFunction`."""
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        return ops.ProdFunction.apply(self._reduction_input(dtype), dim, keepdim)
+        product = ops.ProdFunction.apply(self._reduction_input(dtype), dim, keepdim)
+        return product if dtype is None else product.type(dtype)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:

@@ -302,6 +302,7 @@ def test_set_grad_enabled_as_a_decorator_switches_inside_the_calls_only_like_tor
     lambda lib: lib.arange(5), lambda lib: lib.arange(1, 5), lambda lib: lib.arange(1, 8, 3),
     lambda lib: lib.arange(end=4), lambda lib: lib.arange(start=2, end=5),
     lambda lib: lib.arange(0, 1, 0.25), lambda lib: lib.arange(start=1.0, end=3.0, step=0.5),
+    lambda lib: lib.arange(0, end=5), lambda lib: lib.arange(0, 5, step=2),
 ])
 def test_factories_take_torchs_keywords(call):
     ours, theirs = call(tm), call(torch)
@@ -311,11 +312,25 @@ def test_factories_take_torchs_keywords(call):
     assert tm.rand(size=(2, 1)).shape == (2, 1) and tm.randn(size=3).shape == (3,)
 
 
-def test_factories_refuse_a_shape_given_twice_or_a_range_without_an_end():
+def test_factories_refuse_a_shape_given_twice():
     with pytest.raises(TypeError, match="zeros: give the shape either as arguments or as size="):
         tm.zeros(2, size=(2,))
-    with pytest.raises(TypeError, match="arange: missing the end"):
-        tm.arange()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda lib: lib.arange(), "missing the end"),
+    (lambda lib: lib.arange(start=2), "missing the end"),
+    (lambda lib: lib.arange(1, None), "missing the end"),
+    (lambda lib: lib.arange(None), "missing the end"),
+    (lambda lib: lib.arange(5, step=2), "a step needs a start"),
+    (lambda lib: lib.arange(end=5, step=2), "a step needs a start"),
+    (lambda lib: lib.arange(1, 5, end=3), "got end twice"),
+])
+def test_arange_refuses_what_torch_refuses(call, message):
+    with pytest.raises(TypeError, match=f"arange: {message}"):
+        call(tm)
+    with pytest.raises(TypeError):
+        call(torch)
 
 
 @pytest.mark.parametrize("values, dtype", [
@@ -326,7 +341,7 @@ def test_sum_and_prod_types_follow_torch_with_or_without_dtype(values, dtype):
     ours = tm.tensor(np.array(values, dtype=dtype))
     theirs = torch.tensor(np.array(values, dtype=dtype))
     for op in ("sum", "prod"):
-        for kwargs in ({}, {"dtype": "float64"}):
+        for kwargs in ({}, {"dtype": "float64"}, {"dtype": "int32"}, {"dtype": "uint8"}):
             torch_kwargs = {k: getattr(torch, v) for k, v in kwargs.items()}
             a, b = getattr(ours, op)(**kwargs), getattr(theirs, op)(**torch_kwargs)
             assert str(a.dtype) == str(b.dtype).removeprefix("torch."), (op, kwargs)
@@ -334,6 +349,10 @@ def test_sum_and_prod_types_follow_torch_with_or_without_dtype(values, dtype):
     mean = ours.mean(dtype="float64")
     assert mean.dtype == np.float64
     assert mean.item() == pytest.approx(theirs.mean(dtype=torch.float64).item())
+    with pytest.raises(TypeError, match="mean: dtype must be a floating dtype, got int64"):
+        ours.mean(dtype="int64")
+    with pytest.raises(RuntimeError):  # the same refusal in torch
+        theirs.mean(dtype=torch.int64)
 
 
 def test_sum_with_dtype_stays_in_the_graph():
