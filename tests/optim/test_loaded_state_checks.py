@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinymin as tm
-from tinymin import optim
+from tinymin import nn, optim
 from tinymin.nn import Parameter
 from tinymin.optim import lr_scheduler
 
@@ -80,7 +80,7 @@ def bad_states():
         (plateau, "patience", -1, "patience must be >= 0, got -1"),
         (plateau, "threshold", math.nan, "threshold must be finite, got nan"),
         (plateau, "best", math.nan, "best must be a number, got nan"),
-        (plateau, "min_lrs", [-1.0], r"min_lrs\[0\] must be >= 0, got -1.0"),
+        (plateau, "min_lrs", [float("nan")], r"min_lrs\[0\] must be finite, got nan"),
         (plateau, "num_bad_epochs", 2.5, "num_bad_epochs must be an int, got 2.5"),
     ]
 
@@ -246,3 +246,22 @@ def test_set_rng_state_refuses_states_that_do_not_fit(change, message):
     state = json.loads(tm.random.get_rng_state())
     with pytest.raises(ValueError, match=rf"^not a random generator state: {message}"):
         tm.random.set_rng_state(json.dumps(change(state)))
+
+
+def test_the_checks_take_what_torch_and_earlier_tinymin_took():
+    """A 0-d array lr, float patience and cooldown, and a negative min_lr (a floor never
+    reached) are accepted, as torch accepts them; a tinymin tensor lr is refused when
+    the optimizer is built (numpy's updates cannot use it), not at the first step."""
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=np.array(0.1))
+    model(tm.ones(1, 2)).sum().backward()
+    opt.step()
+    plateau_ = lr_scheduler.ReduceLROnPlateau(optim.SGD(model.parameters(), lr=0.1),
+                                              patience=2.0, cooldown=1.0, min_lr=-1)
+    for loss in (1.0, 2.0, 3.0, 4.0):
+        plateau_.step(loss)
+    state = plateau_.state_dict()
+    assert state["cooldown_counter"] == 1.0
+    plateau_.load_state_dict(state)
+    with pytest.raises(ValueError, match=r"SGD: lr must be a number, got tensor\(0.1\)"):
+        optim.SGD(model.parameters(), lr=tm.tensor(0.1))

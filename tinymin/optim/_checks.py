@@ -21,8 +21,14 @@ __all__ = ["check_choice", "check_flag", "check_int", "check_number", "check_num
 
 
 def is_number(value: Any) -> bool:
-    """An int or a float (numpy's too), but not a bool: True is a flag, not a rate."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    """An int or a float (numpy's too, and a 0-d array of one), but not a bool: True is
+    a flag, not a rate. (A tensor ``lr``, which torch takes, is refused: the updates
+    are numpy's, and a tensor does not enter numpy arithmetic.)"""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
 
 
 def is_int(value: Any) -> bool:
@@ -54,6 +60,7 @@ def check_number(value: Any, name: str, where: str, low: float | None = None,
     """
     if not is_number(value):
         raise ValueError(f"{where}: {name} must be a number, got {value!r}")
+    value = value if is_int(value) else float(np.asarray(value))  # a 0-d array: its number
     left, right = closed in ("left", "both"), closed in ("right", "both")
     # written so that NaN fails every comparison, and so every bound
     above_low = low is None or (value >= low if left else value > low)

@@ -80,13 +80,14 @@ class ReduceLROnPlateau:
         arguments and by :meth:`load_state_dict` on the saved values."""
         check_choice(options["mode"], "mode", where, ("min", "max"))
         check_number(options["factor"], "factor", where, high=1, finite=True)
-        check_int(options["patience"], "patience", where, minimum=0)
+        # numbers, not only ints: torch compares them with counts, and so does tinymin
+        check_number(options["patience"], "patience", where, low=0, finite=True)
         check_number(options["threshold"], "threshold", where, finite=True)
         check_choice(options["threshold_mode"], "threshold_mode", where, ("rel", "abs"))
-        check_int(options["cooldown"], "cooldown", where, minimum=0)
+        check_number(options["cooldown"], "cooldown", where, low=0, finite=True)
         check_number(options["eps"], "eps", where, finite=True)
-        check_numbers(options["min_lrs"], "min_lrs", where, len(self.optimizer.param_groups),
-                      low=0)
+        # any floor, as in torch: one below 0 is simply never reached
+        check_numbers(options["min_lrs"], "min_lrs", where, len(self.optimizer.param_groups))
 
     def is_better(self, current: float, best: float) -> bool:
         """Whether ``current`` improves on ``best`` by more than the threshold."""
@@ -153,8 +154,10 @@ class ReduceLROnPlateau:
                              f"got {sorted(state_dict)}")
         self._check_options(state_dict, where)
         check_number(state_dict["best"], "best", where)  # +-inf before the first step
-        for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
+        for key in ("num_bad_epochs", "last_epoch"):
             check_int(state_dict[key], key, where, minimum=0)
+        check_number(state_dict["cooldown_counter"], "cooldown_counter", where, low=0,
+                     finite=True)  # counts down from cooldown, which may be a float
         check_numbers(state_dict["_last_lr"], "_last_lr", where,
                       len(self.optimizer.param_groups), low=0)
         self.__dict__.update(copy.deepcopy(dict(state_dict)))
