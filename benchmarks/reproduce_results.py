@@ -47,10 +47,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinymin.analysis.figures import save_figure
-from tinymin.checkpoint import write_text_atomic
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing, as the runs do
+
+from tinymin.analysis.figures import save_figure  # noqa: E402
+from tinymin.checkpoint import write_text_atomic  # noqa: E402
+
 TABLE = REPO / "docs" / "guides" / "results_table.inc"
 FIGURE = REPO / "docs" / "_static" / "results_curves.png"
 SEEDS = (0, 1, 2)

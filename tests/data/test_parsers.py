@@ -126,10 +126,13 @@ def _tar(path, names):
     (["ok.bin", ""], r"member '' names no file"),
     (["ok.bin", "a", "a/b"], r"member 'a/b' lies inside the file member 'a'"),
     (["ok.bin", "sub"], r"member 'sub' would replace the folder .*dest/sub"),
+    (["ok.bin", "plain/b"], r"member 'plain/b' lies inside .*dest/plain, which is a file"),
 ])
 def test_safe_extract_refuses_members_that_cannot_all_be_written(tmp_path, names, message):
     dest = tmp_path / "dest"
     (dest / "sub").mkdir(parents=True)
+    (dest / "plain").write_bytes(b"x")
     with pytest.raises(DatasetError, match=r"a\.tar: " + message):
         safe_extract(_tar(tmp_path / "a.tar", names), dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["sub"]  # nothing written, dest still a folder
+    # nothing written, dest still a folder
+    assert sorted(p.name for p in dest.iterdir()) == ["plain", "sub"]

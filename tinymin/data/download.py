@@ -128,13 +128,18 @@ def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
 
 def _check_no_clashes(archive: Path, members: list[tarfile.TarInfo], dest: Path) -> None:
     """Reject files that cannot all be written: one file inside another (``a``, then
-    ``a/b``), or a file where ``dest`` already has a folder."""
+    ``a/b``, or ``a/b`` where ``dest/a`` is a file already), or a file where ``dest``
+    already has a folder."""
     files = {PurePosixPath(m.name).parts: m.name for m in members if m.isfile()}
     for parts, name in files.items():
         for end in range(1, len(parts)):
             if parts[:end] in files:
                 raise DatasetError(f"{archive}: member {name!r} lies inside the file member "
                                    f"{files[parts[:end]]!r}")
+            folder = dest.joinpath(*parts[:end])
+            if folder.exists() and not folder.is_dir():
+                raise DatasetError(f"{archive}: member {name!r} lies inside {folder}, which "
+                                   "is a file, not a folder")
         if dest.joinpath(*parts).is_dir():
             raise DatasetError(f"{archive}: member {name!r} would replace the folder "
                                f"{dest.joinpath(*parts)}")

@@ -340,8 +340,8 @@ def min_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     check_float("min_conv2d", input=x, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"min_conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
-    if np.ndim(x) == 3:  # unbatched: a batch of one, checked with its own shape in the messages
-        check_unbatched("min_conv2d", np.shape(x), weight.shape, spec.stride, spec.padding)
+    check_unbatched("min_conv2d", np.shape(x), weight.shape, spec.stride, spec.padding)
+    if np.ndim(x) == 3:  # unbatched: a batch of one (checked above with its own shape)
         return min_conv2d(x[None], weight, bias, spec, state, training)[0]
     conv_geometry("min_conv2d", x.shape, weight.shape, spec.stride, spec.padding)  # before mu_x_hat moves
     x_data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)

@@ -91,8 +91,7 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding, *,
     """
     shown = tuple(x_shape if quoted_shape is None else quoted_shape)
     if len(x_shape) != 4:
-        raise ValueError(f"{op}: input must be (N, C, H, W), or (C, H, W) for one unbatched "
-                         f"image, got shape {shown}")
+        raise ValueError(f"{op}: input must be (N, C, H, W), got shape {shown}")
     if len(w_shape) != 4:
         raise ValueError(f"{op}: weight must be (out, in, kh, kw), got shape {tuple(w_shape)}")
     if min(w_shape) <= 0:
@@ -123,10 +122,14 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding, *,
 
 
 def check_unbatched(op: str, x_shape, w_shape, stride, padding) -> None:
-    """Check one unbatched ``(C, H, W)`` image as :func:`conv_geometry` checks a batch,
-    with messages that name the image's own shape (PyTorch takes such an image as a
-    batch of one)."""
-    conv_geometry(op, (1, *x_shape), w_shape, stride, padding, quoted_shape=tuple(x_shape))
+    """Check the input of an op that takes a batch or one unbatched ``(C, H, W)`` image
+    (PyTorch takes such an image as a batch of one): its number of dims, and an image
+    as :func:`conv_geometry` checks a batch, with messages that name its own shape."""
+    if len(x_shape) not in (3, 4):
+        raise ValueError(f"{op}: input must be (N, C, H, W), or (C, H, W) for one unbatched "
+                         f"image, got shape {tuple(x_shape)}")
+    if len(x_shape) == 3:
+        conv_geometry(op, (1, *x_shape), w_shape, stride, padding, quoted_shape=tuple(x_shape))
 
 
 def image_chunks(geom: ConvGeometry, itemsize: int) -> Iterator[slice]:

@@ -114,8 +114,11 @@ def selector_conv2d(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor,
     whichever device is current.
     """
     for name, block in (("block_p", block_p), ("block_c", block_c)):
-        if block < 1 or block & (block - 1):
-            raise ValueError(f"selector_conv2d: {name} must be a power of two, got {block}")
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1 or block & (block - 1):
+            raise ValueError(f"selector_conv2d: {name} must be a power of two, got {block!r}")
+    if block_p * block_c > 2**20:  # Triton's largest tensor
+        raise ValueError(f"selector_conv2d: a tile of {block_p} x {block_c} is over Triton's "
+                         f"{2**20:,} elements")
     n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     out_h = (h + 2 * padding[0] - kh) // stride[0] + 1

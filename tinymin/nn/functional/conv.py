@@ -72,8 +72,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     stride, padding : int or pair of int
     """
     check_float("conv2d", input=x, weight=weight, bias=bias)
-    if x.ndim == 3:  # unbatched: a batch of one, checked with its own shape in the messages
-        check_unbatched("conv2d", x.shape, weight.shape, stride, padding)
+    check_unbatched("conv2d", x.shape, weight.shape, stride, padding)
+    if x.ndim == 3:  # unbatched: a batch of one (checked above with its own shape)
         return conv2d(x[None], weight, bias, stride, padding)[0]
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {tuple(bias.shape)} != ({weight.shape[0]},)")
