@@ -13,6 +13,8 @@ import json
 import numpy as np
 
 _generator: np.random.Generator = np.random.default_rng()
+#: DataLoader passes with workers on the global generator since it was last seeded.
+_global_worker_passes = 0
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -23,11 +25,21 @@ def manual_seed(seed: int) -> np.random.Generator:
     seed : int
         Any non-negative integer.
     """
-    global _generator
+    global _generator, _global_worker_passes
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
     _generator = np.random.default_rng(int(seed))
+    _global_worker_passes = 0
     return _generator
+
+
+def next_global_worker_pass() -> int:
+    """The number of the next DataLoader pass with workers on the global generator
+    (0 after :func:`manual_seed`): part of those workers' seeds, so each such pass
+    gets other numbers (see ``DataLoader.worker_base_seed``)."""
+    global _global_worker_passes
+    _global_worker_passes += 1
+    return _global_worker_passes - 1
 
 
 def default_rng() -> np.random.Generator:

@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 import tinymin as tm
-from tinymin.data import DataLoader, TensorDataset, default_collate, random_split
+from tinymin.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+    default_collate,
+    default_convert,
+    random_split,
+)
 
 
 def make_dataset(n=10):
@@ -103,3 +113,47 @@ def test_arrays_of_different_dtypes_promote():
 def test_samples_with_different_structures_raise_value_error(samples, message):
     with pytest.raises(ValueError, match=message):
         default_collate(samples)
+
+
+class Keyed(Dataset):
+    """A dataset of string keys, as in PyTorch a sampler may yield any key."""
+
+    values = {"a": 1, "b": 2, "c": 3}
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+
+def test_indices_reach_the_dataset_as_the_sampler_gives_them():
+    assert next(iter(DataLoader(Keyed(), batch_size=2, sampler=["a", "c"]))).tolist() == [1, 3]
+    rows = TensorDataset(np.arange(5) * 10)
+    batched = DataLoader(rows, batch_size=None, sampler=BatchSampler(SequentialSampler(rows), 2,
+                                                                     False))
+    assert [b[0].tolist() for b in batched] == [[0, 10], [20, 30], [40]]
+    with pytest.raises(TypeError):  # a float index is no longer truncated to an int
+        next(iter(DataLoader([5, 6], batch_size=1, sampler=[1.5])))
+
+
+def test_subset_keeps_its_indices_as_given_and_passes_lists_on():
+    first, second = random_split(list(range(10)), [5, 5], seed=0)
+    assert isinstance(first.indices, list) and sorted(first.indices + second.indices) == list(
+        range(10))
+    subset = Subset(list(range(100, 110)), [1, 3, 5])
+    assert subset[0] == 101 and subset[-1] == 105
+    assert Subset(Keyed(), ["a", "c"])[1] == 3
+    assert Subset(np.arange(100, 110), [1, 3, 5])[[0, 2]].tolist() == [101, 105]
+
+
+def test_numpy_scalars_keep_their_dtype_in_a_batch_as_in_torch():
+    columns = TensorDataset(np.ones((4, 2)), np.array([16777217.0, 0.1, 0, 0]),
+                            np.arange(4, dtype=np.int32), np.arange(4, dtype=np.uint8))
+    batch = next(iter(DataLoader(columns, batch_size=4)))
+    assert [part.dtype for part in batch] == [np.float64, np.float64, np.int32, np.uint8]
+    assert batch[1].numpy()[0] == 16777217.0  # not rounded through float32
+    assert default_collate([1.5, 2]).dtype == np.float32  # Python floats: documented float32
+    converted = default_convert(np.float64(1.5))
+    assert isinstance(converted, tm.Tensor) and converted.dtype == np.float64
+    assert default_convert(np.array(["a"])).tolist() == ["a"]

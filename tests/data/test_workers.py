@@ -236,3 +236,42 @@ def test_a_resumed_loader_draws_in_its_workers_what_an_uninterrupted_one_draws(s
     resumed.worker_passes = int(saved["train_loader_worker_passes"])
     got = draws(resumed)
     assert_same_batches([tuple(expected)], [tuple(got)])
+
+
+def test_each_new_loader_on_the_global_generator_gets_other_worker_seeds_until_reseeded():
+    """Loaders made anew each epoch used to hand their workers the same seeds, so
+    random augmentations repeated every epoch (nothing had moved the generator)."""
+    def first_draws():
+        batch = next(iter(DataLoader(RandomDraws(), 4, num_workers=2)))
+        return as_numpy(batch[1]).tolist()
+
+    tm.manual_seed(0)
+    one, two = first_draws(), first_draws()
+    assert one != two
+    tm.manual_seed(0)
+    assert first_draws() == one  # manual_seed starts the passes over, as in PyTorch
+
+
+class FailsAtFour(Dataset):
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, index):
+        if index == 4:
+            raise ValueError("sample 4 is bad")
+        return np.array([index])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_after_a_caught_error_the_pass_goes_on_to_its_end_as_in_torch(workers):
+    it = iter(DataLoader(FailsAtFour(), 2, num_workers=workers))
+    seen = []
+    while True:
+        try:
+            seen.append(as_numpy(next(it)).ravel().tolist())
+        except ValueError as err:
+            assert "sample 4 is bad" in str(err)
+            seen.append("error")
+        except StopIteration:
+            break
+    assert seen == [[0, 1], [2, 3], "error", [6, 7], [8, 9]]

@@ -13,13 +13,20 @@ import numpy as np
 
 from tinymin import overrides
 from tinymin.data.dataset import Dataset
-from tinymin.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from tinymin.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    as_index,
+)
 from tinymin.data.workers import MultiProcessIterator
 from tinymin.random import (
     Generator,
     default_rng,
     generator_state_from_json,
     generator_state_to_json,
+    next_global_worker_pass,
 )
 from tinymin.tensor import Tensor
 
@@ -30,11 +37,12 @@ def default_collate(samples: Sequence[Any]) -> Any:
     Arrays become one Tensor with a new leading batch axis. Tuples and lists are
     collated field by field into a list (so ``x, y = batch`` unpacks it and
     ``batch[0] = ...`` works, as in PyTorch), a named tuple into the same named tuple,
-    dicts key by key. Python numbers become one Tensor whose dtype fits them all: bool
-    if every one is a bool, int64 if every one is an integer, else float32, so a float
-    label after int labels gives a float batch, never a truncated one (arrays of
-    different dtypes promote the same way, by numpy's rules). Strings (file names)
-    are kept as a list of them.
+    dicts key by key. Numpy scalars (a ``TensorDataset`` row of a 1-D array) become
+    one Tensor of their dtype. Python numbers become one Tensor whose dtype fits them
+    all: bool if every one is a bool, int64 if every one is an integer, else float32,
+    so a float label after int labels gives a float batch, never a truncated one
+    (arrays of different dtypes promote the same way, by numpy's rules). Strings
+    (file names) are kept as a list of them.
 
     Raises
     ------
@@ -112,7 +120,11 @@ def _describe(sample: Any) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-def _number_dtype(samples: Sequence[Any]) -> type:
+def _number_dtype(samples: Sequence[Any]) -> Any:
+    """Numpy scalars keep their dtype (a float64 or int32 label column stays one, as in
+    PyTorch); Python numbers, or a mix: bool, int64, else float32."""
+    if all(isinstance(s, np.generic) for s in samples):
+        return np.result_type(*samples)
     if all(isinstance(s, (bool, np.bool_)) for s in samples):
         return np.bool_
     if all(isinstance(s, numbers.Integral) for s in samples):
@@ -121,11 +133,12 @@ def _number_dtype(samples: Sequence[Any]) -> type:
 
 
 def default_convert(sample: Any) -> Any:
-    """What ``batch_size=None`` hands out: the sample with its arrays made Tensors
-    (tuples, lists and dicts converted field by field), as PyTorch's ``default_convert``:
-    a tuple becomes a list, as in :func:`default_collate`; a named tuple stays one."""
-    if isinstance(sample, np.ndarray):
-        return Tensor(sample)
+    """What ``batch_size=None`` hands out: the sample with its arrays and numpy scalars of
+    numbers made Tensors (tuples, lists and dicts converted field by field), as
+    PyTorch's ``default_convert``: a tuple becomes a list, as in :func:`default_collate`;
+    a named tuple stays one; arrays of strings stay as they are."""
+    if isinstance(sample, (np.ndarray, np.generic)) and sample.dtype.kind in "biuf":
+        return Tensor(np.asarray(sample))  # a numpy scalar: a 0-d Tensor, as in PyTorch
     if _is_namedtuple(sample):
         return type(sample)(*(default_convert(s) for s in sample))
     if isinstance(sample, (tuple, list)):
@@ -144,8 +157,24 @@ class Fetcher:
 
     def __call__(self, dataset: Any, indices: Any) -> Any:
         if self.batched:
-            return self.collate_fn([dataset[int(i)] for i in indices])
-        return self.collate_fn(dataset[int(indices)])
+            return self.collate_fn([dataset[as_index(i)] for i in indices])
+        return self.collate_fn(dataset[as_index(indices)])
+
+
+class SingleProcessIterator:
+    """One pass over a DataLoader in this process: a batch per ``next``. An exception
+    from the dataset or the collate function leaves the pass where it was, so the
+    next ``next`` gives the batch after it, as PyTorch's iterator does."""
+
+    def __init__(self, loader: Any, fetch: Fetcher) -> None:
+        self.dataset, self.fetch = loader.dataset, fetch
+        self.batches = loader.index_batches()
+
+    def __iter__(self) -> SingleProcessIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return self.fetch(self.dataset, next(self.batches))
 
 
 class DataLoader:
@@ -301,7 +330,7 @@ class DataLoader:
     def __iter__(self) -> Iterator[Any]:
         fetch = Fetcher(self.collate_fn, self.batch_sampler is not None)
         if self.num_workers == 0:
-            return (fetch(self.dataset, indices) for indices in self.index_batches())
+            return SingleProcessIterator(self, fetch)
         if self.persistent_workers and self._iterator is not None and self._iterator.alive:
             self._iterator.reset(self)
             return self._iterator
@@ -312,23 +341,33 @@ class DataLoader:
 
     def worker_base_seed(self) -> int:
         """The workers' base seed for the next pass: a hash of the shuffling generator's
-        state (the loader's own, else tinymin's global one) and of the pass number.
+        state and of the pass number: this loader's passes with its own generator
+        (``seed=``, ``generator=``), else the passes of every loader on tinymin's global
+        generator since the last ``tinymin.manual_seed``.
 
         It *reads* the generator, never draws from it, so a loader with workers leaves
         every random stream of the main process exactly where a loader without workers
-        leaves it (PyTorch draws the seed from the generator instead).
+        leaves it (PyTorch draws the seed from the generator instead). Counting the
+        global generator's passes across loaders does what PyTorch's draw does: two
+        loaders, or a loader made anew each epoch, get other seeds even where no
+        shuffle moved the generator in between, and ``manual_seed`` starts them over.
         """
-        rng = self._rng if self._rng is not None else default_rng()
-        text = f"{generator_state_to_json(rng)}:{self._passes}"
+        if self._rng is not None:
+            rng, pass_number = self._rng, self._passes
+        else:
+            rng, pass_number = default_rng(), next_global_worker_pass()
+        text = f"{generator_state_to_json(rng)}:{pass_number}"
         self._passes += 1
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 2
 
     @property
     def worker_passes(self) -> int:
         """Passes started with workers so far: with the shuffling generator's state, what
-        each pass's worker seeds are made of (:meth:`worker_base_seed`). A checkpoint
-        saves it (``tinymin.train.rng_states``), so that a resumed run's workers draw the
-        random transforms an uninterrupted run's would."""
+        each pass's worker seeds are made of (:meth:`worker_base_seed`) for a loader with
+        its own generator. A checkpoint saves it (``tinymin.train.rng_states``), so that
+        a resumed run's workers draw the random transforms an uninterrupted run's would.
+        (A loader on the global generator counts its passes here too, but its seeds use
+        the count of all such passes since ``manual_seed``.)"""
         return self._passes
 
     @worker_passes.setter

@@ -50,14 +50,21 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at the given ``indices``, in that order."""
+    """The samples of ``dataset`` at the given ``indices``, in that order.
 
-    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
+    ``indices`` is kept as given (:func:`random_split` gives a list), as in PyTorch, and
+    passed on to ``dataset`` as they are: ints, or any key the dataset takes. A list of
+    positions gives the dataset the list of their indices.
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[Any]) -> None:
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = indices
 
-    def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self.indices[index])]
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -100,7 +107,7 @@ def random_split(
         rng = np.random.default_rng(seed)
     else:
         rng = default_rng() if generator is None else generator.numpy_generator
-    order = rng.permutation(n)
+    order = rng.permutation(n).tolist()  # a list of ints, as PyTorch's indices
     subsets, start = [], 0
     for k in lengths:
         subsets.append(Subset(dataset, order[start : start + k]))
@@ -135,4 +142,4 @@ def random_subset(dataset: Dataset, n: int | None, seed: int) -> Dataset:
         return dataset
     if n <= 0:
         raise ValueError(f"limit must be positive, got {n}")
-    return Subset(dataset, np.random.default_rng(seed).permutation(len(dataset))[:n])
+    return Subset(dataset, np.random.default_rng(seed).permutation(len(dataset))[:n].tolist())

@@ -112,6 +112,12 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+def as_index(index: Any) -> Any:
+    """A sampler's index as a dataset gets it: numpy's ints as Python ints, anything
+    else (a string key, a list of indices) as it is, as in PyTorch."""
+    return int(index) if isinstance(index, np.integer) else index
+
+
 class BatchSampler(Sampler):
     """Group the indices of ``sampler`` into lists of ``batch_size`` (the last one
     shorter unless ``drop_last``)."""
@@ -127,7 +133,7 @@ class BatchSampler(Sampler):
     def __iter__(self) -> Iterator[list[int]]:
         batch: list[int] = []
         for index in self.sampler:
-            batch.append(int(index))
+            batch.append(as_index(index))
             if len(batch) == self.batch_size:
                 yield batch
                 batch = []

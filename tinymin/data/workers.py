@@ -233,8 +233,7 @@ class MultiProcessIterator:
         data = self.reorder.pop(self.rcvd_idx)
         self.rcvd_idx += 1
         self._send_task()
-        if isinstance(data, ExceptionWrapper):
-            self.shutdown()
+        if isinstance(data, ExceptionWrapper):  # the workers go on: the next batch can come
             data.reraise()
         return data
 
