@@ -73,3 +73,46 @@ def reduction_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None):
     if keepdims is not None:
         keepdim = keepdims
     return dim, keepdim
+
+
+def torch_index_steps(index: Any) -> tuple[tuple, tuple] | None:
+    """An index that mixes ints with index arrays, as two steps that give PyTorch's
+    result: the ints first (basic indexing, a view), then the rest; None for any other
+    index (numpy's result is PyTorch's then).
+
+    numpy counts an int beside an index array as one more index array, so in
+    ``x[0, :, [0, 1]]`` the two are apart and numpy puts their dims first; PyTorch
+    takes the int away first, as ``x[0][:, [0, 1]]``. The gradient and assignment use
+    the same two steps (``a[ints]`` is a view of ``a``).
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    ints = [_is_int_index(i) for i in items]
+    if not any(ints) or not any(_is_array_index(i) for i in items):
+        return None
+    first, rest = [], []
+    for item, is_int in zip(items, ints):
+        if is_int:
+            first.append(int(item))
+        elif item is None:
+            first.append(None)
+            rest.append(slice(None))
+        elif item is Ellipsis:
+            first.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:  # a slice, or an index array (a bool mask stands for its number of dims)
+            mask_dims = np.ndim(item) if np.asarray(item).dtype == np.bool_ else 1
+            first.extend([slice(None)] * max(mask_dims, 1))
+            rest.append(item)
+    return tuple(first), tuple(rest)
+
+
+def _is_int_index(item: Any) -> bool:
+    if isinstance(item, (bool, np.bool_)):
+        return False
+    if isinstance(item, np.ndarray):
+        return item.ndim == 0 and item.dtype.kind in "iu"
+    return isinstance(item, (int, np.integer))
+
+
+def _is_array_index(item: Any) -> bool:
+    return isinstance(item, (list, np.ndarray)) and not _is_int_index(item)

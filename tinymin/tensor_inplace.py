@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinymin import autograd, ops
-from tinymin._arrays import broadcasts_to
+from tinymin._arrays import broadcasts_to, torch_index_steps
 
 if TYPE_CHECKING:  # for type hints only; tensor.py is built on this module
     from tinymin.tensor import Tensor
@@ -113,8 +113,13 @@ class InPlaceMethods:
     def __setitem__(self, index: Any, value: Any) -> None:
         from tinymin.tensor import _unwrap_index
 
-        self._overwrite_("__setitem__",
-                         lambda d: d.__setitem__(_unwrap_index(index), _value(value)), value)
+        index = _unwrap_index(index)
+        steps = torch_index_steps(index)  # ints beside index arrays: PyTorch's order
+        if steps is not None:
+            self._overwrite_("__setitem__",
+                             lambda d: d[steps[0]].__setitem__(steps[1], _value(value)), value)
+            return
+        self._overwrite_("__setitem__", lambda d: d.__setitem__(index, _value(value)), value)
 
     # ------------------------------------------------------------- machinery
     def _in_graph(self, other: Any) -> bool:

@@ -109,9 +109,15 @@ class ReductionMethods:
 
     def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor | MaxResult:
-        """Smallest element, computed as ``-max(-x)``; same return rules as :meth:`max`."""
+        """Smallest element, computed as ``-max(-x)`` for floats (so the gradient is
+        :meth:`max`'s), directly for integers and bools (their negation would wrap
+        around; they carry no gradient); same return rules as :meth:`max`."""
         dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
-        values = -ops.MaxFunction.apply(-self, dim, keepdim)
+        if self.dtype.kind == "f":
+            values = -ops.MaxFunction.apply(-self, dim, keepdim)
+        else:
+            axes = normalize_axes(dim, self.ndim)
+            values = self._from_array(np.asarray(np.min(self._array, axis=axes, keepdims=keepdim)))
         if not isinstance(dim, (int, np.integer)):
             return values
         return MaxResult(values, self.argmin(dim, keepdim))

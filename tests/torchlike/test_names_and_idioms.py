@@ -361,3 +361,47 @@ def test_sum_with_dtype_stays_in_the_graph():
     assert y.dtype == np.float64 and y.tolist() == [3.0, 3.0]
     y.sum().backward()
     assert x.grad.dtype == np.float32 and x.grad.tolist() == [[1.0] * 3] * 2
+
+
+INDEXES_WITH_INTS_AND_ARRAYS = [
+    (0, slice(None), [0, 1]), (1, [0, 2]), ([0, 1], 0), (0, slice(None), [True, False, True, False]),
+    (Ellipsis, 1, [0, 1]), (0, None, slice(None), [0, 1]), (0, [[0], [1]], slice(1, 3), 2),
+    ([0, 1], slice(None), 1, [1, 2]), (slice(None), 0, [1, 2], slice(None)),
+]
+
+
+@pytest.mark.parametrize("index", INDEXES_WITH_INTS_AND_ARRAYS, ids=str)
+def test_ints_beside_index_arrays_select_reverse_and_assign_as_in_torch(index):
+    """numpy counts such an int as one more index array and moves the dims; torch does
+    not. Values, gradient and assignment must all follow torch."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 4, 5))
+    ours, theirs = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, their_y = ours[index], theirs[index]
+    assert y.shape == tuple(their_y.shape)
+    np.testing.assert_array_equal(y.numpy(), their_y.detach().numpy())
+    weights = rng.normal(size=y.shape)
+    (y * tm.tensor(weights)).sum().backward()
+    (their_y * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    target, their_target = tm.tensor(x.copy()), torch.tensor(x.copy())
+    values = rng.normal(size=y.shape)
+    target[index] = tm.tensor(values)
+    their_target[index] = torch.tensor(values)
+    np.testing.assert_array_equal(target.numpy(), their_target.numpy())
+
+
+@pytest.mark.parametrize("values", [np.array([3, 0, 2], np.uint8), np.array([-2**63, 0, 5]),
+                                    np.array([True, False, True]),
+                                    np.array([[3, 0], [1, 5]], np.int32)], ids=str)
+def test_min_of_integers_and_bools_is_torchs(values):
+    """min was -max(-x): wrong for unsigned types and the most negative int64, and a
+    TypeError for bools."""
+    ours, theirs = tm.tensor(values), torch.tensor(values)
+    assert ours.min().item() == theirs.min().item()
+    values_0, indices_0 = ours.min(0)
+    assert values_0.tolist() == theirs.min(0).values.tolist()
+    assert indices_0.tolist() == theirs.min(0).indices.tolist()
+    other = values[::-1].copy()
+    assert tm.minimum(ours, tm.tensor(other)).tolist() == torch.minimum(
+        theirs, torch.tensor(other)).tolist()

@@ -46,9 +46,17 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise :math:`\\min(a, b) = -\\max(-a, -b)`; see :func:`maximum`."""
+    """Elementwise :math:`\\min(a, b) = -\\max(-a, -b)`; see :func:`maximum`.
+
+    Integers and bools are compared directly (their negation would wrap around, and
+    they carry no gradient); an integer operand beside a floating one takes its dtype
+    first, as in :func:`maximum`."""
     a, b = as_tensor(a), as_tensor(b)
     _broadcast_shape("minimum", a, b)
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
+        return a._from_array(np.minimum(a.numpy(), b.numpy()))
+    a = a if a.dtype.kind == "f" else a.type(b.dtype)
+    b = b if b.dtype.kind == "f" else b.type(a.dtype)
     return -maximum(-a, -b)
 
 

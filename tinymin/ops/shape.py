@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinymin._arrays import float_operands
+from tinymin._arrays import float_operands, torch_index_steps
 from tinymin.autograd import Context, Function, sum_to
 
 
@@ -69,19 +69,23 @@ class GetItemFunction(Function):
     """``y = a[index]``: the gradient is scattered back to the selected positions.
 
     Advanced (integer-array) indexing may select an element more than once, so its
-    backward accumulates with ``np.add.at``.
+    backward accumulates with ``np.add.at``. An index that mixes ints with index arrays
+    is taken in PyTorch's two steps (:func:`tinymin._arrays.torch_index_steps`).
     """
 
     @staticmethod
     def forward(ctx: Context, a, index):
-        ctx.save_for_backward(np.shape(a), a.dtype, index)
-        return a[index]
+        steps = torch_index_steps(index)
+        ctx.save_for_backward(np.shape(a), a.dtype, index, steps)
+        return a[index] if steps is None else a[steps[0]][steps[1]]
 
     @staticmethod
     def backward(ctx: Context, grad):
-        shape, dtype, index = ctx.saved_tensors
+        shape, dtype, index, steps = ctx.saved_tensors
         out = np.zeros(shape, dtype=np.result_type(dtype, grad.dtype))
-        if _is_basic_index(index):
+        if steps is not None:
+            np.add.at(out[steps[0]], steps[1], grad)  # out[ints] is a view of out
+        elif _is_basic_index(index):
             out[index] = grad
         else:
             np.add.at(out, index, grad)
