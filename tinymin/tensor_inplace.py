@@ -72,7 +72,7 @@ class InPlaceMethods:
             raise ValueError("clamp_: at least one of min and max must be given")
         if self._in_graph(None):
             return self._record_("clamp_", ops.ClipFunction.apply, min, max)
-        return self._write_("clamp_", lambda d: np.clip(d, min, max, out=d))
+        return self._write_("clamp_", lambda d: np.clip(d, _value(min), _value(max), out=d))
 
     def _arithmetic_(self, op: str, function, ufunc, other: Any) -> Tensor:
         if self._in_graph(other):

@@ -136,6 +136,27 @@ def test_indexing():
     assert tm.gradcheck(lambda a: a[a.numpy() > 0], [x])
 
 
+def test_indexing_with_ints_beside_index_arrays():
+    rng = np.random.default_rng(3)
+    x = t64(rand(rng, (2, 3, 4)))
+    assert tm.gradcheck(lambda a: a[0, :, [0, 1, 1]], [x])  # torch's two steps, repeated
+    assert tm.gradcheck(lambda a: a[1, [2, 0], 3], [x])
+
+
+def test_clamp_with_tensor_bounds_that_broadcast():
+    rng = np.random.default_rng(4)
+    x = t64(rand(rng, (4, 5)))
+    lo = t64(rand(rng, (5,), -1.5, -0.2))
+    hi = t64(rand(rng, (4, 1), 0.2, 1.5))
+    # keep finite differences away from the kinks: no element within 0.05 of a bound
+    data = x.numpy()
+    data[np.abs(data - lo.numpy()) < 0.05] += 0.1
+    data[np.abs(data - hi.numpy()) < 0.05] += 0.1
+    assert tm.gradcheck(lambda a, low, high: a.clamp(low, high), [x, lo, hi])
+    wide = t64(rand(rng, (3, 1), -0.5, 0.5))  # a bound of a larger shape than the input
+    assert tm.gradcheck(lambda a, low: tm.clamp(a[0], min=low), [x, wide])
+
+
 def test_repeated_advanced_index_accumulates():
     x = t64([1.0, 2.0])
     x[np.array([0, 0, 1])].sum().backward()

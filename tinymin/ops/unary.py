@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinymin._arrays import float_operands
-from tinymin.autograd import Context, Function
+from tinymin.autograd import Context, Function, sum_to
 
 
 class ExpFunction(Function):
@@ -69,24 +69,35 @@ class AbsFunction(Function):
 class ClipFunction(Function):
     """:math:`y = \\min(\\max(a, lo), hi)`; gradient 1 inside ``[lo, hi]``, 0 outside.
 
-    ``lo`` or ``hi`` may be ``None`` (no bound on that side), as in ``torch.clamp``.
+    ``lo`` or ``hi`` may be ``None`` (no bound on that side), a number, or a tensor that
+    broadcasts with ``a``, as in ``torch.clamp``. A tensor bound gets the gradient where
+    it is the result, by PyTorch's rules: ``lo`` where :math:`a < lo < hi`, ``hi`` where
+    :math:`a > hi` or the bounds cross (:math:`hi < lo`), summed over the dims it was
+    broadcast along; ``a`` keeps it where :math:`lo \\le a \\le hi`.
     """
 
     @staticmethod
     def forward(ctx: Context, a, lo=None, hi=None):
         a, lo, hi = float_operands(a, lo, hi)  # float32 clamped by int64 bounds: float32
-        inside = np.ones(np.shape(a), dtype=bool)
-        if lo is not None:
-            inside &= a >= lo
-        if hi is not None:
-            inside &= a <= hi
-        ctx.save_for_backward(inside)
-        return np.clip(a, lo, hi)
+        out = np.clip(a, lo, hi)
+        to_a = (True if lo is None else a >= lo) & (True if hi is None else a <= hi)
+        to_lo = to_hi = None
+        if isinstance(lo, np.ndarray):  # a tensor bound: it may need a gradient
+            to_lo = (a < lo) if hi is None else (a < lo) & (lo < hi)
+        if isinstance(hi, np.ndarray):
+            to_hi = (a > hi) if lo is None else (a > hi) | (hi < lo)
+        ctx.save_for_backward(np.shape(a), np.shape(lo), np.shape(hi), out.shape, to_a,
+                              to_lo, to_hi)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad):
-        (inside,) = ctx.saved_tensors
-        return (grad * inside, None, None)
+        a_shape, lo_shape, hi_shape, shape, to_a, to_lo, to_hi = ctx.saved_tensors
+        grads = [sum_to(np.where(to_a, grad, 0), a_shape)]
+        for mask, bound_shape in ((to_lo, lo_shape), (to_hi, hi_shape)):
+            grads.append(None if mask is None else
+                         sum_to(np.where(np.broadcast_to(mask, shape), grad, 0), bound_shape))
+        return tuple(grads)
 
 
 class AsTypeFunction(Function):
