@@ -65,11 +65,14 @@ def shape_args(args: tuple) -> tuple[int, ...]:
 
 
 def reduction_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None):
-    """Reconcile PyTorch's ``dim``/``keepdim`` with numpy's ``axis``/``keepdims``."""
+    """Reconcile PyTorch's ``dim``/``keepdim`` with numpy's ``axis``/``keepdims``; an
+    empty ``dim`` (``()``, ``[]``) reduces every dim, as in PyTorch."""
     if axis is not None:
         if dim is not None:
             raise TypeError("pass either dim= or axis=, not both")
         dim = axis
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None
     if keepdims is not None:
         keepdim = keepdims
     return dim, keepdim

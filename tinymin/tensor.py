@@ -299,9 +299,13 @@ class Tensor(ReductionMethods, InPlaceMethods, TorchlikeMethods):
         return ops.PermuteFunction.apply(self, shape_args(dims))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two axes (the last two by default)."""
+        """Swap two axes (the last two by default); a 0-d tensor takes 0 and -1, and
+        comes back as it is, as in PyTorch."""
+        first, second = (normalize_axes(d, self.ndim) for d in (dim0, dim1))
+        if self.ndim == 0:
+            return self
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        dims[first[0]], dims[second[0]] = dims[second[0]], dims[first[0]]
         return ops.PermuteFunction.apply(self, tuple(dims))
 
     def t(self) -> Tensor:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinymin import ops
-from tinymin._arrays import shape_args, to_array
+from tinymin._arrays import reduction_args, shape_args, to_array
 from tinymin.device import CPU, as_device, device, gpu_error, parse_to_args
 from tinymin.dtypes import as_dtype, is_floating_point, type_name
 
@@ -227,12 +227,19 @@ class TorchlikeMethods:
 
         .. math:: \\|x\\|_p = \\Big(\\sum_i |x_i|^p\\Big)^{1/p}
 
-        ``p`` may be a positive number, ``"fro"`` (= 2) or ``inf``.
+        ``p`` may be a positive number, ``"fro"`` (= 2), ``inf`` or ``-inf`` (the
+        largest or smallest magnitude), or 0 (the number of non-zero elements, no
+        gradient), as in PyTorch.
         """
         if p == "fro":
             p = 2
         if p == float("inf"):
             return self.abs().max(dim, keepdim) if dim is None else self.abs().amax(dim, keepdim)
+        if p == float("-inf"):
+            return self.abs().min(dim, keepdim) if dim is None else -(-self.abs()).amax(dim, keepdim)
+        if p == 0:
+            count = (self != 0).sum(dim, keepdim)
+            return count.type(self.dtype if self.dtype.kind == "f" else np.float32)
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         if p == 1:
@@ -240,5 +247,7 @@ class TorchlikeMethods:
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """The largest values over ``dim`` (values only, even for one int dim)."""
+        """The largest values over ``dim`` (values only, even for one int dim; an empty
+        ``dim`` reduces every dim, as in PyTorch)."""
+        dim, keepdim = reduction_args(dim, keepdim, None, None)
         return ops.MaxFunction.apply(self, dim, keepdim)

@@ -405,3 +405,42 @@ def test_min_of_integers_and_bools_is_torchs(values):
     other = values[::-1].copy()
     assert tm.minimum(ours, tm.tensor(other)).tolist() == torch.minimum(
         theirs, torch.tensor(other)).tolist()
+
+
+ZERO_D_CALLS = {
+    "sum(0)": lambda x, F: x.sum(0), "sum(-1)": lambda x, F: x.sum(-1),
+    "mean(0)": lambda x, F: x.mean(0), "prod(-1)": lambda x, F: x.prod(-1),
+    "logsumexp(0)": lambda x, F: x.logsumexp(0), "norm(dim=0)": lambda x, F: x.norm(dim=0),
+    "softmax(0)": lambda x, F: F.softmax(x, 0), "log_softmax(-1)": lambda x, F: F.log_softmax(x, -1),
+    "transpose(0, -1)": lambda x, F: x.transpose(0, -1), "leaky_relu": lambda x, F: F.leaky_relu(x),
+}
+
+
+@pytest.mark.parametrize("name", ZERO_D_CALLS)
+def test_a_0d_tensor_takes_dim_0_and_minus_1_as_in_torch(name):
+    call = ZERO_D_CALLS[name]
+    for value in (2.0, -1.5):
+        ours = tm.tensor(value, requires_grad=True)
+        theirs = torch.tensor(value, dtype=torch.float32, requires_grad=True)
+        y, their_y = call(ours, tm.nn.functional), call(theirs, torch.nn.functional)
+        assert y.shape == () and y.item() == pytest.approx(their_y.item())
+        y.backward()
+        their_y.backward()
+        assert ours.grad.shape == () and ours.grad.item() == pytest.approx(theirs.grad.item())
+
+
+def test_empty_reductions_dims_and_norms_follow_torch():
+    empty = tm.tensor(np.zeros((2, 0)), requires_grad=True)
+    empty.prod(1).sum().backward()
+    assert empty.grad.shape == (2, 0)
+    assert tm.tensor(np.zeros((2, 0))).logsumexp(1).tolist() == [-np.inf, -np.inf]
+    assert tm.nn.functional.softmax(tm.tensor(np.zeros((2, 0))), 1).shape == (2, 0)
+    m = np.array([[1.0, 3.0], [2.0, 0.0]])
+    for reduce in ("sum", "mean", "amax"):
+        assert getattr(tm.tensor(m), reduce)(dim=()).item() == getattr(torch.tensor(m), reduce)(
+            dim=()).item()
+    v = np.array([[0.5, -3.0], [0.0, 1.0]])
+    for p in (float("-inf"), 0, float("inf")):
+        np.testing.assert_allclose(tm.tensor(v).norm(p, dim=1).numpy(),
+                                   torch.tensor(v).norm(p, dim=1).numpy())
+        assert tm.tensor(v).norm(p).item() == torch.tensor(v).norm(p).item()

@@ -48,7 +48,7 @@ class LeakyReLUFunction(Function):
     def forward(ctx: Context, x, negative_slope):
         if x.dtype.kind != "f":  # alpha x would be cast back to integers (torch refuses too)
             raise TypeError(f"leaky_relu: needs a floating-point tensor, got {x.dtype}")
-        alpha_x = np.multiply(x, negative_slope, dtype=x.dtype)
+        alpha_x = np.asarray(np.multiply(x, negative_slope, dtype=x.dtype))  # 0-d: an array
         if 0 <= negative_slope <= 1:
             out = np.maximum(alpha_x, x, out=alpha_x)
         else:
@@ -60,7 +60,7 @@ class LeakyReLUFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         positive_where, negative_slope = ctx.saved_tensors
-        if 0 <= negative_slope <= 1 and positive_where.dtype == grad.dtype:
+        if 0 <= negative_slope <= 1 and positive_where.dtype == grad.dtype and grad.ndim:
             # grad where y > 0, else alpha * grad: one pass (tinymin._ext)
             return (_ext.leaky_relu_backward(np.ascontiguousarray(positive_where),
                                              np.ascontiguousarray(grad), negative_slope), None)
@@ -160,6 +160,10 @@ def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -
     if dim is None:
         dim = implicit_dim("log_softmax", x.ndim)
     _check_dim("log_softmax", x, dim)
+    if x.ndim == 0:  # one element: log 1 = 0, as a 1-D tensor of one gives
+        return LogSoftmaxFunction.apply(x.reshape(1), 0).reshape(())
+    if x.numel() == 0:  # nothing to normalise: an empty result of the same shape
+        return x * 1
     return LogSoftmaxFunction.apply(x, dim)
 
 
@@ -183,5 +187,5 @@ def implicit_dim(name: str, ndim: int) -> int:
 
 
 def _check_dim(op: str, x: Tensor, dim: int) -> None:
-    if not -x.ndim <= dim < x.ndim:
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):  # a 0-d tensor takes 0 and -1
         raise ValueError(f"{op}: dim {dim} out of range for input of shape {x.shape}")

@@ -85,6 +85,8 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = 
     x = as_tensor(x)
     dim, keepdim = reduction_args(dim, keepdim, axis, keepdims)
     axes = normalize_axes(dim, x.ndim)
+    if any(x.shape[a] == 0 for a in axes):  # a sum of no exponentials: log 0 = -inf
+        return x.sum(axes, keepdim) * 0 - math.inf
     peak = np.max(x._array, axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf): shift by nothing
     with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf

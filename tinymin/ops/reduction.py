@@ -8,18 +8,20 @@ from tinymin.autograd import Context, Function
 
 
 def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
-    """Turn ``None``, an int or a sequence of ints into a sorted tuple of axes."""
+    """Turn ``None``, an int or a sequence of ints into a sorted tuple of axes.
+
+    A 0-d tensor takes ``dim`` 0 or -1, as in PyTorch, and has no axis to reduce."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"dim {a} is out of range for a tensor with {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"dim {axis} repeats an axis")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()
 
 
 def integer_accumulator(a) -> type | None:
@@ -97,6 +99,8 @@ class ProdFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         a, axes, keepdims = ctx.saved_tensors
+        if a.size == 0:  # no factor, no gradient to give
+            return (np.zeros(a.shape, np.result_type(a.dtype, grad.dtype)), None, None)
         kept = [i for i in range(a.ndim) if i not in axes]
         # the reduced axes moved to the end and merged into one: shape (kept..., n)
         moved = np.transpose(a, kept + list(axes)).reshape([a.shape[i] for i in kept] + [-1])
