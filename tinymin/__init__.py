@@ -43,6 +43,8 @@ from tinymin.dtypes import (  # PyTorch's dtype names; float, int and bool below
 from tinymin.functions import (
     abs,
     allclose,
+    amax,
+    amin,
     arange,
     argmax,
     argmin,
@@ -112,7 +114,7 @@ __all__ = [
     "cuda", "data", "device", "models", "nn", "optim", "utils",
     "bool", "double", "float", "float32", "float64", "int", "int8", "int16",
     "int32", "int64", "long", "short", "uint8",
-    "abs", "allclose", "arange", "argmax", "argmin", "cat", "chunk", "clamp", "clip",
+    "abs", "allclose", "amax", "amin", "arange", "argmax", "argmin", "cat", "chunk", "clamp", "clip",
     "enable_grad", "exp", "expand", "eye", "flatten", "from_numpy", "full", "get_rng_state",
     "gradcheck", "inference_mode", "is_grad_enabled", "isnan", "linspace", "load", "log",
     "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min",

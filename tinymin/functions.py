@@ -335,6 +335,16 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor 
     return as_tensor(x).min(dim, keepdim, **kw)
 
 
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The largest values over ``dim``; see :meth:`~tinymin.tensor.Tensor.amax`."""
+    return as_tensor(x).amax(dim, keepdim)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The smallest values over ``dim``; see :meth:`~tinymin.tensor.Tensor.amin`."""
+    return as_tensor(x).amin(dim, keepdim)
+
+
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
     """Product over ``dim``; see :meth:`~tinymin.tensor.Tensor.prod`."""
     return as_tensor(x).prod(dim, keepdim, **kw)

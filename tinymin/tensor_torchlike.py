@@ -17,6 +17,7 @@ from tinymin import ops
 from tinymin._arrays import reduction_args, shape_args, to_array
 from tinymin.device import CPU, as_device, device, gpu_error, parse_to_args
 from tinymin.dtypes import as_dtype, is_floating_point, type_name
+from tinymin.ops.reduction import normalize_axes
 
 if TYPE_CHECKING:  # for type hints only; tensor.py is built on this module
     from tinymin.tensor import Tensor
@@ -251,3 +252,12 @@ class TorchlikeMethods:
         ``dim`` reduces every dim, as in PyTorch)."""
         dim, keepdim = reduction_args(dim, keepdim, None, None)
         return ops.MaxFunction.apply(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over ``dim`` (values only; see :meth:`amax` and
+        :meth:`~tinymin.tensor_reductions.ReductionMethods.min`)."""
+        dim, keepdim = reduction_args(dim, keepdim, None, None)
+        if self.dtype.kind == "f":
+            return -ops.MaxFunction.apply(-self, dim, keepdim)
+        axes = normalize_axes(dim, self.ndim)
+        return self._from_array(np.asarray(np.min(self._array, axis=axes, keepdims=keepdim)))

@@ -444,3 +444,25 @@ def test_empty_reductions_dims_and_norms_follow_torch():
         np.testing.assert_allclose(tm.tensor(v).norm(p, dim=1).numpy(),
                                    torch.tensor(v).norm(p, dim=1).numpy())
         assert tm.tensor(v).norm(p).item() == torch.tensor(v).norm(p).item()
+
+
+def test_std_of_a_constant_row_nan_maxima_amin_and_empty_chunks_follow_torch():
+    x = np.array([[1.0, 1.0], [1.0, 2.0]])
+    ours, theirs = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours.std(1).sum().backward()
+    theirs.std(1).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy())  # 0, not nan
+    v = np.array([1.0, np.nan, 0.5])
+    ours, theirs = tm.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+    ours.max().backward()
+    theirs.max().backward()
+    assert ours.grad.tolist() == theirs.grad.tolist() == [0.0, 1.0, 0.0]
+    m = np.array([[1.0, -3.0], [2.0, 0.0]])
+    ours, theirs = tm.tensor(m, requires_grad=True), torch.tensor(m, requires_grad=True)
+    tm.amin(ours, 1).sum().backward()
+    torch.amin(theirs, 1).sum().backward()
+    assert ours.grad.tolist() == theirs.grad.tolist()
+    assert tm.amax(tm.tensor(m)).item() == torch.amax(torch.tensor(m)).item()
+    assert [p.shape for p in tm.zeros(0, 2).chunk(3)] == [tuple(p.shape) for p in
+                                                          torch.zeros(0, 2).chunk(3)]
+    assert tm.gradcheck(lambda a: a.amin(0), [tm.tensor(m, requires_grad=True)])

@@ -19,6 +19,7 @@ from tinymin.autograd import as_tensor
 from tinymin.ops.arithmetic import AddFunction
 from tinymin.ops.reduction import MaxFunction, normalize_axes
 from tinymin.ops.shape import CatFunction, StackFunction
+from tinymin.ops.unary import StdFromVarianceFunction
 
 if TYPE_CHECKING:  # for type hints only; tensor.py is built on this module
     from tinymin.tensor import Tensor
@@ -181,7 +182,9 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     (axis,) = normalize_axes(dim, x.ndim)
-    return split(x, math.ceil(x.shape[axis] / chunks) or 1, dim)
+    if x.shape[axis] == 0:  # nothing to cut: ``chunks`` empty pieces, as torch gives
+        return tuple(x * 1 for _ in range(chunks))
+    return split(x, math.ceil(x.shape[axis] / chunks), dim)
 
 
 def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -223,8 +226,8 @@ def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
         correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Standard deviation :math:`\\sqrt{\\operatorname{var}}`, with the arguments and the
     default correction (1) of :func:`var`."""
-    return var(x, dim, unbiased, keepdim, correction=correction, axis=axis,
-               keepdims=keepdims).sqrt()
+    variance = var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    return StdFromVarianceFunction.apply(variance)  # PyTorch's gradient: 0 where std is 0
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -52,6 +52,25 @@ class SqrtFunction(Function):
         return (grad / (2 * out),)
 
 
+class StdFromVarianceFunction(Function):
+    """:math:`\\sigma = \\sqrt{v}` for a variance :math:`v`, with PyTorch's gradient
+    for ``std``: :math:`1 / (2\\sigma)`, and 0 where :math:`\\sigma = 0` (a constant
+    row has no direction in which its spread grows; plain ``sqrt`` would give
+    :math:`0 \\cdot \\infty = \\text{nan}`)."""
+
+    @staticmethod
+    def forward(ctx: Context, variance):
+        out = np.sqrt(variance)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.where(out == 0, 0, grad / (2 * out)).astype(grad.dtype, copy=False),)
+
+
 class AbsFunction(Function):
     """:math:`y = |a|`, :math:`\\partial y/\\partial a = \\operatorname{sgn}(a)` (0 at 0)."""
 
