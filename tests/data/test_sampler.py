@@ -62,3 +62,36 @@ def test_samplers_draw_from_their_generator():
     with_replacement = list(RandomSampler(range(4), replacement=True, num_samples=50, generator=g))
     assert len(with_replacement) == 50 and set(with_replacement) <= {0, 1, 2, 3}
     assert sorted(SubsetRandomSampler([3, 9, 4], generator=g)) == [3, 4, 9]
+
+
+def test_concat_dataset_and_dataset_addition_index_as_torchs():
+    torch_data = pytest.importorskip("torch.utils.data", reason="the oracle is PyTorch")
+    from tinymin.data import ConcatDataset
+
+    parts = [list(range(3)), list(range(10, 12)), [], list(range(20, 24))]
+    ours, theirs = ConcatDataset(parts), torch_data.ConcatDataset(parts)
+    assert len(ours) == len(theirs) == 9 and ours.cumulative_sizes == theirs.cumulative_sizes
+    assert [ours[i] for i in range(-9, 9)] == [theirs[i] for i in range(-9, 9)]
+    with pytest.raises(IndexError, match="index 9 is out of range for 9 samples"):
+        ours[9]
+    with pytest.raises(ValueError, match="empty"):
+        ConcatDataset([])
+    added = TensorDataset(np.arange(2)) + TensorDataset(np.arange(5, 7))
+    assert [int(added[i][0]) for i in range(4)] == [0, 1, 5, 6]
+
+
+def test_weighted_random_sampler_draws_in_proportion_and_checks_its_arguments():
+    from tinymin.data import WeightedRandomSampler
+
+    tm.manual_seed(0)
+    drawn = list(WeightedRandomSampler([1.0, 0.0, 3.0], 4000))
+    counts = np.bincount(drawn, minlength=3)
+    assert counts[1] == 0 and 0.70 < counts[2] / 4000 < 0.80  # 3/4 expected
+    once = list(WeightedRandomSampler([1.0, 1.0, 1.0, 0.0], 3, replacement=False))
+    assert sorted(once) == [0, 1, 2]
+    for bad, message in (([1.0, -1.0], "non-negative"), ([0.0, 0.0], "not all zero"),
+                         ([1.0, float("nan")], "finite")):
+        with pytest.raises(ValueError, match=message):
+            WeightedRandomSampler(bad, 2)
+    with pytest.raises(ValueError, match="3 samples without replacement from 2 non-zero"):
+        WeightedRandomSampler([1.0, 1.0, 0.0], 3, replacement=False)

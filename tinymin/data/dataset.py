@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from collections.abc import Sequence
@@ -25,6 +26,10 @@ class Dataset:
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        """``a + b``: the samples of ``a``, then those of ``b`` (:class:`ConcatDataset`)."""
+        return ConcatDataset([self, other])
+
 
 class TensorDataset(Dataset):
     """Wrap arrays (or Tensors) that share their first dimension.
@@ -47,6 +52,32 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.arrays[0])
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets, one after another, as PyTorch's.
+
+    Index :math:`i` falls in the first dataset whose running total of lengths exceeds
+    it (``cumulative_sizes``, found by bisection); negative indices count from the end.
+    """
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"ConcatDataset: index {index} is out of range for "
+                             f"{len(self)} samples")
+        index = index % len(self)
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 class Subset(Dataset):

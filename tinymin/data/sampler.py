@@ -7,7 +7,7 @@ its ``shuffle``, ``batch_size`` and ``drop_last`` unless given its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from tinymin.random import Generator, default_rng
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler",
-           "SubsetRandomSampler", "numpy_rng"]
+           "SubsetRandomSampler", "WeightedRandomSampler", "numpy_rng"]
 
 
 def numpy_rng(generator: Generator | np.random.Generator | None) -> np.random.Generator:
@@ -91,6 +91,53 @@ class RandomSampler(Sampler):
         while len(order) < self.num_samples:
             order = np.concatenate([order, rng.permutation(n)])
         return iter(order[: self.num_samples].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``
+    (with replacement by default), as PyTorch's: a class-balanced sampler gives each
+    sample the weight ``1 / count(its class)``.
+
+    Parameters
+    ----------
+    weights : sequence of float
+        One non-negative weight per index, not all zero.
+    num_samples : int
+    replacement : bool, default True
+        Without replacement, each index at most once (``num_samples <= len(weights)``).
+    generator : tinymin.Generator, optional
+        Default: tinymin's global generator, at each pass.
+    """
+
+    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
+                 generator: Generator | np.random.Generator | None = None) -> None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or \
+                num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples must be a positive int, got "
+                             f"{num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement must be a bool, got "
+                             f"{replacement!r}")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1 or not np.all(np.isfinite(weights)) or np.any(weights < 0) or \
+                not weights.sum() > 0:
+            raise ValueError("WeightedRandomSampler: weights must be a 1-D sequence of finite, "
+                             "non-negative numbers, not all zero")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(f"WeightedRandomSampler: {num_samples} samples without replacement "
+                             f"from {np.count_nonzero(weights)} non-zero weights")
+        numpy_rng(generator)  # raises for a wrong type now, not at the first pass
+        self.weights, self.num_samples = weights, int(num_samples)
+        self.replacement, self.generator = replacement, generator
+
+    def __iter__(self) -> Iterator[int]:
+        rng = numpy_rng(self.generator)
+        drawn = rng.choice(len(self.weights), size=self.num_samples, replace=self.replacement,
+                           p=self.weights / self.weights.sum())
+        return iter(drawn.tolist())
 
     def __len__(self) -> int:
         return self.num_samples

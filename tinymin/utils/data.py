@@ -3,6 +3,7 @@
 
 from tinymin.data import (
     BatchSampler,
+    ConcatDataset,
     DataLoader,
     Dataset,
     RandomSampler,
@@ -11,6 +12,7 @@ from tinymin.data import (
     Subset,
     SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
     WorkerInfo,
     default_collate,
     default_convert,
@@ -18,6 +20,7 @@ from tinymin.data import (
     random_split,
 )
 
-__all__ = ["BatchSampler", "DataLoader", "Dataset", "RandomSampler", "Sampler",
-           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WorkerInfo",
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "Sampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+           "WeightedRandomSampler", "WorkerInfo",
            "default_collate", "default_convert", "get_worker_info", "random_split"]
