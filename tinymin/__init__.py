@@ -98,7 +98,7 @@ from tinymin.ops.composite import (
     std,
     var,
 )
-from tinymin.random import Generator, get_rng_state, manual_seed, set_rng_state
+from tinymin.random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from tinymin.tensor import Tensor
 from tinymin.tensor_torchlike import Size
 from tinymin.trace import trace
@@ -116,7 +116,7 @@ __all__ = [
     "int32", "int64", "long", "short", "uint8",
     "abs", "allclose", "amax", "amin", "arange", "argmax", "argmin", "cat", "chunk", "clamp", "clip",
     "enable_grad", "exp", "expand", "eye", "flatten", "from_numpy", "full", "get_rng_state",
-    "gradcheck", "inference_mode", "is_grad_enabled", "isnan", "linspace", "load", "log",
+    "gradcheck", "inference_mode", "initial_seed", "is_grad_enabled", "isnan", "linspace", "load", "log",
     "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min",
     "minimum", "no_grad", "numel", "ones", "ones_like", "permute", "prod", "rand", "randint",
     "randn", "randn_like", "randperm", "relu", "repeat", "reshape", "save", "set_grad_enabled",

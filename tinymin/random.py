@@ -12,7 +12,10 @@ import json
 
 import numpy as np
 
-_generator: np.random.Generator = np.random.default_rng()
+#: The seed of the global generator: from the OS's entropy at import, as given to
+#: :func:`manual_seed` after it (:func:`initial_seed` returns it).
+_seed: int = np.random.SeedSequence().entropy % 2**63
+_generator: np.random.Generator = np.random.default_rng(_seed)
 #: DataLoader passes with workers on the global generator since it was last seeded.
 _global_worker_passes = 0
 
@@ -25,12 +28,21 @@ def manual_seed(seed: int) -> np.random.Generator:
     seed : int
         Any non-negative integer.
     """
-    global _generator, _global_worker_passes
+    global _generator, _global_worker_passes, _seed
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-    _generator = np.random.default_rng(int(seed))
+    _seed = int(seed)
+    _generator = np.random.default_rng(_seed)
     _global_worker_passes = 0
     return _generator
+
+
+def initial_seed() -> int:
+    """The seed the global generator started from, as ``torch.initial_seed``: the last
+    :func:`manual_seed`, else one drawn from the OS at import. In a DataLoader worker it
+    is the worker's seed, so ``initial_seed() % 2**32`` seeds another library there, as
+    PyTorch's recipe for ``worker_init_fn`` does."""
+    return _seed
 
 
 def next_global_worker_pass() -> int:

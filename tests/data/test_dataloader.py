@@ -157,3 +157,21 @@ def test_numpy_scalars_keep_their_dtype_in_a_batch_as_in_torch():
     converted = default_convert(np.float64(1.5))
     assert isinstance(converted, tm.Tensor) and converted.dtype == np.float64
     assert default_convert(np.array(["a"])).tolist() == ["a"]
+
+
+def test_loader_attributes_and_iterator_length_are_torchs():
+    torch_data = pytest.importorskip("torch.utils.data", reason="the oracle is PyTorch")
+    data = list(range(10))
+    for lib in (tm.utils.data, torch_data):
+        loader = lib.DataLoader(data, batch_sampler=[[1, 2], [3]])
+        assert loader.batch_size is None and type(loader.sampler).__name__ == "SequentialSampler"
+        assert loader.prefetch_factor is None and len(iter(loader)) == 2
+        with pytest.raises(ValueError, match="batch_size attribute should not be set after"):
+            loader.batch_size = 5
+    assert tm.utils.data.DataLoader(data, batch_size=3, num_workers=2).prefetch_factor == 2
+
+
+def test_initial_seed_is_the_last_manual_seed_as_in_torch():
+    tm.manual_seed(1234)
+    assert tm.initial_seed() == 1234
+    assert isinstance(tm.random.initial_seed(), int)

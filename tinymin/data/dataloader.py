@@ -169,9 +169,14 @@ class SingleProcessIterator:
     def __init__(self, loader: Any, fetch: Fetcher) -> None:
         self.dataset, self.fetch = loader.dataset, fetch
         self.batches = loader.index_batches()
+        self.length = len(loader)
 
     def __iter__(self) -> SingleProcessIterator:
         return self
+
+    def __len__(self) -> int:
+        """The batches of the whole pass, as ``len(loader)`` (PyTorch's iterators have it)."""
+        return self.length
 
     def __next__(self) -> Any:
         return self.fetch(self.dataset, next(self.batches))
@@ -291,7 +296,9 @@ class DataLoader:
 
         self.dataset = dataset
         self.num_workers = int(num_workers)
-        self.prefetch_factor = 2 if prefetch_factor is None else int(prefetch_factor)
+        # None without workers, as in PyTorch: there is nothing to fetch ahead
+        self.prefetch_factor = (None if num_workers == 0 else
+                                2 if prefetch_factor is None else int(prefetch_factor))
         self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
         self.timeout, self.worker_init_fn = timeout, worker_init_fn
         self.multiprocessing_context = multiprocessing_context
@@ -307,12 +314,25 @@ class DataLoader:
                        else SequentialSampler(dataset))
         if batch_sampler is None and batch_size is not None:
             batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
+        elif batch_sampler is not None and sampler is None:  # as in PyTorch: the batch
+            batch_size, sampler = None, SequentialSampler(dataset)  # sampler does it all
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.batch_size = None if batch_size is None else int(batch_size)
         self.collate_fn = collate_fn or (default_collate if batch_sampler is not None
                                          else default_convert)
         self._iterator: MultiProcessIterator | None = None
         self._passes = 0  # passes started with workers: each gets its own base seed
+        self._planned = True  # from here on, what plans the batches stays (__setattr__)
+
+    #: What plans the batches: PyTorch refuses to change it after the loader is made.
+    FIXED_AFTER_INIT = ("dataset", "batch_size", "batch_sampler", "sampler", "drop_last",
+                        "persistent_workers")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.FIXED_AFTER_INIT and getattr(self, "_planned", False):
+            raise ValueError(f"DataLoader: {name} attribute should not be set after the "
+                             "DataLoader is initialized; make a new DataLoader")
+        super().__setattr__(name, value)
 
     def __len__(self) -> int:
         if self.batch_sampler is not None:

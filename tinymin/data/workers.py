@@ -206,6 +206,7 @@ class MultiProcessIterator:
             for _ in range(self.send_idx - self.rcvd_idx - len(self.reorder)):
                 self._get_result()
         self.tasks = iter(loader.index_batches())
+        self.length = len(loader)
         self.send_idx = self.rcvd_idx = 0
         self.reorder: dict[int, Any] = {}
         for _ in range(self.prefetch):
@@ -221,6 +222,10 @@ class MultiProcessIterator:
 
     def __iter__(self) -> MultiProcessIterator:
         return self
+
+    def __len__(self) -> int:
+        """The batches of the whole pass, as ``len(loader)`` (PyTorch's iterators have it)."""
+        return self.length
 
     def __next__(self) -> Any:
         if self.rcvd_idx == self.send_idx:  # every task sent has been handed out
