@@ -52,17 +52,11 @@ class SqrtFunction(Function):
         return (grad / (2 * out),)
 
 
-class StdFromVarianceFunction(Function):
-    """:math:`\\sigma = \\sqrt{v}` for a variance :math:`v`, with PyTorch's gradient
-    for ``std``: :math:`1 / (2\\sigma)`, and 0 where :math:`\\sigma = 0` (a constant
-    row has no direction in which its spread grows; plain ``sqrt`` would give
-    :math:`0 \\cdot \\infty = \\text{nan}`)."""
-
-    @staticmethod
-    def forward(ctx: Context, variance):
-        out = np.sqrt(variance)
-        ctx.save_for_backward(out)
-        return out
+class StdFromVarianceFunction(SqrtFunction):
+    """:math:`\\sigma = \\sqrt{v}` for a variance :math:`v` (:class:`SqrtFunction`'s
+    forward), with PyTorch's gradient for ``std``: :math:`1 / (2\\sigma)`, and 0 where
+    :math:`\\sigma = 0` (a constant row has no direction in which its spread grows;
+    plain ``sqrt`` would give :math:`0 \\cdot \\infty = \\text{nan}`)."""
 
     @staticmethod
     def backward(ctx: Context, grad):
