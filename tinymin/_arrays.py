@@ -88,7 +88,9 @@ def torch_index_steps(index: Any) -> tuple[tuple, tuple] | None:
     takes the int away first, as ``x[0][:, [0, 1]]``. The gradient and assignment use
     the same two steps (``a[ints]`` is a view of ``a``).
     """
-    items = index if isinstance(index, tuple) else (index,)
+    if not isinstance(index, tuple):  # one item cannot mix the two kinds
+        return None
+    items = index
     ints = [_is_int_index(i) for i in items]
     if not any(ints) or not any(_is_array_index(i) for i in items):
         return None

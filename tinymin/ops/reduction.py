@@ -75,8 +75,9 @@ class MaxFunction(Function):
     def backward(ctx: Context, grad):
         a, out, axes = ctx.saved_tensors
         # in the input's float dtype: a bool / int division would give float64
-        # a NaN is the maximum where there is one, as in PyTorch (NaN == NaN is False)
-        hit = (a == out) | (np.isnan(a) & np.isnan(out)) if a.dtype.kind == "f" else a == out
+        hit = a == out
+        if a.dtype.kind == "f" and np.isnan(out).any():  # NaN == NaN is False, yet a NaN is
+            hit |= np.isnan(a) & np.isnan(out)          # the maximum where there is one
         is_max = hit.astype(np.result_type(a.dtype, np.float32))
         share = is_max / is_max.sum(axis=axes, keepdims=True)
         grad = np.reshape(grad, out.shape)
