@@ -237,14 +237,22 @@ def _read_claimed(entry: IO[bytes], claimed: int, most: float) -> tuple[np.ndarr
         data = np.empty(claimed, np.uint8)
         held = _read_into(entry, memoryview(data))
         return data, held + len(entry.read(1))
-    chunks, held = [], 0
-    while held <= claimed:
-        chunk = entry.read(min(2**20, claimed + 1 - held))
+    data = read_at_most(entry, claimed + 1)
+    return np.frombuffer(data, np.uint8), len(data)
+
+
+def read_at_most(stream: IO[bytes], limit: int) -> bytearray:
+    """Up to ``limit`` bytes of ``stream``, read in 1 MiB steps that stop where the
+    stream does: a file that claims (or decompresses to) far more than it should costs
+    no more memory than ``limit`` or what it really holds, whichever is less."""
+    chunks, count = [], 0
+    while count < limit:
+        chunk = stream.read(min(2**20, limit - count))
         if not chunk:
             break
         chunks.append(chunk)
-        held += len(chunk)
-    return np.frombuffer(bytearray().join(chunks), np.uint8), held
+        count += len(chunk)
+    return bytearray().join(chunks)  # one copy, into a buffer of the final size
 
 
 def _read_into(entry: IO[bytes], buffer: memoryview) -> int:

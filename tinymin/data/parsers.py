@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from tinymin.checkpoint.archive import read_at_most
 from tinymin.data.errors import DatasetError
 
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
@@ -24,7 +25,6 @@ CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32
 
 #: Records in each of CIFAR-10's binary batches; a file is read no further than this.
 CIFAR_RECORDS_PER_BATCH = 10_000
-_CHUNK = 2**20
 
 
 def _open(path: Path) -> BinaryIO:
@@ -35,24 +35,14 @@ def _open(path: Path) -> BinaryIO:
         raise DatasetError(f"{path}: cannot read the file ({err})") from err
 
 
-def _read_at_most(path: Path, f: BinaryIO, limit: int) -> bytes:
-    """Up to ``limit`` bytes of ``f``, read in 1 MiB steps.
-
-    Bounded, so a file that decompresses to gigabytes (a "gzip bomb") or a header
-    that claims more than the file holds costs no more memory than the data a valid
-    file of that header would have.
-    """
-    chunks, count = [], 0
+def _read_at_most(path: Path, f: BinaryIO, limit: int) -> bytearray:
+    """Up to ``limit`` bytes of ``f`` (:func:`tinymin.checkpoint.archive.read_at_most`):
+    a file that decompresses to gigabytes (a "gzip bomb") or a header that claims more
+    than the file holds costs no more memory than a valid file of that header would."""
     try:
-        while count < limit:
-            chunk = f.read(min(_CHUNK, limit - count))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            count += len(chunk)
+        return read_at_most(f, limit)
     except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise DatasetError(f"{path}: cannot read the file ({err})") from err
-    return b"".join(chunks)
 
 
 def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
