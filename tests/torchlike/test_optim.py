@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinymin as tm
-from tinymin import optim
+from tinymin import nn, optim
 from tinymin.nn import Parameter
 
 torch = pytest.importorskip("torch", reason="the PyTorch oracle tests need torch (the torch extra)")
@@ -180,3 +180,20 @@ def test_sgd_takes_pytorchs_default_learning_rate():
     w = tm.nn.Parameter(np.ones(2))
     expected = inspect.signature(torch.optim.SGD.__init__).parameters["lr"].default
     assert tm.optim.SGD([w]).param_groups[0]["lr"] == expected == 1e-3
+
+
+@pytest.mark.parametrize("milestones", [[0, 1], [0], [0, 0, 3], [2, 2, 5]], ids=str)
+def test_multistep_lr_counts_a_milestone_at_epoch_0_as_torch(milestones):
+    ours_opt = optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+    theirs_opt = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+    ours = optim.lr_scheduler.MultiStepLR(ours_opt, milestones, gamma=0.5)
+    theirs = torch.optim.lr_scheduler.MultiStepLR(theirs_opt, milestones, gamma=0.5)
+    rates, their_rates = [], []
+    for _ in range(7):
+        rates.append(ours_opt.param_groups[0]["lr"])
+        their_rates.append(theirs_opt.param_groups[0]["lr"])
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+    assert rates == their_rates

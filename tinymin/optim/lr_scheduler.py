@@ -219,7 +219,7 @@ class ExponentialLR(ChainedFactorScheduler):
         check_number(options["gamma"], "gamma", where, low=0, finite=True)
 
     def factor(self, epoch: int) -> float:
-        return self.gamma
+        return 1.0 if epoch == 0 else self.gamma  # the rate starts undecayed
 
 
 class LambdaLR(LRScheduler):

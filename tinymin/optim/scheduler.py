@@ -137,7 +137,7 @@ class ChainedFactorScheduler(LRScheduler):
 
     .. math::
 
-        \eta_0 = \eta_{\text{initial}}, \qquad \eta_e = \eta_{e-1}\, f(e)
+        \eta_0 = \eta_{\text{initial}}\, f(0), \qquad \eta_e = \eta_{e-1}\, f(e)
 
     Subclasses implement :meth:`factor`. The product is kept (``chain_lrs``, in the
     state_dict) and extended by one factor per step, multiplied in the order PyTorch
@@ -165,7 +165,9 @@ class ChainedFactorScheduler(LRScheduler):
 
     def get_lr(self) -> list[float]:
         if self.chain_epoch is None or self.chain_epoch != self.last_epoch - 1:
-            self.chain_lrs, self.chain_epoch = list(self.base_lrs), 0
+            # epoch 0 has its factor too (MultiStepLR's milestone 0), as in PyTorch
+            self.chain_lrs = [lr * self.factor(0) for lr in self.base_lrs]
+            self.chain_epoch = 0
             for epoch in range(1, self.last_epoch + 1):
                 self.chain_lrs = [lr * self.factor(epoch) for lr in self.chain_lrs]
         elif self.last_epoch > 0:
