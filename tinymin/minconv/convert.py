@@ -33,7 +33,8 @@ def convert_to_min(model: Module, **min_options) -> Module:
 
 
 def _replace_convs(module: Module, min_options: dict) -> None:
-    for name, child in list(module.named_children()):
+    # every name, a tied layer's too (named_children gives it once)
+    for name, child in list(module._modules.items()):
         if isinstance(child, Conv2d):  # exact only: MinConv2d is a sibling, not a subclass
             setattr(module, name, MinConv2d.from_conv(child, **min_options))
         else:

@@ -156,10 +156,18 @@ class Module:
             yield buf
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from self._modules.items()
+        """The direct sub-modules with their names, in definition order; a module held
+        under two names (a tied layer) once, under its first, as in PyTorch."""
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
-        yield from self._modules.values()
+        """The direct sub-modules (see :meth:`named_children`)."""
+        for _, module in self.named_children():
+            yield module
 
     def named_modules(self, prefix: str = "", remove_duplicate: bool = True
                       ) -> Iterator[tuple[str, Module]]:

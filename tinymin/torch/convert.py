@@ -97,13 +97,14 @@ def _tinymin_layer(layer: tnn.Module, path: str) -> nn.Module:
 
 # ------------------------------------------------------ one converter pair per type
 def _sequential_to_torch(layer: nn.Sequential, path: str) -> tnn.Sequential:
+    # every position, a tied layer's too (named_children gives it once)
     return tnn.Sequential(OrderedDict((name, _torch_layer(child, _join(path, name)))
-                                      for name, child in layer.named_children()))
+                                      for name, child in layer._modules.items()))
 
 
 def _sequential_from_torch(layer: tnn.Sequential, path: str) -> nn.Sequential:
     return nn.Sequential(OrderedDict((name, _tinymin_layer(child, _join(path, name)))
-                                     for name, child in layer.named_children()))
+                                     for name, child in layer._modules.items()))
 
 
 def _min_conv_twin(layer, path: str, twin_type: type):
