@@ -1,6 +1,8 @@
 """The layers of issue #20 (item 7) against PyTorch itself (their finite-difference
 checks, which need no torch: tests/nn/test_functional.py)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -351,3 +353,36 @@ def test_pooling_options_match_torch(layer, options, k, s, p, size, rng):
     (y * tm.tensor(g)).sum().backward()
     (their_y * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(mine.grad.numpy(), their_x.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", ["MaxPool2d", "AvgPool2d"])
+@pytest.mark.parametrize("size, k, s, p", [((2, 2), 3, 2, 0), ((1, 3), 3, 2, 1), ((2, 5), 4, 3, 1),
+                                           ((1, 1), 2, 2, 0)])
+def test_ceil_mode_takes_a_kernel_larger_than_the_input_as_torch(layer, size, k, s, p):
+    """With ceil_mode, a window that starts inside the input counts even where the
+    kernel is larger than the padded input; it was refused before."""
+    x = np.arange(np.prod(size), dtype=np.float64).reshape(1, 1, *size) + 1.0
+    ours, theirs = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = getattr(nn, layer)(k, s, p, ceil_mode=True)(ours)
+    their_y = getattr(tnn, layer)(k, s, p, ceil_mode=True)(theirs)
+    np.testing.assert_allclose(y.numpy(), their_y.detach().numpy())
+    y.sum().backward()
+    their_y.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("kernel, padding", [(3, "same"), (2, "same"), ((2, 3), "same"),
+                                             (3, "valid"), (3, (1,))], ids=str)
+def test_functional_conv2d_takes_text_and_one_element_padding_as_torch(kernel, padding):
+    rng = np.random.default_rng(6)
+    k = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x, w = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(4, 3, *k))
+    ours, theirs = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = tm.nn.functional.conv2d(ours, tm.tensor(w), padding=padding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note on even kernels with "same"
+        their_y = torch.nn.functional.conv2d(theirs, torch.tensor(w), padding=padding)
+    np.testing.assert_allclose(y.numpy(), their_y.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    their_y.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -197,3 +197,23 @@ def test_multistep_lr_counts_a_milestone_at_epoch_0_as_torch(milestones):
         ours.step()
         theirs.step()
     assert rates == their_rates
+
+
+def test_optimizers_take_named_parameters_as_torch_2_does():
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.named_parameters(), lr=0.1)
+    assert [p is q for p, q in zip(opt.param_groups[0]["params"], model.parameters())] == [True] * 2
+    before = model.weight.numpy().copy()
+    model(tm.ones(1, 2)).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(model.weight.numpy(), before - 0.1)
+
+
+def test_init_of_empty_tensors_and_every_gain_name_as_torch():
+    for name in ("selu", "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                 "conv_transpose3d", "linear", "tanh", "relu"):
+        assert nn.init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        assert nn.init.kaiming_uniform_(tm.zeros(3, 0)).shape == (3, 0)
+    with pytest.warns(UserWarning, match="no-op"):
+        nn.init.kaiming_normal_(tm.zeros(4, 3, 0, 0))

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from tinymin.functions import cat, zeros
 from tinymin.nn import functional as F
 from tinymin.nn import init
+from tinymin.nn.functional.conv import pad_bottom_right
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.ops.checks import pair
-from tinymin.ops.conv import ConvGeometry, conv_geometry
+from tinymin.ops.conv import ConvGeometry, conv_geometry, same_padding
 from tinymin.tensor import Tensor
 
 
@@ -84,12 +84,7 @@ class ConvLayer(Module):
         if padding != "same":
             raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', "
                              f"got {padding!r}")
-        if self.stride != (1, 1):
-            raise ValueError(f"{name}: padding='same' is not supported for strided "
-                             f"convolutions (stride={self.stride}), as in PyTorch")
-        total = tuple(k - 1 for k in self.kernel_size)  # the zeros 'same' needs per axis
-        both = tuple(t // 2 for t in total)
-        extra = tuple(t - 2 * b for t, b in zip(total, both))
+        both, extra = same_padding(name, self.kernel_size, self.stride)
         if any(extra) and not self.supports_uneven_padding:
             raise ValueError(f"{name}: padding='same' with the even kernel_size "
                              f"{self.kernel_size} needs uneven padding, which {name} does not "
@@ -98,12 +93,7 @@ class ConvLayer(Module):
 
     def pad_uneven(self, x: Tensor) -> Tensor:
         """``x`` with :attr:`padding_extra` zero rows at the bottom and columns at the right."""
-        extra_h, extra_w = self.padding_extra
-        if extra_h:
-            x = cat([x, zeros(x.shape[:2] + (extra_h, x.shape[3]), dtype=x.dtype)], dim=2)
-        if extra_w:
-            x = cat([x, zeros(x.shape[:3] + (extra_w,), dtype=x.dtype)], dim=3)
-        return x
+        return pad_bottom_right(x, self.padding_extra)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))

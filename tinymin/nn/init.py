@@ -8,6 +8,7 @@ Every function fills ``tensor.data`` in place and returns the tensor, like
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -29,11 +30,15 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """Recommended gain: 1 (linear), :math:`\\sqrt2` (relu), :math:`\\sqrt{2/(1+a^2)}` (leaky_relu)."""
-    if nonlinearity in ("linear", "sigmoid", "conv2d"):
+    """Recommended gain, PyTorch's: 1 (linear, sigmoid and the convolutions), 5/3
+    (tanh), :math:`\\sqrt2` (relu), :math:`\\sqrt{2/(1+a^2)}` (leaky_relu), 3/4 (selu)."""
+    if nonlinearity in ("linear", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                        "conv_transpose2d", "conv_transpose3d"):
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
+    if nonlinearity == "selu":
+        return 3.0 / 4
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
@@ -85,14 +90,20 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
-    """He initialisation: :math:`U(-b, b)`, :math:`b = \\text{gain}\\sqrt{3/\\text{fan}}`."""
+    """He initialisation: :math:`U(-b, b)`, :math:`b = \\text{gain}\\sqrt{3/\\text{fan}}`
+    (an empty tensor is left as it is, with PyTorch's warning)."""
+    if _is_empty(tensor):
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: Generator | None = None) -> Tensor:
-    """He initialisation: :math:`N(0, \\sigma^2)`, :math:`\\sigma = \\text{gain}/\\sqrt{\\text{fan}}`."""
+    """He initialisation: :math:`N(0, \\sigma^2)`, :math:`\\sigma = \\text{gain}/\\sqrt{\\text{fan}}`
+    (an empty tensor is left as it is, with PyTorch's warning)."""
+    if _is_empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
@@ -111,6 +122,14 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0,
     :math:`\\sigma = \\text{gain}\\sqrt{2/(\\text{fan\\_in}+\\text{fan\\_out})}`."""
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def _is_empty(tensor: Tensor) -> bool:
+    """Whether ``tensor`` has no elements (a fan of 0 would divide by zero); warns then."""
+    if np.size(tensor.numpy()) == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
 
 
 def _fan(tensor: Tensor, mode: str) -> int:

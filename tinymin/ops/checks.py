@@ -15,7 +15,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
-    """``3`` -> ``(3, 3)``; a pair of ints stays a pair; each must be >= ``minimum``.
+    """``3`` and ``(3,)`` -> ``(3, 3)``; a pair of ints stays a pair; each must be >=
+    ``minimum``.
 
     Parameters
     ----------
@@ -27,6 +28,8 @@ def pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
     """
     if _is_int(value):
         value = (value, value)
+    if isinstance(value, (tuple, list)) and len(value) == 1:  # (3,) is (3, 3), as torch's C++ ops take it
+        value = (value[0], value[0])
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value))):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     value = (int(value[0]), int(value[1]))

@@ -121,6 +121,19 @@ def conv_geometry(op: str, x_shape, w_shape, stride, padding, *,
                         kernel=(kh, kw), stride=stride, padding=padding, out_h=out_h, out_w=out_w)
 
 
+def same_padding(op: str, kernel: tuple[int, int], stride: tuple[int, int]
+                 ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``padding="same"``: the zeros on both sides, and the one more at the bottom and
+    right that an even kernel needs (PyTorch's choice), so that the output has the
+    input's size. Stride 1 only, as in PyTorch."""
+    if tuple(stride) != (1, 1):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                         f"(stride={tuple(stride)}), as in PyTorch")
+    total = tuple(k - 1 for k in kernel)  # the zeros 'same' needs per axis
+    both = tuple(t // 2 for t in total)
+    return both, tuple(t - 2 * b for t, b in zip(total, both))  # type: ignore[return-value]
+
+
 def check_unbatched(op: str, x_shape, w_shape, stride, padding) -> None:
     """Check the input of an op that takes a batch or one unbatched ``(C, H, W)`` image
     (PyTorch takes such an image as a batch of one): its number of dims, and an image

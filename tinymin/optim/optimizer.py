@@ -124,6 +124,8 @@ class Optimizer:
         params = param_group["params"]
         _check_is_ordered(params, "param_group['params']")
         params = [params] if _looks_like_parameter(params) else list(params)
+        # named_parameters() works as in PyTorch 2: the names are dropped (not stored)
+        params = [p[1] if _is_named_parameter(p) else p for p in params]
         for position, p in enumerate(params):
             _check_is_parameter(p, position)
 
@@ -437,7 +439,7 @@ def _check_is_parameter(p: Any, position: int) -> None:
     if not _looks_like_parameter(p):
         hint = ""
         if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str):
-            hint = " (this looks like named_parameters(); pass parameters() instead)"
+            hint = " (a (name, value) pair whose value is not a parameter)"
         raise TypeError(
             f"an optimizer can only optimize parameters (tensors: objects with a .numpy() "
             f"and a .grad), but the item at position {position} is a {type(p).__name__}{hint}"
@@ -461,6 +463,12 @@ def _check_is_ordered(params: Any, name: str) -> None:
             f"{type(params).__name__}: a set's iteration order changes from run to run, "
             "and the order of the parameters numbers them in state_dict() and checkpoints"
         )
+
+
+def _is_named_parameter(item: Any) -> bool:
+    """A ``(name, parameter)`` pair, as ``Module.named_parameters()`` yields."""
+    return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            and _looks_like_parameter(item[1]))
 
 
 def _check_layout(state_dict: Mapping[str, Any], where: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinymin.autograd import Context, Function, is_grad_enabled
-from tinymin.ops.checks import check_float
+from tinymin.functions import cat, zeros
+from tinymin.ops.checks import check_float, pair
 from tinymin.ops.conv import (
     check_unbatched,
     columns_needed,
@@ -20,6 +21,7 @@ from tinymin.ops.conv import (
     fits_in_one_chunk,
     image_chunks,
     keep_columns,
+    same_padding,
 )
 from tinymin.tensor import Tensor
 
@@ -52,6 +54,28 @@ class Conv2dFunction(Function):
         return dx, dw, db, None, None
 
 
+def pad_bottom_right(x: Tensor, extra: tuple[int, int]) -> Tensor:
+    """``x`` (``(..., H, W)``) with ``extra`` zero rows at the bottom and columns at the
+    right: the uneven part of ``padding="same"`` for an even kernel."""
+    extra_h, extra_w = extra
+    if extra_h:
+        x = cat([x, zeros(x.shape[:-2] + (extra_h, x.shape[-1]), dtype=x.dtype)], dim=-2)
+    if extra_w:
+        x = cat([x, zeros(x.shape[:-1] + (extra_w,), dtype=x.dtype)], dim=-1)
+    return x
+
+
+def _text_padding(x: Tensor, kernel: tuple[int, int], stride, padding: str):
+    """``x`` and the padding of both sides for ``padding="valid"`` or ``"same"``."""
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got "
+                         f"{padding!r}")
+    both, extra = same_padding("conv2d", kernel, pair(stride, "conv2d: stride", 1))
+    return pad_bottom_right(x, extra), both
+
+
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
     """2-D convolution of an NCHW batch, PyTorch semantics (zero padding).
 
@@ -69,9 +93,14 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         Filters of shape ``(C_out, C_in, kh, kw)``.
     bias : Tensor, optional
         Shape ``(C_out,)``.
-    stride, padding : int or pair of int
+    stride : int or pair of int
+    padding : int, pair of int, ``"valid"`` or ``"same"``
+        ``"same"`` (stride 1) pads so that the output has the input's size, an even
+        kernel with one more zero at the bottom and right, as in PyTorch.
     """
     check_float("conv2d", input=x, weight=weight, bias=bias)
+    if isinstance(padding, str):
+        x, padding = _text_padding(x, tuple(weight.shape[2:]), stride, padding)
     check_unbatched("conv2d", x.shape, weight.shape, stride, padding)
     if x.ndim == 3:  # unbatched: a batch of one (checked above with its own shape)
         return conv2d(x[None], weight, bias, stride, padding)[0]

@@ -34,7 +34,8 @@ def pool_window(op: str, kernel_size, stride, padding) -> tuple[tuple[int, int],
     return kernel, stride, padding
 
 
-def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[ConvGeometry, tuple]:
+def _pool_geometry(op: str, x_shape, kernel_size, stride, padding,
+                   ceil_mode: bool = False) -> tuple[ConvGeometry, tuple]:
     kernel, stride, padding = pool_window(op, kernel_size, stride, padding)
     if len(x_shape) != 4:
         raise ValueError(f"{op}: input must be NCHW (4-D) or one unbatched CHW image (3-D), "
@@ -42,6 +43,14 @@ def _pool_geometry(op: str, x_shape, kernel_size, stride, padding) -> tuple[Conv
     n, c, h, w = x_shape
     if h == 0 or w == 0:
         raise ValueError(f"{op}: input shape {tuple(x_shape)} has no pixels to pool")
+    if ceil_mode:  # a window hanging over the edge counts: check with the overhang
+        extra = [_ceil_extra(size, k, s, p) for size, k, s, p in zip((h, w), kernel, stride,
+                                                                     padding)]
+        conv_geometry(op, (n * c, 1, h + extra[0], w + extra[1]), (1, 1, *kernel), stride,
+                      padding, quoted_shape=tuple(x_shape))
+        # a kernel larger than the padded input then only overhangs: the geometry below
+        # serves for its kernel, stride and padding (the overhang path pads explicitly)
+        h, w = max(h, kernel[0] - 2 * padding[0]), max(w, kernel[1] - 2 * padding[1])
     # an empty batch (n * c == 0) pools like one image, into an empty output
     geom = conv_geometry(op, (n * c, 1, h, w), (1, 1, *kernel), stride, padding)
     return geom, (n, c)
@@ -183,7 +192,7 @@ class MaxPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x, kernel_size, stride, padding, ceil_mode=False):
-        geom, nc = _pool_geometry("max_pool2d", x.shape, kernel_size, stride, padding)
+        geom, nc = _pool_geometry("max_pool2d", x.shape, kernel_size, stride, padding, ceil_mode)
         extra = _extra_for_ceil_mode(x.shape, geom, ceil_mode)
         if any(extra):  # explicit -inf padding, the overhang included
             cols, padded_geom, planes = _padded_windows("max_pool2d", x, geom.kernel, geom.stride,
@@ -223,7 +232,7 @@ class AvgPool2dFunction(Function):
     @staticmethod
     def forward(ctx: Context, x, kernel_size, stride, padding, ceil_mode=False,
                 count_include_pad=True, divisor_override=None):
-        geom, nc = _pool_geometry("avg_pool2d", x.shape, kernel_size, stride, padding)
+        geom, nc = _pool_geometry("avg_pool2d", x.shape, kernel_size, stride, padding, ceil_mode)
         extra = _extra_for_ceil_mode(x.shape, geom, ceil_mode)
         if not any(extra) and count_include_pad and divisor_override is None:
             cols = _windows(x, geom, fill=0.0)  # every window counts k_h k_w elements
