@@ -183,3 +183,14 @@ def test_unbatched_logits_take_an_unbatched_target_as_in_torch(reduction, target
                                              reduction=reduction)
     assert nll.shape == tuple(their_nll.shape)
     np.testing.assert_allclose(nll.numpy(), their_nll.numpy(), rtol=1e-12)
+
+
+def test_what_torch_refuses_is_refused():
+    """Each of these gave a number silently; PyTorch raises."""
+    probabilities = tm.tensor(np.full((2, 3), 1 / 3, np.float32))
+    with pytest.raises(ValueError, match="ignore_index is not supported for class probability"):
+        F.cross_entropy(tm.randn(2, 3), probabilities, ignore_index=1)
+    with pytest.raises(ValueError, match="every target value must be in \\[0, 1\\]"):
+        F.binary_cross_entropy(tm.tensor([0.5]), tm.tensor([1.5]))
+    with pytest.raises(ValueError, match="dim 3 is out of range for a tensor with 2 dims"):
+        tm.nn.Flatten(3)(tm.zeros(2, 3))

@@ -233,9 +233,9 @@ def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes ``start_dim..end_dim`` of ``x`` into one, as ``torch.flatten``."""
     x = as_tensor(x)
-    if x.ndim == 0:
+    (start,), (end,) = (normalize_axes(d, x.ndim) or (0,) for d in (start_dim, end_dim))
+    if x.ndim == 0:  # dims 0 and -1 only, as in PyTorch
         return x.reshape(1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(x.shape[start : end + 1]))

@@ -58,11 +58,15 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     Raises
     ------
     ValueError
-        If an input value lies outside [0, 1] or the shapes differ.
+        If an input or target value lies outside [0, 1] or the shapes differ.
     """
     reduction = legacy_reduction("binary_cross_entropy", size_average, reduce, reduction)
     check_reduction("binary_cross_entropy", reduction)
     target = _checked_target("binary_cross_entropy", input, target)
+    labels = as_array(target)
+    if labels.size and not (np.all(labels >= 0) and np.all(labels <= 1)):
+        raise ValueError("binary_cross_entropy: every target value must be in [0, 1], got min "
+                         f"{labels.min()} and max {labels.max()} (as PyTorch requires)")
     values = input.numpy()
     if values.size and not (np.all(values >= 0) and np.all(values <= 1)):
         raise ValueError("binary_cross_entropy: every input value must be in [0, 1] (these are "

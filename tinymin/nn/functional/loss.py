@@ -214,6 +214,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     log_probs = log_softmax(input, dim=1)
     target_array = np.asarray(as_array(target))
     if np.issubdtype(target_array.dtype, np.floating):
+        if ignore_index != -100:  # no class index to ignore among probabilities
+            raise ValueError("cross_entropy: ignore_index is not supported for class "
+                             "probability (floating point) targets, as in PyTorch")
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
     loss = _negative_log_likelihood("cross_entropy", log_probs, target, weight, ignore_index,
                                     reduction)
