@@ -386,3 +386,29 @@ def test_functional_conv2d_takes_text_and_one_element_padding_as_torch(kernel, p
     y.sum().backward()
     their_y.sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_sequential_edits_in_place_as_torchs():
+    def names_and_types(model):
+        return [(name, type(m).__name__) for name, m in model._modules.items()]
+
+    ours = nn.Sequential(nn.ReLU(), nn.Tanh())
+    theirs = tnn.Sequential(tnn.ReLU(), tnn.Tanh())
+    for model, lib in ((ours, nn), (theirs, tnn)):
+        model.append(lib.Sigmoid())
+        model.insert(1, lib.LeakyReLU())
+        assert type(model.pop(0)).__name__ == "ReLU"
+        model[0] = lib.ReLU()
+        del model[1]
+        model.extend([lib.Tanh()])
+    assert names_and_types(ours) == names_and_types(theirs)
+
+
+def test_get_submodule_and_requires_grad_as_torchs():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    assert model.get_submodule("1.1") is model[1][1] and model.get_submodule("") is model
+    with pytest.raises(AttributeError, match="no sub-module '5'"):
+        model.get_submodule("1.5")
+    assert model[0].requires_grad_(False) is model[0]
+    model(tm.ones(1, 2)).sum().backward()
+    assert model[0].weight.grad is None and model[1][1].weight.grad is not None

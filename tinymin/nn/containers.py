@@ -19,6 +19,15 @@ def _check_module(owner: str, key: Any, module: Any) -> Module:
     return module
 
 
+def renumber(owner: Module, modules: list[Module]) -> None:
+    """Hold ``modules`` under the names ``"0"``, ``"1"``, ... in this order, and nothing
+    else (after a deletion or an insertion in a list-like container, as PyTorch)."""
+    for name in list(owner._modules):
+        delattr(owner, name)
+    for index, module in enumerate(modules):
+        owner.add_module(str(index), module)
+
+
 class ModuleList(Module):
     """A list of modules, registered under ``"0"``, ``"1"``, ... so that their
     parameters belong to the owner; indexing, ``append``, ``extend``, ``insert`` and
@@ -36,10 +45,7 @@ class ModuleList(Module):
         return list(self._modules.values())
 
     def _renumber(self, modules: list[Module]) -> None:
-        for name in list(self._modules):
-            delattr(self, name)
-        for index, module in enumerate(modules):
-            self.add_module(str(index), module)
+        renumber(self, modules)
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
         if isinstance(index, slice):

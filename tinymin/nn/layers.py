@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from tinymin.nn import functional as F
 from tinymin.nn import init
+from tinymin.nn.containers import _check_module, renumber
 from tinymin.nn.module import Module
 from tinymin.nn.parameter import Parameter, factory_dtype
 from tinymin.tensor import Tensor
@@ -185,3 +187,40 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    # ---------------------------------------------- editing in place, as PyTorch's
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end, named ``str(len(self))``."""
+        self.add_module(str(len(self)), _check_module("Sequential", len(self), module))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Put ``module`` before position ``index``; the modules are renumbered."""
+        entries = list(self)
+        if not -len(entries) <= index <= len(entries):
+            raise IndexError(f"Sequential.insert: index {index} is out of range for "
+                             f"{len(entries)} modules")
+        entries.insert(index, _check_module("Sequential", index, module))
+        renumber(self, entries)
+        return self
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at ``index``, under the same name."""
+        name = list(self._modules)[operator.index(index)]
+        setattr(self, name, _check_module("Sequential", index, module))
+
+    def __delitem__(self, index: int | slice) -> None:
+        """Remove the module(s) at ``index``; the rest are renumbered, as in PyTorch."""
+        entries = list(self)
+        del entries[index]
+        renumber(self, entries)
+
+    def pop(self, index: int | slice) -> Module:
+        module = self[index]
+        del self[index]
+        return module

@@ -188,6 +188,24 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at the dotted path ``target`` (``"0.conv"``; ``""`` is this
+        module), as PyTorch's."""
+        module = self
+        for name in target.split(".") if target else []:
+            if not isinstance(module._modules.get(name), Module):
+                raise AttributeError(f"{type(module).__name__} has no sub-module {name!r} "
+                                     f"(in {target!r})")
+            module = module._modules[name]
+        return module
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (``False`` freezes the module, as
+        when fine-tuning only its last layers); returns the module, as PyTorch's."""
+        for parameter in self.parameters():
+            parameter.requires_grad = bool(requires_grad)
+        return self
+
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every sub-module, then on this one, in PyTorch's order: each
         child's whole subtree first (children in definition order), the module last."""
