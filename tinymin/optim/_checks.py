@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["check_choice", "check_flag", "check_int", "check_number", "check_numbers",
-           "is_int", "is_number"]
+           "check_state_dict_layout", "is_int", "is_number"]
 
 
 def is_number(value: Any) -> bool:
@@ -107,3 +107,20 @@ def check_choice(value: Any, name: str, where: str, choices: Sequence[str]) -> N
     if not isinstance(value, str) or value not in choices:
         allowed = " or ".join(repr(choice) for choice in choices)
         raise ValueError(f"{where}: {name} must be {allowed}, got {value!r}")
+
+
+def check_state_dict_layout(state_dict: Mapping[str, Any], where: str) -> None:
+    """Refuse a state_dict whose parts are not the containers :meth:`tinymin.optim.Optimizer.state_dict`
+    makes: a list of group dicts, each listing its parameters by int index, and a dict
+    of per-parameter state dicts."""
+    groups, state = state_dict["param_groups"], state_dict["state"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) for g in groups):
+        raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {groups!r}")
+    for g, group in enumerate(groups):
+        indices = group.get("params")
+        if not isinstance(indices, (list, tuple)) or not all(is_int(i) for i in indices):
+            raise ValueError(f"{where}: parameter group {g}: 'params' must be a list of "
+                             f"parameter indices (ints), got {indices!r}")
+    if not isinstance(state, Mapping) or not all(isinstance(s, Mapping) for s in state.values()):
+        raise ValueError(f"{where}: 'state' must be a dict of per-parameter dicts, "
+                         f"got {type(state).__name__}")

@@ -34,7 +34,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from tinymin.optim._checks import is_int
+from tinymin.optim._checks import check_state_dict_layout
 
 __all__ = ["Optimizer"]
 
@@ -299,7 +299,7 @@ class Optimizer:
                 f"{name}.load_state_dict: an optimizer state_dict has the keys 'state' and "
                 f"'param_groups' (and 'optimizer', its name), got {found}"
             )
-        _check_layout(state_dict, f"{name}.load_state_dict")
+        check_state_dict_layout(state_dict, f"{name}.load_state_dict")
         self._check_same_optimizer(state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
@@ -469,23 +469,6 @@ def _is_named_parameter(item: Any) -> bool:
     """A ``(name, parameter)`` pair, as ``Module.named_parameters()`` yields."""
     return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
             and _looks_like_parameter(item[1]))
-
-
-def _check_layout(state_dict: Mapping[str, Any], where: str) -> None:
-    """Refuse a state_dict whose parts are not the containers :meth:`Optimizer.state_dict`
-    makes: a list of group dicts, each listing its parameters by int index, and a dict
-    of per-parameter state dicts."""
-    groups, state = state_dict["param_groups"], state_dict["state"]
-    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) for g in groups):
-        raise ValueError(f"{where}: 'param_groups' must be a list of dicts, got {groups!r}")
-    for g, group in enumerate(groups):
-        indices = group.get("params")
-        if not isinstance(indices, (list, tuple)) or not all(is_int(i) for i in indices):
-            raise ValueError(f"{where}: parameter group {g}: 'params' must be a list of "
-                             f"parameter indices (ints), got {indices!r}")
-    if not isinstance(state, Mapping) or not all(isinstance(s, Mapping) for s in state.values()):
-        raise ValueError(f"{where}: 'state' must be a dict of per-parameter dicts, "
-                         f"got {type(state).__name__}")
 
 
 def _restore_state_value(value: Any, p: ParameterLike, description: str) -> Any:
