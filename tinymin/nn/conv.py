@@ -134,7 +134,5 @@ class Conv2d(ConvLayer):
 
     def forward(self, x: Tensor) -> Tensor:
         if any(self.padding_extra):  # "same" with an even kernel: pad one side more
-            if x.ndim == 3:  # unbatched (C, H, W), as PyTorch: a batch of one
-                return self.forward(x.unsqueeze(0)).squeeze(0)
             x = self.pad_uneven(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)

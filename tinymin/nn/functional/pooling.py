@@ -43,16 +43,13 @@ def _pool_geometry(op: str, x_shape, kernel_size, stride, padding,
     n, c, h, w = x_shape
     if h == 0 or w == 0:
         raise ValueError(f"{op}: input shape {tuple(x_shape)} has no pixels to pool")
-    if ceil_mode:  # a window hanging over the edge counts: check with the overhang
-        extra = [_ceil_extra(size, k, s, p) for size, k, s, p in zip((h, w), kernel, stride,
-                                                                     padding)]
-        conv_geometry(op, (n * c, 1, h + extra[0], w + extra[1]), (1, 1, *kernel), stride,
-                      padding, quoted_shape=tuple(x_shape))
-        # a kernel larger than the padded input then only overhangs: the geometry below
-        # serves for its kernel, stride and padding (the overhang path pads explicitly)
-        h, w = max(h, kernel[0] - 2 * padding[0]), max(w, kernel[1] - 2 * padding[1])
-    # an empty batch (n * c == 0) pools like one image, into an empty output
-    geom = conv_geometry(op, (n * c, 1, h, w), (1, 1, *kernel), stride, padding)
+    if ceil_mode:  # windows hanging over the bottom and right count: check with them
+        h, w = (size + _ceil_extra(size, k, s, p)
+                for size, k, s, p in zip((h, w), kernel, stride, padding))
+    # an empty batch (n * c == 0) pools like one image, into an empty output; with an
+    # overhang the callers pad explicitly and read only kernel, stride and padding here
+    geom = conv_geometry(op, (n * c, 1, h, w), (1, 1, *kernel), stride, padding,
+                         quoted_shape=tuple(x_shape))
     return geom, (n, c)
 
 
